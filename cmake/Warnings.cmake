@@ -1,0 +1,12 @@
+# Standard and warnings are set per target, never globally (STYLE.md section 8).
+function(rtchat_target_defaults target)
+  target_compile_features(${target} PUBLIC cxx_std_20)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow)
+  if(RTCHAT_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(RTCHAT_SANITIZE)
+    target_compile_options(${target} PUBLIC -fsanitize=${RTCHAT_SANITIZE} -fno-omit-frame-pointer)
+    target_link_options(${target} PUBLIC -fsanitize=${RTCHAT_SANITIZE})
+  endif()
+endfunction()

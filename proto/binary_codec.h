@@ -1,0 +1,34 @@
+// rtchat.v1: the FlatBuffers binary protocol (schema proto/rtchat.fbs), negotiated with
+// Sec-WebSocket-Protocol: rtchat.v1. Same logical messages as the Phoenix JSON codec
+// (proto/messages.h); each binary WebSocket frame holds one verified FlatBuffer.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "proto/messages.h"
+
+namespace rtchat::proto::binary {
+
+inline constexpr std::string_view kSubprotocol = "rtchat.v1";
+
+// ---- server side (every inbound buffer is checked with the FlatBuffers Verifier first)
+[[nodiscard]] DecodeError decode_client(std::string_view bytes, ClientMessage& out);
+void encode_reply(const Reply& reply, std::string& out);
+void encode_new_msg(std::string_view topic, const ChatMessage& msg, std::string& out);
+void encode_presence_state(const std::optional<std::string>& join_ref, std::string_view topic,
+                           const PresenceEntries& state, std::string& out);
+void encode_presence_diff(std::string_view topic, const PresenceDiff& diff, std::string& out);
+void encode_close(const std::optional<std::string>& join_ref, std::string_view topic,
+                  std::string& out);
+void encode_channel_error(const std::optional<std::string>& join_ref, std::string_view topic,
+                          std::string_view reason, std::string& out);
+void encode_typing(std::string_view topic, std::string_view user_id, std::string_view user,
+                   std::string& out);
+
+// ---- client side
+void encode_client(const ClientMessage& msg, std::string& out);
+[[nodiscard]] DecodeError decode_server(std::string_view bytes, ServerMessage& out);
+
+}  // namespace rtchat::proto::binary

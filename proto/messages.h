@@ -1,0 +1,130 @@
+// The protocol's logical messages, independent of the wire format. Both codecs (Phoenix v2
+// JSON in phoenix_codec.h and FlatBuffers in binary_codec.h) decode into and encode from these
+// types, so the two formats carry exactly the same meaning (shared/reference/chat-events.md).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rtchat::proto {
+
+// ---------------------------------------------------------------- client -> server
+
+enum class ClientEvent : uint8_t {
+  Heartbeat,  // topic "phoenix"
+  Join,       // phx_join
+  Leave,      // phx_leave
+  NewMsg,     // new_msg {"body"}
+  History,    // history {"before_id", "limit"}
+  Typing,     // typing {}
+  Other,      // any other event name: the server answers with an error reply
+};
+
+// A decoded client frame. Refs are opaque strings, echoed byte for byte; nullopt = JSON null.
+// Fields not used by an event stay at their defaults. Payload fields that were present but of the
+// wrong type make payload_valid false (the server replies "invalid params"/"invalid body").
+struct ClientMessage {
+  std::optional<std::string> join_ref;
+  std::optional<std::string> ref;
+  std::string topic;
+  ClientEvent event = ClientEvent::Other;
+  std::string event_name;  // the raw event string (for Other, and for error replies)
+  bool payload_valid = true;
+
+  // Join
+  std::optional<int64_t> last_seen_id;
+  std::optional<std::string> device;
+  // NewMsg
+  std::string body;
+  // History
+  std::optional<int64_t> before_id;
+  int64_t limit = 50;
+};
+
+// Why a client frame could not be decoded at all (the connection is then closed with 1007).
+enum class DecodeError : uint8_t {
+  None,
+  NotJson,           // not parseable / invalid UTF-8
+  NotEnvelope,       // not a [join_ref, ref, topic, event, payload] array of the right types
+  PayloadNotObject,  // payload is not a JSON object
+  BadBuffer,         // FlatBuffers verifier failed
+};
+
+// ---------------------------------------------------------------- server -> client
+
+struct ChatMessage {
+  int64_t id = 0;
+  std::string room;  // the room id (without "room:")
+  std::string user_id;
+  std::string user;  // display name
+  std::string body;
+  int64_t ts = 0;    // ms since the Unix epoch, UTC
+  friend bool operator==(const ChatMessage&, const ChatMessage&) = default;
+};
+
+struct PresenceMeta {
+  std::string phx_ref;
+  int64_t online_at = 0;
+  std::string name;
+  std::string device;  // empty = absent
+  friend bool operator==(const PresenceMeta&, const PresenceMeta&) = default;
+};
+
+// user id -> metas, in a stable order (sorted by user id when encoded from a map).
+using PresenceEntries = std::vector<std::pair<std::string, std::vector<PresenceMeta>>>;
+
+struct PresenceDiff {
+  PresenceEntries joins;
+  PresenceEntries leaves;
+};
+
+enum class ReplyStatus : uint8_t { Ok, Error };
+
+// The response object of a phx_reply. Exactly one kind is meaningful.
+struct ReplyBody {
+  enum class Kind : uint8_t { Empty, Error, Join, Publish, History } kind = Kind::Empty;
+  std::string reason;                // Error: {"reason": ...}
+  std::optional<bool> recovered;     // Join: {} or {"recovered": bool}
+  int64_t id = 0;                    // Publish: {"id": N}
+  std::vector<ChatMessage> messages; // History: {"messages": [...], "has_more": bool}
+  bool has_more = false;
+};
+
+struct Reply {
+  std::optional<std::string> join_ref;
+  std::optional<std::string> ref;
+  std::string topic;
+  ReplyStatus status = ReplyStatus::Ok;
+  ReplyBody body;
+};
+
+// A decoded server frame, for clients (load tool, tests, the C++ client library).
+enum class ServerEvent : uint8_t {
+  Reply,          // phx_reply
+  NewMsg,         // new_msg broadcast (or catch-up push)
+  PresenceState,  // presence_state push
+  PresenceDiff,   // presence_diff broadcast
+  Close,          // phx_close
+  Error,          // phx_error
+  Typing,         // typing broadcast {"user_id","user"}
+  Other,
+};
+
+struct ServerMessage {
+  ServerEvent event = ServerEvent::Other;
+  std::optional<std::string> join_ref;
+  std::optional<std::string> ref;
+  std::string topic;
+  std::string event_name;
+  Reply reply;               // Reply (its join_ref/ref/topic mirror the fields above)
+  ChatMessage message;       // NewMsg
+  PresenceEntries state;     // PresenceState
+  PresenceDiff diff;         // PresenceDiff
+  std::string user_id;       // Typing
+  std::string user;          // Typing
+};
+
+}  // namespace rtchat::proto

@@ -1,0 +1,2 @@
+// Stub: replaced by the implementation.
+#include "proto/phoenix_codec.h"

@@ -1,0 +1,38 @@
+// WebSocket close codes and reasons the server sends (STYLE.md section 4, chat-events.md).
+// Each reason fits in 123 bytes. Keep them here so tests and docs name the same strings.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace rtchat::server {
+
+enum class CloseCode : uint16_t {
+  Normal = 1000,
+  GoingAway = 1001,         // drain / shutdown: clients reconnect and recover
+  ProtocolError = 1002,     // invalid frame (e.g. unmasked client frame)
+  UnsupportedData = 1003,   // binary frame on a JSON socket / text on a binary one
+  InvalidPayload = 1007,    // invalid UTF-8, not a Phoenix envelope, FlatBuffer fails verify
+  PolicyViolation = 1008,   // flooding after rate-limit replies, idle/heartbeat timeout
+  MessageTooBig = 1009,     // over --max-message-bytes
+  InternalError = 1011,     // a bug on our side, or storage lost
+  TokenExpired = 4001,      // reconnect with a fresh token
+  TooSlow = 4008,           // outbound queue over its cap: reconnect and recover (last_seen_id)
+};
+
+namespace close_reason {
+inline constexpr std::string_view kGoingAway = "going away";
+inline constexpr std::string_view kProtocolError = "protocol error";
+inline constexpr std::string_view kUnsupportedData = "unsupported data";
+inline constexpr std::string_view kInvalidUtf8 = "invalid payload: bad utf-8";
+inline constexpr std::string_view kNotEnvelope = "invalid payload: not a phoenix v2 frame";
+inline constexpr std::string_view kBadBuffer = "invalid payload: flatbuffer failed verification";
+inline constexpr std::string_view kTooBig = "message too big";
+inline constexpr std::string_view kHeartbeatTimeout = "policy violation: heartbeat timeout";
+inline constexpr std::string_view kFlood = "policy violation: rate limit";
+inline constexpr std::string_view kTokenExpired = "token expired";
+inline constexpr std::string_view kTooSlow = "too slow: reconnect and recover";
+inline constexpr std::string_view kInternal = "internal error";
+}  // namespace close_reason
+
+}  // namespace rtchat::server
