@@ -1,0 +1,200 @@
+// The browser UI in a real Chromium (Debian's, never a downloaded one) against a real server:
+// sign-in, rooms, presence, live messages, history after reload, leave, and safe rendering.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { BUILD_DIR, SOURCE_DIR, startServer } from './lib/server.mjs';
+
+const kChromium = process.env.RTCHAT_CHROMIUM || '/usr/bin/chromium';
+const kWait = 10_000;  // per UI wait; generous for a loaded 2-core CI box
+const kRoom = 'e2e-ui.room';
+const webDir = join(SOURCE_DIR, 'web');
+const distDir = join(webDir, 'dist');
+const artifactsDir = join(BUILD_DIR, 'artifacts');
+
+let server;
+let browser;
+const pageErrors = [];
+const dialogs = [];
+
+// Builds web/dist when it is missing or older than any source file.
+function ensureWebBuilt() {
+  const index = join(distDir, 'index.html');
+  const srcDir = join(webDir, 'src');
+  const newestSource = Math.max(statSync(join(webDir, 'build.mjs')).mtimeMs,
+    ...readdirSync(srcDir).map((f) => statSync(join(srcDir, f)).mtimeMs));
+  if (existsSync(index) && statSync(index).mtimeMs >= newestSource) return;
+  execFileSync(process.execPath, [join(webDir, 'build.mjs')], { cwd: SOURCE_DIR, stdio: 'inherit', timeout: 120_000 });
+}
+
+async function newPage({ width = 1280, height = 800 } = {}) {
+  const context = await browser.newContext({ viewport: { width, height } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(kWait);
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  return { context, page };
+}
+
+const byTestId = (page, id) => page.locator(`[data-testid="${id}"]`);
+const presenceItem = (page, name) =>
+  page.locator('[data-testid="presence-list"] [data-testid="presence-item"]', { hasText: name });
+const messageItem = (page, text) =>
+  page.locator('[data-testid="message-list"] [data-testid="message-item"]', { hasText: text });
+
+async function signInAndOpenRoom(page, name, room) {
+  await page.goto(server.url + '/', { timeout: kWait });
+  await byTestId(page, 'signin-name').fill(name);
+  await byTestId(page, 'signin-submit').click();
+  await byTestId(page, 'room-input').fill(room);
+  await byTestId(page, 'room-join').click();
+  await page.locator('[data-testid="connection-status"][data-state="connected"]').waitFor({ timeout: kWait });
+  await byTestId(page, 'composer').waitFor({ timeout: kWait });
+}
+
+async function sendMessage(page, text) {
+  const composer = byTestId(page, 'composer');
+  await composer.fill(text);
+  await composer.press('Enter');
+  await page.waitForFunction(() => document.querySelector('[data-testid="composer"]').value === '',
+    null, { timeout: kWait });
+}
+
+before(async () => {
+  ensureWebBuilt();
+  mkdirSync(artifactsDir, { recursive: true });
+  server = await startServer({ args: ['--web-root', distDir] });
+  browser = await chromium.launch({
+    executablePath: kChromium,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--disable-quic'],
+    timeout: 30_000,
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+let alice;
+let bob;
+
+test('a bad room name is refused with a visible error', async () => {
+  alice = await newPage();
+  await alice.page.goto(server.url + '/', { timeout: kWait });
+  await byTestId(alice.page, 'signin-name').fill('alice');
+  await byTestId(alice.page, 'signin-submit').click();
+  await byTestId(alice.page, 'room-input').fill('no spaces allowed!');
+  await byTestId(alice.page, 'room-join').click();
+  await byTestId(alice.page, 'room-error').waitFor({ timeout: kWait });
+  assert.match(await byTestId(alice.page, 'room-error').textContent(), /letters, digits/);
+  assert.equal(await byTestId(alice.page, 'chat-view').isVisible(), false);
+});
+
+test('alice and bob open the same room and see each other online', async () => {
+  await byTestId(alice.page, 'room-input').fill(kRoom);
+  await byTestId(alice.page, 'room-join').click();
+  await alice.page.locator('[data-testid="connection-status"][data-state="connected"]').waitFor({ timeout: kWait });
+  await presenceItem(alice.page, 'alice').waitFor({ timeout: kWait });
+
+  bob = await newPage();
+  await signInAndOpenRoom(bob.page, 'bob', kRoom);
+  await presenceItem(bob.page, 'alice').waitFor({ timeout: kWait });
+  await presenceItem(bob.page, 'bob').waitFor({ timeout: kWait });
+  await presenceItem(alice.page, 'bob').waitFor({ timeout: kWait });
+  assert.equal(await presenceItem(alice.page, 'bob').locator('[data-testid="presence-devices"]').textContent(), '1');
+});
+
+test('a message from alice reaches bob with its author', async () => {
+  await sendMessage(alice.page, 'hello bob');
+  const item = messageItem(bob.page, 'hello bob');
+  await item.waitFor({ timeout: kWait });
+  assert.equal(await item.locator('[data-testid="message-author"]').textContent(), 'alice');
+  assert.equal(await item.locator('[data-testid="message-body"]').textContent(), 'hello bob');
+  await messageItem(alice.page, 'hello bob').waitFor({ timeout: kWait });
+  assert.equal(await messageItem(alice.page, 'hello bob').count(), 1, 'no duplicate of own message');
+});
+
+test('Shift+Enter adds a line and the counter follows the text', async () => {
+  const composer = byTestId(alice.page, 'composer');
+  await composer.fill('line one');
+  await composer.press('Shift+Enter');
+  await composer.type('line two');
+  assert.equal(await composer.inputValue(), 'line one\nline two');
+  assert.equal(await byTestId(alice.page, 'composer-counter').textContent(), '17 / 4000');
+  await composer.press('Enter');
+  const body = messageItem(bob.page, 'line two').locator('[data-testid="message-body"]');
+  await body.waitFor({ timeout: kWait });
+  assert.equal(await body.textContent(), 'line one\nline two');
+});
+
+test('bob sees alice typing', async () => {
+  await byTestId(alice.page, 'composer').type('typing…');
+  await bob.page.waitForFunction(
+    () => /alice is typing/.test(document.querySelector('[data-testid="typing-indicator"]').textContent),
+    null, { timeout: kWait });
+  await byTestId(alice.page, 'composer').fill('');
+});
+
+test('bob reloads and gets the history back', async () => {
+  await bob.page.reload({ timeout: kWait });
+  await messageItem(bob.page, 'hello bob').waitFor({ timeout: kWait });
+  await messageItem(bob.page, 'line two').waitFor({ timeout: kWait });
+  const ids = await bob.page.$$eval('[data-testid="message-item"]', (items) => items.map((i) => Number(i.dataset.id)));
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'messages are sorted by id');
+  assert.equal(new Set(ids).size, ids.length, 'messages are deduplicated');
+  await presenceItem(bob.page, 'alice').waitFor({ timeout: kWait });
+});
+
+test('a message with markup is shown as text and runs nothing', async () => {
+  const evil = '<img src=x onerror=alert(1)>';
+  await sendMessage(alice.page, evil);
+  for (const { page } of [alice, bob]) {
+    const body = messageItem(page, 'onerror').locator('[data-testid="message-body"]');
+    await body.waitFor({ timeout: kWait });
+    assert.equal(await body.textContent(), evil);
+    assert.equal(await page.locator('[data-testid="message-list"] img').count(), 0);
+  }
+  await new Promise((r) => setTimeout(r, 300));  // an onerror would fire within this
+  assert.deepEqual(dialogs, []);
+});
+
+test('screenshots of the chat view at desktop and phone widths', async () => {
+  await alice.page.screenshot({ path: join(artifactsDir, 'ui-desktop.png'), timeout: kWait });
+  await alice.page.setViewportSize({ width: 390, height: 844 });
+  // On a phone the presence panel is a drawer behind the "Online" button.
+  assert.equal(await byTestId(alice.page, 'presence-panel').isVisible(), false);
+  await alice.page.screenshot({ path: join(artifactsDir, 'ui-phone.png'), timeout: kWait });
+  await byTestId(alice.page, 'presence-toggle').click();
+  await byTestId(alice.page, 'presence-panel').waitFor({ timeout: kWait });
+  await byTestId(alice.page, 'presence-toggle').click();
+  await alice.page.setViewportSize({ width: 1280, height: 800 });
+});
+
+test('alice sees bob leave when he closes his page', async () => {
+  await bob.context.close();
+  await presenceItem(alice.page, 'bob').waitFor({ state: 'detached', timeout: kWait });
+  await presenceItem(alice.page, 'alice').waitFor({ timeout: kWait });
+});
+
+test('a rejected token is reported, not retried forever', async () => {
+  const mallory = await newPage();
+  await mallory.context.addInitScript(() => {
+    if (!localStorage.getItem('rtchat.token')) localStorage.setItem('rtchat.token', 'not.a-valid.token');
+  });
+  await mallory.page.goto(server.url + '/#/room/' + kRoom, { timeout: kWait });
+  await byTestId(mallory.page, 'connection-error').waitFor({ timeout: kWait });
+  assert.match(await mallory.page.locator('#connection-error-text').textContent(), /token was rejected/);
+  assert.equal(await byTestId(mallory.page, 'connection-status').getAttribute('data-state'), 'offline');
+  await mallory.context.close();
+});
+
+test('no script errors on any page', () => {
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(dialogs, []);
+});

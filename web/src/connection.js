@@ -1,0 +1,76 @@
+// The one Phoenix socket of a signed-in page, and its connection state for the header.
+import { Socket } from 'phoenix';
+
+// phoenix.js's own schedule (ms by attempt), each step jittered by x0.5..x1.5 so that a server
+// restart does not bring every client back in the same millisecond.
+const kReconnectBaseMs = [10, 50, 100, 150, 200, 250, 500, 1000, 2000];
+const kReconnectCapMs = 5000;
+const kRejoinBaseMs = [1000, 2000, 5000];
+const kRejoinCapMs = 10000;
+
+const jitter = (ms) => Math.round(ms * (0.5 + Math.random()));
+export const reconnectAfterMs = (tries) => jitter(kReconnectBaseMs[tries - 1] ?? kReconnectCapMs);
+export const rejoinAfterMs = (tries) => jitter(kRejoinBaseMs[tries - 1] ?? kRejoinCapMs);
+
+// After this many failed attempts in a row without an open, "reconnecting" becomes "offline".
+const kFailuresBeforeOffline = 4;
+
+// States: 'connecting' (first attempt), 'connected', 'reconnecting', 'offline'.
+// onState(state) is called on every change. onNeverOpened() is called once, on the first error
+// before any successful open: the caller decides between "token rejected" and "server down".
+export class Connection {
+  constructor({ getToken, onState, onNeverOpened }) {
+    this.state_ = 'connecting';
+    this.hasOpened_ = false;
+    this.failures_ = 0;
+    this.reportedNeverOpened_ = false;
+    this.isStopped_ = false;
+    this.onState_ = onState;
+    this.socket = new Socket('/socket', {
+      // A function, so every reconnect sends the current (possibly renewed) token.
+      params: () => ({ token: getToken() }),
+      reconnectAfterMs,
+      rejoinAfterMs,
+    });
+    this.socket.onOpen(() => {
+      this.hasOpened_ = true;
+      this.failures_ = 0;
+      this.set_('connected');
+    });
+    const onDown = () => {
+      this.failures_ += 1;
+      if (!this.hasOpened_ && !this.reportedNeverOpened_) {
+        this.reportedNeverOpened_ = true;
+        onNeverOpened();
+      }
+      if (!navigator.onLine || this.failures_ >= kFailuresBeforeOffline) this.set_('offline');
+      else this.set_(this.hasOpened_ ? 'reconnecting' : 'connecting');
+    };
+    this.socket.onError(onDown);
+    this.socket.onClose(() => {
+      // onError already counted a failed attempt; a close after a good connection is a drop.
+      if (this.state_ === 'connected') this.set_(navigator.onLine ? 'reconnecting' : 'offline');
+    });
+    this.offlineListener_ = () => this.set_('offline');
+    window.addEventListener('offline', this.offlineListener_);
+  }
+
+  get state() { return this.state_; }
+  get hasOpened() { return this.hasOpened_; }
+
+  connect() { this.socket.connect(); }
+
+  // Stops for good: no more reconnect attempts (sign-out, token rejected).
+  stop() {
+    window.removeEventListener('offline', this.offlineListener_);
+    this.isStopped_ = true;
+    this.socket.disconnect();
+    this.set_('offline');
+  }
+
+  set_(state) {
+    if (state === this.state_ || (this.isStopped_ && state !== 'offline')) return;
+    this.state_ = state;
+    this.onState_(state);
+  }
+}

@@ -1,0 +1,14 @@
+// Room ids as the server accepts them (chat-events.md, "Topics"): 1..64 of [A-Za-z0-9_.-].
+const kRoomIdPattern = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export function isValidRoomId(id) {
+  return typeof id === 'string' && kRoomIdPattern.test(id);
+}
+
+// Returns null when valid, else a sentence to show next to the input.
+export function roomIdError(id) {
+  if (id.length === 0) return 'Enter a room name.';
+  if (id.length > 64) return 'Room names are at most 64 characters.';
+  if (!kRoomIdPattern.test(id)) return 'Use only letters, digits, "_", "." and "-" (no spaces).';
+  return null;
+}
