@@ -63,6 +63,19 @@ async function sendMessage(page, text) {
     null, { timeout: kWait });
 }
 
+// bob's WebSocket goes through Playwright so the test can cut it like a network drop would:
+// first swallow what the server sends (bob misses messages), then close the page's side.
+const bobLink = { current: null, clientFrames: [] };
+async function routeThroughLink(context) {
+  await context.routeWebSocket(/\/socket\/websocket/, (ws) => {
+    const upstream = ws.connectToServer();
+    const link = { ws, isDropping: false };
+    bobLink.current = link;
+    ws.onMessage((m) => { bobLink.clientFrames.push(String(m)); upstream.send(m); });
+    upstream.onMessage((m) => { if (!link.isDropping) ws.send(m); });
+  });
+}
+
 before(async () => {
   ensureWebBuilt();
   mkdirSync(artifactsDir, { recursive: true });
@@ -103,6 +116,7 @@ test('alice and bob open the same room and see each other online', async () => {
   await presenceItem(alice.page, 'alice').waitFor({ timeout: kWait });
 
   bob = await newPage();
+  await routeThroughLink(bob.context);
   await signInAndOpenRoom(bob.page, 'bob', kRoom);
   await presenceItem(bob.page, 'alice').waitFor({ timeout: kWait });
   await presenceItem(bob.page, 'bob').waitFor({ timeout: kWait });
@@ -149,6 +163,30 @@ test('bob reloads and gets the history back', async () => {
   assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'messages are sorted by id');
   assert.equal(new Set(ids).size, ids.length, 'messages are deduplicated');
   await presenceItem(bob.page, 'alice').waitFor({ timeout: kWait });
+});
+
+test('after a network drop bob rejoins with last_seen_id and gets what he missed', async () => {
+  const link = bobLink.current;
+  assert.ok(link, 'bob is connected through the test link');
+  link.isDropping = true;
+  await sendMessage(alice.page, 'while you were away 1');
+  await sendMessage(alice.page, 'while you were away 2');
+  await messageItem(alice.page, 'while you were away 2').waitFor({ timeout: kWait });
+  assert.equal(await messageItem(bob.page, 'while you were away').count(), 0, 'bob missed them');
+  const framesBefore = bobLink.clientFrames.length;
+  await link.ws.close({ code: 1001, reason: 'test network drop' });
+  await messageItem(bob.page, 'while you were away 1').waitFor({ timeout: kWait });
+  await messageItem(bob.page, 'while you were away 2').waitFor({ timeout: kWait });
+  await bob.page.locator('[data-testid="connection-status"][data-state="connected"]').waitFor({ timeout: kWait });
+  const rejoin = bobLink.clientFrames.slice(framesBefore).map((f) => JSON.parse(f))
+    .find((f) => f[2] === `room:${kRoom}` && f[3] === 'phx_join');
+  assert.ok(rejoin, 'bob sent a phx_join after the drop');
+  assert.equal(rejoin[4].device, 'web');
+  assert.ok(Number.isSafeInteger(rejoin[4].last_seen_id), `rejoin params ${JSON.stringify(rejoin[4])}`);
+  const ids = await bob.page.$$eval('[data-testid="message-item"]', (items) => items.map((i) => Number(i.dataset.id)));
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'messages are sorted by id');
+  assert.equal(new Set(ids).size, ids.length, 'no message shown twice');
+  await presenceItem(alice.page, 'bob').waitFor({ timeout: kWait });
 });
 
 test('a message with markup is shown as text and runs nothing', async () => {
