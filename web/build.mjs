@@ -4,15 +4,19 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const webDir = dirname(fileURLToPath(import.meta.url));
 const rootDir = join(webDir, '..');
 const srcDir = join(webDir, 'src');
-const distDir = join(webDir, 'dist');
+const finalDistDir = join(webDir, 'dist');
+// Build beside dist and swap it in at the end, so a server or test reading web/dist (ctest -j
+// runs e2e files in parallel, each may build) never sees a half-written tree.
+const distDir = join(webDir, `.dist-build-${process.pid}`);
 const assetsDir = join(distDir, 'assets');
+process.on('exit', () => rmSync(distDir, { recursive: true, force: true }));  // after a failure
 
 // 10 hex digits (40 bits) is plenty to tell builds apart and keeps URLs short.
 const contentHash = (bytes) => createHash('sha256').update(bytes).digest('hex').slice(0, 10);
@@ -49,5 +53,10 @@ const html = readFileSync(join(srcDir, 'index.html'), 'utf8')
   .replace('%APP_CSS%', `/assets/${cssName}`)
   .replace('%APP_JS%', `/assets/${jsName}`);
 writeFileSync(join(distDir, 'index.html'), html);
+
+const oldDir = join(webDir, `.dist-old-${process.pid}`);
+if (existsSync(finalDistDir)) renameSync(finalDistDir, oldDir);
+renameSync(distDir, finalDistDir);
+rmSync(oldDir, { recursive: true, force: true });
 
 console.log(`web/dist: index.html, assets/${cssName} (${css.length} B), assets/${jsName}`);

@@ -3,16 +3,15 @@
 // assets carry the right content types and caching.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SOURCE_DIR, startServer } from './lib/server.mjs';
+import { ensureWebBuilt, webDistDir } from '../../web/ensure_built.mjs';
+import { startServer } from './lib/server.mjs';
 
 const kTimeoutMs = 5000;
-const webDir = join(SOURCE_DIR, 'web');
-const distDir = join(webDir, 'dist');
+const distDir = webDistDir;
 // Planted next to and inside the served root: if any of these bytes come back, a path escaped.
 const kOutsideSecret = 'OUTSIDE-WEB-ROOT-SECRET-7f3a';
 const kGitSecret = '[core]\n\trepositoryformatversion = 0 ; GIT-SECRET-91c2\n';
@@ -20,15 +19,6 @@ const kGitSecret = '[core]\n\trepositoryformatversion = 0 ; GIT-SECRET-91c2\n';
 let server;
 let scratch;
 let webRoot;
-
-function ensureWebBuilt() {
-  const index = join(distDir, 'index.html');
-  const srcDir = join(webDir, 'src');
-  const newestSource = Math.max(statSync(join(webDir, 'build.mjs')).mtimeMs,
-    ...readdirSync(srcDir).map((f) => statSync(join(srcDir, f)).mtimeMs));
-  if (existsSync(index) && statSync(index).mtimeMs >= newestSource) return;
-  execFileSync(process.execPath, [join(webDir, 'build.mjs')], { cwd: SOURCE_DIR, stdio: 'inherit', timeout: 120_000 });
-}
 
 // One HTTP/1.1 request, written byte for byte; resolves {status, headers, body} once the
 // response is complete (Content-Length or close), rejects after kTimeoutMs.

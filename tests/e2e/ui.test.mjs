@@ -2,33 +2,22 @@
 // sign-in, rooms, presence, live messages, history after reload, leave, and safe rendering.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { BUILD_DIR, SOURCE_DIR, startServer } from './lib/server.mjs';
+import { ensureWebBuilt, webDistDir } from '../../web/ensure_built.mjs';
+import { BUILD_DIR, startServer } from './lib/server.mjs';
 
 const kChromium = process.env.RTCHAT_CHROMIUM || '/usr/bin/chromium';
 const kWait = 10_000;  // per UI wait; generous for a loaded 2-core CI box
 const kRoom = 'e2e-ui.room';
-const webDir = join(SOURCE_DIR, 'web');
-const distDir = join(webDir, 'dist');
+const distDir = webDistDir;
 const artifactsDir = join(BUILD_DIR, 'artifacts');
 
 let server;
 let browser;
 const pageErrors = [];
 const dialogs = [];
-
-// Builds web/dist when it is missing or older than any source file.
-function ensureWebBuilt() {
-  const index = join(distDir, 'index.html');
-  const srcDir = join(webDir, 'src');
-  const newestSource = Math.max(statSync(join(webDir, 'build.mjs')).mtimeMs,
-    ...readdirSync(srcDir).map((f) => statSync(join(srcDir, f)).mtimeMs));
-  if (existsSync(index) && statSync(index).mtimeMs >= newestSource) return;
-  execFileSync(process.execPath, [join(webDir, 'build.mjs')], { cwd: SOURCE_DIR, stdio: 'inherit', timeout: 120_000 });
-}
 
 async function newPage({ width = 1280, height = 800 } = {}) {
   const context = await browser.newContext({ viewport: { width, height } });
