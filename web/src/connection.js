@@ -12,8 +12,9 @@ const jitter = (ms) => Math.round(ms * (0.5 + Math.random()));
 export const reconnectAfterMs = (tries) => jitter(kReconnectBaseMs[tries - 1] ?? kReconnectCapMs);
 export const rejoinAfterMs = (tries) => jitter(kRejoinBaseMs[tries - 1] ?? kRejoinCapMs);
 
-// After this many failed attempts in a row without an open, "reconnecting" becomes "offline".
-const kFailuresBeforeOffline = 4;
+// After this many failed attempts in a row, "reconnecting" becomes "offline": with the schedule
+// above that is about 4 s of trying, long enough to ride out a server restart.
+const kFailuresBeforeOffline = 9;
 
 // States: 'connecting' (first attempt), 'connected', 'reconnecting', 'offline'.
 // onState(state) is called on every change. onNeverOpened() is called once, on the first error
