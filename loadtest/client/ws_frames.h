@@ -31,8 +31,10 @@ std::string make_websocket_key();
 std::string websocket_accept_for(std::string_view key);
 
 // GET path_query HTTP/1.1 with Host, Upgrade, Connection, Sec-WebSocket-Key/Version, and
-// Sec-WebSocket-Protocol: rtchat.v1 for Binary, or "phoenix, base64url.bearer.phx.<b64>" when
-// auth_token is given for Json (auth_token is the raw token; it is base64url-encoded here).
+// Sec-WebSocket-Protocol: rtchat.v1 for Binary (the token then travels in path_query as
+// ?token=JWT; auth_token is ignored), or for Json with a non-empty auth_token
+// "phoenix, base64url.bearer.phx.<b64>" where auth_token is the raw JWT and <b64> its base64
+// without '=' padding, exactly as phoenix.js's authToken option builds it.
 std::string build_upgrade_request(std::string_view host_port, std::string_view path_query,
                                   std::string_view key, Format format,
                                   std::string_view auth_token = {});
