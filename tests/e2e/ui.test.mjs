@@ -4,9 +4,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Socket } from 'phoenix';
 import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
 import { ensureWebBuilt, webDistDir } from '../../web/ensure_built.mjs';
-import { BUILD_DIR, startServer } from './lib/server.mjs';
+import { BUILD_DIR, mintToken, sleep, startServer } from './lib/server.mjs';
 
 const kChromium = process.env.RTCHAT_CHROMIUM || '/usr/bin/chromium';
 const kWait = 10_000;  // per UI wait; generous for a loaded 2-core CI box
@@ -219,6 +221,51 @@ test('a rejected token is reported, not retried forever', async () => {
   assert.match(await mallory.page.locator('#connection-error-text').textContent(), /token was rejected/);
   assert.equal(await byTestId(mallory.page, 'connection-status').getAttribute('data-state'), 'offline');
   await mallory.context.close();
+});
+
+// Fills a room over the official phoenix client in Node, backing off on rate_limited replies.
+async function seedRoom(room, count) {
+  const socket = new Socket(server.wsUrl, {
+    transport: WebSocket, params: { token: mintToken('seeder', { name: 'seeder' }) },
+  });
+  socket.connect();
+  const channel = socket.channel(`room:${room}`, {});
+  const push = (event, payload) => new Promise((resolve) => {
+    channel.push(event, payload, kWait).receive('ok', (r) => resolve({ ok: r }))
+      .receive('error', (r) => resolve({ error: r })).receive('timeout', () => resolve({ error: 'timeout' }));
+  });
+  try {
+    await new Promise((resolve, reject) => {
+      channel.join().receive('ok', resolve).receive('error', (r) => reject(new Error(JSON.stringify(r))))
+        .receive('timeout', () => reject(new Error('seed join timeout')));
+    });
+    for (let i = 1; i <= count; i++) {
+      for (let attempt = 0; ; attempt++) {
+        const r = await push('new_msg', { body: `seed ${i}` });
+        if (r.ok) break;
+        assert.ok(r.error?.reason === 'rate_limited' && attempt < 20, `seed ${i}: ${JSON.stringify(r.error)}`);
+        await sleep(250);
+      }
+    }
+  } finally {
+    socket.disconnect();
+  }
+}
+
+test('older messages load when scrolling up', async () => {
+  const room = 'e2e-ui.paging';
+  await seedRoom(room, 70);
+  const carol = await newPage();
+  await signInAndOpenRoom(carol.page, 'carol', room);
+  await messageItem(carol.page, 'seed 70').waitFor({ timeout: kWait });
+  const count = () => carol.page.locator('[data-testid="message-item"]').count();
+  assert.equal(await count(), 50, 'the first page holds 50 messages');
+  await carol.page.locator('#message-scroller').evaluate((s) => { s.scrollTop = 0; });
+  await carol.page.waitForFunction(() => document.querySelectorAll('[data-testid="message-item"]').length === 70,
+    null, { timeout: kWait });
+  const bodies = await carol.page.$$eval('[data-testid="message-body"]', (b) => b.map((n) => n.textContent));
+  assert.deepEqual(bodies, Array.from({ length: 70 }, (_, i) => `seed ${i + 1}`));
+  await carol.context.close();
 });
 
 test('no script errors on any page', () => {
