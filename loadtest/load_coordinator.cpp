@@ -22,6 +22,7 @@ namespace rtchat::loadtest {
 namespace {
 
 constexpr int64_t kNsPerSec = 1'000'000'000;
+constexpr int64_t kSampleGraceNs = 150'000'000;
 int64_t seconds_ns(double s) { return static_cast<int64_t>(s * 1e9); }
 
 struct WorkerView {
@@ -65,7 +66,7 @@ class Coordinator {
   void poll_workers(int timeout_ms);
   void on_message(WorkerView& v, const WorkerMessage& m);
   void broadcast(const char* line);
-  void emit_second(int64_t now);
+  void emit_second(int64_t boundary_ns);
   void stop_workers(bool abort);
   int64_t total_cpu_ns() const;
   RunCounters sum_latest() const;
@@ -223,9 +224,10 @@ void Coordinator::sample_rss(int64_t& slot) {
   if (slot > report_.rss_max_kib) report_.rss_max_kib = slot;
 }
 
+// boundary_ns is the whole second (t0 + k s) whose worker samples were sent at that instant.
 void Coordinator::emit_second(int64_t now) {
   const RunCounters sum = sum_latest();
-  const double dt = static_cast<double>(now - last_second_ns_) / 1e9;
+  const double dt = std::max(1e-3, static_cast<double>(now - last_second_ns_) / 1e9);
   SecondRow row;
   row.t_s = static_cast<double>(now - t0_ns_) / 1e9;
   row.attempted = sum[Counter::ConnAttempted];
@@ -303,9 +305,11 @@ RunReport Coordinator::run() {
   for (;;) {
     poll_workers(50);
     const int64_t now = mono_ns();
-    if (now >= next_second_ns_) {
-      emit_second(now);
-      while (next_second_ns_ <= now) next_second_ns_ += kNsPerSec;
+    // Workers send their sample at each whole second after t0; reading 150 ms later lets every
+    // worker's sample for that second arrive, so the per-second rates line up.
+    if (now >= next_second_ns_ + kSampleGraceNs) {
+      emit_second(next_second_ns_);
+      while (next_second_ns_ + kSampleGraceNs <= now) next_second_ns_ += kNsPerSec;
     }
     if (!fatal_.empty()) break;
     const bool all_ready =
