@@ -1,0 +1,195 @@
+#include "server/handshake.h"
+
+#include <openssl/evp.h>
+
+#include <array>
+
+#include "server/http_response.h"
+
+namespace rtchat::server {
+namespace {
+
+constexpr std::string_view kWebSocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Calls fn(token) for each trimmed, non-empty element of a comma-separated list.
+template <typename Fn>
+void for_each_list_token(std::string_view list, Fn&& fn) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view token = trim(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    if (!token.empty()) fn(token);
+  }
+}
+
+// True when any header `lower_name` (all lines) lists `token`, case-insensitively.
+bool header_has_token(const HttpRequest& req, std::string_view lower_name, std::string_view token) {
+  bool found = false;
+  for (const auto& [name, value] : req.headers) {
+    if (name != lower_name) continue;
+    for_each_list_token(value, [&](std::string_view t) { found = found || iequals(t, token); });
+  }
+  return found;
+}
+
+int base64_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+UpgradeDecision refuse(int status, std::string reason) {
+  UpgradeDecision d;
+  d.ok = false;
+  d.status = status;
+  d.reason = std::move(reason);
+  return d;
+}
+
+}  // namespace
+
+std::optional<std::string> base64_decode_lenient(std::string_view in) {
+  size_t pad = 0;
+  while (!in.empty() && in.back() == '=' && pad < 2) {
+    in.remove_suffix(1);
+    ++pad;
+  }
+  if (in.size() % 4 == 1) return std::nullopt;  // 6 bits cannot end a byte
+  if (pad > 0 && (in.size() + pad) % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(in.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v = base64_value(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+std::string websocket_accept_key(std::string_view sec_websocket_key) {
+  std::string input;
+  input.reserve(sec_websocket_key.size() + kWebSocketGuid.size());
+  input.append(sec_websocket_key).append(kWebSocketGuid);
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int digest_len = 0;
+  if (EVP_Digest(input.data(), input.size(), digest.data(), &digest_len, EVP_sha1(), nullptr) !=
+      1) {
+    return {};  // OpenSSL without SHA-1 would fail every handshake; the caller sees an empty key
+  }
+  std::array<unsigned char, 4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1> encoded{};
+  int n = EVP_EncodeBlock(encoded.data(), digest.data(), static_cast<int>(digest_len));
+  return std::string(reinterpret_cast<const char*>(encoded.data()), static_cast<size_t>(n));
+}
+
+UpgradeDecision check_upgrade(const HttpRequest& req) {
+  if (req.method != "GET") return refuse(405, "method not allowed");
+  if (!header_has_token(req, "upgrade", "websocket"))
+    return refuse(400, "missing Upgrade: websocket");
+  if (!header_has_token(req, "connection", "upgrade")) {
+    return refuse(400, "missing Connection: upgrade");
+  }
+  if (req.header("sec-websocket-version") != "13") {
+    return refuse(426, "unsupported Sec-WebSocket-Version");
+  }
+  std::string_view key = req.header("sec-websocket-key");
+  if (key.empty()) return refuse(400, "missing Sec-WebSocket-Key");
+  // RFC 6455 4.2.1: a 16-byte nonce, base64-encoded, so exactly 24 characters with "==".
+  auto nonce = base64_decode_lenient(key);
+  if (key.size() != 24 || !nonce || nonce->size() != 16) {
+    return refuse(400, "invalid Sec-WebSocket-Key");
+  }
+
+  UpgradeDecision d;
+  bool offered_phoenix = false;
+  bool offered_binary = false;
+  bool bad_token = false;
+  std::optional<std::string> protocol_token;
+  for (const auto& [name, value] : req.headers) {
+    if (name != "sec-websocket-protocol") continue;
+    for_each_list_token(value, [&](std::string_view p) {
+      if (p == kPhoenixSubprotocol) {
+        offered_phoenix = true;
+      } else if (p == kBinarySubprotocol) {
+        offered_binary = true;
+      } else if (p.starts_with(kAuthTokenSubprotocolPrefix)) {
+        auto decoded = base64_decode_lenient(p.substr(kAuthTokenSubprotocolPrefix.size()));
+        if (decoded) {
+          protocol_token = std::move(*decoded);
+        } else {
+          bad_token = true;
+        }
+      }
+    });
+  }
+  if (bad_token) return refuse(400, "invalid auth token subprotocol");
+
+  if (offered_binary) {
+    d.format = UpgradeDecision::Format::Binary;
+    d.selected_subprotocol = kBinarySubprotocol;
+  } else {
+    auto vsn = req.query_param("vsn");
+    if (!vsn || !vsn->starts_with("2.")) return refuse(400, "unsupported vsn");
+    if (offered_phoenix) d.selected_subprotocol = kPhoenixSubprotocol;
+  }
+  if (protocol_token) {
+    d.token = std::move(*protocol_token);
+  } else if (auto t = req.query_param("token")) {
+    d.token = std::string(*t);
+  }
+  d.ok = true;
+  d.status = 101;
+  d.accept_key = websocket_accept_key(key);
+  return d;
+}
+
+std::string build_upgrade_response(const UpgradeDecision& d) {
+  std::string out;
+  out.reserve(160);
+  out.append(
+      "HTTP/1.1 101 Switching Protocols\r\n"
+      "Upgrade: websocket\r\n"
+      "Connection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: ");
+  out.append(d.accept_key).append("\r\n");
+  if (!d.selected_subprotocol.empty()) {
+    out.append("Sec-WebSocket-Protocol: ").append(d.selected_subprotocol).append("\r\n");
+  }
+  out.append("\r\n");
+  return out;
+}
+
+std::string build_upgrade_refusal(const UpgradeDecision& d) {
+  std::string body = d.reason + "\n";
+  std::string_view extra;
+  if (d.status == 426) extra = "Sec-WebSocket-Version: 13\r\n";
+  if (d.status == 405) extra = "Allow: GET\r\n";
+  return http_response(d.status, "text/plain; charset=utf-8", body, extra);
+}
+
+}  // namespace rtchat::server
