@@ -1,2 +1,697 @@
-// Stub: replaced by the implementation.
+// Phoenix Channels v2 JSON codec. Decoding uses simdjson's DOM parser through its error-code API
+// (no exceptions): the DOM pass validates UTF-8 and the whole document before we read a field,
+// so a truncated or malformed frame is rejected as a unit. Encoding appends literal pieces and
+// escaped strings straight into the caller's buffer, in the exact key order of the reference
+// vectors (shared/reference/phoenix-channels-protocol.md section 8).
 #include "proto/phoenix_codec.h"
+
+#include <simdjson.h>
+
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+
+namespace rtchat::proto::phoenix {
+namespace {
+
+using simdjson::dom::array;
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+// One parser per thread: it keeps its buffers between frames, so steady-state decoding does not
+// allocate. Its memory grows to the largest frame seen; the server caps frame size before this.
+simdjson::dom::parser& thread_parser() {
+  thread_local simdjson::dom::parser parser;
+  return parser;
+}
+
+// ------------------------------------------------------------------ encoding helpers
+
+// 0: copy as is; 'u': \u00XX; 'L': lead byte of a possible U+2028/U+2029; else the short escape.
+constexpr std::array<char, 256> kEscapeTable = [] {
+  std::array<char, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[static_cast<size_t>(c)] = 'u';
+  t['\b'] = 'b';
+  t['\f'] = 'f';
+  t['\n'] = 'n';
+  t['\r'] = 'r';
+  t['\t'] = 't';
+  t['"'] = '"';
+  t['\\'] = '\\';
+  t[0xE2] = 'L';
+  return t;
+}();
+
+// True when any byte of w is < 0x20, '"', '\\' or 0xE2 (exact "any", per SWAR has-less/has-zero).
+constexpr bool may_need_escape(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHighs = 0x8080808080808080ULL;
+  auto has_zero_byte = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
+  const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighs;
+  return (below_space | has_zero_byte(w ^ (kOnes * '"')) | has_zero_byte(w ^ (kOnes * '\\')) |
+          has_zero_byte(w ^ (kOnes * 0xE2))) != 0;
+}
+
+void append_int(std::string& out, int64_t value) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
+  (void)ec;  // 24 bytes always hold an int64
+  out.append(buf, end);
+}
+
+void append_bool(std::string& out, bool value) { out.append(value ? "true" : "false"); }
+
+// `[join_ref,ref,topic,"event",` — the common frame head.
+void append_head(std::string& out, const std::optional<std::string>& join_ref,
+                 const std::optional<std::string>& ref, std::string_view topic,
+                 std::string_view event_literal) {
+  out.push_back('[');
+  append_optional_string(out, join_ref);
+  out.push_back(',');
+  append_optional_string(out, ref);
+  out.push_back(',');
+  append_json_string(out, topic);
+  out.push_back(',');
+  out.append(event_literal);
+  out.push_back(',');
+}
+
+// Broadcast head `[null,null,topic,"event",` without touching optionals.
+void append_broadcast_head(std::string& out, std::string_view topic,
+                           std::string_view event_literal) {
+  out.append("[null,null,");
+  append_json_string(out, topic);
+  out.push_back(',');
+  out.append(event_literal);
+  out.push_back(',');
+}
+
+void append_meta(std::string& out, const PresenceMeta& meta) {
+  out.append("{\"phx_ref\":");
+  append_json_string(out, meta.phx_ref);
+  out.append(",\"online_at\":");
+  append_int(out, meta.online_at);
+  out.append(",\"name\":");
+  append_json_string(out, meta.name);
+  if (!meta.device.empty()) {
+    out.append(",\"device\":");
+    append_json_string(out, meta.device);
+  }
+  out.push_back('}');
+}
+
+// {"user":{"metas":[...]},...}
+void append_entries(std::string& out, const PresenceEntries& entries) {
+  out.push_back('{');
+  bool first_entry = true;
+  for (const auto& [key, metas] : entries) {
+    if (!first_entry) out.push_back(',');
+    first_entry = false;
+    append_json_string(out, key);
+    out.append(":{\"metas\":[");
+    for (size_t i = 0; i < metas.size(); ++i) {
+      if (i != 0) out.push_back(',');
+      append_meta(out, metas[i]);
+    }
+    out.append("]}");
+  }
+  out.push_back('}');
+}
+
+void append_reply_body(std::string& out, const ReplyBody& body) {
+  switch (body.kind) {
+    case ReplyBody::Kind::Empty:
+      out.append("{}");
+      return;
+    case ReplyBody::Kind::Error:
+      out.append("{\"reason\":");
+      append_json_string(out, body.reason);
+      out.push_back('}');
+      return;
+    case ReplyBody::Kind::Join:
+      if (!body.recovered) {
+        out.append("{}");
+      } else {
+        out.append("{\"recovered\":");
+        append_bool(out, *body.recovered);
+        out.push_back('}');
+      }
+      return;
+    case ReplyBody::Kind::Publish:
+      out.append("{\"id\":");
+      append_int(out, body.id);
+      out.push_back('}');
+      return;
+    case ReplyBody::Kind::History:
+      encode_history_json(body.messages, body.has_more, out);
+      return;
+  }
+  out.append("{}");
+}
+
+std::string_view client_event_name(const ClientMessage& msg) {
+  switch (msg.event) {
+    case ClientEvent::Heartbeat:
+      return "heartbeat";
+    case ClientEvent::Join:
+      return "phx_join";
+    case ClientEvent::Leave:
+      return "phx_leave";
+    case ClientEvent::NewMsg:
+      return "new_msg";
+    case ClientEvent::History:
+      return "history";
+    case ClientEvent::Typing:
+      return "typing";
+    case ClientEvent::Other:
+      break;
+  }
+  return msg.event_name;
+}
+
+// ------------------------------------------------------------------ decoding helpers
+
+// Number of code points in valid UTF-8 (the parser has already validated it).
+size_t utf8_length(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// The device label shown in presence; a longer one is a client bug or abuse.
+constexpr size_t kMaxDeviceChars = 32;
+
+// A string-or-null field: false when it is neither.
+bool read_optional_string(element el, std::optional<std::string>& out) {
+  if (el.is_null()) {
+    out.reset();
+    return true;
+  }
+  std::string_view s;
+  if (el.get_string().get(s)) return false;
+  out.emplace(s);
+  return true;
+}
+
+// The [join_ref, ref, topic, event, payload] envelope shared by both directions.
+struct Envelope {
+  std::optional<std::string> join_ref;
+  std::optional<std::string> ref;
+  std::string_view topic;  // valid until the next parse on this thread
+  std::string_view event;
+  object payload;
+};
+
+DecodeError parse_envelope(std::string_view text, Envelope& env) {
+  element root;
+  if (thread_parser().parse(text.data(), text.size()).get(root)) return DecodeError::NotJson;
+  array frame;
+  if (root.get_array().get(frame)) return DecodeError::NotEnvelope;
+  // Extra elements after the fifth are ignored, as Phoenix does.
+  std::array<element, 5> fields;
+  size_t count = 0;
+  for (element el : frame) {
+    fields[count++] = el;
+    if (count == fields.size()) break;
+  }
+  if (count < fields.size()) return DecodeError::NotEnvelope;
+  if (!read_optional_string(fields[0], env.join_ref)) return DecodeError::NotEnvelope;
+  if (!read_optional_string(fields[1], env.ref)) return DecodeError::NotEnvelope;
+  if (fields[2].get_string().get(env.topic)) return DecodeError::NotEnvelope;
+  if (fields[3].get_string().get(env.event)) return DecodeError::NotEnvelope;
+  if (fields[4].get_object().get(env.payload)) return DecodeError::PayloadNotObject;
+  return DecodeError::None;
+}
+
+// Outcome of reading one optional payload field.
+enum class Field : uint8_t { Absent, Null, Ok, WrongType };
+
+Field find(object obj, std::string_view key, element& out) {
+  if (obj.at_key(key).get(out)) return Field::Absent;
+  return out.is_null() ? Field::Null : Field::Ok;
+}
+
+// An integer field that fits int64 (floats, strings and out-of-range values are WrongType).
+Field read_int(object obj, std::string_view key, int64_t& out) {
+  element el;
+  Field f = find(obj, key, el);
+  if (f != Field::Ok) return f;
+  return el.get_int64().get(out) ? Field::WrongType : Field::Ok;
+}
+
+Field read_string(object obj, std::string_view key, std::string_view& out) {
+  element el;
+  Field f = find(obj, key, el);
+  if (f != Field::Ok) return f;
+  return el.get_string().get(out) ? Field::WrongType : Field::Ok;
+}
+
+void decode_join_payload(object payload, ClientMessage& out) {
+  int64_t last_seen_id = 0;
+  switch (read_int(payload, "last_seen_id", last_seen_id)) {
+    case Field::Ok:
+      if (last_seen_id < 0)
+        out.payload_valid = false;
+      else
+        out.last_seen_id = last_seen_id;
+      break;
+    case Field::WrongType:
+      out.payload_valid = false;
+      break;
+    case Field::Absent:
+    case Field::Null:
+      break;
+  }
+  std::string_view device;
+  switch (read_string(payload, "device", device)) {
+    case Field::Ok:
+      if (utf8_length(device) > kMaxDeviceChars)
+        out.payload_valid = false;
+      else
+        out.device.emplace(device);
+      break;
+    case Field::WrongType:
+      out.payload_valid = false;
+      break;
+    case Field::Absent:
+    case Field::Null:  // treated like absent, as for last_seen_id
+      break;
+  }
+}
+
+void decode_history_payload(object payload, ClientMessage& out) {
+  int64_t before_id = 0;
+  switch (read_int(payload, "before_id", before_id)) {
+    case Field::Ok:
+      if (before_id < 0)
+        out.payload_valid = false;
+      else
+        out.before_id = before_id;
+      break;
+    case Field::WrongType:
+      out.payload_valid = false;
+      break;
+    case Field::Absent:
+    case Field::Null:
+      break;
+  }
+  int64_t limit = 0;
+  switch (read_int(payload, "limit", limit)) {
+    case Field::Ok:
+      if (limit < 0)
+        out.payload_valid = false;
+      else
+        out.limit = limit;
+      break;
+    case Field::Absent:
+      break;  // keeps the default of 50
+    case Field::Null:
+    case Field::WrongType:
+      out.payload_valid = false;
+      break;
+  }
+}
+
+// ---- server frames (client side): lenient about missing fields, strict about wrong types.
+
+bool read_chat_message(object obj, ChatMessage& msg) {
+  std::string_view s;
+  if (read_int(obj, "id", msg.id) == Field::WrongType) return false;
+  if (read_int(obj, "ts", msg.ts) == Field::WrongType) return false;
+  struct StringField {
+    std::string_view key;
+    std::string* target;
+  };
+  for (const StringField& f : {StringField{"room", &msg.room}, StringField{"user_id", &msg.user_id},
+                               StringField{"user", &msg.user}, StringField{"body", &msg.body}}) {
+    switch (read_string(obj, f.key, s)) {
+      case Field::Ok:
+        f.target->assign(s);
+        break;
+      case Field::WrongType:
+        return false;
+      case Field::Absent:
+      case Field::Null:
+        break;
+    }
+  }
+  return true;
+}
+
+bool read_entries(object obj, PresenceEntries& entries) {
+  for (auto [key, value] : obj) {
+    object entry;
+    array metas;
+    if (value.get_object().get(entry)) return false;
+    if (entry["metas"].get_array().get(metas)) return false;
+    auto& [user, out_metas] = entries.emplace_back(std::string(key), std::vector<PresenceMeta>{});
+    (void)user;
+    for (element m : metas) {
+      object meta_obj;
+      if (m.get_object().get(meta_obj)) return false;
+      PresenceMeta& meta = out_metas.emplace_back();
+      std::string_view s;
+      if (read_string(meta_obj, "phx_ref", s) == Field::Ok) meta.phx_ref.assign(s);
+      if (read_int(meta_obj, "online_at", meta.online_at) == Field::WrongType) return false;
+      if (read_string(meta_obj, "name", s) == Field::Ok) meta.name.assign(s);
+      if (read_string(meta_obj, "device", s) == Field::Ok) meta.device.assign(s);
+    }
+  }
+  return true;
+}
+
+bool read_reply(object payload, Reply& reply) {
+  std::string_view status;
+  if (read_string(payload, "status", status) != Field::Ok) return false;
+  reply.status = status == "ok" ? ReplyStatus::Ok : ReplyStatus::Error;
+  object response;
+  if (payload["response"].get_object().get(response)) return false;
+  ReplyBody& body = reply.body;
+  element el;
+  std::string_view reason;
+  if (!response.at_key("reason").get(el)) {
+    body.kind = ReplyBody::Kind::Error;
+    if (el.get_string().get(reason)) return false;
+    body.reason.assign(reason);
+  } else if (!response.at_key("id").get(el)) {
+    body.kind = ReplyBody::Kind::Publish;
+    if (el.get_int64().get(body.id)) return false;
+  } else if (!response.at_key("messages").get(el)) {
+    body.kind = ReplyBody::Kind::History;
+    array messages;
+    if (el.get_array().get(messages)) return false;
+    for (element m : messages) {
+      object obj;
+      if (m.get_object().get(obj) || !read_chat_message(obj, body.messages.emplace_back())) {
+        return false;
+      }
+    }
+    if (!response.at_key("has_more").get(el) && el.get_bool().get(body.has_more)) return false;
+  } else if (!response.at_key("recovered").get(el)) {
+    body.kind = ReplyBody::Kind::Join;
+    bool recovered = false;
+    if (el.get_bool().get(recovered)) return false;
+    body.recovered = recovered;
+  } else {
+    body.kind = ReplyBody::Kind::Empty;
+  }
+  return true;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ JSON text helpers
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.reserve(out.size() + s.size() + 2);
+  out.push_back('"');
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  const char* run = p;  // start of the bytes not yet copied
+  while (p < end) {
+    // Plain text dominates chat bodies: skip 8 bytes at a time while none may need escaping.
+    if (end - p >= 8) {
+      uint64_t word;
+      std::memcpy(&word, p, sizeof(word));
+      if (!may_need_escape(word)) {
+        p += 8;
+        continue;
+      }
+    }
+    const auto c = static_cast<unsigned char>(*p);
+    const char escape = kEscapeTable[c];
+    if (escape == 0) {
+      ++p;
+      continue;
+    }
+    if (escape == 'L') {
+      // U+2028/U+2029 (E2 80 A8/A9) are valid JSON but end a line in pre-ES2019 JavaScript.
+      if (end - p >= 3 && static_cast<unsigned char>(p[1]) == 0x80 &&
+          (static_cast<unsigned char>(p[2]) & 0xFE) == 0xA8) {
+        out.append(run, p);
+        out.append(static_cast<unsigned char>(p[2]) == 0xA8 ? "\\u2028" : "\\u2029");
+        p += 3;
+        run = p;
+      } else {
+        ++p;
+      }
+      continue;
+    }
+    out.append(run, p);
+    if (escape == 'u') {
+      static constexpr char kHex[] = "0123456789abcdef";
+      const char seq[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+      out.append(seq, sizeof(seq));
+    } else {
+      const char seq[2] = {'\\', escape};
+      out.append(seq, sizeof(seq));
+    }
+    ++p;
+    run = p;
+  }
+  out.append(run, end);
+  out.push_back('"');
+}
+
+void append_optional_string(std::string& out, const std::optional<std::string>& s) {
+  if (s) {
+    append_json_string(out, *s);
+  } else {
+    out.append("null");
+  }
+}
+
+// ------------------------------------------------------------------ server side
+
+DecodeError decode_client(std::string_view text, ClientMessage& out) {
+  out = ClientMessage{};
+  Envelope env;
+  if (DecodeError err = parse_envelope(text, env); err != DecodeError::None) return err;
+  out.join_ref = std::move(env.join_ref);
+  out.ref = std::move(env.ref);
+  out.topic.assign(env.topic);
+  out.event_name.assign(env.event);
+
+  const std::string_view event = env.event;
+  if (event == "new_msg") {
+    out.event = ClientEvent::NewMsg;
+    std::string_view body;
+    if (read_string(env.payload, "body", body) == Field::Ok) {
+      out.body.assign(body);
+    } else {
+      out.payload_valid = false;
+    }
+  } else if (event == "heartbeat") {
+    out.event = ClientEvent::Heartbeat;
+  } else if (event == "typing") {
+    out.event = ClientEvent::Typing;
+  } else if (event == "phx_join") {
+    out.event = ClientEvent::Join;
+    decode_join_payload(env.payload, out);
+  } else if (event == "phx_leave") {
+    out.event = ClientEvent::Leave;
+  } else if (event == "history") {
+    out.event = ClientEvent::History;
+    decode_history_payload(env.payload, out);
+  } else {
+    out.event = ClientEvent::Other;
+  }
+  return DecodeError::None;
+}
+
+void encode_reply(const Reply& reply, std::string& out) {
+  append_head(out, reply.join_ref, reply.ref, reply.topic, "\"phx_reply\"");
+  out.append(reply.status == ReplyStatus::Ok ? "{\"status\":\"ok\",\"response\":"
+                                             : "{\"status\":\"error\",\"response\":");
+  append_reply_body(out, reply.body);
+  out.append("}]");
+}
+
+void encode_message_object(const ChatMessage& msg, std::string& out) {
+  out.append("{\"id\":");
+  append_int(out, msg.id);
+  out.append(",\"room\":");
+  append_json_string(out, msg.room);
+  out.append(",\"user_id\":");
+  append_json_string(out, msg.user_id);
+  out.append(",\"user\":");
+  append_json_string(out, msg.user);
+  out.append(",\"body\":");
+  append_json_string(out, msg.body);
+  out.append(",\"ts\":");
+  append_int(out, msg.ts);
+  out.push_back('}');
+}
+
+void encode_new_msg(std::string_view topic, const ChatMessage& msg, std::string& out) {
+  // Fixed overhead is under 100 bytes; one reservation covers the common unescaped case.
+  out.reserve(out.size() + 100 + topic.size() + msg.room.size() + msg.user_id.size() +
+              msg.user.size() + msg.body.size());
+  append_broadcast_head(out, topic, "\"new_msg\"");
+  encode_message_object(msg, out);
+  out.push_back(']');
+}
+
+void encode_presence_state(const std::optional<std::string>& join_ref, std::string_view topic,
+                           const PresenceEntries& state, std::string& out) {
+  append_head(out, join_ref, std::nullopt, topic, "\"presence_state\"");
+  append_entries(out, state);
+  out.push_back(']');
+}
+
+void encode_presence_diff(std::string_view topic, const PresenceDiff& diff, std::string& out) {
+  append_broadcast_head(out, topic, "\"presence_diff\"");
+  out.append("{\"joins\":");
+  append_entries(out, diff.joins);
+  out.append(",\"leaves\":");
+  append_entries(out, diff.leaves);
+  out.append("}]");
+}
+
+void encode_close(const std::optional<std::string>& join_ref, std::string_view topic,
+                  std::string& out) {
+  append_head(out, join_ref, join_ref, topic, "\"phx_close\"");
+  out.append("{}]");
+}
+
+void encode_channel_error(const std::optional<std::string>& join_ref, std::string_view topic,
+                          std::string_view reason, std::string& out) {
+  append_head(out, join_ref, join_ref, topic, "\"phx_error\"");
+  out.append("{\"reason\":");
+  append_json_string(out, reason);
+  out.append("}]");
+}
+
+void encode_typing(std::string_view topic, std::string_view user_id, std::string_view user,
+                   std::string& out) {
+  append_broadcast_head(out, topic, "\"typing\"");
+  out.append("{\"user_id\":");
+  append_json_string(out, user_id);
+  out.append(",\"user\":");
+  append_json_string(out, user);
+  out.append("}]");
+}
+
+void encode_history_json(const std::vector<ChatMessage>& messages, bool has_more,
+                         std::string& out) {
+  out.append("{\"messages\":[");
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    encode_message_object(messages[i], out);
+  }
+  out.append("],\"has_more\":");
+  append_bool(out, has_more);
+  out.push_back('}');
+}
+
+// ------------------------------------------------------------------ client side
+
+void encode_client(const ClientMessage& msg, std::string& out) {
+  const std::string_view topic = msg.event == ClientEvent::Heartbeat ? std::string_view("phoenix")
+                                                                     : std::string_view(msg.topic);
+  out.push_back('[');
+  append_optional_string(out, msg.join_ref);
+  out.push_back(',');
+  append_optional_string(out, msg.ref);
+  out.push_back(',');
+  append_json_string(out, topic);
+  out.push_back(',');
+  append_json_string(out, client_event_name(msg));
+  out.push_back(',');
+  switch (msg.event) {
+    case ClientEvent::Join: {
+      out.push_back('{');
+      bool first = true;
+      if (msg.last_seen_id) {
+        out.append("\"last_seen_id\":");
+        append_int(out, *msg.last_seen_id);
+        first = false;
+      }
+      if (msg.device) {
+        if (!first) out.push_back(',');
+        out.append("\"device\":");
+        append_json_string(out, *msg.device);
+      }
+      out.push_back('}');
+      break;
+    }
+    case ClientEvent::NewMsg:
+      out.append("{\"body\":");
+      append_json_string(out, msg.body);
+      out.push_back('}');
+      break;
+    case ClientEvent::History:
+      out.append("{\"before_id\":");
+      if (msg.before_id) {
+        append_int(out, *msg.before_id);
+      } else {
+        out.append("null");
+      }
+      out.append(",\"limit\":");
+      append_int(out, msg.limit);
+      out.push_back('}');
+      break;
+    case ClientEvent::Heartbeat:
+    case ClientEvent::Leave:
+    case ClientEvent::Typing:
+    case ClientEvent::Other:
+      out.append("{}");
+      break;
+  }
+  out.push_back(']');
+}
+
+DecodeError decode_server(std::string_view text, ServerMessage& out) {
+  out = ServerMessage{};
+  Envelope env;
+  if (DecodeError err = parse_envelope(text, env); err != DecodeError::None) return err;
+  out.join_ref = std::move(env.join_ref);
+  out.ref = std::move(env.ref);
+  out.topic.assign(env.topic);
+  out.event_name.assign(env.event);
+
+  const std::string_view event = env.event;
+  bool ok = true;
+  if (event == "phx_reply") {
+    out.event = ServerEvent::Reply;
+    out.reply.join_ref = out.join_ref;
+    out.reply.ref = out.ref;
+    out.reply.topic = out.topic;
+    ok = read_reply(env.payload, out.reply);
+  } else if (event == "new_msg") {
+    out.event = ServerEvent::NewMsg;
+    ok = read_chat_message(env.payload, out.message);
+  } else if (event == "presence_state") {
+    out.event = ServerEvent::PresenceState;
+    ok = read_entries(env.payload, out.state);
+  } else if (event == "presence_diff") {
+    out.event = ServerEvent::PresenceDiff;
+    object joins;
+    object leaves;
+    // The JS client throws without both keys, so a frame lacking one is not a valid diff.
+    ok = !env.payload["joins"].get_object().get(joins) &&
+         !env.payload["leaves"].get_object().get(leaves) && read_entries(joins, out.diff.joins) &&
+         read_entries(leaves, out.diff.leaves);
+  } else if (event == "phx_close") {
+    out.event = ServerEvent::Close;
+  } else if (event == "phx_error") {
+    // ServerMessage has no field of its own for the reason; it travels as an error reply body.
+    out.event = ServerEvent::Error;
+    std::string_view reason;
+    if (read_string(env.payload, "reason", reason) == Field::Ok) {
+      out.reply.body.kind = ReplyBody::Kind::Error;
+      out.reply.body.reason.assign(reason);
+    }
+  } else if (event == "typing") {
+    out.event = ServerEvent::Typing;
+    std::string_view s;
+    if (read_string(env.payload, "user_id", s) == Field::Ok) out.user_id.assign(s);
+    if (read_string(env.payload, "user", s) == Field::Ok) out.user.assign(s);
+  } else {
+    out.event = ServerEvent::Other;
+  }
+  return ok ? DecodeError::None : DecodeError::NotEnvelope;
+}
+
+}  // namespace rtchat::proto::phoenix
