@@ -97,9 +97,12 @@ const kTraversals = [
   '/%2E%2E%2Fsecret.txt',
   '/.git/',
   '/%2egit/config',
-  '/etc/passwd',
   '/index.html%00.css',
 ];
+
+// The server may answer unknown extension-less paths with index.html (client-side routes), so
+// for these only the content matters: the page, or a refusal, never the file.
+const kMaybeSpaFallback = ['/etc/passwd', '/assets/..%2f..%2fetc/passwd/', '/.%2e/.%2e/etc/passwd'];
 
 for (const path of kTraversals) {
   test(`GET ${path} is refused without file content`, async () => {
@@ -108,6 +111,15 @@ for (const path of kTraversals) {
     assert.doesNotMatch(res.body, /root:.*:0:0:/, 'no /etc/passwd content');
     assert.ok(!res.body.includes(kOutsideSecret), 'no file from outside the web root');
     assert.ok(!res.body.includes('GIT-SECRET'), 'no hidden file from inside the web root');
+  });
+}
+
+for (const path of kMaybeSpaFallback) {
+  test(`GET ${path} gives the page or a refusal, never the file`, async () => {
+    const res = await rawGet(path);
+    if (res.status === 200) assert.match(res.body, /<!doctype html>/i, `a 200 for ${path} must be index.html`);
+    else assert.ok(res.status === 404 || res.status === 400, `status ${res.status} for ${path}`);
+    assert.doesNotMatch(res.body, /root:.*:0:0:/, 'no /etc/passwd content');
   });
 }
 

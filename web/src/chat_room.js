@@ -8,6 +8,7 @@ import { presenceRows, renderPresence } from './presence_panel.js';
 const kHistoryPageSize = 50;       // one screen or two; older pages load on scroll
 const kMaxBodyChars = 4000;        // the server's limit (chat-events.md, new_msg)
 const kTypingSendIntervalMs = 2000;
+const kServerTypingIntervalMs = 1000;  // the server answers rate_limited to more
 const kTypingShowMs = 3000;
 const kLoadOlderWhenWithinPx = 60;
 
@@ -195,8 +196,9 @@ export class ChatRoom {
     error.textContent = '';
     composer.value = '';
     this.updateCounter_();
-    // Others clear our "is typing" when this message arrives, so the next keystroke may say so again.
-    this.lastTypingSentAt_ = 0;
+    // Others clear our "is typing" when this message arrives, so say it again sooner than the
+    // usual 2 s, but not sooner than the server's own limit (one per second).
+    this.lastTypingSentAt_ -= kTypingSendIntervalMs - kServerTypingIntervalMs;
     // Put the text back if it did not go through and the user has not started a new one.
     const restore = (why) => {
       error.textContent = why;
@@ -215,7 +217,10 @@ export class ChatRoom {
     if (now - this.lastTypingSentAt_ < kTypingSendIntervalMs) return;
     if (this.channel_.state !== 'joined') return;  // a buffered "typing" would arrive stale
     this.lastTypingSentAt_ = now;
-    this.channel_.push('typing', {});
+    this.channel_.push('typing', {}).receive('error', () => {
+      // Rate limited (or not joined): let the next keystroke try again once the server allows.
+      this.lastTypingSentAt_ = Date.now() - (kTypingSendIntervalMs - kServerTypingIntervalMs);
+    });
   }
 
   onTyping_(p) {
