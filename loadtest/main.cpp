@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
   bool self_check = false;
 
   CLI::App app{"rtchat-loadtest: io_uring load generator for the rtchat server (127.0.0.0/8 only)"};
+  // Scenario scripts pass their defaults first and the user's flags after: the last one wins.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--host", c.host, "server address (127.0.0.0/8 only)")->capture_default_str();
   app.add_option("--port", c.port, "server port")->capture_default_str();
   app.add_option("--connections", c.connections, "WebSocket connections (users)")

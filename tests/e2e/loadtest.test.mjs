@@ -62,7 +62,7 @@ function assertLatencySane(lat) {
   assert.ok(lat.max_ms < 10000, 'max below 10 s on loopback');
 }
 
-const SMALL = ['--connections', '200', '--rooms', '10', '--publishers', '10', '--rate', '20',
+const SMALL = ['--connections', '200', '--rooms', '10', '--publishers', '10', '--rate', '10',
   '--msg-size', '120', '--warmup', '0.5', '--duration', '3', '--quiet'];
 
 test('loadtest binary is available', { skip: !LOADTEST_BIN && 'RTCHAT_LOADTEST_BIN not set' }, async () => {
