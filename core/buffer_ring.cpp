@@ -11,7 +11,8 @@ namespace rtchat::core {
 BufferRing::BufferRing(io_uring* ring, uint16_t group_id, uint32_t count, uint32_t buffer_bytes)
     : ring_(ring), count_(count), buffer_bytes_(buffer_bytes), group_id_(group_id) {
   ring_bytes_ = sizeof(io_uring_buf) * count;
-  void* mem = mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  void* mem =
+      mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (mem == MAP_FAILED) throw std::runtime_error("mmap buffer ring failed");
   br_ = static_cast<io_uring_buf_ring*>(mem);
   io_uring_buf_ring_init(br_);
@@ -28,7 +29,8 @@ BufferRing::BufferRing(io_uring* ring, uint16_t group_id, uint32_t count, uint32
   if (data_ == nullptr) throw std::runtime_error("buffer ring allocation failed");
   for (uint32_t i = 0; i < count; ++i) {
     io_uring_buf_ring_add(br_, data_ + size_t{i} * buffer_bytes, buffer_bytes,
-                          static_cast<unsigned short>(i), io_uring_buf_ring_mask(count), static_cast<int>(i));
+                          static_cast<unsigned short>(i), io_uring_buf_ring_mask(count),
+                          static_cast<int>(i));
   }
   io_uring_buf_ring_advance(br_, static_cast<int>(count));
 }

@@ -1,12 +1,12 @@
 // Bounded lock-free SPSC mailboxes between threads, and the producer-side backlog policy.
 #pragma once
 
+#include <readerwriterqueue/readerwriterqueue.h>
+
 #include <concepts>
 #include <cstddef>
 #include <deque>
 #include <utility>
-
-#include <readerwriterqueue/readerwriterqueue.h>
 
 #include "core/doorbell.h"
 

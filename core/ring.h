@@ -10,8 +10,9 @@
 namespace rtchat::core {
 
 struct RingConfig {
-  unsigned entries = 4096;           // SQ size; CQ is 4x so bursts of multishot CQEs fit
-  unsigned direct_files = 20000;     // sparse registered-file table (per ring, capped by RLIMIT_NOFILE)
+  unsigned entries = 4096;  // SQ size; CQ is 4x so bursts of multishot CQEs fit
+  unsigned direct_files =
+      20000;  // sparse registered-file table (per ring, capped by RLIMIT_NOFILE)
 };
 
 class Ring {

@@ -61,7 +61,7 @@ struct ChatMessage {
   std::string user_id;
   std::string user;  // display name
   std::string body;
-  int64_t ts = 0;    // ms since the Unix epoch, UTC
+  int64_t ts = 0;  // ms since the Unix epoch, UTC
   friend bool operator==(const ChatMessage&, const ChatMessage&) = default;
 };
 
@@ -86,10 +86,10 @@ enum class ReplyStatus : uint8_t { Ok, Error };
 // The response object of a phx_reply. Exactly one kind is meaningful.
 struct ReplyBody {
   enum class Kind : uint8_t { Empty, Error, Join, Publish, History } kind = Kind::Empty;
-  std::string reason;                // Error: {"reason": ...}
-  std::optional<bool> recovered;     // Join: {} or {"recovered": bool}
-  int64_t id = 0;                    // Publish: {"id": N}
-  std::vector<ChatMessage> messages; // History: {"messages": [...], "has_more": bool}
+  std::string reason;                 // Error: {"reason": ...}
+  std::optional<bool> recovered;      // Join: {} or {"recovered": bool}
+  int64_t id = 0;                     // Publish: {"id": N}
+  std::vector<ChatMessage> messages;  // History: {"messages": [...], "has_more": bool}
   bool has_more = false;
 };
 
@@ -119,12 +119,12 @@ struct ServerMessage {
   std::optional<std::string> ref;
   std::string topic;
   std::string event_name;
-  Reply reply;               // Reply (its join_ref/ref/topic mirror the fields above)
-  ChatMessage message;       // NewMsg
-  PresenceEntries state;     // PresenceState
-  PresenceDiff diff;         // PresenceDiff
-  std::string user_id;       // Typing
-  std::string user;          // Typing
+  Reply reply;            // Reply (its join_ref/ref/topic mirror the fields above)
+  ChatMessage message;    // NewMsg
+  PresenceEntries state;  // PresenceState
+  PresenceDiff diff;      // PresenceDiff
+  std::string user_id;    // Typing
+  std::string user;       // Typing
 };
 
 }  // namespace rtchat::proto

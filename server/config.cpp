@@ -1,0 +1,75 @@
+#include "server/config.h"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "core/affinity.h"
+
+namespace rtchat::server {
+
+unsigned ServerConfig::effective_shards() const {
+  return shards == 0 ? core::hardware_cpus() : shards;
+}
+
+bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
+  CLI::App app{
+      "rtchat-server: realtime chat over WebSockets (Phoenix v2 JSON and rtchat.v1 binary)"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--host", c.host, "Listen address")->envname("RTCHAT_HOST");
+  app.add_option("--port", c.port, "Listen port (0 = ephemeral)")->envname("RTCHAT_PORT");
+  app.add_option("--shards", c.shards, "Reactor shards (0 = one per CPU)")
+      ->envname("RTCHAT_SHARDS");
+  app.add_option("--data-dir", c.data_dir, "Directory of the SQLite history")
+      ->envname("RTCHAT_DATA_DIR");
+  app.add_option("--web-root", c.web_root, "Built web UI to serve at /")
+      ->envname("RTCHAT_WEB_ROOT");
+  app.add_option("--jwt-secret", c.jwt_secret, "HS256 secret for socket tokens")
+      ->envname("RTCHAT_JWT_SECRET");
+  app.add_flag("--production", c.production, "Production mode: no dev tokens, secret required")
+      ->envname("RTCHAT_PRODUCTION");
+  app.add_option("--jwt-leeway", c.jwt_leeway_s, "Seconds of clock skew on exp/nbf")
+      ->envname("RTCHAT_JWT_LEEWAY");
+  app.add_option("--max-message-bytes", c.max_message_bytes, "Max WebSocket message (close 1009)")
+      ->envname("RTCHAT_MAX_MESSAGE_BYTES");
+  app.add_option("--max-body-chars", c.max_body_chars, "Max new_msg body characters")
+      ->envname("RTCHAT_MAX_BODY_CHARS");
+  app.add_option("--max-header-bytes", c.max_header_bytes, "Max HTTP request head bytes")
+      ->envname("RTCHAT_MAX_HEADER_BYTES");
+  app.add_option("--heartbeat-timeout", c.heartbeat_timeout_s, "Close sockets silent this long (s)")
+      ->envname("RTCHAT_HEARTBEAT_TIMEOUT");
+  app.add_option("--handshake-timeout", c.handshake_timeout_s, "HTTP upgrade deadline (s)")
+      ->envname("RTCHAT_HANDSHAKE_TIMEOUT");
+  app.add_option("--drain-timeout", c.drain_timeout_s, "SIGTERM drain bound (s)")
+      ->envname("RTCHAT_DRAIN_TIMEOUT");
+  app.add_option("--recovery-limit", c.recovery_limit, "Max messages replayed on a recovering join")
+      ->envname("RTCHAT_RECOVERY_LIMIT");
+  app.add_option("--outbound-cap-bytes", c.outbound_cap_bytes,
+                 "Queued bytes per connection before close 4008")
+      ->envname("RTCHAT_OUTBOUND_CAP_BYTES");
+  app.add_option("--max-rooms-per-conn", c.max_rooms_per_conn, "Rooms one socket may join")
+      ->envname("RTCHAT_MAX_ROOMS_PER_CONN");
+  app.add_option("--rate", c.rate_per_s, "Inbound pushes per second per connection")
+      ->envname("RTCHAT_RATE");
+  app.add_option("--rate-burst", c.rate_burst, "Token bucket burst")->envname("RTCHAT_RATE_BURST");
+  app.add_option("--flood-strikes", c.flood_strikes, "Rate-limited pushes in a row before 1008")
+      ->envname("RTCHAT_FLOOD_STRIKES");
+  app.add_option("--retention-max-messages", c.retention_max_messages, "Per room, 0 = all")
+      ->envname("RTCHAT_RETENTION_MAX_MESSAGES");
+  app.add_option("--retention-max-age", c.retention_max_age_s, "Seconds, 0 = forever")
+      ->envname("RTCHAT_RETENTION_MAX_AGE");
+  app.add_flag("--sync-full", c.sync_full, "SQLite synchronous=FULL")->envname("RTCHAT_SYNC_FULL");
+  app.add_option("--allowed-origins", c.allowed_origins,
+                 "Browser origins allowed to open sockets (default: same origin)")
+      ->delimiter(',')
+      ->envname("RTCHAT_ALLOWED_ORIGINS");
+  app.add_option("--log-level", c.log_level, "error|warn|info|debug")->envname("RTCHAT_LOG_LEVEL");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    exit_code = app.exit(e);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace rtchat::server

@@ -1,0 +1,48 @@
+// Server configuration: every flag has a default with a reason, and an RTCHAT_* env variable.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rtchat::server {
+
+struct ServerConfig {
+  std::string host = "0.0.0.0";
+  uint16_t port = 4000;
+  unsigned shards = 0;                   // 0 = one per CPU
+  std::string data_dir = "./data";       // SQLite file lives here
+  std::string web_root;                  // built UI; empty = <exe>/../../web/dist or ./web/dist
+  std::string jwt_secret;                // HS256 secret; required with --production
+  bool production = false;               // off: dev mode (token minting endpoint, dev secret)
+  int64_t jwt_leeway_s = 30;             // clock skew tolerated on exp/nbf
+  size_t max_message_bytes = 64 * 1024;  // chat JSON is small; more is abuse (close 1009)
+  size_t max_body_chars = 4000;          // new_msg body limit (chat-events.md)
+  size_t max_header_bytes = 8192;        // HTTP request head; larger -> 431
+  int heartbeat_timeout_s = 60;          // Phoenix closes sockets silent for 60 s
+  int handshake_timeout_s = 10;          // slowloris guard for the HTTP upgrade
+  int drain_timeout_s = 10;              // SIGTERM: bound on flushing clients and storage
+  int64_t recovery_limit = 1000;  // missed messages replayed on join before "recovered": false
+  size_t outbound_cap_bytes = 1 << 20;  // per-connection queued bytes before close 4008
+  unsigned max_rooms_per_conn = 100;    // Phoenix's channel limit per socket
+  double rate_per_s = 20;               // inbound pushes per connection (token bucket)
+  double rate_burst = 50;
+  unsigned flood_strikes = 20;               // rate-limited pushes in a row before close 1008
+  int64_t retention_max_messages = 0;        // per room; 0 = keep all
+  int64_t retention_max_age_s = 0;           // 0 = keep forever
+  bool sync_full = false;                    // SQLite synchronous=FULL (survive power loss, slower)
+  std::vector<std::string> allowed_origins;  // empty = same origin + no Origin header
+  std::string log_level = "info";
+
+  [[nodiscard]] unsigned effective_shards() const;
+};
+
+// Parses argv (and RTCHAT_* env). Returns false when the process should exit with exit_code
+// (--help, bad flags). The "token" subcommand is handled in main.
+bool parse_config(int argc, char** argv, ServerConfig& out, int& exit_code);
+
+// The development secret used when none is given outside production; logged as a warning.
+inline constexpr const char* kDevJwtSecret = "rtchat-dev-secret-do-not-use-in-production";
+
+}  // namespace rtchat::server

@@ -1,0 +1,91 @@
+// One client connection: shard-local, created, used and destroyed on the shard that accepted
+// it. Named across threads only by ConnRef {shard, slot, generation}.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <wslay/wslay.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/http_request.h"
+#include "server/jwt.h"
+#include "server/outbound_queue.h"
+#include "server/shard_messages.h"
+
+namespace rtchat::server {
+
+struct WslayDeleter {
+  void operator()(wslay_event_context* ctx) const { wslay_event_context_free(ctx); }
+};
+using WslayContext = std::unique_ptr<wslay_event_context, WslayDeleter>;
+
+// A live frame held back while a recovering join's catch-up is on its way.
+struct HeldFrame {
+  int64_t message_id;  // 0 = not a chat message (presence diff, typing): always delivered
+  core::SharedFrame frame;
+};
+
+// One room joined (or being joined) on this connection.
+struct Channel {
+  std::string room;   // room id
+  std::string topic;  // "room:<id>"
+  std::optional<std::string> join_ref;
+  bool is_joined = false;    // owner confirmed (JoinAccepted)
+  bool catching_up = false;  // CatchupReady pending: live frames go to held
+  std::vector<HeldFrame> held;
+};
+
+enum class Phase : uint8_t {
+  Http,       // reading an HTTP request
+  WebSocket,  // upgraded
+  Closing,    // close frame / response queued: flush, then shut down
+  Dead,       // final close submitted; slot freed when the last CQE arrives
+};
+
+struct Connection {
+  ConnRef ref;
+  int file_index = -1;  // io_uring direct descriptor
+  Phase phase = Phase::Http;
+  bool recv_armed = false;
+  bool send_inflight = false;
+  bool close_done = false;
+  bool dirty = false;        // in the shard's flush list
+  bool rearm_recv = false;   // multishot recv ended with ENOBUFS: re-arm at end of turn
+  bool is_too_slow = false;  // over the outbound cap, close pending
+  int64_t deadline_ms = 0;   // handshake deadline (Http) or flush deadline (Closing)
+  int64_t last_rx_ms = 0;
+
+  std::unique_ptr<HttpRequestParser> http;
+  WireFormat format = WireFormat::Json;
+  WslayContext ws;
+  std::string_view ws_input;  // bytes being fed to wslay (valid during one recv)
+
+  // Identity, from the verified token only.
+  JwtClaims claims;
+
+  std::vector<Channel> channels;
+
+  OutboundQueue out;
+  iovec iov[OutboundQueue::kMaxIov];
+  msghdr msg{};
+
+  // Inbound rate limit (token bucket) and flood strikes.
+  double tokens = 0;
+  int64_t tokens_at_ms = 0;
+  unsigned strikes = 0;
+  int64_t last_typing_ms = 0;
+
+  Channel* find_channel(std::string_view topic) {
+    for (auto& c : channels) {
+      if (c.topic == topic) return &c;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace rtchat::server

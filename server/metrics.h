@@ -1,0 +1,92 @@
+// Counters for /metrics. Each thread writes only its own instance (single writer, relaxed
+// atomics: no lock, no shared cache line on the hot path); a scrape sums the instances.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace rtchat::server {
+
+class Counter {
+ public:
+  void add(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void set(uint64_t n) { v_.store(n, std::memory_order_relaxed); }
+  [[nodiscard]] uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// Latency histogram in microseconds with fixed Prometheus buckets.
+class LatencyHistogram {
+ public:
+  static constexpr std::array<uint64_t, 14> kBoundsUs = {
+      50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000};
+  void observe(uint64_t us) {
+    size_t i = 0;
+    while (i < kBoundsUs.size() && us > kBoundsUs[i]) ++i;
+    buckets_[i].add();
+    sum_us_.add(us);
+  }
+  [[nodiscard]] uint64_t bucket(size_t i) const { return buckets_[i].get(); }
+  [[nodiscard]] uint64_t sum_us() const { return sum_us_.get(); }
+
+ private:
+  std::array<Counter, kBoundsUs.size() + 1> buckets_;  // last = +Inf
+  Counter sum_us_;
+};
+
+// Close codes we count (index into ShardMetrics::closes).
+inline constexpr std::array<uint16_t, 10> kCountedCloseCodes = {1000, 1001, 1002, 1003, 1007,
+                                                                1008, 1009, 1011, 4001, 4008};
+
+struct ShardMetrics {
+  Counter connections_accepted;
+  Counter connections_open;  // gauge
+  Counter websockets_open;   // gauge
+  Counter http_requests;
+  Counter upgrades_rejected;
+  Counter joins;
+  Counter joins_rejected;
+  Counter messages_in;         // client frames decoded
+  Counter messages_published;  // new_msg acknowledged ok
+  Counter publish_errors;
+  Counter deliveries;  // frames queued to a client
+  Counter bytes_in;
+  Counter bytes_out;
+  Counter rate_limited;
+  Counter slow_consumer_closes;
+  Counter presence_diffs;
+  Counter typing_events;
+  Counter accept_errors;
+  Counter rooms_owned;      // gauge
+  Counter mailbox_backlog;  // gauge: values waiting in Outbox backlogs
+  std::array<Counter, kCountedCloseCodes.size() + 1> closes;  // last = other codes
+  LatencyHistogram publish_to_deliver;  // owner commit -> frame queued on a member shard
+
+  void count_close(uint16_t code) {
+    for (size_t i = 0; i < kCountedCloseCodes.size(); ++i) {
+      if (kCountedCloseCodes[i] == code) {
+        closes[i].add();
+        return;
+      }
+    }
+    closes.back().add();
+  }
+};
+
+struct StorageMetrics {
+  Counter commits;
+  Counter messages_committed;
+  Counter commit_failures;
+  Counter reads;
+  Counter queue_depth;  // gauge
+  Counter retention_deleted;
+  LatencyHistogram commit_latency;
+};
+
+}  // namespace rtchat::server

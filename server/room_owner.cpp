@@ -1,0 +1,135 @@
+#include "server/room_owner.h"
+
+#include <charconv>
+#include <functional>
+
+#include "core/clock.h"
+
+namespace rtchat::server {
+namespace {
+void append_base36(std::string& out, uint64_t v) {
+  char buf[16];
+  int n = 0;
+  do {
+    int d = static_cast<int>(v % 36);
+    buf[n++] = static_cast<char>(d < 10 ? '0' + d : 'a' + d - 10);
+    v /= 36;
+  } while (v);
+  while (n) out.push_back(buf[--n]);
+}
+}  // namespace
+
+unsigned owner_shard(std::string_view room, unsigned shards) {
+  return static_cast<unsigned>(std::hash<std::string_view>{}(room) % shards);
+}
+
+RoomOwner::RoomOwner(unsigned shard, unsigned shards,
+                     std::unordered_map<std::string, int64_t> last_ids)
+    : shard_(shard), shards_(shards), initial_last_ids_(std::move(last_ids)) {
+  // phx_refs must be unique within a presence key; process start time + shard + counter makes
+  // them unique across restarts too, so a client never confuses a new meta with an old one.
+  ref_prefix_ = "F";
+  append_base36(ref_prefix_, static_cast<uint64_t>(core::unix_millis()));
+  ref_prefix_.push_back('.');
+  append_base36(ref_prefix_, shard);
+  ref_prefix_.push_back('.');
+}
+
+std::string RoomOwner::next_phx_ref() {
+  std::string r = ref_prefix_;
+  append_base36(r, ++ref_counter_);
+  return r;
+}
+
+OwnedRoom* RoomOwner::find(std::string_view room) {
+  auto it = rooms_.find(std::string(room));
+  return it == rooms_.end() ? nullptr : &it->second;
+}
+
+void RoomOwner::mark_dirty(const std::string& room_key, OwnedRoom& room) {
+  if (!room.diff_pending) {
+    room.diff_pending = true;
+    dirty_.push_back(&room_key);
+  }
+}
+
+OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, JoinAccepted& accepted,
+                           std::optional<StoreCatchup>& catchup) {
+  auto [it, created] = rooms_.try_emplace(request.room);
+  OwnedRoom& room = it->second;
+  if (created) {
+    room.members_per_shard.assign(shards_, 0);
+    if (auto last = initial_last_ids_.find(request.room); last != initial_last_ids_.end()) {
+      room.last_assigned_id = room.last_committed_id = last->second;
+      initial_last_ids_.erase(last);
+    }
+  }
+  room.members_per_shard[request.conn.shard]++;
+  bool binary = request.format == WireFormat::Binary;
+  if (binary) room.binary_members++;
+
+  proto::PresenceMeta meta{next_phx_ref(), core::unix_millis(), request.user_name, request.device};
+  room.pending_joins[request.user_id].push_back(meta);
+  room.presence[request.user_id].push_back(PresenceRecord{std::move(meta), request.conn, binary});
+  room.user_of_conn[conn_key(request.conn)] = request.user_id;
+  mark_dirty(it->first, room);
+
+  accepted.room = request.room;
+  accepted.conn = request.conn;
+  accepted.join_ref = request.join_ref;
+  if (request.last_seen_id) {
+    int64_t after = *request.last_seen_id;
+    int64_t upto = room.last_committed_id;
+    if (upto - after > recovery_limit) {
+      accepted.recovered = false;
+    } else {
+      accepted.recovered = true;
+      if (upto > after) {
+        // Everything up to upto is committed; later ids reach the member shard live, after the
+        // CatchupReady that this range turns into (same owner -> member queue, FIFO).
+        accepted.catchup_pending = true;
+        catchup =
+            StoreCatchup{request.room, request.conn, after, upto, static_cast<int>(recovery_limit)};
+      }
+    }
+  }
+  return room;
+}
+
+bool RoomOwner::leave(const LeaveRoom& request) {
+  auto it = rooms_.find(request.room);
+  if (it == rooms_.end()) return false;
+  OwnedRoom& room = it->second;
+  auto user = room.user_of_conn.find(conn_key(request.conn));
+  if (user == room.user_of_conn.end()) return false;
+  auto p = room.presence.find(user->second);
+  room.user_of_conn.erase(user);
+  if (p == room.presence.end()) return false;
+  auto& records = p->second;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].conn != request.conn) continue;
+    if (room.members_per_shard[request.conn.shard] > 0)
+      room.members_per_shard[request.conn.shard]--;
+    if (records[i].binary && room.binary_members > 0) room.binary_members--;
+    room.pending_leaves[p->first].push_back(std::move(records[i].meta));
+    records.erase(records.begin() + static_cast<std::ptrdiff_t>(i));
+    if (records.empty()) room.presence.erase(p);
+    mark_dirty(it->first, room);
+    return true;
+  }
+  return false;
+}
+
+proto::PresenceEntries RoomOwner::presence_state(const OwnedRoom& room) const {
+  proto::PresenceEntries entries;
+  entries.reserve(room.presence.size());
+  for (const auto& [user, records] : room.presence) {
+    std::vector<proto::PresenceMeta> metas;
+    metas.reserve(records.size());
+    for (const auto& r : records) metas.push_back(r.meta);
+    entries.emplace_back(user, std::move(metas));
+  }
+  return entries;
+}
+
+}  // namespace rtchat::server

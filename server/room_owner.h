@@ -1,0 +1,97 @@
+// The owner shard's view of the rooms it owns (owner = hash(room) mod shards): the message order
+// (ids), which shards have members, and presence. Shard-local: only the owner touches it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "proto/messages.h"
+#include "server/shard_messages.h"
+
+namespace rtchat::server {
+
+// Which shard owns a room. Every thread computes the same answer.
+unsigned owner_shard(std::string_view room, unsigned shards);
+
+inline uint64_t conn_key(const ConnRef& c) {
+  return (uint64_t{c.shard} << 56) | (uint64_t{c.generation & 0xFFFFFFu} << 32) | c.slot;
+}
+
+struct PresenceRecord {
+  proto::PresenceMeta meta;
+  ConnRef conn;
+  bool binary = false;
+};
+
+struct OwnedRoom {
+  int64_t last_assigned_id = 0;   // last id handed out (persisting or persisted)
+  int64_t last_committed_id = 0;  // last id committed and broadcast
+  std::vector<uint32_t> members_per_shard;
+  uint32_t binary_members = 0;
+  // user id -> one record per connection. std::map: presence_state is encoded in key order.
+  std::map<std::string, std::vector<PresenceRecord>, std::less<>> presence;
+  // Presence changes since the last flush (one presence_diff per room per loop turn).
+  std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> pending_joins;
+  std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> pending_leaves;
+  bool diff_pending = false;
+  // connection -> its user id, so a leave finds its meta without scanning the room.
+  std::unordered_map<uint64_t, std::string> user_of_conn;
+
+  [[nodiscard]] bool has_members() const {
+    for (uint32_t n : members_per_shard) {
+      if (n) return true;
+    }
+    return false;
+  }
+};
+
+class RoomOwner {
+ public:
+  RoomOwner(unsigned shard, unsigned shards, std::unordered_map<std::string, int64_t> last_ids);
+
+  // Records a join; fills accepted (without the encoded presence frame) and returns the room.
+  // When the join recovers from last_seen_id, catchup is set to the range to load.
+  OwnedRoom& join(const JoinRoom& request, int64_t recovery_limit, JoinAccepted& accepted,
+                  std::optional<StoreCatchup>& catchup);
+  // Removes the connection's meta. False when it was not a member.
+  bool leave(const LeaveRoom& request);
+  // Next id for a publish; nullptr when the room is unknown here (no member ever joined).
+  OwnedRoom* find(std::string_view room);
+  [[nodiscard]] proto::PresenceEntries presence_state(const OwnedRoom& room) const;
+  // Rooms whose presence changed since the last call; clears their pending diffs into out.
+  template <typename Fn>
+  void take_pending_diffs(Fn&& fn) {
+    for (auto* name : dirty_) {
+      auto it = rooms_.find(*name);
+      if (it == rooms_.end() || !it->second.diff_pending) continue;
+      proto::PresenceDiff diff;
+      for (auto& [k, v] : it->second.pending_joins) diff.joins.emplace_back(k, std::move(v));
+      for (auto& [k, v] : it->second.pending_leaves) diff.leaves.emplace_back(k, std::move(v));
+      it->second.pending_joins.clear();
+      it->second.pending_leaves.clear();
+      it->second.diff_pending = false;
+      fn(it->first, it->second, diff);
+    }
+    dirty_.clear();
+  }
+  [[nodiscard]] size_t room_count() const { return rooms_.size(); }
+
+ private:
+  std::string next_phx_ref();
+  void mark_dirty(const std::string& room_key, OwnedRoom& room);
+
+  unsigned shard_;
+  unsigned shards_;
+  std::unordered_map<std::string, OwnedRoom> rooms_;
+  std::unordered_map<std::string, int64_t> initial_last_ids_;
+  std::vector<const std::string*> dirty_;  // keys of rooms_ (stable: unordered_map nodes)
+  std::string ref_prefix_;
+  uint64_t ref_counter_ = 0;
+};
+
+}  // namespace rtchat::server

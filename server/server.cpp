@@ -1,0 +1,178 @@
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/unique_fd.h"
+#include "server/log.h"
+#include "server/room_owner.h"
+#include "server/shard.h"
+#include "server/sqlite_store.h"
+#include "server/storage_thread.h"
+
+namespace rtchat::server {
+namespace {
+
+constexpr size_t kShardMailboxCapacity = 16384;
+constexpr size_t kStorageReplyCapacity = 8192;
+
+core::UniqueFd make_listener(const std::string& host, uint16_t port) {
+  core::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // One listener per shard on the same port: the kernel spreads new connections across them
+  // by 4-tuple hash, and no shard's accept queue is a single point of contention.
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  // Inherited by accepted sockets: direct descriptors cannot take setsockopt() later.
+  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    throw std::runtime_error("bad --host (IPv4 address expected): " + host);
+  }
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    throw std::runtime_error("bind " + host + ":" + std::to_string(port) + ": " +
+                             std::strerror(errno));
+  }
+  if (::listen(fd.get(), 4096) != 0) throw std::runtime_error("listen failed");
+  return fd;
+}
+
+uint16_t bound_port(int fd) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return ntohs(addr.sin_port);
+}
+
+std::filesystem::path resolve_web_root(const ServerConfig& config) {
+  if (!config.web_root.empty()) return config.web_root;
+  // Next to the sources when run from the build tree, else ./web/dist.
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  for (auto dir = exe.parent_path(); !ec && dir.has_relative_path(); dir = dir.parent_path()) {
+    if (std::filesystem::exists(dir / "web" / "dist" / "index.html")) return dir / "web" / "dist";
+  }
+  return "web/dist";
+}
+
+}  // namespace
+
+int run_server(ServerConfig config) {
+  set_log_level(config.log_level);
+  if (config.jwt_secret.empty()) {
+    if (config.production) {
+      LOG_ERROR("config", "reason=\"--production needs --jwt-secret or RTCHAT_JWT_SECRET\"");
+      return 2;
+    }
+    config.jwt_secret = kDevJwtSecret;
+    LOG_WARN("config", "reason=\"dev mode: using the built-in development JWT secret\"");
+  }
+  const unsigned shards = config.effective_shards();
+
+  std::filesystem::create_directories(config.data_dir);
+  auto store = open_sqlite_store(SqliteOptions{
+      (std::filesystem::path(config.data_dir) / "rtchat.db").string(), config.sync_full});
+  std::vector<std::pair<std::string, int64_t>> last_ids;
+  if (!store->last_ids(last_ids)) throw std::runtime_error("cannot read message offsets");
+  std::vector<std::unordered_map<std::string, int64_t>> owned(shards);
+  for (auto& [room, id] : last_ids) owned[owner_shard(room, shards)][room] = id;
+
+  auto web_root = resolve_web_root(config);
+  auto static_files = std::make_unique<StaticFiles>(StaticFiles::load(web_root));
+
+  std::vector<core::UniqueFd> listeners;
+  listeners.push_back(make_listener(config.host, config.port));
+  uint16_t port = bound_port(listeners[0].get());
+  for (unsigned i = 1; i < shards; ++i) listeners.push_back(make_listener(config.host, port));
+
+  SharedState shared;
+  shared.config = &config;
+  shared.static_files = static_files.get();
+  StorageThread storage(std::move(store), config, shards);
+  shared.storage_metrics = &storage.metrics();
+
+  std::vector<std::unique_ptr<Shard>> shard_list;
+  for (unsigned i = 0; i < shards; ++i) {
+    shard_list.push_back(
+        std::make_unique<Shard>(i, shared, listeners[i].get(), std::move(owned[i])));
+    shared.shard_metrics.push_back(&shard_list.back()->metrics());
+  }
+  // mailbox[i][j]: shard i -> shard j (one SPSC queue per ordered pair).
+  std::vector<std::vector<std::unique_ptr<core::Mailbox<ShardMessage>>>> mail(shards);
+  std::vector<std::unique_ptr<core::Mailbox<StorageReply>>> storage_replies;
+  for (unsigned i = 0; i < shards; ++i) {
+    mail[i].resize(shards);
+    for (unsigned j = 0; j < shards; ++j) {
+      if (i != j) {
+        mail[i][j] = std::make_unique<core::Mailbox<ShardMessage>>(kShardMailboxCapacity,
+                                                                   shard_list[j]->doorbell());
+      }
+    }
+    storage_replies.push_back(std::make_unique<core::Mailbox<StorageReply>>(
+        kStorageReplyCapacity, shard_list[i]->doorbell()));
+    storage.set_reply_mailbox(i, *storage_replies[i]);
+  }
+  for (unsigned i = 0; i < shards; ++i) {
+    ShardWiring w;
+    for (unsigned j = 0; j < shards; ++j) {
+      w.inbox_from.push_back(mail[j][i].get());
+      w.outbox_to.push_back(mail[i][j].get());
+    }
+    w.to_storage = &storage.inbox(i);
+    w.from_storage = storage_replies[i].get();
+    shard_list[i]->wire(w);
+  }
+
+  // Signals are taken by this thread alone (sigwait); every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  storage.start();
+  std::vector<std::jthread> threads;
+  for (auto& s : shard_list) threads.emplace_back([&s] { s->run(); });
+  while (shared.shards_running.load() < shards)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  LOG_INFO("config",
+           "host=%s port=%u shards=%u data_dir=%s web_root=%s static_files=%zu mode=%s "
+           "max_message_bytes=%zu heartbeat_timeout_s=%d outbound_cap_bytes=%zu rate=%g/%g",
+           config.host.c_str(), port, shards, config.data_dir.c_str(), web_root.c_str(),
+           static_files->size(), config.production ? "production" : "dev", config.max_message_bytes,
+           config.heartbeat_timeout_s, config.outbound_cap_bytes, config.rate_per_s,
+           config.rate_burst);
+  std::printf("rtchat-server listening on %s:%u\n", config.host.c_str(), port);
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  LOG_INFO("drain", "signal=%s timeout_s=%d", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+           config.drain_timeout_s);
+  shared.stopping.store(true);
+  for (auto& s : shard_list) s->doorbell().signal();
+  for (auto& t : threads) t.join();
+  // Shards are done: storage answers what is queued (nothing acknowledged is lost), then stops.
+  storage.stop();
+  LOG_INFO("stopped", "reason=\"drain complete\"");
+  return 0;
+}
+
+}  // namespace rtchat::server

@@ -1,0 +1,508 @@
+// The reactor half of a shard: ring setup, completions, the loop turn, timers, slots.
+#include "server/shard.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/affinity.h"
+#include "core/clock.h"
+#include "server/close_reasons.h"
+#include "server/log.h"
+
+namespace rtchat::server {
+namespace {
+
+enum Op : uint8_t { kAccept = 1, kRecv, kSend, kShutdown, kClose, kDoorbell, kCancel };
+
+constexpr uint16_t kBufferGroup = 1;
+// 2048 x 4 KiB = 8 MiB per shard. Chat frames are small and each buffer goes back to the ring as
+// soon as its bytes are parsed, so the ring runs dry only when thousands of sockets deliver at
+// the same instant; then recv ends with ENOBUFS and is re-armed at the end of the turn.
+constexpr uint32_t kRecvBuffers = 2048;
+constexpr uint32_t kRecvBufferBytes = 4096;
+constexpr size_t kMailboxBatch = 1024;   // messages taken from one mailbox per turn (fairness)
+constexpr int64_t kSweepEveryMs = 1000;  // coarse timers: one pass over the slots per second
+constexpr int64_t kCloseFlushMs = 5000;  // a closing client gets this long to read its last bytes
+
+}  // namespace
+
+Shard::Shard(unsigned index, SharedState& shared, int listen_fd,
+             std::unordered_map<std::string, int64_t> owned_last_ids)
+    : index_(index),
+      shared_(shared),
+      config_(*shared.config),
+      listen_fd_(listen_fd),
+      owner_(index, config_.effective_shards(), std::move(owned_last_ids)) {}
+
+Shard::~Shard() = default;
+
+void Shard::wire(const ShardWiring& wiring) {
+  wiring_ = wiring;
+  for (auto* mb : wiring_.outbox_to) {
+    outboxes_.push_back(mb ? std::make_unique<core::Outbox<ShardMessage>>(*mb) : nullptr);
+  }
+  storage_outbox_ = std::make_unique<core::Outbox<StorageRequest>>(*wiring_.to_storage);
+}
+
+void Shard::setup_ring() {
+  core::pin_current_thread(index_);
+  ring_ = std::make_unique<core::Ring>(core::RingConfig{});
+  buffers_ = std::make_unique<core::BufferRing>(ring_->get(), kBufferGroup, kRecvBuffers,
+                                                kRecvBufferBytes);
+  slots_.reserve(1024);
+}
+
+void Shard::arm_accept() {
+  if (listen_fd_ < 0) return;
+  io_uring_sqe* sqe = ring_->sqe();
+  // Multishot accept straight into the ring's registered-file table: accepted sockets never use
+  // a process fd, so each shard can hold ~20k of them under this machine's RLIMIT_NOFILE.
+  io_uring_prep_multishot_accept_direct(sqe, listen_fd_, nullptr, nullptr, 0);
+  io_uring_sqe_set_data64(sqe, core::OpTag{kAccept, 0, 0}.pack());
+  accept_armed_ = true;
+}
+
+void Shard::arm_doorbell() {
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_read(sqe, doorbell_.fd(), &doorbell_value_, sizeof doorbell_value_, 0);
+  io_uring_sqe_set_data64(sqe, core::OpTag{kDoorbell, 0, 0}.pack());
+}
+
+void Shard::arm_recv(Connection& c) {
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_recv_multishot(sqe, c.file_index, nullptr, 0, 0);
+  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(sqe, core::OpTag{kRecv, c.ref.generation, c.ref.slot}.pack());
+  c.recv_armed = true;
+  c.rearm_recv = false;
+}
+
+void Shard::run() {
+  setup_ring();
+  arm_accept();
+  arm_doorbell();
+  shared_.shards_running.fetch_add(1);
+  next_sweep_ms_ = core::mono_millis() + kSweepEveryMs;
+
+  for (;;) {
+    bool worked = false;
+    io_uring_cqe* cqe;
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_for_each_cqe(ring_->get(), head, cqe) {
+      handle_cqe(*cqe);
+      ++seen;
+    }
+    if (seen) {
+      io_uring_cq_advance(ring_->get(), seen);
+      worked = true;
+    }
+    worked |= poll_mailboxes();
+    end_of_turn();
+
+    int64_t now = core::mono_millis();
+    if (shared_.stopping.load(std::memory_order_relaxed) && !draining_) begin_drain();
+    if (now >= next_sweep_ms_) {
+      sweep(now);
+      next_sweep_ms_ = now + kSweepEveryMs;
+    }
+    if (draining_ && (live_connections_ == 0 || now >= drain_deadline_ms_)) break;
+
+    if (worked) {
+      ring_->submit();
+      continue;
+    }
+    // Nothing to do: announce the sleep, look at the mailboxes once more, then block in the
+    // kernel until a completion, a doorbell or the next timer tick.
+    doorbell_.prepare_sleep();
+    bool pending = !self_queue_.empty();
+    for (auto* mb : wiring_.inbox_from) pending |= mb && mb->size_approx() > 0;
+    pending |= wiring_.from_storage->size_approx() > 0;
+    bool backlog = storage_outbox_->backlog() > 0;
+    for (auto& o : outboxes_) backlog |= o && o->backlog() > 0;
+    int wait_ms = backlog ? 1 : static_cast<int>(std::max<int64_t>(1, next_sweep_ms_ - now));
+    if (pending) {
+      ring_->submit();
+    } else {
+      ring_->submit_and_wait(wait_ms);
+    }
+    doorbell_.awake();
+  }
+  // Leave the loop with every remaining socket closed (drain deadline passed).
+  for (auto& slot : slots_) {
+    if (slot && slot->phase != Phase::Dead && slot->file_index >= 0) {
+      io_uring_sqe* sqe = ring_->sqe();
+      io_uring_prep_close_direct(sqe, static_cast<unsigned>(slot->file_index));
+      io_uring_sqe_set_data64(sqe, 0);
+    }
+  }
+  ring_->submit();
+  shared_.shards_running.fetch_sub(1);
+}
+
+void Shard::handle_cqe(const io_uring_cqe& cqe) {
+  core::OpTag tag = core::OpTag::unpack(cqe.user_data);
+  switch (tag.op) {
+    case kAccept:
+      on_accept(cqe);
+      break;
+    case kRecv:
+      on_recv(cqe);
+      break;
+    case kSend:
+      on_send(cqe);
+      break;
+    case kClose:
+      on_close_done(cqe);
+      break;
+    case kDoorbell:
+      if (!draining_ || cqe.res > 0) arm_doorbell();
+      break;
+    default:
+      break;  // shutdown, cancel: nothing to do
+  }
+}
+
+void Shard::on_accept(const io_uring_cqe& cqe) {
+  if (!(cqe.flags & IORING_CQE_F_MORE)) accept_armed_ = false;  // re-armed by the sweep
+  if (cqe.res < 0) {
+    // ENFILE: the registered-file table is full. Count it; the sweep re-arms accept once
+    // connections have gone (the kernel keeps further clients in the listen backlog meanwhile).
+    metrics_.accept_errors.add();
+    LOG_WARN("accept_failed", "shard=%u error=\"%s\"", index_, std::strerror(-cqe.res));
+    return;
+  }
+  if (draining_) {
+    io_uring_sqe* sqe = ring_->sqe();
+    io_uring_prep_close_direct(sqe, static_cast<unsigned>(cqe.res));
+    io_uring_sqe_set_data64(sqe, 0);
+    return;
+  }
+  Connection& c = allocate(cqe.res);
+  metrics_.connections_accepted.add();
+  c.deadline_ms = core::mono_millis() + config_.handshake_timeout_s * 1000;
+  c.http = std::make_unique<HttpRequestParser>(config_.max_header_bytes);
+  arm_recv(c);
+}
+
+void Shard::on_recv(const io_uring_cqe& cqe) {
+  core::OpTag tag = core::OpTag::unpack(cqe.user_data);
+  Connection* c = lookup(tag.slot, tag.generation);
+  bool has_buffer = cqe.flags & IORING_CQE_F_BUFFER;
+  auto bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+  if (c && cqe.res > 0 && has_buffer) {
+    auto bytes = buffers_->view(bid, static_cast<size_t>(cqe.res));
+    metrics_.bytes_in.add(static_cast<uint64_t>(cqe.res));
+    c->last_rx_ms = core::mono_millis();
+    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (c->phase == Phase::Http) {
+      on_http_bytes(*c, text);
+    } else if (c->phase == Phase::WebSocket) {
+      on_ws_bytes(*c, text);
+    }
+  }
+  // Always recycle the buffer, whatever became of the connection (liburing's echo example).
+  if (has_buffer) buffers_->recycle(bid);
+  if (!c) return;
+  if (!(cqe.flags & IORING_CQE_F_MORE)) {
+    c->recv_armed = false;
+    if (cqe.res == -ENOBUFS && c->phase != Phase::Dead) {
+      c->rearm_recv = true;  // the ring ran dry: try again once buffers are back
+      if (!c->dirty) {
+        c->dirty = true;
+        dirty_.push_back(c->ref.slot);
+      }
+      return;
+    }
+  }
+  if (cqe.res == 0 || (cqe.res < 0 && cqe.res != -ENOBUFS)) {
+    abort_connection(*c);  // EOF or reset: the peer is gone
+  } else if (c->phase == Phase::Dead && !c->recv_armed) {
+    release(*c);
+  }
+}
+
+void Shard::on_send(const io_uring_cqe& cqe) {
+  core::OpTag tag = core::OpTag::unpack(cqe.user_data);
+  Connection* c = lookup(tag.slot, tag.generation);
+  if (!c) return;
+  c->send_inflight = false;
+  if (cqe.res < 0) {
+    abort_connection(*c);
+    return;
+  }
+  metrics_.bytes_out.add(static_cast<uint64_t>(cqe.res));
+  c->out.consume(static_cast<size_t>(cqe.res));
+  if (c->phase == Phase::Dead) {
+    release(*c);
+    return;
+  }
+  if (!c->out.empty() || c->phase == Phase::Closing) {
+    if (!c->dirty) {
+      c->dirty = true;
+      dirty_.push_back(c->ref.slot);
+    }
+  }
+}
+
+void Shard::on_close_done(const io_uring_cqe& cqe) {
+  core::OpTag tag = core::OpTag::unpack(cqe.user_data);
+  Connection* c = lookup(tag.slot, tag.generation);
+  if (!c) return;
+  c->close_done = true;
+  release(*c);
+}
+
+bool Shard::poll_mailboxes() {
+  bool worked = false;
+  if (!self_queue_.empty()) {
+    std::deque<ShardMessage> local;
+    local.swap(self_queue_);
+    for (auto& msg : local) dispatch(std::move(msg));
+    worked = true;
+  }
+  ShardMessage m;
+  for (auto* mb : wiring_.inbox_from) {
+    if (!mb) continue;
+    for (size_t i = 0; i < kMailboxBatch && mb->try_pop(m); ++i) {
+      dispatch(std::move(m));
+      worked = true;
+    }
+  }
+  StorageReply r;
+  for (size_t i = 0; i < kMailboxBatch && wiring_.from_storage->try_pop(r); ++i) {
+    dispatch_storage(std::move(r));
+    worked = true;
+  }
+  return worked;
+}
+
+void Shard::end_of_turn() {
+  for (const ConnRef& ref : too_slow_) {
+    if (Connection* c = lookup(ref)) {
+      metrics_.slow_consumer_closes.add();
+      close_websocket(*c, static_cast<uint16_t>(CloseCode::TooSlow), close_reason::kTooSlow);
+    }
+  }
+  too_slow_.clear();
+  flush_presence_diffs();
+  // One gathered send per connection with pending output (corking).
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    Connection* c = slots_[dirty_[i]].get();
+    if (!c) continue;
+    c->dirty = false;
+    flush_connection(*c);
+  }
+  dirty_.clear();
+  buffers_->publish();
+  uint64_t backlog = storage_outbox_->backlog();
+  for (auto& o : outboxes_) {
+    if (!o) continue;
+    o->flush();
+    backlog += o->backlog();
+  }
+  storage_outbox_->flush();
+  metrics_.mailbox_backlog.set(backlog);
+  metrics_.rooms_owned.set(owner_.room_count());
+}
+
+void Shard::flush_connection(Connection& c) {
+  if (c.phase == Phase::Dead) return;
+  if (c.rearm_recv && !c.recv_armed && c.phase != Phase::Closing) arm_recv(c);
+  if (c.send_inflight) return;
+  if (!c.out.empty()) {
+    size_t n = c.out.gather(c.iov);
+    c.msg = msghdr{};
+    c.msg.msg_iov = c.iov;
+    c.msg.msg_iovlen = n;
+    io_uring_sqe* sqe = ring_->sqe();
+    io_uring_prep_sendmsg(sqe, c.file_index, &c.msg, MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, core::OpTag{kSend, c.ref.generation, c.ref.slot}.pack());
+    c.send_inflight = true;
+    return;
+  }
+  if (c.phase == Phase::Closing) submit_final_close(c);
+}
+
+void Shard::sweep(int64_t now_ms) {
+  if (!accept_armed_ && !draining_) arm_accept();
+  int64_t now_s = core::unix_millis() / 1000;
+  for (auto& slot : slots_) {
+    if (!slot) continue;
+    Connection& c = *slot;
+    switch (c.phase) {
+      case Phase::Http:
+        if (now_ms > c.deadline_ms) abort_connection(c);  // slowloris: no answer owed
+        break;
+      case Phase::WebSocket:
+        if (now_ms - c.last_rx_ms > int64_t{config_.heartbeat_timeout_s} * 1000) {
+          close_websocket(c, static_cast<uint16_t>(CloseCode::PolicyViolation),
+                          close_reason::kHeartbeatTimeout);
+        } else if (now_s > c.claims.exp + config_.jwt_leeway_s) {
+          close_websocket(c, static_cast<uint16_t>(CloseCode::TokenExpired),
+                          close_reason::kTokenExpired);
+        }
+        break;
+      case Phase::Closing:
+        if (now_ms > c.deadline_ms) {
+          c.out.clear();  // the client stopped reading: its bytes are dropped with it
+          if (!c.send_inflight) submit_final_close(c);
+        }
+        break;
+      case Phase::Dead:
+        break;
+    }
+  }
+}
+
+void Shard::begin_drain() {
+  draining_ = true;
+  drain_deadline_ms_ = core::mono_millis() + int64_t{config_.drain_timeout_s} * 1000;
+  if (listen_fd_ >= 0) {
+    io_uring_sqe* sqe = ring_->sqe();
+    io_uring_prep_cancel64(sqe, core::OpTag{kAccept, 0, 0}.pack(), 0);
+    io_uring_sqe_set_data64(sqe, core::OpTag{kCancel, 0, 0}.pack());
+  }
+  for (auto& slot : slots_) {
+    if (!slot) continue;
+    if (slot->phase == Phase::WebSocket) {
+      close_websocket(*slot, static_cast<uint16_t>(CloseCode::GoingAway), close_reason::kGoingAway);
+    } else if (slot->phase == Phase::Http) {
+      abort_connection(*slot);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- slots
+
+Connection& Shard::allocate(int file_index) {
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+    generations_.push_back(0);
+  }
+  auto c = std::make_unique<Connection>();
+  c->ref = ConnRef{index_, slot, generations_[slot]};
+  c->file_index = file_index;
+  c->last_rx_ms = core::mono_millis();
+  c->tokens = config_.rate_burst;
+  c->tokens_at_ms = c->last_rx_ms;
+  slots_[slot] = std::move(c);
+  ++live_connections_;
+  metrics_.connections_open.set(live_connections_);
+  return *slots_[slot];
+}
+
+Connection* Shard::lookup(uint32_t slot, uint32_t generation) {
+  if (slot >= slots_.size() || !slots_[slot]) return nullptr;
+  Connection* c = slots_[slot].get();
+  return (c->ref.generation & 0xFFFFFFu) == (generation & 0xFFFFFFu) ? c : nullptr;
+}
+
+Connection* Shard::lookup(const ConnRef& ref) {
+  return ref.shard == index_ ? lookup(ref.slot, ref.generation) : nullptr;
+}
+
+void Shard::release(Connection& c) {
+  // The slot is reused only when no SQE refers to it any more (STYLE.md section 3).
+  if (c.phase != Phase::Dead || !c.close_done || c.recv_armed || c.send_inflight) return;
+  uint32_t slot = c.ref.slot;
+  generations_[slot] = (generations_[slot] + 1) & 0xFFFFFFu;
+  slots_[slot].reset();
+  free_slots_.push_back(slot);
+  --live_connections_;
+  metrics_.connections_open.set(live_connections_);
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+void Shard::queue_frame(Connection& c, core::SharedFrame frame) {
+  if (c.phase != Phase::WebSocket && c.phase != Phase::Http) return;
+  c.out.push(std::move(frame));
+  if (!c.dirty) {
+    c.dirty = true;
+    dirty_.push_back(c.ref.slot);
+  }
+  if (c.phase == Phase::WebSocket && !c.is_too_slow && c.out.bytes() > config_.outbound_cap_bytes) {
+    // Slow consumer: drop the connection, never a message in the middle of its stream. The
+    // client reconnects and resumes from last_seen_id. Closed at the end of the turn, because
+    // we may be inside a fan-out loop over the room's members.
+    c.is_too_slow = true;
+    too_slow_.push_back(c.ref);
+  }
+}
+
+void Shard::close_after_flush(Connection& c) {
+  if (c.phase == Phase::Closing || c.phase == Phase::Dead) return;
+  if (c.phase == Phase::WebSocket) {
+    metrics_.websockets_open.set(metrics_.websockets_open.get() - 1);
+    leave_all_channels(c);
+  }
+  c.phase = Phase::Closing;
+  c.deadline_ms = core::mono_millis() + kCloseFlushMs;
+  if (!c.dirty) {
+    c.dirty = true;
+    dirty_.push_back(c.ref.slot);
+  }
+}
+
+void Shard::close_websocket(Connection& c, uint16_t code, std::string_view reason) {
+  if (c.phase != Phase::WebSocket) return;
+  metrics_.count_close(code);
+  LOG_DEBUG("ws_close", "shard=%u slot=%u code=%u reason=\"%.*s\"", index_, c.ref.slot, code,
+            static_cast<int>(reason.size()), reason.data());
+  // The close frame goes after everything already queued (close-after-reply).
+  c.out.push(make_close_frame(code, reason));
+  c.ws.reset();
+  close_after_flush(c);
+}
+
+void Shard::abort_connection(Connection& c) {
+  if (c.phase == Phase::Dead) return;
+  if (c.phase == Phase::WebSocket) {
+    metrics_.websockets_open.set(metrics_.websockets_open.get() - 1);
+    leave_all_channels(c);
+  }
+  c.phase = Phase::Closing;
+  c.out.clear();
+  if (!c.send_inflight) submit_final_close(c);
+}
+
+void Shard::submit_final_close(Connection& c) {
+  if (c.phase == Phase::Dead) return;
+  c.phase = Phase::Dead;
+  c.ws.reset();
+  c.http.reset();
+  if (c.recv_armed) {
+    io_uring_sqe* sqe = ring_->sqe();
+    io_uring_prep_cancel64(sqe, core::OpTag{kRecv, c.ref.generation, c.ref.slot}.pack(), 0);
+    io_uring_sqe_set_data64(sqe, core::OpTag{kCancel, 0, 0}.pack());
+  }
+  // shutdown then close, hard-linked so the close runs even when shutdown fails (peer gone).
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_shutdown(sqe, c.file_index, SHUT_RDWR);
+  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+  io_uring_sqe_set_data64(sqe, core::OpTag{kShutdown, c.ref.generation, c.ref.slot}.pack());
+  sqe = ring_->sqe();
+  io_uring_prep_close_direct(sqe, static_cast<unsigned>(c.file_index));
+  io_uring_sqe_set_data64(sqe, core::OpTag{kClose, c.ref.generation, c.ref.slot}.pack());
+}
+
+void Shard::leave_all_channels(Connection& c) {
+  for (auto& ch : c.channels) {
+    if (ch.is_joined) remove_local_member(ch.room, c.ref);
+    send_to_shard(owner_shard(ch.room, config_.effective_shards()), LeaveRoom{ch.room, c.ref});
+  }
+  c.channels.clear();
+}
+
+}  // namespace rtchat::server

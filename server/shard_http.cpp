@@ -1,0 +1,360 @@
+// The HTTP half of a shard: one request per connection (Connection: close), then either a
+// response or the WebSocket upgrade.
+#include <simdjson.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+
+#include "core/clock.h"
+#include "proto/phoenix_codec.h"
+#include "server/handshake.h"
+#include "server/http_response.h"
+#include "server/jwt.h"
+#include "server/log.h"
+#include "server/shard.h"
+#include "server/storage_thread.h"
+
+namespace rtchat::server {
+namespace {
+
+constexpr std::string_view kSocketPath = "/socket/websocket";
+constexpr std::string_view kRoomsApiPrefix = "/api/rooms/";
+constexpr int kMaxHistoryLimit = 200;
+
+bool valid_room_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char ch : id) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::optional<int64_t> parse_int(std::string_view s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::string json_error(std::string_view reason) {
+  std::string body = "{\"error\":";
+  proto::phoenix::append_json_string(body, reason);
+  body += "}";
+  return body;
+}
+
+// Same origin = the Origin's host[:port] equals the Host header the browser sent.
+bool origin_allowed(const HttpRequest& req, const std::vector<std::string>& allowed) {
+  std::string_view origin = req.header("origin");
+  if (origin.empty()) return true;  // native apps and tools send no Origin
+  for (const auto& a : allowed) {
+    if (a == "*" || a == origin) return true;
+  }
+  std::string_view host = req.header("host");
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (origin.size() == scheme.size() + host.size() && origin.starts_with(scheme) &&
+        origin.substr(scheme.size()) == host) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// {"user": "alice", "ttl": 3600}; ttl optional. False on anything else.
+bool parse_dev_token_request(std::string_view body, std::string& user, int64_t& ttl) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS) return false;
+  std::string_view u;
+  if (doc["user"].get_string().get(u) != simdjson::SUCCESS) return false;
+  user = std::string(u);
+  auto t = doc["ttl"];
+  if (t.error() == simdjson::SUCCESS && t.get_int64().get(ttl) != simdjson::SUCCESS) return false;
+  return true;
+}
+
+}  // namespace
+
+bool is_valid_room_id(std::string_view id) { return valid_room_id(id); }
+
+void Shard::on_http_bytes(Connection& c, std::string_view bytes) {
+  size_t consumed = 0;
+  HttpParseStatus st = c.http->feed(bytes, consumed);
+  switch (st) {
+    case HttpParseStatus::NeedMore:
+      return;
+    case HttpParseStatus::Complete: {
+      metrics_.http_requests.add();
+      HttpRequest req = std::move(c.http->request());
+      c.http.reset();
+      handle_http_request(c, req, bytes.substr(consumed));
+      return;
+    }
+    case HttpParseStatus::HeadersTooLarge:
+      respond(c, http_response(431, "text/plain", "request header fields too large\n"));
+      return;
+    case HttpParseStatus::BodyTooLarge:
+      respond(c, http_response(413, "text/plain", "payload too large\n"));
+      return;
+    case HttpParseStatus::Malformed:
+      respond(c, http_response(400, "text/plain", "malformed request\n"));
+      return;
+  }
+}
+
+void Shard::respond(Connection& c, std::string response) {
+  c.http.reset();
+  queue_frame(c, core::SharedFrame::copy_of(response));
+  close_after_flush(c);
+}
+
+void Shard::handle_http_request(Connection& c, HttpRequest& req, std::string_view leftover) {
+  const std::string& path = req.path;
+  bool get = req.method == "GET" || req.method == "HEAD";
+  if (path == kSocketPath) return handle_upgrade(c, req, leftover);
+  if (path == "/healthz" && get) return respond(c, http_response(200, "text/plain", "ok\n"));
+  if (path == "/readyz" && get) {
+    // Storage answers through the same mailboxes as the shards; it is up while we run.
+    return respond(c, http_response(200, "text/plain", "ready\n"));
+  }
+  if (path == "/metrics" && get) {
+    return respond(c, http_response(200, "text/plain; version=0.0.4", render_metrics()));
+  }
+  if (path == "/api/dev/token") {
+    if (config_.production) return respond(c, http_response(404, "text/plain", "not found\n"));
+    if (req.method != "POST") {
+      return respond(c,
+                     http_response(405, "text/plain", "method not allowed\n", "Allow: POST\r\n"));
+    }
+    return handle_dev_token(c, req);
+  }
+  if (path.starts_with(kRoomsApiPrefix)) {
+    std::string_view rest = std::string_view(path).substr(kRoomsApiPrefix.size());
+    auto slash = rest.find('/');
+    if (slash != std::string_view::npos && rest.substr(slash) == "/messages" && get) {
+      return handle_history_api(c, req, rest.substr(0, slash));
+    }
+    return respond(c, http_response(404, "application/json", json_error("not found")));
+  }
+  if (get) {
+    if (const StaticFile* f = shared_.static_files->find(path)) {
+      return respond(c,
+                     static_file_response(*f, req.header("if-none-match"), req.method == "HEAD"));
+    }
+  }
+  respond(c, http_response(404, "text/plain", "not found\n"));
+}
+
+void Shard::handle_upgrade(Connection& c, HttpRequest& req, std::string_view leftover) {
+  UpgradeDecision d = check_upgrade(req);
+  if (!d.ok) {
+    metrics_.upgrades_rejected.add();
+    return respond(c, build_upgrade_refusal(d));
+  }
+  if (!origin_allowed(req, config_.allowed_origins)) {
+    metrics_.upgrades_rejected.add();
+    LOG_INFO("upgrade_rejected", "shard=%u reason=\"origin not allowed\"", index_);
+    return respond(c, http_response(403, "text/plain", "origin not allowed\n"));
+  }
+  JwtClaims claims;
+  JwtError err = d.token.empty()
+                     ? JwtError::Malformed
+                     : verify_jwt(d.token, config_.jwt_secret, core::unix_millis() / 1000,
+                                  config_.jwt_leeway_s, claims);
+  if (err != JwtError::None) {
+    metrics_.upgrades_rejected.add();
+    std::string_view reason = d.token.empty() ? "missing token" : jwt_error_reason(err);
+    // Logged without the token (it is a credential).
+    LOG_INFO("upgrade_rejected", "shard=%u reason=\"%.*s\"", index_,
+             static_cast<int>(reason.size()), reason.data());
+    return respond(c, http_response(403, "text/plain", std::string(reason) + "\n"));
+  }
+  c.claims = std::move(claims);
+  c.format = d.format == UpgradeDecision::Format::Binary ? WireFormat::Binary : WireFormat::Json;
+  queue_frame(c, core::SharedFrame::copy_of(build_upgrade_response(d)));
+  start_websocket(c);
+  if (!leftover.empty()) on_ws_bytes(c, leftover);
+}
+
+void Shard::handle_dev_token(Connection& c, HttpRequest& req) {
+  std::string user;
+  int64_t ttl = 3600;
+  if (!parse_dev_token_request(req.body, user, ttl) || user.empty() ||
+      user.size() > kMaxJwtSubBytes || ttl <= 0 || ttl > 7 * 24 * 3600) {
+    return respond(c, http_response(400, "application/json",
+                                    json_error("expected {\"user\": \"name\", \"ttl\": seconds}")));
+  }
+  JwtClaims claims;
+  claims.sub = user;
+  claims.name = user.substr(0, std::min(user.size(), kMaxJwtNameBytes));
+  claims.exp = core::unix_millis() / 1000 + ttl;
+  std::string token = mint_jwt(config_.jwt_secret, claims);
+  std::string body = "{\"token\":";
+  proto::phoenix::append_json_string(body, token);
+  body += ",\"user_id\":";
+  proto::phoenix::append_json_string(body, claims.sub);
+  body += ",\"exp\":" + std::to_string(claims.exp) + "}";
+  respond(c, http_response(200, "application/json", body));
+}
+
+void Shard::handle_history_api(Connection& c, HttpRequest& req, std::string_view room_id) {
+  std::string_view auth = req.header("authorization");
+  std::string token;
+  if (auth.starts_with("Bearer ")) {
+    token = auth.substr(7);
+  } else if (auto q = req.query_param("token")) {
+    token = *q;
+  }
+  if (token.empty()) {
+    return respond(c, http_response(401, "application/json", json_error("missing token"),
+                                    "WWW-Authenticate: Bearer\r\n"));
+  }
+  JwtClaims claims;
+  JwtError err = verify_jwt(token, config_.jwt_secret, core::unix_millis() / 1000,
+                            config_.jwt_leeway_s, claims);
+  if (err != JwtError::None) {
+    return respond(c, http_response(403, "application/json", json_error(jwt_error_reason(err))));
+  }
+  if (!valid_room_id(room_id)) {
+    return respond(c, http_response(400, "application/json", json_error("invalid room id")));
+  }
+  if (!room_allowed(claims, room_id)) {
+    return respond(c, http_response(403, "application/json", json_error("unauthorized")));
+  }
+  StorePage page;
+  page.room = std::string(room_id);
+  page.conn = c.ref;
+  page.http = true;
+  if (auto b = req.query_param("before"); b && !b->empty()) {
+    auto v = parse_int(*b);
+    if (!v || *v < 1)
+      return respond(c, http_response(400, "application/json", json_error("invalid before")));
+    page.before_id = *v;
+  }
+  if (auto l = req.query_param("limit"); l && !l->empty()) {
+    auto v = parse_int(*l);
+    if (!v || *v < 1 || *v > kMaxHistoryLimit) {
+      return respond(c,
+                     http_response(400, "application/json", json_error("invalid limit (1..200)")));
+    }
+    page.limit = static_cast<int>(*v);
+  }
+  // The answer comes back as StorePageDone; the connection waits in Http phase without a parser.
+  c.deadline_ms = core::mono_millis() + 30000;
+  send_to_storage(std::move(page));
+}
+
+std::string Shard::render_metrics() const {
+  std::string o;
+  o.reserve(8192);
+  char line[256];
+  auto gauge_or_counter = [&](const char* name, const char* type, const char* help, auto get) {
+    std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    o += line;
+    for (size_t i = 0; i < shared_.shard_metrics.size(); ++i) {
+      std::snprintf(line, sizeof line, "%s{shard=\"%zu\"} %llu\n", name, i,
+                    static_cast<unsigned long long>(get(*shared_.shard_metrics[i])));
+      o += line;
+    }
+  };
+#define RTCHAT_METRIC(name, type, help, field) \
+  gauge_or_counter(name, type, help, [](const ShardMetrics& m) { return m.field.get(); })
+  RTCHAT_METRIC("rtchat_connections", "gauge", "Open TCP connections", connections_open);
+  RTCHAT_METRIC("rtchat_websockets", "gauge", "Open WebSocket sessions", websockets_open);
+  RTCHAT_METRIC("rtchat_connections_accepted_total", "counter", "Accepted connections",
+                connections_accepted);
+  RTCHAT_METRIC("rtchat_http_requests_total", "counter", "HTTP requests", http_requests);
+  RTCHAT_METRIC("rtchat_upgrades_rejected_total", "counter", "Refused upgrades", upgrades_rejected);
+  RTCHAT_METRIC("rtchat_joins_total", "counter", "Accepted joins", joins);
+  RTCHAT_METRIC("rtchat_joins_rejected_total", "counter", "Refused joins", joins_rejected);
+  RTCHAT_METRIC("rtchat_messages_in_total", "counter", "Client frames decoded", messages_in);
+  RTCHAT_METRIC("rtchat_messages_published_total", "counter", "new_msg acknowledged",
+                messages_published);
+  RTCHAT_METRIC("rtchat_publish_errors_total", "counter", "new_msg refused or failed",
+                publish_errors);
+  RTCHAT_METRIC("rtchat_deliveries_total", "counter", "Broadcast frames queued to clients",
+                deliveries);
+  RTCHAT_METRIC("rtchat_bytes_in_total", "counter", "Bytes received", bytes_in);
+  RTCHAT_METRIC("rtchat_bytes_out_total", "counter", "Bytes sent", bytes_out);
+  RTCHAT_METRIC("rtchat_rate_limited_total", "counter", "Pushes refused by the rate limit",
+                rate_limited);
+  RTCHAT_METRIC("rtchat_slow_consumer_closes_total", "counter", "Closes with 4008",
+                slow_consumer_closes);
+  RTCHAT_METRIC("rtchat_presence_diffs_total", "counter", "presence_diff broadcasts",
+                presence_diffs);
+  RTCHAT_METRIC("rtchat_typing_total", "counter", "typing events relayed", typing_events);
+  RTCHAT_METRIC("rtchat_accept_errors_total", "counter", "accept failures", accept_errors);
+  RTCHAT_METRIC("rtchat_rooms_owned", "gauge", "Rooms owned by the shard", rooms_owned);
+  RTCHAT_METRIC("rtchat_mailbox_backlog", "gauge", "Cross-thread messages waiting in backlogs",
+                mailbox_backlog);
+#undef RTCHAT_METRIC
+  o += "# HELP rtchat_closes_total WebSocket closes sent, by code\n# TYPE rtchat_closes_total "
+       "counter\n";
+  for (size_t i = 0; i < shared_.shard_metrics.size(); ++i) {
+    const auto& m = *shared_.shard_metrics[i];
+    for (size_t k = 0; k <= kCountedCloseCodes.size(); ++k) {
+      std::string code =
+          k < kCountedCloseCodes.size() ? std::to_string(kCountedCloseCodes[k]) : "other";
+      std::snprintf(line, sizeof line, "rtchat_closes_total{shard=\"%zu\",code=\"%s\"} %llu\n", i,
+                    code.c_str(), static_cast<unsigned long long>(m.closes[k].get()));
+      o += line;
+    }
+  }
+  auto histogram = [&](const char* name, const char* help, const LatencyHistogram& h,
+                       const char* labels) {
+    uint64_t cum = 0;
+    for (size_t b = 0; b <= LatencyHistogram::kBoundsUs.size(); ++b) {
+      cum += h.bucket(b);
+      if (b < LatencyHistogram::kBoundsUs.size()) {
+        std::snprintf(line, sizeof line, "%s_bucket{%sle=\"%g\"} %llu\n", name, labels,
+                      static_cast<double>(LatencyHistogram::kBoundsUs[b]) / 1e6,
+                      static_cast<unsigned long long>(cum));
+      } else {
+        std::snprintf(line, sizeof line, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels,
+                      static_cast<unsigned long long>(cum));
+      }
+      o += line;
+    }
+    std::snprintf(line, sizeof line, "%s_sum{%s} %g\n%s_count{%s} %llu\n", name,
+                  labels[0] ? std::string(labels, std::strlen(labels) - 1).c_str() : "",
+                  static_cast<double>(h.sum_us()) / 1e6, name,
+                  labels[0] ? std::string(labels, std::strlen(labels) - 1).c_str() : "",
+                  static_cast<unsigned long long>(cum));
+    o += line;
+    (void)help;
+  };
+  o += "# HELP rtchat_publish_to_deliver_seconds Commit on the owner to frame queued on a member "
+       "shard\n"
+       "# TYPE rtchat_publish_to_deliver_seconds histogram\n";
+  for (size_t i = 0; i < shared_.shard_metrics.size(); ++i) {
+    std::string labels = "shard=\"" + std::to_string(i) + "\",";
+    histogram("rtchat_publish_to_deliver_seconds", "", shared_.shard_metrics[i]->publish_to_deliver,
+              labels.c_str());
+  }
+  if (const StorageMetrics* s = shared_.storage_metrics) {
+    auto one = [&](const char* name, const char* type, const char* help, uint64_t v) {
+      std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name,
+                    type, name, static_cast<unsigned long long>(v));
+      o += line;
+    };
+    one("rtchat_storage_commits_total", "counter", "Group commits", s->commits.get());
+    one("rtchat_storage_messages_total", "counter", "Messages committed",
+        s->messages_committed.get());
+    one("rtchat_storage_commit_failures_total", "counter", "Failed commits",
+        s->commit_failures.get());
+    one("rtchat_storage_reads_total", "counter", "History and recovery reads", s->reads.get());
+    one("rtchat_storage_queue_depth", "gauge", "Requests waiting for the storage thread",
+        s->queue_depth.get());
+    one("rtchat_storage_retention_deleted_total", "counter", "Messages removed by retention",
+        s->retention_deleted.get());
+    o += "# HELP rtchat_storage_commit_seconds Commit latency\n# TYPE "
+         "rtchat_storage_commit_seconds histogram\n";
+    histogram("rtchat_storage_commit_seconds", "", s->commit_latency, "");
+  }
+  return o;
+}
+
+}  // namespace rtchat::server

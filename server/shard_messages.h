@@ -1,0 +1,156 @@
+// The values that cross threads (shard <-> shard, shard <-> storage). Each owns everything it
+// refers to and holds no pointer into another thread's objects (STYLE.md section 3): a
+// connection is named by ConnRef (its shard, slot and generation), never by a pointer.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "core/shared_frame.h"
+#include "proto/messages.h"
+
+namespace rtchat::server {
+
+enum class WireFormat : uint8_t { Json, Binary };
+
+struct ConnRef {
+  uint32_t shard = 0;
+  uint32_t slot = 0;
+  uint32_t generation = 0;
+  friend bool operator==(const ConnRef&, const ConnRef&) = default;
+};
+
+// Member shard -> owner shard: a connection asks to join a room.
+struct JoinRoom {
+  std::string room;  // room id, without "room:"
+  ConnRef conn;
+  std::optional<std::string> join_ref;
+  std::string user_id;
+  std::string user_name;
+  std::string device;
+  WireFormat format = WireFormat::Json;
+  std::optional<int64_t> last_seen_id;
+};
+
+// Owner -> member shard: the join is recorded; reply ok, push the presence state.
+struct JoinAccepted {
+  std::string room;
+  ConnRef conn;
+  std::optional<std::string> join_ref;
+  std::optional<bool> recovered;     // set when the join carried last_seen_id
+  bool catchup_pending = false;      // a CatchupReady follows; hold live frames until then
+  core::SharedFrame presence_state;  // encoded in the connection's format, for this join_ref
+};
+
+// Member shard -> owner: a connection left the room (leave, rejoin, close, death).
+struct LeaveRoom {
+  std::string room;
+  ConnRef conn;
+};
+
+// Member shard -> owner: a new_msg push to order, persist and fan out.
+struct Publish {
+  std::string room;
+  ConnRef conn;
+  std::optional<std::string> join_ref;
+  std::optional<std::string> ref;
+  std::string user_id;
+  std::string user_name;
+  std::string body;
+  int64_t received_us = 0;  // monotonic receive time, for the publish-to-deliver histogram
+};
+
+// Member shard -> owner: an ephemeral typing event for the room's other members.
+struct Typing {
+  std::string room;
+  ConnRef conn;
+  std::string user_id;
+  std::string user_name;
+};
+
+// Owner -> every member shard: frames encoded once, shared by all recipients.
+struct RoomBroadcast {
+  std::string room;
+  int64_t message_id = 0;  // 0 for presence diffs and typing (not part of the message order)
+  core::SharedFrame json;
+  core::SharedFrame binary;       // empty when the room has no binary member
+  std::optional<ConnRef> except;  // typing: not echoed to its sender
+  int64_t published_us = 0;
+};
+
+// Owner -> origin shard: the publish is durable (ok) or failed.
+struct PublishAck {
+  std::string room;
+  ConnRef conn;
+  std::optional<std::string> join_ref;
+  std::optional<std::string> ref;
+  bool ok = false;
+  int64_t id = 0;
+  std::string reason;
+};
+
+// Owner -> member shard: what a recovering join missed, in id order.
+struct CatchupReady {
+  std::string room;
+  ConnRef conn;
+  bool ok = false;  // false: storage failed; the channel gets phx_error and rejoins
+  int64_t upto_id = 0;
+  std::vector<proto::ChatMessage> messages;
+};
+
+using ShardMessage = std::variant<JoinRoom, JoinAccepted, LeaveRoom, Publish, Typing, RoomBroadcast,
+                                  PublishAck, CatchupReady>;
+
+// ---- shard <-> storage thread
+
+struct StoreAppend {
+  proto::ChatMessage message;
+  Publish origin;  // echoed back so the owner needs no table of pending publishes
+};
+struct StoreCatchup {
+  std::string room;
+  ConnRef conn;
+  int64_t after_id = 0;
+  int64_t upto_id = 0;
+  int max_count = 0;
+};
+// A history page for a connection (push) or an HTTP request (http = true).
+struct StorePage {
+  std::string room;
+  ConnRef conn;
+  std::optional<std::string> join_ref;
+  std::optional<std::string> ref;
+  std::optional<int64_t> before_id;
+  int limit = 50;
+  bool http = false;
+};
+using StorageRequest = std::variant<StoreAppend, StoreCatchup, StorePage>;
+
+struct StoreAppendDone {
+  proto::ChatMessage message;
+  Publish origin;
+  bool ok = false;
+  std::string error;
+};
+struct StoreCatchupDone {
+  StoreCatchup request;
+  bool ok = false;
+  std::vector<proto::ChatMessage> messages;
+};
+struct StorePageDone {
+  StorePage request;
+  bool ok = false;
+  bool room_exists = false;
+  bool has_more = false;
+  std::vector<proto::ChatMessage> messages;
+};
+using StorageReply = std::variant<StoreAppendDone, StoreCatchupDone, StorePageDone>;
+
+static_assert(std::is_nothrow_move_constructible_v<ShardMessage>);
+static_assert(std::is_nothrow_move_constructible_v<StorageRequest>);
+
+}  // namespace rtchat::server

@@ -1,0 +1,333 @@
+// The rooms half of a shard: cross-shard messages. As owner it orders, persists (through the
+// storage thread) and fans out; as member it delivers to its local connections.
+#include "core/clock.h"
+#include "proto/binary_codec.h"
+#include "proto/phoenix_codec.h"
+#include "server/http_response.h"
+#include "server/log.h"
+#include "server/shard.h"
+
+namespace rtchat::server {
+namespace {
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+std::string topic_of(std::string_view room) {
+  std::string t = "room:";
+  t += room;
+  return t;
+}
+}  // namespace
+
+void Shard::send_to_shard(unsigned shard, ShardMessage&& message) {
+  if (shard == index_) {
+    self_queue_.push_back(std::move(message));
+  } else {
+    outboxes_[shard]->send(std::move(message));
+  }
+}
+
+void Shard::send_to_storage(StorageRequest&& request) { storage_outbox_->send(std::move(request)); }
+
+void Shard::dispatch(ShardMessage&& message) {
+  std::visit(Overloaded{
+                 [&](JoinRoom& m) { on_join_room(std::move(m)); },
+                 [&](JoinAccepted& m) { on_join_accepted(std::move(m)); },
+                 [&](LeaveRoom& m) { on_leave_room(std::move(m)); },
+                 [&](Publish& m) { on_publish(std::move(m)); },
+                 [&](Typing& m) { on_typing(std::move(m)); },
+                 [&](RoomBroadcast& m) { on_broadcast(std::move(m)); },
+                 [&](PublishAck& m) { on_publish_ack(std::move(m)); },
+                 [&](CatchupReady& m) { on_catchup_ready(std::move(m)); },
+             },
+             message);
+}
+
+void Shard::dispatch_storage(StorageReply&& reply) {
+  std::visit(Overloaded{
+                 [&](StoreAppendDone& m) { on_append_done(std::move(m)); },
+                 [&](StoreCatchupDone& m) { on_catchup_done(std::move(m)); },
+                 [&](StorePageDone& m) { on_page_done(std::move(m)); },
+             },
+             reply);
+}
+
+// ---------------------------------------------------------------- owner side
+
+void Shard::on_join_room(JoinRoom&& m) {
+  JoinAccepted accepted;
+  std::optional<StoreCatchup> catchup;
+  OwnedRoom& room = owner_.join(m, config_.recovery_limit, accepted, catchup);
+  proto::PresenceEntries state = owner_.presence_state(room);
+  std::string topic = topic_of(m.room);
+  accepted.presence_state = encode_frame(
+      m.format,
+      [&](std::string& o) { proto::phoenix::encode_presence_state(m.join_ref, topic, state, o); },
+      [&](std::string& o) { proto::binary::encode_presence_state(m.join_ref, topic, state, o); });
+  send_to_shard(m.conn.shard, std::move(accepted));
+  if (catchup) send_to_storage(std::move(*catchup));
+}
+
+void Shard::on_leave_room(LeaveRoom&& m) { owner_.leave(m); }
+
+void Shard::on_publish(Publish&& m) {
+  OwnedRoom* room = owner_.find(m.room);
+  if (!room) {
+    send_to_shard(m.conn.shard,
+                  PublishAck{m.room, m.conn, m.join_ref, m.ref, false, 0, "not joined"});
+    return;
+  }
+  proto::ChatMessage msg{
+      ++room->last_assigned_id, m.room, m.user_id, m.user_name, std::move(m.body),
+      core::unix_millis()};
+  // Fan-out waits for the commit: nobody sees a message that history does not have.
+  send_to_storage(StoreAppend{std::move(msg), std::move(m)});
+}
+
+void Shard::on_append_done(StoreAppendDone&& d) {
+  OwnedRoom* room = owner_.find(d.message.room);
+  const Publish& origin = d.origin;
+  if (!d.ok || !room) {
+    send_to_shard(origin.conn.shard, PublishAck{origin.room, origin.conn, origin.join_ref,
+                                                origin.ref, false, 0, "storage unavailable"});
+    return;
+  }
+  room->last_committed_id = std::max(room->last_committed_id, d.message.id);
+  std::string topic = topic_of(d.message.room);
+  RoomBroadcast b;
+  b.room = d.message.room;
+  b.message_id = d.message.id;
+  b.published_us = core::mono_micros();
+  scratch_.clear();
+  proto::phoenix::encode_new_msg(topic, d.message, scratch_);
+  b.json = make_ws_frame(WsOpcode::Text, scratch_);
+  if (room->binary_members > 0) {  // lazily: no binary encoding for an all-JSON room
+    scratch_.clear();
+    proto::binary::encode_new_msg(topic, d.message, scratch_);
+    b.binary = make_ws_frame(WsOpcode::Binary, scratch_);
+  }
+  broadcast_to_members(b.room, *room, std::move(b));
+  // Same queue as the broadcast to the sender's shard, after it: the sender sees its message
+  // before the ok reply, as Phoenix does.
+  send_to_shard(
+      origin.conn.shard,
+      PublishAck{origin.room, origin.conn, origin.join_ref, origin.ref, true, d.message.id, {}});
+}
+
+void Shard::on_typing(Typing&& m) {
+  OwnedRoom* room = owner_.find(m.room);
+  if (!room) return;
+  std::string topic = topic_of(m.room);
+  RoomBroadcast b;
+  b.room = m.room;
+  b.except = m.conn;
+  scratch_.clear();
+  proto::phoenix::encode_typing(topic, m.user_id, m.user_name, scratch_);
+  b.json = make_ws_frame(WsOpcode::Text, scratch_);
+  if (room->binary_members > 0) {
+    scratch_.clear();
+    proto::binary::encode_typing(topic, m.user_id, m.user_name, scratch_);
+    b.binary = make_ws_frame(WsOpcode::Binary, scratch_);
+  }
+  broadcast_to_members(b.room, *room, std::move(b));
+}
+
+void Shard::on_catchup_done(StoreCatchupDone&& d) {
+  unsigned member = d.request.conn.shard;
+  send_to_shard(member, CatchupReady{std::move(d.request.room), d.request.conn, d.ok,
+                                     d.request.upto_id, std::move(d.messages)});
+}
+
+void Shard::broadcast_to_members(const std::string& room, OwnedRoom& owned, RoomBroadcast&& b) {
+  (void)room;
+  int last = -1;
+  for (size_t s = 0; s < owned.members_per_shard.size(); ++s) {
+    if (owned.members_per_shard[s]) last = static_cast<int>(s);
+  }
+  // One enqueue per member shard (not per member); the frames are shared, not copied.
+  for (int s = 0; s <= last; ++s) {
+    if (!owned.members_per_shard[static_cast<size_t>(s)]) continue;
+    if (s == last) {
+      send_to_shard(static_cast<unsigned>(s), std::move(b));
+    } else {
+      send_to_shard(static_cast<unsigned>(s), RoomBroadcast(b));
+    }
+  }
+}
+
+void Shard::flush_presence_diffs() {
+  owner_.take_pending_diffs(
+      [&](const std::string& room, OwnedRoom& owned, proto::PresenceDiff& diff) {
+        std::string topic = topic_of(room);
+        RoomBroadcast b;
+        b.room = room;
+        scratch_.clear();
+        proto::phoenix::encode_presence_diff(topic, diff, scratch_);
+        b.json = make_ws_frame(WsOpcode::Text, scratch_);
+        if (owned.binary_members > 0) {
+          scratch_.clear();
+          proto::binary::encode_presence_diff(topic, diff, scratch_);
+          b.binary = make_ws_frame(WsOpcode::Binary, scratch_);
+        }
+        metrics_.presence_diffs.add();
+        broadcast_to_members(room, owned, std::move(b));
+      });
+}
+
+// ---------------------------------------------------------------- member side
+
+void Shard::add_local_member(const std::string& room, const ConnRef& ref) {
+  local_rooms_[room].push_back(ref);
+}
+
+void Shard::remove_local_member(const std::string& room, const ConnRef& ref) {
+  auto it = local_rooms_.find(room);
+  if (it == local_rooms_.end()) return;
+  auto& members = it->second;
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (members[i] == ref) {
+      members[i] = members.back();
+      members.pop_back();
+      break;
+    }
+  }
+  if (members.empty()) local_rooms_.erase(it);
+}
+
+void Shard::on_join_accepted(JoinAccepted&& m) {
+  Connection* c = lookup(m.conn);
+  if (!c || c->phase != Phase::WebSocket) return;  // gone: its close already sent LeaveRoom
+  std::string topic = topic_of(m.room);
+  Channel* ch = c->find_channel(topic);
+  // Left or re-joined meanwhile: that path already told the owner.
+  if (!ch || ch->join_ref != m.join_ref || ch->is_joined) return;
+  ch->is_joined = true;
+  ch->catching_up = m.catchup_pending;
+  add_local_member(m.room, c->ref);
+  metrics_.joins.add();
+  proto::Reply ok;
+  ok.join_ref = m.join_ref;
+  ok.ref = m.join_ref;
+  ok.topic = topic;
+  if (m.recovered) {
+    ok.body.kind = proto::ReplyBody::Kind::Join;
+    ok.body.recovered = m.recovered;
+  }
+  send_reply(*c, std::move(ok));
+  queue_frame(*c, std::move(m.presence_state));
+}
+
+void Shard::on_broadcast(RoomBroadcast&& b) {
+  auto it = local_rooms_.find(b.room);
+  if (it == local_rooms_.end()) return;
+  std::string topic = topic_of(b.room);
+  for (const ConnRef& ref : it->second) {
+    if (b.except && *b.except == ref) continue;
+    Connection* c = lookup(ref);
+    if (!c || c->phase != Phase::WebSocket) continue;
+    Channel* ch = c->find_channel(topic);
+    if (!ch || !ch->is_joined) continue;
+    const core::SharedFrame* frame = &b.json;
+    if (c->format == WireFormat::Binary) frame = &b.binary;
+    if (frame->empty()) continue;  // binary member joined after the owner encoded: it recovers
+    if (ch->catching_up) {
+      ch->held.push_back(HeldFrame{b.message_id, *frame});
+    } else {
+      queue_frame(*c, *frame);
+    }
+    metrics_.deliveries.add();
+  }
+  if (b.message_id) {
+    metrics_.publish_to_deliver.observe(
+        static_cast<uint64_t>(core::mono_micros() - b.published_us));
+  }
+}
+
+void Shard::on_publish_ack(PublishAck&& a) {
+  Connection* c = lookup(a.conn);
+  if (!c || c->phase != Phase::WebSocket) return;
+  std::string topic = topic_of(a.room);
+  if (!a.ok) {
+    metrics_.publish_errors.add();
+    send_error_reply(*c, a.join_ref, a.ref, topic, a.reason);
+    return;
+  }
+  metrics_.messages_published.add();
+  proto::Reply ok;
+  ok.join_ref = std::move(a.join_ref);
+  ok.ref = std::move(a.ref);
+  ok.topic = std::move(topic);
+  ok.body.kind = proto::ReplyBody::Kind::Publish;
+  ok.body.id = a.id;
+  send_reply(*c, std::move(ok));
+}
+
+void Shard::on_catchup_ready(CatchupReady&& m) {
+  Connection* c = lookup(m.conn);
+  if (!c || c->phase != Phase::WebSocket) return;
+  std::string topic = topic_of(m.room);
+  Channel* ch = c->find_channel(topic);
+  if (!ch || !ch->catching_up) return;
+  if (!m.ok) {
+    // The channel cannot be recovered now: phx_error makes the client rejoin after a backoff.
+    Channel gone = std::move(*ch);
+    c->channels.erase(c->channels.begin() + (ch - c->channels.data()));
+    remove_local_member(gone.room, c->ref);
+    send_to_shard(owner_shard(gone.room, config_.effective_shards()), LeaveRoom{gone.room, c->ref});
+    queue_frame(
+        *c, encode_frame(
+                c->format,
+                [&](std::string& o) {
+                  proto::phoenix::encode_channel_error(gone.join_ref, topic, "channel_crash", o);
+                },
+                [&](std::string& o) {
+                  proto::binary::encode_channel_error(gone.join_ref, topic, "channel_crash", o);
+                }));
+    return;
+  }
+  for (const auto& msg : m.messages) queue_frame(*c, encode_for(c->format, msg, topic));
+  // Live frames that arrived meanwhile: those the catch-up already covered are dropped by id.
+  for (auto& h : ch->held) {
+    if (h.message_id == 0 || h.message_id > m.upto_id) queue_frame(*c, std::move(h.frame));
+  }
+  ch->held.clear();
+  ch->catching_up = false;
+}
+
+void Shard::on_page_done(StorePageDone&& d) {
+  Connection* c = lookup(d.request.conn);
+  if (!c) return;
+  if (d.request.http) {
+    if (c->phase != Phase::Http) return;
+    if (!d.ok) {
+      respond(*c, http_response(503, "application/json", "{\"error\":\"storage unavailable\"}"));
+    } else if (!d.room_exists) {
+      respond(*c, http_response(404, "application/json", "{\"error\":\"unknown room\"}"));
+    } else {
+      std::string body;
+      proto::phoenix::encode_history_json(d.messages, d.has_more, body);
+      respond(*c, http_response(200, "application/json", body));
+    }
+    return;
+  }
+  if (c->phase != Phase::WebSocket) return;
+  std::string topic = topic_of(d.request.room);
+  if (!d.ok) {
+    send_error_reply(*c, d.request.join_ref, d.request.ref, topic, "storage unavailable");
+    return;
+  }
+  proto::Reply ok;
+  ok.join_ref = std::move(d.request.join_ref);
+  ok.ref = std::move(d.request.ref);
+  ok.topic = std::move(topic);
+  ok.body.kind = proto::ReplyBody::Kind::History;
+  ok.body.messages = std::move(d.messages);
+  ok.body.has_more = d.has_more;
+  send_reply(*c, std::move(ok));
+}
+
+}  // namespace rtchat::server
