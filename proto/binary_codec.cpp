@@ -275,7 +275,8 @@ const fb::Frame* checked_frame(std::string_view bytes, flatbuffers::uoffset_t ma
   const fb::Frame* frame = verified_frame(bytes, max_tables);
   if (frame == nullptr) return nullptr;
   if (!valid(frame->join_ref()) || !valid(frame->ref()) || !valid(frame->topic())) return nullptr;
-  if (!valid_body(frame)) return nullptr;
+  // The Verifier accepts a union whose type is set but whose table is absent; we do not.
+  if (frame->body() == nullptr || !valid_body(frame)) return nullptr;
   return frame;
 }
 

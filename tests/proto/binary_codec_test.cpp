@@ -569,6 +569,14 @@ TEST(BinaryCodec, RejectsMissingTopicAndMissingBody) {
                     "no body");
 }
 
+TEST(BinaryCodec, RejectsUnionTypeWithoutTable) {
+  // Found by fuzz_binary_decode: the Verifier accepts a type tag whose table offset is absent.
+  for (fb::Body type : {fb::Body::Reply, fb::Body::Join, fb::Body::ChatMessage, fb::Body::Typing}) {
+    expect_bad_client(build_frame(type, [](auto&) { return flatbuffers::Offset<void>(); }),
+                      "type without table");
+  }
+}
+
 TEST(BinaryCodec, RejectsUnknownUnionMember) {
   std::string bytes =
       build_frame(static_cast<fb::Body>(200), [](auto& b) { return fb::CreateTyping(b).Union(); });
