@@ -465,7 +465,19 @@ void append_optional_string(std::string& out, const std::optional<std::string>& 
 // ------------------------------------------------------------------ server side
 
 DecodeError decode_client(std::string_view text, ClientMessage& out) {
-  out = ClientMessage{};
+  // Reset field by field rather than assigning a fresh ClientMessage: callers reuse one message
+  // per connection, and keeping the strings' capacity makes steady-state decoding allocation-free.
+  out.join_ref.reset();
+  out.ref.reset();
+  out.topic.clear();
+  out.event = ClientEvent::Other;
+  out.event_name.clear();
+  out.payload_valid = true;
+  out.last_seen_id.reset();
+  out.device.reset();
+  out.body.clear();
+  out.before_id.reset();
+  out.limit = ClientMessage{}.limit;
   Envelope env;
   if (DecodeError err = parse_envelope(text, env); err != DecodeError::None) return err;
   out.join_ref = std::move(env.join_ref);

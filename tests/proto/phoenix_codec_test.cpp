@@ -221,6 +221,17 @@ TEST(PhoenixCodec, DecodeResetsPreviousMessage) {
   EXPECT_FALSE(msg.device);
   EXPECT_FALSE(msg.join_ref);
   EXPECT_EQ(msg.event, ClientEvent::Heartbeat);
+
+  ASSERT_EQ(decode_client(R"(["1","4","room:a","history",{"before_id":7,"limit":"x"}])", msg),
+            DecodeError::None);
+  ASSERT_FALSE(msg.payload_valid);
+  ASSERT_EQ(decode_client(R"(["1","5","room:a","new_msg",{"body":"hi"}])", msg), DecodeError::None);
+  EXPECT_TRUE(msg.payload_valid);
+  EXPECT_FALSE(msg.before_id);
+  EXPECT_EQ(msg.limit, 50);
+  EXPECT_EQ(msg.body, "hi");
+  ASSERT_EQ(decode_client(R"(["1","6","room:a","typing",{}])", msg), DecodeError::None);
+  EXPECT_EQ(msg.body, "");
 }
 
 // ---------------------------------------------------------------- payload validation
