@@ -1,5 +1,6 @@
 // The browser UI in a real Chromium (Debian's, never a downloaded one) against a real server:
-// sign-in, rooms, presence, live messages, history after reload, leave, and safe rendering.
+// sign-in (dev and production), rooms, presence, live messages, typing, history (reload and paging),
+// recovery after a network drop, leave, a rejected token, and safe rendering.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -271,6 +272,27 @@ test('older messages load when scrolling up', async () => {
   const bodies = await carol.page.$$eval('[data-testid="message-body"]', (b) => b.map((n) => n.textContent));
   assert.deepEqual(bodies, Array.from({ length: 70 }, (_, i) => `seed ${i + 1}`));
   await carol.context.close();
+});
+
+test('in production mode sign-in asks for a token, and a pasted one works', async () => {
+  const prod = await startServer({ args: ['--web-root', distDir, '--production'] });
+  const dave = await newPage();
+  try {
+    await dave.page.goto(prod.url + '/', { timeout: kWait });
+    await byTestId(dave.page, 'signin-name').fill('dave');
+    await byTestId(dave.page, 'signin-submit').click();
+    await byTestId(dave.page, 'signin-token').waitFor({ timeout: kWait });
+    await byTestId(dave.page, 'signin-token').fill(mintToken('u-dave', { name: 'Dave' }));
+    await byTestId(dave.page, 'signin-submit').click();
+    await byTestId(dave.page, 'room-input').fill('prod-room');
+    await byTestId(dave.page, 'room-join').click();
+    await dave.page.locator('[data-testid="connection-status"][data-state="connected"]').waitFor({ timeout: kWait });
+    await presenceItem(dave.page, 'Dave').waitFor({ timeout: kWait });
+    assert.equal(await byTestId(dave.page, 'me-name').textContent(), 'Dave');
+  } finally {
+    await dave.context.close();
+    await prod.stop();
+  }
 });
 
 test('no script errors on any page', () => {
