@@ -462,7 +462,11 @@ void Shard::close_websocket(Connection& c, uint16_t code, std::string_view reaso
             static_cast<int>(reason.size()), reason.data());
   // The close frame goes after everything already queued (close-after-reply).
   c.out.push(make_close_frame(code, reason));
-  c.ws.reset();
+  // We may be inside wslay_event_recv (a message callback): stop wslay, free it later.
+  if (c.ws) {
+    wslay_event_shutdown_read(c.ws.get());
+    wslay_event_shutdown_write(c.ws.get());
+  }
   close_after_flush(c);
 }
 

@@ -139,6 +139,9 @@ void Shard::handle_http_request(Connection& c, HttpRequest& req, std::string_vie
     }
     return respond(c, http_response(404, "application/json", json_error("not found")));
   }
+  if (path.starts_with("/api/")) {
+    return respond(c, http_response(404, "application/json", json_error("not found")));
+  }
   if (get) {
     if (const StaticFile* f = shared_.static_files->find(path)) {
       return respond(c,

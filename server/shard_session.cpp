@@ -105,7 +105,10 @@ void Shard::on_ws_bytes(Connection& c, std::string_view bytes) {
   c.ws_input = bytes;
   int rv = wslay_event_recv(c.ws.get());
   c.ws_input = {};
-  if (c.phase != Phase::WebSocket || !c.ws) return;  // the session closed it meanwhile
+  if (c.phase != Phase::WebSocket) {  // the session closed it meanwhile
+    c.ws.reset();
+    return;
+  }
   if (rv != 0 && !wslay_event_get_close_sent(c.ws.get()) && !wslay_event_want_write(c.ws.get())) {
     close_websocket(c, static_cast<uint16_t>(CloseCode::InternalError), close_reason::kInternal);
     return;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# One command for all tests: install, build, run every GoogleTest suite and end-to-end test
+# (real server processes on loopback, phoenix.js in Node, headless Debian Chromium, redis-server),
+# then the fuzzers briefly under ASan/UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+mkdir -p build/artifacts
+ctest --test-dir build --output-on-failure -j2 --timeout 300
+if [ -x tests/fuzz/run.sh ]; then
+  tests/fuzz/run.sh "${RTCHAT_FUZZ_SECONDS:-20}"
+fi
+echo "all tests passed"
