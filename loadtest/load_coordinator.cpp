@@ -83,6 +83,9 @@ class Coordinator {
   int64_t t0_ns_ = 0;
   int64_t next_second_ns_ = 0;
   int64_t last_cpu_ns_ = 0;
+  int64_t last_server_cpu_ns_ = -1;
+  int64_t go_server_cpu_ns_ = -1;
+  int64_t go_ns_ = 0;
   int64_t last_second_ns_ = 0;
   RunCounters last_counters_;
   std::string fatal_;
@@ -246,6 +249,13 @@ void Coordinator::emit_second(int64_t now) {
   int64_t rss = -1;
   sample_rss(rss);
   row.server_rss_kib = rss;
+  if (config_.server_pid > 0) {
+    const int64_t server_cpu = read_cpu_ns(config_.server_pid);
+    if (server_cpu >= 0 && last_server_cpu_ns_ >= 0) {
+      row.server_cpu_pct = 100.0 * static_cast<double>(server_cpu - last_server_cpu_ns_) / 1e9 / dt;
+    }
+    last_server_cpu_ns_ = server_cpu;
+  }
   report_.series.push_back(row);
   if (!config_.quiet) std::fprintf(stderr, "%s\n", progress_line(row, config_.connections).c_str());
   interval_.reset();
@@ -297,9 +307,16 @@ RunReport Coordinator::run() {
   }
   last_second_ns_ = t0_ns_;
   next_second_ns_ = t0_ns_ + kNsPerSec;
-  // Setup may take the ramp plus a connect timeout per batch of max_pending connections.
+  // Every connection settles (joined or failed) within --connect-timeout of its start, so a
+  // setup where nothing settles for that long plus a margin is stuck. A slow but moving setup
+  // (a storm the server admits at a few hundred per second) may take as long as it needs, up to
+  // a hard cap of 100 connections per second.
   const double ramp_s = config_.ramp > 0 ? config_.connections / config_.ramp : 0.0;
-  const int64_t setup_deadline = t0_ns_ + seconds_ns(ramp_s + 2 * config_.connect_timeout_s + 10);
+  const int64_t stall_ns = seconds_ns(config_.connect_timeout_s + 5);
+  const int64_t setup_cap = t0_ns_ + seconds_ns(ramp_s + 2 * config_.connect_timeout_s + 10 +
+                                                config_.connections / 100.0);
+  uint64_t settled = 0;
+  int64_t last_progress_ns = t0_ns_;
   int64_t run_deadline = 0;
   bool go_sent = false;
   for (;;) {
@@ -323,15 +340,27 @@ RunReport Coordinator::run() {
         break;
       }
       sample_rss(report_.rss_joined_kib);
+      if (config_.server_pid > 0) go_server_cpu_ns_ = read_cpu_ns(config_.server_pid);
+      go_ns_ = mono_ns();
+      report_.setup_s = static_cast<double>(go_ns_ - t0_ns_) / 1e9;
       const int64_t t_start = mono_ns() + 200'000'000;
       broadcast(("G " + std::to_string(t_start)).c_str());
       run_deadline = t_start + seconds_ns(config_.warmup_s + config_.duration_s +
                                           config_.drain_timeout_s + 10);
       go_sent = true;
     }
-    if (!go_sent && now > setup_deadline) {
-      fatal_ = "setup did not finish in time (server not answering?)";
-      break;
+    if (!go_sent) {
+      const uint64_t now_settled = sum_latest().settled();
+      if (now_settled != settled) {
+        settled = now_settled;
+        last_progress_ns = now;
+      }
+      if (now - last_progress_ns > stall_ns || now > setup_cap) {
+        fatal_ = "setup stalled: " + std::to_string(settled) + " of " +
+                 std::to_string(config_.connections) +
+                 " connections settled (server not answering?)";
+        break;
+      }
     }
     if (go_sent && all_final) break;
     if (go_sent && now > run_deadline) {
@@ -341,6 +370,13 @@ RunReport Coordinator::run() {
   }
   const bool failed = !fatal_.empty();
   sample_rss(report_.rss_end_kib);
+  if (go_server_cpu_ns_ >= 0) {
+    const int64_t end_cpu = read_cpu_ns(config_.server_pid);
+    if (end_cpu >= 0) {
+      report_.server_cpu_s = static_cast<double>(end_cpu - go_server_cpu_ns_) / 1e9;
+      report_.server_cpu_wall_s = static_cast<double>(mono_ns() - go_ns_) / 1e9;
+    }
+  }
   report_.totals = sum_latest();
   if (!failed && report_.totals[Counter::ConnJoined] > 0 &&
       report_.totals[Counter::ConnLost] == report_.totals[Counter::ConnJoined]) {

@@ -106,8 +106,7 @@ void LoadWorker::loop() {
       }
     }
     if (phase_ == Phase::Drain) {
-      bool alive = false;
-      for (const auto& c : conns_) alive = alive || c.state == ConnState::Joined;
+      const bool alive = counters_[Counter::ConnJoined] > counters_[Counter::ConnLost];
       const bool answered = counters_[Counter::Published] ==
                             counters_[Counter::Acked] + counters_[Counter::PublishErrors];
       const bool quiet = now - std::max(last_rx_ns_, t_end_ns_) >= kQuietNs;

@@ -74,6 +74,7 @@ std::string progress_line(const SecondRow& r, uint64_t connections) {
           " tried) | out %.0f/s in %.0f/s | p99 %.2f ms max %.2f ms | err %" PRIu64 " | cpu %.0f%%",
           r.t_s, r.open, connections, r.attempted, r.out_per_s, r.in_per_s, ms(r.p99_ns),
           ms(r.max_ns), r.errors, r.cpu_pct);
+  if (r.server_cpu_pct >= 0) s += fmt(" | server cpu %.0f%%", r.server_cpu_pct);
   if (r.server_rss_kib >= 0)
     s += fmt(" | server rss %.1f MiB", static_cast<double>(r.server_rss_kib) / 1024.0);
   return s;
@@ -90,6 +91,10 @@ void print_table(const RunReport& r, FILE* out) {
            t[Counter::ConnAttempted], t[Counter::ConnJoined], t.failed(), t[Counter::ConnTcpFailed],
            t[Counter::ConnUpgradeFailed], t[Counter::ConnJoinFailed], t[Counter::ConnTimedOut],
            t[Counter::ConnLost]);
+  if (r.setup_s > 0) {
+    s += fmt("  setup: %.2f s until every connection settled (%.0f joins/s)\n", r.setup_s,
+             static_cast<double>(t[Counter::ConnJoined]) / r.setup_s);
+  }
   s += fmt(
       "  messages: published %" PRIu64 "  acked %" PRIu64 "  errors %" PRIu64
       " (rate limited %" PRIu64 ")  unanswered %" PRId64 "\n",
@@ -129,6 +134,11 @@ void print_table(const RunReport& r, FILE* out) {
     if (per >= 0) s += fmt("  => %.0f bytes per connection", per);
     s += "\n";
   }
+  if (r.server_cpu_s >= 0 && r.server_cpu_wall_s > 0) {
+    s += fmt("  server cpu (publishing + drain): %.2f s over %.2f s = %.1f%% of one core",
+             r.server_cpu_s, r.server_cpu_wall_s, 100.0 * r.server_cpu_s / r.server_cpu_wall_s);
+    s += "\n";
+  }
   if (!r.first_error.empty()) s += "  first error: " + r.first_error + "\n";
   if (!r.fatal.empty()) s += "  FAILED: " + r.fatal + "\n";
   std::fputs(s.c_str(), out);
@@ -155,6 +165,7 @@ std::string json_line(const RunReport& r) {
   s += "}";
   s += fmt(",\"connections_established\":%" PRIu64 ",\"connections_failed\":%" PRIu64,
            t[Counter::ConnJoined], t.failed());
+  s += fmt(",\"setup_s\":%.3f", r.setup_s);
   s += fmt(",\"published\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"expected_deliveries\":%" PRIu64
            ",\"delivered\":%" PRIu64 ",\"lost\":%" PRId64 ",\"order_violations\":%" PRIu64
            ",\"duplicates\":%" PRIu64 ",\"delivered_per_s\":%.1f",
@@ -171,6 +182,11 @@ std::string json_line(const RunReport& r) {
            ",\"max\":%" PRId64 ",\"bytes_per_connection\":%.0f}",
            r.rss_before_kib, r.rss_joined_kib, r.rss_end_kib, r.rss_max_kib,
            r.server_bytes_per_connection());
+  s += fmt(",\"server_cpu\":{\"cpu_s\":%.3f,\"wall_s\":%.3f,\"pct_of_core\":%.1f}", r.server_cpu_s,
+           r.server_cpu_wall_s,
+           r.server_cpu_wall_s > 0 && r.server_cpu_s >= 0
+               ? 100.0 * r.server_cpu_s / r.server_cpu_wall_s
+               : -1.0);
   s += ",\"first_error\":";
   proto::phoenix::append_json_string(s, r.first_error);
   s += ",\"ok\":";
@@ -187,12 +203,14 @@ bool write_csv(const RunReport& r, const std::string& path) {
   std::fprintf(f, "# %s\n", format_config(r.config).c_str());
   std::fprintf(f,
                "t_s,attempted,open,out_per_s,in_per_s,p50_ms,p99_ms,max_ms,errors,cpu_pct,"
-               "server_rss_kib\n");
+               "server_rss_kib,server_cpu_pct\n");
   for (const SecondRow& row : r.series) {
-    std::fprintf(
-        f, "%.1f,%" PRIu64 ",%" PRIu64 ",%.0f,%.0f,%.3f,%.3f,%.3f,%" PRIu64 ",%.1f,%" PRId64 "\n",
-        row.t_s, row.attempted, row.open, row.out_per_s, row.in_per_s, ms(row.p50_ns),
-        ms(row.p99_ns), ms(row.max_ns), row.errors, row.cpu_pct, row.server_rss_kib);
+    std::fprintf(f,
+                 "%.1f,%" PRIu64 ",%" PRIu64 ",%.0f,%.0f,%.3f,%.3f,%.3f,%" PRIu64 ",%.1f,%" PRId64
+                 ",%.1f\n",
+                 row.t_s, row.attempted, row.open, row.out_per_s, row.in_per_s, ms(row.p50_ns),
+                 ms(row.p99_ns), ms(row.max_ns), row.errors, row.cpu_pct, row.server_rss_kib,
+                 row.server_cpu_pct);
   }
   return std::fclose(f) == 0;
 }

@@ -26,6 +26,7 @@ struct SecondRow {
   uint64_t errors = 0;  // cumulative failures of every kind
   double cpu_pct = 0;   // generator CPU, 100 = one core
   int64_t server_rss_kib = -1;
+  double server_cpu_pct = -1;  // with --server-pid, 100 = one core
 };
 
 struct RunReport {
@@ -37,12 +38,15 @@ struct RunReport {
   LatencyHistogram ack;
   uint64_t expected_deliveries = 0;  // sum over rooms of acked x joined members
   double wall_s = 0;
+  double setup_s = 0;  // first connect until every connection settled
   double cpu_user_s = 0;
   double cpu_sys_s = 0;
   int64_t rss_before_kib = -1;  // server, before the first connect
   int64_t rss_joined_kib = -1;  // after every connection joined
   int64_t rss_end_kib = -1;     // at the end of the measured window, before closing
   int64_t rss_max_kib = -1;
+  double server_cpu_s = -1;      // server CPU from GO to the end of the drain; -1 if unknown
+  double server_cpu_wall_s = 0;  // the wall time server_cpu_s was measured over
   std::vector<SecondRow> series;
   std::string first_error;  // the first error any worker saw
   std::string fatal;        // non-empty: the run could not complete (exit status 1)

@@ -1,9 +1,9 @@
 #!/bin/sh
 # connect-storm: as many connections as fast as possible. 30000 sockets from 2 processes (each
 # under its own 20000 open-file limit) bound to 2 source addresses (each ~28k ephemeral ports),
-# all joining 300 rooms with no ramp. Shows connects/s, connect and join latency under a storm,
+# all joining 3000 rooms of 10 with no ramp. Shows connects/s, connect and join latency under a storm,
 # and how many sockets the server holds. Bounded: 20 s connect timeout, 5 s hold.
 . "$(dirname "$0")/common.sh"
-exec "$BIN" --port "$PORT" --connections 30000 --rooms 300 --publishers 0 \
+exec "$BIN" --port "$PORT" --connections 30000 --rooms 3000 --publishers 0 \
   --procs 2 --source-addrs 2 --max-pending 1024 --connect-timeout 20 \
   --warmup 0 --duration 5 --csv "$OUT_DIR/connect-storm.csv" $(server_pid_flag) "$@"
