@@ -1,0 +1,355 @@
+#include "server/room_owner.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace rtchat::server {
+namespace {
+
+constexpr int64_t kRecoveryLimit = 100;
+
+JoinRoom join_request(std::string room, ConnRef conn, std::string user, std::string device = {}) {
+  JoinRoom r;
+  r.room = std::move(room);
+  r.conn = conn;
+  r.join_ref = "1";
+  r.user_id = user;
+  r.user_name = "name-" + user;
+  r.device = std::move(device);
+  return r;
+}
+
+struct Joined {
+  OwnedRoom* room = nullptr;
+  JoinAccepted accepted;
+  std::optional<StoreCatchup> catchup;
+};
+
+Joined do_join(RoomOwner& owner, const JoinRoom& request, int64_t limit = kRecoveryLimit) {
+  Joined j;
+  j.room = &owner.join(request, limit, j.accepted, j.catchup);
+  return j;
+}
+
+struct TakenDiff {
+  std::string room;
+  proto::PresenceDiff diff;
+};
+
+std::vector<TakenDiff> take_all(RoomOwner& owner) {
+  std::vector<TakenDiff> out;
+  owner.take_pending_diffs([&](const std::string& room, OwnedRoom&, proto::PresenceDiff& diff) {
+    out.push_back(TakenDiff{room, std::move(diff)});
+  });
+  return out;
+}
+
+std::vector<std::string> keys_of(const proto::PresenceEntries& entries) {
+  std::vector<std::string> keys;
+  for (const auto& [k, metas] : entries) keys.push_back(k);
+  return keys;
+}
+
+const std::vector<proto::PresenceMeta>* metas_of(const proto::PresenceEntries& entries,
+                                                 const std::string& key) {
+  for (const auto& [k, metas] : entries) {
+    if (k == key) return &metas;
+  }
+  return nullptr;
+}
+
+TEST(RoomOwner, OwnerShardIsDeterministicAndInRange) {
+  for (unsigned shards : {1u, 2u, 7u}) {
+    for (const char* room : {"lobby", "a", "room-42", "x.y_z"}) {
+      unsigned s = owner_shard(room, shards);
+      EXPECT_LT(s, shards);
+      EXPECT_EQ(s, owner_shard(room, shards));
+    }
+  }
+}
+
+TEST(RoomOwner, FindIsNullUntilSomeoneJoins) {
+  RoomOwner owner(0, 2, {});
+  EXPECT_EQ(owner.find("lobby"), nullptr);
+  EXPECT_EQ(owner.room_count(), 0u);
+  do_join(owner, join_request("lobby", {0, 1, 1}, "alice"));
+  EXPECT_NE(owner.find("lobby"), nullptr);
+  EXPECT_EQ(owner.find("other"), nullptr);
+  EXPECT_EQ(owner.room_count(), 1u);
+}
+
+TEST(RoomOwner, JoinCountsMembersPerShardAndFillsAccepted) {
+  RoomOwner owner(0, 2, {});
+  JoinRoom a = join_request("lobby", {0, 3, 9}, "alice");
+  a.join_ref = "7";
+  Joined ja = do_join(owner, a);
+  EXPECT_EQ(ja.accepted.room, "lobby");
+  EXPECT_EQ(ja.accepted.conn, (ConnRef{0, 3, 9}));
+  EXPECT_EQ(ja.accepted.join_ref, std::optional<std::string>("7"));
+  EXPECT_FALSE(ja.accepted.recovered.has_value());
+  EXPECT_FALSE(ja.accepted.catchup_pending);
+  EXPECT_FALSE(ja.catchup.has_value());
+
+  do_join(owner, join_request("lobby", {1, 3, 9}, "bob"));
+  JoinRoom c = join_request("lobby", {1, 4, 1}, "carol");
+  c.format = WireFormat::Binary;
+  do_join(owner, c);
+
+  OwnedRoom* room = owner.find("lobby");
+  ASSERT_NE(room, nullptr);
+  ASSERT_EQ(room->members_per_shard.size(), 2u);
+  EXPECT_EQ(room->members_per_shard[0], 1u);
+  EXPECT_EQ(room->members_per_shard[1], 2u);
+  EXPECT_EQ(room->binary_members, 1u);
+  EXPECT_TRUE(room->has_members());
+
+  EXPECT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 4, 1}}));
+  EXPECT_EQ(room->binary_members, 0u);
+  EXPECT_EQ(room->members_per_shard[1], 1u);
+  EXPECT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 3, 9}}));
+  EXPECT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 3, 9}}));
+  EXPECT_FALSE(room->has_members());
+  EXPECT_TRUE(room->presence.empty());
+  EXPECT_TRUE(room->user_of_conn.empty());
+}
+
+TEST(RoomOwner, PresenceStateIsSortedByUserWithOneMetaPerConnection) {
+  RoomOwner owner(1, 2, {});
+  do_join(owner, join_request("lobby", {0, 1, 1}, "zed"));
+  do_join(owner, join_request("lobby", {0, 2, 1}, "alice", "laptop"));
+  do_join(owner, join_request("lobby", {1, 1, 1}, "alice", "phone"));
+  do_join(owner, join_request("lobby", {1, 2, 1}, "bob"));
+
+  proto::PresenceEntries state = owner.presence_state(*owner.find("lobby"));
+  EXPECT_EQ(keys_of(state), (std::vector<std::string>{"alice", "bob", "zed"}));
+  const auto* alice = metas_of(state, "alice");
+  ASSERT_NE(alice, nullptr);
+  ASSERT_EQ(alice->size(), 2u);
+  EXPECT_EQ((*alice)[0].device, "laptop");
+  EXPECT_EQ((*alice)[1].device, "phone");
+  EXPECT_EQ((*alice)[0].name, "name-alice");
+  EXPECT_NE((*alice)[0].phx_ref, (*alice)[1].phx_ref);
+  EXPECT_GT((*alice)[0].online_at, 0);
+  const auto* bob = metas_of(state, "bob");
+  ASSERT_NE(bob, nullptr);
+  ASSERT_EQ(bob->size(), 1u);
+  EXPECT_TRUE((*bob)[0].device.empty());
+}
+
+TEST(RoomOwner, PhxRefsAreUniqueAcrossRoomsAndJoins) {
+  RoomOwner owner(0, 1, {});
+  std::set<std::string> refs;
+  for (uint32_t i = 0; i < 200; ++i) {
+    std::string room = i % 2 ? "a" : "b";
+    do_join(owner, join_request(room, {0, i, 1}, "u" + std::to_string(i % 5)));
+  }
+  for (const char* room : {"a", "b"}) {
+    for (const auto& [user, metas] : owner.presence_state(*owner.find(room))) {
+      for (const auto& m : metas) EXPECT_TRUE(refs.insert(m.phx_ref).second) << m.phx_ref;
+    }
+  }
+  EXPECT_EQ(refs.size(), 200u);
+}
+
+TEST(RoomOwner, LeaveRemovesOnlyThatConnectionsMeta) {
+  RoomOwner owner(0, 2, {});
+  do_join(owner, join_request("lobby", {0, 1, 1}, "alice", "laptop"));
+  do_join(owner, join_request("lobby", {1, 1, 1}, "alice", "phone"));
+  take_all(owner);
+
+  std::string phone_ref =
+      (*metas_of(owner.presence_state(*owner.find("lobby")), "alice"))[1].phx_ref;
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 1, 1}}));
+  proto::PresenceEntries state = owner.presence_state(*owner.find("lobby"));
+  const auto* alice = metas_of(state, "alice");
+  ASSERT_NE(alice, nullptr);
+  ASSERT_EQ(alice->size(), 1u);
+  EXPECT_EQ((*alice)[0].device, "laptop");
+
+  auto diffs = take_all(owner);
+  ASSERT_EQ(diffs.size(), 1u);
+  EXPECT_TRUE(diffs[0].diff.joins.empty());
+  ASSERT_EQ(diffs[0].diff.leaves.size(), 1u);
+  EXPECT_EQ(diffs[0].diff.leaves[0].first, "alice");
+  ASSERT_EQ(diffs[0].diff.leaves[0].second.size(), 1u);
+  EXPECT_EQ(diffs[0].diff.leaves[0].second[0].phx_ref, phone_ref);
+  EXPECT_EQ(diffs[0].diff.leaves[0].second[0].device, "phone");
+
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}}));
+  EXPECT_TRUE(owner.presence_state(*owner.find("lobby")).empty());
+}
+
+TEST(RoomOwner, LeaveOfUnknownRoomOrConnectionIsFalseAndChangesNothing) {
+  RoomOwner owner(0, 2, {});
+  EXPECT_FALSE(owner.leave(LeaveRoom{"nowhere", {0, 1, 1}}));
+  do_join(owner, join_request("lobby", {0, 1, 1}, "alice"));
+  take_all(owner);
+  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", {0, 2, 1}}));
+  // Same slot, later generation: a different connection that reuses the slot.
+  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", {0, 1, 2}}));
+  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", {1, 1, 1}}));
+  EXPECT_TRUE(take_all(owner).empty());
+  EXPECT_EQ(owner.find("lobby")->members_per_shard[0], 1u);
+  EXPECT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}}));
+  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}}));  // twice: the second is a no-op
+  EXPECT_EQ(owner.find("lobby")->members_per_shard[0], 0u);
+}
+
+TEST(RoomOwner, JoinsAndLeavesOfOneTurnBecomeOneDiffPerRoom) {
+  RoomOwner owner(0, 2, {});
+  do_join(owner, join_request("lobby", {0, 1, 1}, "carol"));
+  take_all(owner);
+
+  do_join(owner, join_request("lobby", {0, 2, 1}, "alice", "laptop"));
+  do_join(owner, join_request("lobby", {1, 2, 1}, "alice", "phone"));
+  do_join(owner, join_request("lobby", {1, 3, 1}, "bob"));
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}}));
+  do_join(owner, join_request("other", {1, 4, 1}, "dave"));
+
+  auto diffs = take_all(owner);
+  ASSERT_EQ(diffs.size(), 2u);
+  const TakenDiff* lobby = diffs[0].room == "lobby" ? &diffs[0] : &diffs[1];
+  const TakenDiff* other = diffs[0].room == "lobby" ? &diffs[1] : &diffs[0];
+  ASSERT_EQ(lobby->room, "lobby");
+  ASSERT_EQ(other->room, "other");
+
+  EXPECT_EQ(keys_of(lobby->diff.joins), (std::vector<std::string>{"alice", "bob"}));
+  ASSERT_EQ(metas_of(lobby->diff.joins, "alice")->size(), 2u);
+  EXPECT_EQ((*metas_of(lobby->diff.joins, "alice"))[0].device, "laptop");
+  EXPECT_EQ((*metas_of(lobby->diff.joins, "alice"))[1].device, "phone");
+  EXPECT_EQ(keys_of(lobby->diff.leaves), (std::vector<std::string>{"carol"}));
+  EXPECT_EQ(keys_of(other->diff.joins), (std::vector<std::string>{"dave"}));
+  EXPECT_TRUE(other->diff.leaves.empty());
+
+  // Flushed: nothing pending until the next change.
+  EXPECT_TRUE(take_all(owner).empty());
+  EXPECT_FALSE(owner.find("lobby")->diff_pending);
+  EXPECT_TRUE(owner.find("lobby")->pending_joins.empty());
+  EXPECT_TRUE(owner.find("lobby")->pending_leaves.empty());
+
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 3, 1}}));
+  diffs = take_all(owner);
+  ASSERT_EQ(diffs.size(), 1u);
+  EXPECT_TRUE(diffs[0].diff.joins.empty());
+  EXPECT_EQ(keys_of(diffs[0].diff.leaves), (std::vector<std::string>{"bob"}));
+}
+
+TEST(RoomOwner, JoinThenLeaveInOneTurnCarriesTheSameMetaInBoth) {
+  // The client applies joins before leaves, so a meta in both ends up absent: correct.
+  RoomOwner owner(0, 1, {});
+  do_join(owner, join_request("lobby", {0, 1, 1}, "alice"));
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}}));
+  auto diffs = take_all(owner);
+  ASSERT_EQ(diffs.size(), 1u);
+  ASSERT_EQ(diffs[0].diff.joins.size(), 1u);
+  ASSERT_EQ(diffs[0].diff.leaves.size(), 1u);
+  EXPECT_EQ(diffs[0].diff.joins[0].second, diffs[0].diff.leaves[0].second);
+  EXPECT_TRUE(owner.presence_state(*owner.find("lobby")).empty());
+}
+
+TEST(RoomOwner, ManyJoinsInOneTurnAreOneDiff) {
+  RoomOwner owner(0, 2, {});
+  for (uint32_t i = 0; i < 100; ++i) {
+    do_join(owner, join_request("big", {i % 2, i, 1}, "u" + std::to_string(i)));
+  }
+  auto diffs = take_all(owner);
+  ASSERT_EQ(diffs.size(), 1u);
+  EXPECT_EQ(diffs[0].diff.joins.size(), 100u);
+  EXPECT_EQ(owner.find("big")->members_per_shard[0], 50u);
+  EXPECT_EQ(owner.find("big")->members_per_shard[1], 50u);
+}
+
+class RoomOwnerRecovery : public ::testing::Test {
+ protected:
+  // The room's last committed id comes from storage at startup.
+  RoomOwner owner_{0, 2, {{"lobby", 10}}};
+
+  Joined join_with(std::optional<int64_t> last_seen, int64_t limit = kRecoveryLimit) {
+    JoinRoom r = join_request("lobby", {0, next_slot_++, 1}, "alice");
+    r.last_seen_id = last_seen;
+    return do_join(owner_, r, limit);
+  }
+  uint32_t next_slot_ = 1;
+};
+
+TEST_F(RoomOwnerRecovery, InitialLastIdSeedsTheRoom) {
+  join_with(std::nullopt);
+  EXPECT_EQ(owner_.find("lobby")->last_committed_id, 10);
+  EXPECT_EQ(owner_.find("lobby")->last_assigned_id, 10);
+}
+
+TEST_F(RoomOwnerRecovery, WithoutLastSeenIdThereIsNoRecoveryAnswer) {
+  Joined j = join_with(std::nullopt);
+  EXPECT_FALSE(j.accepted.recovered.has_value());
+  EXPECT_FALSE(j.accepted.catchup_pending);
+  EXPECT_FALSE(j.catchup.has_value());
+}
+
+TEST_F(RoomOwnerRecovery, MissedMessagesWithinTheLimitAreCaughtUp) {
+  Joined j = join_with(7);
+  EXPECT_EQ(j.accepted.recovered, std::optional<bool>(true));
+  EXPECT_TRUE(j.accepted.catchup_pending);
+  ASSERT_TRUE(j.catchup.has_value());
+  EXPECT_EQ(j.catchup->room, "lobby");
+  EXPECT_EQ(j.catchup->conn, j.accepted.conn);
+  EXPECT_EQ(j.catchup->after_id, 7);
+  EXPECT_EQ(j.catchup->upto_id, 10);
+  EXPECT_EQ(j.catchup->max_count, kRecoveryLimit);
+}
+
+TEST_F(RoomOwnerRecovery, UpToDateClientRecoversWithoutCatchup) {
+  Joined j = join_with(10);
+  EXPECT_EQ(j.accepted.recovered, std::optional<bool>(true));
+  EXPECT_FALSE(j.accepted.catchup_pending);
+  EXPECT_FALSE(j.catchup.has_value());
+}
+
+TEST_F(RoomOwnerRecovery, ClientAheadOfTheRoomRecoversWithoutCatchup) {
+  Joined j = join_with(50);
+  EXPECT_EQ(j.accepted.recovered, std::optional<bool>(true));
+  EXPECT_FALSE(j.catchup.has_value());
+}
+
+TEST_F(RoomOwnerRecovery, GapAtTheLimitIsRecoveredAndBeyondItIsNot) {
+  Joined at = join_with(7, /*limit=*/3);
+  EXPECT_EQ(at.accepted.recovered, std::optional<bool>(true));
+  ASSERT_TRUE(at.catchup.has_value());
+  EXPECT_EQ(at.catchup->after_id, 7);
+  EXPECT_EQ(at.catchup->upto_id, 10);
+
+  Joined beyond = join_with(6, /*limit=*/3);
+  EXPECT_EQ(beyond.accepted.recovered, std::optional<bool>(false));
+  EXPECT_FALSE(beyond.accepted.catchup_pending);
+  EXPECT_FALSE(beyond.catchup.has_value());
+
+  Joined from_zero = join_with(0);  // 10 missing, limit 100
+  EXPECT_EQ(from_zero.accepted.recovered, std::optional<bool>(true));
+  ASSERT_TRUE(from_zero.catchup.has_value());
+  EXPECT_EQ(from_zero.catchup->after_id, 0);
+}
+
+TEST_F(RoomOwnerRecovery, CatchupStopsAtTheLastCommittedIdNotTheLastAssigned) {
+  join_with(std::nullopt);
+  OwnedRoom* room = owner_.find("lobby");
+  room->last_assigned_id = 14;  // four publishes in flight to storage
+  Joined j = join_with(8);
+  ASSERT_TRUE(j.catchup.has_value());
+  EXPECT_EQ(j.catchup->upto_id, 10);
+}
+
+TEST(RoomOwner, NewRoomWithoutStoredIdsStartsAtZero) {
+  RoomOwner owner(0, 1, {{"lobby", 10}});
+  JoinRoom r = join_request("fresh", {0, 1, 1}, "alice");
+  r.last_seen_id = 0;
+  Joined j = do_join(owner, r);
+  EXPECT_EQ(j.room->last_committed_id, 0);
+  EXPECT_EQ(j.accepted.recovered, std::optional<bool>(true));
+  EXPECT_FALSE(j.catchup.has_value());
+}
+
+}  // namespace
+}  // namespace rtchat::server
