@@ -99,7 +99,10 @@ void LoadWorker::loop() {
       }
     }
     if (phase_ == Phase::Run) {
-      if (now >= t_end_ns_) {
+      // Every joined connection gone (the server died): nothing left to measure, end now.
+      const bool all_lost = counters_[Counter::ConnJoined] > 0 &&
+                            counters_[Counter::ConnJoined] == counters_[Counter::ConnLost];
+      if (now >= t_end_ns_ || all_lost) {
         phase_ = Phase::Drain;
       } else if (now >= t_start_ns_) {
         publish_due(now);
@@ -178,7 +181,6 @@ void LoadWorker::note_error(std::string_view what) {
 }
 
 void LoadWorker::start_due_connections(int64_t now) {
-  const uint32_t workers = config_.workers();
   while (next_start_ < conns_.size() && pending_.size() < config_.max_pending) {
     LoadConnection& c = conns_[next_start_];
     if (config_.ramp > 0) {
@@ -186,7 +188,6 @@ void LoadWorker::start_due_connections(int64_t now) {
           t0_ns_ + static_cast<int64_t>(static_cast<double>(c.index) / config_.ramp * 1e9);
       if (due > now) break;
     }
-    (void)workers;
     ++next_start_;
     start_connection(c, now);
   }
@@ -272,6 +273,7 @@ void LoadWorker::publish_due(int64_t now) {
       ack_slots_[p][c.next_seq % kAckSlots] = AckSlot{c.next_seq, sent};
       queue_message(c, m);
       ++counters_[Counter::Published];
+      if (c.next_send_ns >= t_measure_ns_) ++counters_[Counter::PublishedMeasured];
       ++c.next_seq;
       c.next_send_ns += interval;
     }

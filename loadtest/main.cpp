@@ -120,6 +120,8 @@ int main(int argc, char** argv) {
   app.add_option("--csv", c.csv_path, "write the per-second time series here");
   app.add_flag("--json", c.json, "print one JSON result line (last line of stdout)");
   app.add_flag("--quiet", c.quiet, "no per-second progress lines");
+  app.add_flag("--strict", c.strict,
+               "exit 3 on any failed connection, lost, reordered or duplicated delivery");
   app.add_flag("--self-check", self_check, "run the built-in unit checks and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -142,6 +144,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rtchat-loadtest: FAILED: %s%s%s\n", report.fatal.c_str(),
                  report.first_error.empty() ? "" : ": ", report.first_error.c_str());
     return 1;
+  }
+  const auto& t = report.totals;
+  if (c.strict &&
+      (report.lost_deliveries() != 0 || t.failed() != 0 || t[lt::Counter::OrderViolations] != 0 ||
+       t[lt::Counter::Duplicates] != 0 || t[lt::Counter::ConnLost] != 0)) {
+    std::fprintf(stderr,
+                 "rtchat-loadtest: --strict: deliveries or connections did not all check out\n");
+    return 3;
   }
   return 0;
 }

@@ -18,6 +18,7 @@ enum class Counter : uint8_t {
   ConnJoined,
   ConnLost,  // joined, then closed by the server or reset
   Published,
+  PublishedMeasured,  // of which scheduled inside the measured window
   Acked,
   PublishErrors,     // error replies to new_msg (all reasons)
   RateLimited,       // of which reason "rate_limited"
@@ -38,13 +39,28 @@ enum class Counter : uint8_t {
 inline constexpr size_t kCounterCount = static_cast<size_t>(Counter::Count_);
 
 inline constexpr std::array<std::string_view, kCounterCount> kCounterNames = {
-    "conn_attempted",    "conn_tcp_failed",  "conn_upgrade_failed",
-    "conn_join_failed",  "conn_timed_out",   "conn_joined",
-    "conn_lost",         "published",        "acked",
-    "publish_errors",    "rate_limited",     "received",
-    "received_measured", "foreign_messages", "order_violations",
-    "duplicates",        "presence_frames",  "other_frames",
-    "protocol_errors",   "bytes_in",         "bytes_out",
+    "conn_attempted",
+    "conn_tcp_failed",
+    "conn_upgrade_failed",
+    "conn_join_failed",
+    "conn_timed_out",
+    "conn_joined",
+    "conn_lost",
+    "published",
+    "published_measured",
+    "acked",
+    "publish_errors",
+    "rate_limited",
+    "received",
+    "received_measured",
+    "foreign_messages",
+    "order_violations",
+    "duplicates",
+    "presence_frames",
+    "other_frames",
+    "protocol_errors",
+    "bytes_in",
+    "bytes_out",
     "send_lag_max_us",
 };
 

@@ -112,7 +112,9 @@ void print_table(const RunReport& r, FILE* out) {
       fmt("  throughput (measured window): %.0f deliveries/s  %.0f publishes/s  in %.2f MiB  out "
           "%.2f MiB total\n",
           r.delivered_per_s(),
-          r.config.duration_s > 0 ? r.config.per_publisher_rate() * r.config.publishers : 0.0,
+          r.config.duration_s > 0
+              ? static_cast<double>(t[Counter::PublishedMeasured]) / r.config.duration_s
+              : 0.0,
           static_cast<double>(t[Counter::BytesIn]) / 1048576.0,
           static_cast<double>(t[Counter::BytesOut]) / 1048576.0);
   s += "  latency:\n";

@@ -36,7 +36,9 @@ struct ScenarioConfig {
   int server_pid = 0;             // > 0: sample the server's RSS from /proc/<pid>/status
   std::string csv_path;
   bool json = false;
-  bool quiet = false;  // no progress lines
+  bool quiet = false;
+  bool strict =
+      false;  // exit 3 when any delivery is lost, reordered or duplicated  // no progress lines
 
   [[nodiscard]] uint32_t workers() const { return procs * threads; }
   // msgs/s each publisher sends.

@@ -63,7 +63,7 @@ function assertLatencySane(lat) {
 }
 
 const SMALL = ['--connections', '200', '--rooms', '10', '--publishers', '10', '--rate', '10',
-  '--msg-size', '120', '--warmup', '0.5', '--duration', '3', '--quiet'];
+  '--msg-size', '120', '--warmup', '0.5', '--duration', '3', '--quiet', '--strict'];
 
 test('loadtest binary is available', { skip: !LOADTEST_BIN && 'RTCHAT_LOADTEST_BIN not set' }, async () => {
   const r = await runLoadtest(['--self-check']);
@@ -125,6 +125,20 @@ test('a dead port fails fast with a non-zero exit', { skip: !LOADTEST_BIN && 'RT
   assert.ok(r.ms < 10000, `took ${r.ms} ms`);
   assert.match(r.stderr, /refused|could not|FAILED/i);
   assert.equal(r.json?.ok, false);
+});
+
+test('a server that dies mid-run ends the run with a non-zero exit', { skip: !LOADTEST_BIN && 'RTCHAT_LOADTEST_BIN not set' }, async () => {
+  const server = await startServer();
+  const run = runLoadtest(['--port', String(server.port), '--jwt-secret', TEST_SECRET,
+    '--connections', '100', '--rooms', '5', '--publishers', '5', '--rate', '5', '--warmup', '0',
+    '--duration', '20', '--quiet'], 30000);
+  await new Promise((r) => setTimeout(r, 2500));
+  await server.kill9();
+  const r = await run;
+  assert.notEqual(r.code, null, 'the tool hung and was killed');
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(r.ms < 15000, `took ${r.ms} ms`);
+  assert.match(r.stderr, /lost|closed/i);
 });
 
 test('a wrong secret is reported as a refused upgrade, not a hang', { skip: !LOADTEST_BIN && 'RTCHAT_LOADTEST_BIN not set' }, async () => {
