@@ -16,6 +16,7 @@
 #include "server/jwt.h"
 #include "server/outbound_queue.h"
 #include "server/shard_messages.h"
+#include "server/ws_frame.h"
 
 namespace rtchat::server {
 
@@ -62,7 +63,9 @@ struct Connection {
 
   std::unique_ptr<HttpRequestParser> http;
   WireFormat format = WireFormat::Json;
-  WslayContext ws;
+  WslayContext ws;            // created on the first frame, freed when idle between messages
+  FrameBoundary frames;       // where the inbound stream is, to know when ws may be freed
+  bool ws_idle_tick = false;  // no bytes since the last sweep
   std::string_view ws_input;  // bytes being fed to wslay (valid during one recv)
 
   // Identity, from the verified token only.
@@ -71,8 +74,12 @@ struct Connection {
   std::vector<Channel> channels;
 
   OutboundQueue out;
-  iovec iov[OutboundQueue::kMaxIov];
-  msghdr msg{};
+  // The in-flight sendmsg's arguments, allocated only while a send is in flight.
+  struct SendState {
+    iovec iov[OutboundQueue::kMaxIov];
+    msghdr msg;
+  };
+  std::unique_ptr<SendState> send;
 
   // Inbound rate limit (token bucket) and flood strikes.
   double tokens = 0;

@@ -5,7 +5,7 @@
 #include <sys/uio.h>
 
 #include <cstddef>
-#include <deque>
+#include <vector>
 
 #include "core/shared_frame.h"
 
@@ -20,13 +20,14 @@ class OutboundQueue {
     bytes_ += frame.size();
     items_.push_back({std::move(frame), 0});
   }
-  [[nodiscard]] bool empty() const { return items_.empty(); }
+  [[nodiscard]] bool empty() const { return head_ == items_.size(); }
   [[nodiscard]] size_t bytes() const { return bytes_; }
 
   // Fills iov with the queue's head; returns the number of entries used.
   size_t gather(iovec* iov) const {
     size_t n = 0;
-    for (auto it = items_.begin(); it != items_.end() && n < kMaxIov; ++it, ++n) {
+    for (auto it = items_.begin() + static_cast<std::ptrdiff_t>(head_);
+         it != items_.end() && n < kMaxIov; ++it, ++n) {
       iov[n].iov_base = const_cast<std::byte*>(it->frame.data() + it->offset);
       iov[n].iov_len = it->frame.size() - it->offset;
     }
@@ -35,19 +36,23 @@ class OutboundQueue {
   // Drops `sent` bytes from the head (a send completed, possibly partially).
   void consume(size_t sent) {
     bytes_ -= sent;
-    while (sent > 0 && !items_.empty()) {
-      Item& head = items_.front();
+    while (sent > 0 && !empty()) {
+      Item& head = items_[head_];
       size_t left = head.frame.size() - head.offset;
       if (sent < left) {
         head.offset += sent;
         return;
       }
       sent -= left;
-      items_.pop_front();
+      head.frame = core::SharedFrame();  // release the reference now, not at compaction
+      ++head_;
     }
+    if (empty()) clear();
   }
   void clear() {
-    items_.clear();
+    // An idle connection keeps no queue memory (performance-notes 2.5: idle sockets are cheap).
+    std::vector<Item>().swap(items_);
+    head_ = 0;
     bytes_ = 0;
   }
 
@@ -56,7 +61,8 @@ class OutboundQueue {
     core::SharedFrame frame;
     size_t offset;
   };
-  std::deque<Item> items_;
+  std::vector<Item> items_;  // [head_, size) pending; a vector holds nothing until used
+  size_t head_ = 0;
   size_t bytes_ = 0;
 };
 

@@ -1,6 +1,7 @@
 // The reactor half of a shard: ring setup, completions, the loop turn, timers, slots.
 #include "server/shard.h"
 
+#include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -113,7 +114,9 @@ void Shard::run() {
     if (draining_ && (live_connections_ == 0 || now >= drain_deadline_ms_)) break;
 
     if (worked) {
-      ring_->submit();
+      // With DEFER_TASKRUN completions are posted only when we enter with GETEVENTS: submit and
+      // collect in one call, without blocking.
+      ring_->submit_and_wait(0);
       continue;
     }
     // Nothing to do: announce the sleep, look at the mailboxes once more, then block in the
@@ -126,7 +129,7 @@ void Shard::run() {
     for (auto& o : outboxes_) backlog |= o && o->backlog() > 0;
     int wait_ms = backlog ? 1 : static_cast<int>(std::max<int64_t>(1, next_sweep_ms_ - now));
     if (pending) {
-      ring_->submit();
+      ring_->submit_and_wait(0);
     } else {
       ring_->submit_and_wait(wait_ms);
     }
@@ -237,6 +240,7 @@ void Shard::on_send(const io_uring_cqe& cqe) {
   }
   metrics_.bytes_out.add(static_cast<uint64_t>(cqe.res));
   c->out.consume(static_cast<size_t>(cqe.res));
+  if (c->out.empty()) c->send.reset();
   if (c->phase == Phase::Dead) {
     release(*c);
     return;
@@ -315,12 +319,13 @@ void Shard::flush_connection(Connection& c) {
   if (c.rearm_recv && !c.recv_armed && c.phase != Phase::Closing) arm_recv(c);
   if (c.send_inflight) return;
   if (!c.out.empty()) {
-    size_t n = c.out.gather(c.iov);
-    c.msg = msghdr{};
-    c.msg.msg_iov = c.iov;
-    c.msg.msg_iovlen = n;
+    if (!c.send) c.send = std::make_unique<Connection::SendState>();
+    size_t n = c.out.gather(c.send->iov);
+    c.send->msg = msghdr{};
+    c.send->msg.msg_iov = c.send->iov;
+    c.send->msg.msg_iovlen = n;
     io_uring_sqe* sqe = ring_->sqe();
-    io_uring_prep_sendmsg(sqe, c.file_index, &c.msg, MSG_NOSIGNAL);
+    io_uring_prep_sendmsg(sqe, c.file_index, &c.send->msg, MSG_NOSIGNAL);
     sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, core::OpTag{kSend, c.ref.generation, c.ref.slot}.pack());
     c.send_inflight = true;
@@ -332,6 +337,7 @@ void Shard::flush_connection(Connection& c) {
 void Shard::sweep(int64_t now_ms) {
   if (!accept_armed_ && !draining_) arm_accept();
   int64_t now_s = core::unix_millis() / 1000;
+  size_t released = 0;
   for (auto& slot : slots_) {
     if (!slot) continue;
     Connection& c = *slot;
@@ -346,6 +352,8 @@ void Shard::sweep(int64_t now_ms) {
         } else if (now_s > c.claims.exp + config_.jwt_leeway_s) {
           close_websocket(c, static_cast<uint16_t>(CloseCode::TokenExpired),
                           close_reason::kTokenExpired);
+        } else {
+          released += release_idle_wslay(c) ? 1 : 0;
         }
         break;
       case Phase::Closing:
@@ -358,6 +366,9 @@ void Shard::sweep(int64_t now_ms) {
         break;
     }
   }
+  // Many wslay contexts went back to malloc at once (a burst went idle): give the pages back
+  // to the kernel so RSS reflects the idle footprint.
+  if (released >= 256) malloc_trim(0);
 }
 
 void Shard::begin_drain() {

@@ -103,6 +103,8 @@ class Shard {
 
   // ---- WebSocket + Phoenix session (shard_session.cpp)
   void start_websocket(Connection& c);
+  bool ensure_wslay(Connection& c);
+  bool release_idle_wslay(Connection& c);
   void on_ws_bytes(Connection& c, std::string_view bytes);
   void on_ws_message(Connection& c, uint8_t opcode, std::string_view payload);
   void collect_wslay_output(Connection& c);

@@ -86,15 +86,30 @@ void wslay_on_msg(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg* ar
 }
 }  // namespace
 
-void Shard::start_websocket(Connection& c) {
-  t_shard = this;
+bool Shard::ensure_wslay(Connection& c) {
+  if (c.ws) return true;
   wslay_event_context_ptr ctx = nullptr;
-  if (wslay_event_context_server_init(&ctx, &kWslayCallbacks, &c) != 0) {
-    abort_connection(c);
-    return;
-  }
+  if (wslay_event_context_server_init(&ctx, &kWslayCallbacks, &c) != 0) return false;
   wslay_event_config_set_max_recv_msg_length(ctx, config_.max_message_bytes);
   c.ws.reset(ctx);
+  return true;
+}
+
+bool Shard::release_idle_wslay(Connection& c) {
+  // Only between messages, with nothing of wslay's own left to send: then a fresh context later
+  // is indistinguishable from this one.
+  bool released = false;
+  if (c.ws && c.ws_idle_tick && c.frames.at_message_boundary() &&
+      !wslay_event_want_write(c.ws.get())) {
+    c.ws.reset();
+    released = true;
+  }
+  c.ws_idle_tick = true;
+  return released;
+}
+
+void Shard::start_websocket(Connection& c) {
+  t_shard = this;
   c.phase = Phase::WebSocket;
   c.last_rx_ms = core::mono_millis();
   metrics_.websockets_open.set(metrics_.websockets_open.get() + 1);
@@ -102,6 +117,12 @@ void Shard::start_websocket(Connection& c) {
 
 void Shard::on_ws_bytes(Connection& c, std::string_view bytes) {
   t_shard = this;
+  if (!ensure_wslay(c)) {
+    abort_connection(c);
+    return;
+  }
+  c.frames.feed(bytes);
+  c.ws_idle_tick = false;
   c.ws_input = bytes;
   int rv = wslay_event_recv(c.ws.get());
   c.ws_input = {};

@@ -18,3 +18,25 @@ core::SharedFrame make_ws_frame(WsOpcode opcode, std::string_view payload);
 core::SharedFrame make_close_frame(uint16_t code, std::string_view reason);
 
 }  // namespace rtchat::server
+
+namespace rtchat::server {
+
+// Follows client frame boundaries in the inbound byte stream without parsing payloads, so the
+// shard knows when a connection sits between messages and its wslay context (8.8 KB with its
+// buffers, performance-notes 2.7) can be freed until the next frame arrives.
+class FrameBoundary {
+ public:
+  void feed(std::string_view bytes);
+  // True between complete messages: no partial header, payload or fragmented message pending.
+  [[nodiscard]] bool at_message_boundary() const {
+    return header_len_ == 0 && payload_left_ == 0 && !in_fragmented_message_;
+  }
+
+ private:
+  uint8_t header_[14] = {};
+  uint8_t header_len_ = 0;
+  uint64_t payload_left_ = 0;
+  bool in_fragmented_message_ = false;
+};
+
+}  // namespace rtchat::server
