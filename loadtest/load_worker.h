@@ -6,11 +6,14 @@
 // wait for "G t_start" -> Run (publishers send on an open-loop schedule) -> Drain (until every
 // publish is answered and deliveries go quiet, or the drain deadline) -> Final -> wait for "X",
 // close everything. EOF on the down pipe or "A" aborts at once: no phase can hang.
+// load_worker.cpp holds the loop, connecting and sending; load_worker_inbound.cpp the receive
+// half and the delivery checks.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/buffer_ring.h"
@@ -44,7 +47,8 @@ class LoadWorker {
     uint64_t seq = 0;
     int64_t sent_ns = 0;
   };
-  static constexpr size_t kAckSlots = 256;  // acks normally return within a few messages
+  static constexpr size_t kAckSlots = 256;           // acks normally return within a few messages
+  static constexpr std::string_view kJoinRef = "0";  // publishes use their seq, heartbeats "hb<n>"
 
   void loop();
   void handle_commands();
