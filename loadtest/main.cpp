@@ -33,7 +33,14 @@ std::string validate(lt::ScenarioConfig& c) {
   c.host = host;
   c.target_addr = addr.s_addr;
   if (c.port == 0) return "--port must be 1..65535";
+  if (c.connections == 0) return "--connections must be at least 1";
   if (c.rooms == 0) return "--rooms must be at least 1";
+  if (c.rate < 0 || c.total_rate < 0) return "--rate and --total-rate cannot be negative";
+  if (c.publishers > 0 && c.per_publisher_rate() <= 0) return "publishers need a --rate > 0";
+  // The schedule advances by 1e9 / rate ns per message: beyond this it would not advance at all,
+  // and far beyond what a chat server accepts from one connection anyway.
+  if (c.per_publisher_rate() > 100000) return "at most 100000 msgs/s per publisher: add publishers";
+  if (c.ramp < 0) return "--ramp cannot be negative";
   if (c.publishers > c.connections) return "--publishers cannot exceed --connections";
   if (c.procs == 0 || c.threads == 0) return "--procs and --threads must be at least 1";
   if (c.source_addrs == 0 || c.source_addrs > 254) return "--source-addrs must be 1..254";
