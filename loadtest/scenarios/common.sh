@@ -8,10 +8,10 @@
 set -eu
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${RTCHAT_LOADTEST_BIN:-$repo/build/loadtest/rtchat-loadtest}
+# shellcheck disable=SC2034  # used by the scripts that source this file
 PORT=${RTCHAT_PORT:-4000}
-export RTCHAT_JWT_SECRET=${RTCHAT_JWT_SECRET:-rtchat-dev-secret-do-not-use-in-production}
+export RTCHAT_JWT_SECRET="${RTCHAT_JWT_SECRET:-rtchat-dev-secret-do-not-use-in-production}"
 OUT_DIR=${OUT_DIR:-.}
 [ -x "$BIN" ] || { echo "$0: $BIN not found: build the rtchat-loadtest target or set RTCHAT_LOADTEST_BIN" >&2; exit 1; }
-server_pid_flag() {
-  if [ -n "${RTCHAT_SERVER_PID:-}" ]; then echo "--server-pid $RTCHAT_SERVER_PID"; fi
-}
+# Prepend --server-pid to the script's own arguments, so "$@" carries it (user flags still last).
+if [ -n "${RTCHAT_SERVER_PID:-}" ]; then set -- --server-pid "$RTCHAT_SERVER_PID" "$@"; fi

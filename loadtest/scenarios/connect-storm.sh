@@ -3,7 +3,8 @@
 # under its own 20000 open-file limit) bound to 2 source addresses (each ~28k ephemeral ports),
 # all joining 3000 rooms of 10 with no ramp. Shows connects/s, connect and join latency under a storm,
 # and how many sockets the server holds. Bounded: 20 s connect timeout, 5 s hold.
+# shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
 exec "$BIN" --port "$PORT" --connections 30000 --rooms 3000 --publishers 0 \
   --procs 2 --source-addrs 2 --max-pending 1024 --connect-timeout 20 \
-  --warmup 0 --duration 5 --csv "$OUT_DIR/connect-storm.csv" $(server_pid_flag) "$@"
+  --warmup 0 --duration 5 --csv "$OUT_DIR/connect-storm.csv" "$@"
