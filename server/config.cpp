@@ -21,6 +21,9 @@ bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
       ->envname("RTCHAT_SHARDS");
   app.add_option("--data-dir", c.data_dir, "Directory of the SQLite history")
       ->envname("RTCHAT_DATA_DIR");
+  app.add_option("--storage", c.storage, "History store: sqlite, or memory (lost on exit)")
+      ->check(CLI::IsMember({"sqlite", "memory"}))
+      ->envname("RTCHAT_STORAGE");
   app.add_option("--web-root", c.web_root, "Built web UI to serve at /")
       ->envname("RTCHAT_WEB_ROOT");
   app.add_option("--jwt-secret", c.jwt_secret, "HS256 secret for socket tokens")

@@ -13,6 +13,7 @@ struct ServerConfig {
   uint16_t port = 4000;
   unsigned shards = 0;                   // 0 = one per CPU
   std::string data_dir = "./data";       // SQLite file lives here
+  std::string storage = "sqlite";        // sqlite | memory (in-process, lost on exit: benchmarks)
   std::string web_root;                  // built UI; empty = <exe>/../../web/dist or ./web/dist
   std::string jwt_secret;                // HS256 secret; required with --production
   bool production = false;               // off: dev mode (token minting endpoint, dev secret)

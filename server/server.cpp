@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/unique_fd.h"
 #include "server/log.h"
+#include "server/memory_store.h"
 #include "server/room_owner.h"
 #include "server/shard.h"
 #include "server/sqlite_store.h"
@@ -84,9 +85,14 @@ int run_server(ServerConfig config) {
   }
   const unsigned shards = config.effective_shards();
 
-  std::filesystem::create_directories(config.data_dir);
-  auto store = open_sqlite_store(SqliteOptions{
-      (std::filesystem::path(config.data_dir) / "rtchat.db").string(), config.sync_full});
+  std::unique_ptr<Store> store;
+  if (config.storage == "memory") {
+    store = open_memory_store();
+  } else {
+    std::filesystem::create_directories(config.data_dir);
+    store = open_sqlite_store(SqliteOptions{
+        (std::filesystem::path(config.data_dir) / "rtchat.db").string(), config.sync_full});
+  }
   std::vector<std::pair<std::string, int64_t>> last_ids;
   if (!store->last_ids(last_ids)) throw std::runtime_error("cannot read message offsets");
   std::vector<std::unordered_map<std::string, int64_t>> owned(shards);
@@ -153,12 +159,12 @@ int run_server(ServerConfig config) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
   LOG_INFO("config",
-           "host=%s port=%u shards=%u data_dir=%s web_root=%s static_files=%zu mode=%s "
+           "host=%s port=%u shards=%u storage=%s data_dir=%s web_root=%s static_files=%zu mode=%s "
            "max_message_bytes=%zu heartbeat_timeout_s=%d outbound_cap_bytes=%zu rate=%g/%g",
-           config.host.c_str(), port, shards, config.data_dir.c_str(), web_root.c_str(),
-           static_files->size(), config.production ? "production" : "dev", config.max_message_bytes,
-           config.heartbeat_timeout_s, config.outbound_cap_bytes, config.rate_per_s,
-           config.rate_burst);
+           config.host.c_str(), port, shards, config.storage.c_str(), config.data_dir.c_str(),
+           web_root.c_str(), static_files->size(), config.production ? "production" : "dev",
+           config.max_message_bytes, config.heartbeat_timeout_s, config.outbound_cap_bytes,
+           config.rate_per_s, config.rate_burst);
   std::printf("rtchat-server listening on %s:%u\n", config.host.c_str(), port);
   std::fflush(stdout);
 
