@@ -21,6 +21,10 @@ namespace rtchat::loadtest {
 
 namespace {
 
+// Set by SIGINT/SIGTERM: the coordinator aborts the workers and still prints what it has.
+volatile sig_atomic_t g_interrupted = 0;
+void on_interrupt(int /*signo*/) { g_interrupted = 1; }
+
 constexpr int64_t kNsPerSec = 1'000'000'000;
 constexpr int64_t kSampleGraceNs = 150'000'000;
 int64_t seconds_ns(double s) { return static_cast<int64_t>(s * 1e9); }
@@ -328,6 +332,7 @@ RunReport Coordinator::run() {
       emit_second(next_second_ns_);
       while (next_second_ns_ + kSampleGraceNs <= now) next_second_ns_ += kNsPerSec;
     }
+    if (g_interrupted != 0 && fatal_.empty()) fatal_ = "interrupted";
     if (!fatal_.empty()) break;
     const bool all_ready =
         std::all_of(views_.begin(), views_.end(), [](auto& v) { return v.ready; });
@@ -369,6 +374,8 @@ RunReport Coordinator::run() {
     }
   }
   const bool failed = !fatal_.empty();
+  report_.is_complete =
+      std::all_of(views_.begin(), views_.end(), [](const WorkerView& v) { return v.final; });
   sample_rss(report_.rss_end_kib);
   if (go_server_cpu_ns_ >= 0) {
     const int64_t end_cpu = read_cpu_ns(config_.server_pid);
@@ -399,6 +406,17 @@ RunReport Coordinator::run() {
 
 }  // namespace
 
-RunReport run_scenario(const ScenarioConfig& config) { return Coordinator(config).run(); }
+RunReport run_scenario(const ScenarioConfig& config) {
+  // A worker that died must not kill the coordinator through its pipe: writes then fail (EPIPE)
+  // and the run ends with a report. Forked workers inherit the interrupt handler, so one Ctrl-C
+  // stops the run through the coordinator instead of killing each process mid-write.
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  return Coordinator(config).run();
+}
 
 }  // namespace rtchat::loadtest

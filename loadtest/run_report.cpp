@@ -104,10 +104,17 @@ void print_table(const RunReport& r, FILE* out) {
                               ? 100.0 * static_cast<double>(r.lost_deliveries()) /
                                     static_cast<double>(r.expected_deliveries)
                               : 0.0;
-  s += fmt("  deliveries: expected %" PRIu64 "  received %" PRIu64 "  loss %" PRId64
-           " (%.3f%%)  order violations %" PRIu64 "  duplicates %" PRIu64 "\n",
-           r.expected_deliveries, t[Counter::Received], r.lost_deliveries(), loss_pct,
-           t[Counter::OrderViolations], t[Counter::Duplicates]);
+  if (r.is_complete) {
+    s += fmt("  deliveries: expected %" PRIu64 "  received %" PRIu64 "  loss %" PRId64
+             " (%.3f%%)  order violations %" PRIu64 "  duplicates %" PRIu64 "\n",
+             r.expected_deliveries, t[Counter::Received], r.lost_deliveries(), loss_pct,
+             t[Counter::OrderViolations], t[Counter::Duplicates]);
+  } else {
+    s += fmt("  deliveries: received %" PRIu64
+             " (expected unknown: the run did not finish)  order "
+             "violations %" PRIu64 "  duplicates %" PRIu64 "\n",
+             t[Counter::Received], t[Counter::OrderViolations], t[Counter::Duplicates]);
+  }
   s +=
       fmt("  throughput (measured window): %.0f deliveries/s  %.0f publishes/s  in %.2f MiB  out "
           "%.2f MiB total\n",
@@ -168,11 +175,18 @@ std::string json_line(const RunReport& r) {
   s += fmt(",\"connections_established\":%" PRIu64 ",\"connections_failed\":%" PRIu64,
            t[Counter::ConnJoined], t.failed());
   s += fmt(",\"setup_s\":%.3f", r.setup_s);
-  s += fmt(",\"published\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"expected_deliveries\":%" PRIu64
-           ",\"delivered\":%" PRIu64 ",\"lost\":%" PRId64 ",\"order_violations\":%" PRIu64
-           ",\"duplicates\":%" PRIu64 ",\"delivered_per_s\":%.1f",
-           t[Counter::Published], t[Counter::Acked], r.expected_deliveries, t[Counter::Received],
-           r.lost_deliveries(), t[Counter::OrderViolations], t[Counter::Duplicates],
+  s += fmt(",\"published\":%" PRIu64 ",\"acked\":%" PRIu64, t[Counter::Published],
+           t[Counter::Acked]);
+  // Unknown (null) when the run was cut short: the workers' acks per room never arrived.
+  if (r.is_complete) {
+    s += fmt(",\"expected_deliveries\":%" PRIu64 ",\"lost\":%" PRId64, r.expected_deliveries,
+             r.lost_deliveries());
+  } else {
+    s += ",\"expected_deliveries\":null,\"lost\":null";
+  }
+  s += fmt(",\"delivered\":%" PRIu64 ",\"order_violations\":%" PRIu64 ",\"duplicates\":%" PRIu64
+           ",\"delivered_per_s\":%.1f",
+           t[Counter::Received], t[Counter::OrderViolations], t[Counter::Duplicates],
            r.delivered_per_s());
   json_latency(s, "latency", r.e2e);
   json_latency(s, "ack_latency", r.ack);

@@ -37,6 +37,7 @@ struct RunReport {
   LatencyHistogram e2e;
   LatencyHistogram ack;
   uint64_t expected_deliveries = 0;  // sum over rooms of acked x joined members
+  bool is_complete = false;          // every worker sent its Final: expected and loss are known
   double wall_s = 0;
   double setup_s = 0;  // first connect until every connection settled
   double cpu_user_s = 0;

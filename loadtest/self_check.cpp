@@ -121,12 +121,15 @@ void check_report() {
   r->totals[Counter::ConnJoined] = 10;
   r->totals[Counter::Received] = 90;
   r->expected_deliveries = 100;
+  r->is_complete = true;
   r->e2e.record(5'000'000);
   const std::string j = json_line(*r);
   expect(j.front() == '{' && j.back() == '}', "json line is an object");
   expect(j.find("\"lost\":10") != std::string::npos, "json reports loss");
   expect(j.find("\"p99_ms\":5.000") != std::string::npos, "json reports p99 in ms");
   expect(j.find('\n') == std::string::npos, "json is one line");
+  r->is_complete = false;
+  expect(json_line(*r).find("\"lost\":null") != std::string::npos, "an unfinished run has no loss");
 }
 
 }  // namespace
