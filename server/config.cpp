@@ -66,6 +66,10 @@ bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
       ->delimiter(',')
       ->envname("RTCHAT_ALLOWED_ORIGINS");
   app.add_option("--log-level", c.log_level, "error|warn|info|debug")->envname("RTCHAT_LOG_LEVEL");
+  app.add_option("--cluster", c.cluster_url, "Join a cluster through Redis: redis://HOST:PORT")
+      ->envname("RTCHAT_CLUSTER");
+  app.add_option("--node-id", c.node_id, "This node's id in the cluster (default: random)")
+      ->envname("RTCHAT_NODE_ID");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

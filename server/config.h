@@ -35,6 +35,8 @@ struct ServerConfig {
   bool sync_full = false;                    // SQLite synchronous=FULL (survive power loss, slower)
   std::vector<std::string> allowed_origins;  // empty = same origin + no Origin header
   std::string log_level = "info";
+  std::string cluster_url;  // redis://HOST:PORT joins a cluster (docs/cluster.md); empty = alone
+  std::string node_id;      // this node's name in the cluster; empty = random at start
 
   [[nodiscard]] unsigned effective_shards() const;
 };

@@ -53,17 +53,24 @@ void RoomOwner::mark_dirty(const std::string& room_key, OwnedRoom& room) {
   }
 }
 
-OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, JoinAccepted& accepted,
-                           std::optional<StoreCatchup>& catchup) {
-  auto [it, created] = rooms_.try_emplace(request.room);
+OwnedRoom& RoomOwner::ensure(const std::string& room_id) {
+  auto [it, created] = rooms_.try_emplace(room_id);
   OwnedRoom& room = it->second;
   if (created) {
     room.members_per_shard.assign(shards_, 0);
-    if (auto last = initial_last_ids_.find(request.room); last != initial_last_ids_.end()) {
+    if (auto last = initial_last_ids_.find(room_id); last != initial_last_ids_.end()) {
       room.last_assigned_id = room.last_committed_id = last->second;
       initial_last_ids_.erase(last);
     }
   }
+  return room;
+}
+
+OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, JoinAccepted& accepted,
+                           std::optional<StoreCatchup>& catchup) {
+  ensure(request.room);
+  auto it = rooms_.find(request.room);
+  OwnedRoom& room = it->second;
   room.members_per_shard[request.conn.shard]++;
   bool binary = request.format == WireFormat::Binary;
   if (binary) room.binary_members++;
@@ -120,7 +127,96 @@ bool RoomOwner::leave(const LeaveRoom& request) {
   return false;
 }
 
+void RoomOwner::mark_remote_dirty(const std::string& room_key, OwnedRoom& room) {
+  if (!room.remote_diff_pending) {
+    room.remote_diff_pending = true;
+    remote_dirty_.push_back(&room_key);
+  }
+}
+
+bool RoomOwner::remove_remote(const std::string& room_key, OwnedRoom& room, const ClusterMeta& m) {
+  auto p = room.remote_presence.find(m.user_id);
+  if (p == room.remote_presence.end()) return false;
+  auto& metas = p->second;
+  for (size_t i = 0; i < metas.size(); ++i) {
+    if (metas[i].meta.phx_ref != m.meta.phx_ref) continue;
+    room.remote_pending_leaves[m.user_id].push_back(std::move(metas[i].meta));
+    metas.erase(metas.begin() + static_cast<std::ptrdiff_t>(i));
+    if (metas.empty()) room.remote_presence.erase(p);
+    mark_remote_dirty(room_key, room);
+    return true;
+  }
+  return false;
+}
+
+void RoomOwner::apply_remote(const std::string& room_id, const std::vector<ClusterMeta>& joins,
+                             const std::vector<ClusterMeta>& leaves) {
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return;
+  OwnedRoom& room = it->second;
+  for (const auto& m : leaves) remove_remote(it->first, room, m);
+  for (const auto& m : joins) {
+    auto& metas = room.remote_presence[m.user_id];
+    bool known = false;
+    for (const auto& have : metas) known |= have.meta.phx_ref == m.meta.phx_ref;
+    if (known) continue;  // idempotent: a snapshot and a published join may carry the same meta
+    metas.push_back(m);
+    room.remote_pending_joins[m.user_id].push_back(m.meta);
+    mark_remote_dirty(it->first, room);
+  }
+}
+
+void RoomOwner::replace_remote(const std::string& room_id, std::vector<ClusterMeta> snapshot) {
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return;
+  OwnedRoom& room = it->second;
+  std::vector<ClusterMeta> gone;
+  for (const auto& [user, metas] : room.remote_presence) {
+    for (const auto& m : metas) {
+      bool kept = false;
+      for (const auto& s : snapshot) {
+        kept |= s.user_id == user && s.meta.phx_ref == m.meta.phx_ref;
+      }
+      if (!kept) gone.push_back(m);
+    }
+  }
+  apply_remote(room_id, snapshot, gone);
+}
+
+void RoomOwner::drop_remote_node(std::string_view node) {
+  for (auto& [key, room] : rooms_) {
+    std::vector<ClusterMeta> gone;
+    for (const auto& [user, metas] : room.remote_presence) {
+      for (const auto& m : metas) {
+        if (m.node == node) gone.push_back(m);
+      }
+    }
+    for (const auto& m : gone) remove_remote(key, room, m);
+  }
+}
+
+void RoomOwner::clear_remote(OwnedRoom& room) {
+  room.remote_presence.clear();
+  room.remote_pending_joins.clear();
+  room.remote_pending_leaves.clear();
+  room.remote_diff_pending = false;
+}
+
 proto::PresenceEntries RoomOwner::presence_state(const OwnedRoom& room) const {
+  if (!room.remote_presence.empty()) {
+    // Cluster mode: local and remote metas under one key per user, in key order.
+    std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> merged;
+    for (const auto& [user, records] : room.presence) {
+      for (const auto& r : records) merged[user].push_back(r.meta);
+    }
+    for (const auto& [user, metas] : room.remote_presence) {
+      for (const auto& m : metas) merged[user].push_back(m.meta);
+    }
+    proto::PresenceEntries entries;
+    entries.reserve(merged.size());
+    for (auto& [user, metas] : merged) entries.emplace_back(user, std::move(metas));
+    return entries;
+  }
   proto::PresenceEntries entries;
   entries.reserve(room.presence.size());
   for (const auto& [user, records] : room.presence) {

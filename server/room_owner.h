@@ -42,6 +42,16 @@ struct OwnedRoom {
   // connection -> its user id, so a leave finds its meta without scanning the room.
   std::unordered_map<uint64_t, std::string> user_of_conn;
 
+  // ---- cluster mode only (--cluster; docs/cluster.md)
+  bool cluster_watched = false;         // the link was told to subscribe the room
+  bool cluster_synced = false;          // the link answered (baseline known, or degraded)
+  std::vector<JoinRoom> joins_waiting;  // joins that arrived before the room was synced
+  // user id -> metas of connections on other nodes (each carries its node id).
+  std::map<std::string, std::vector<ClusterMeta>, std::less<>> remote_presence;
+  std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> remote_pending_joins;
+  std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> remote_pending_leaves;
+  bool remote_diff_pending = false;
+
   [[nodiscard]] bool has_members() const {
     for (uint32_t n : members_per_shard) {
       if (n) return true;
@@ -81,15 +91,47 @@ class RoomOwner {
   }
   [[nodiscard]] size_t room_count() const { return rooms_.size(); }
 
+  // ---- cluster mode: presence of other nodes, merged into presence_state and diffs.
+  // Creates the room record if needed (first join, or a join waiting for the cluster sync).
+  OwnedRoom& ensure(const std::string& room);
+  // Applies another node's joins/leaves (idempotent by phx_ref) and queues a remote diff.
+  void apply_remote(const std::string& room, const std::vector<ClusterMeta>& joins,
+                    const std::vector<ClusterMeta>& leaves);
+  // Replaces the room's remote metas by a snapshot; the difference is queued as a remote diff.
+  void replace_remote(const std::string& room, std::vector<ClusterMeta> snapshot);
+  // Every meta of a dead node leaves every room (queued as remote diffs).
+  void drop_remote_node(std::string_view node);
+  // Forgets the room's remote metas without a diff (no local member is left to tell).
+  void clear_remote(OwnedRoom& room);
+  template <typename Fn>
+  void take_remote_diffs(Fn&& fn) {
+    for (auto* name : remote_dirty_) {
+      auto it = rooms_.find(*name);
+      if (it == rooms_.end() || !it->second.remote_diff_pending) continue;
+      proto::PresenceDiff diff;
+      for (auto& [k, v] : it->second.remote_pending_joins) diff.joins.emplace_back(k, std::move(v));
+      for (auto& [k, v] : it->second.remote_pending_leaves)
+        diff.leaves.emplace_back(k, std::move(v));
+      it->second.remote_pending_joins.clear();
+      it->second.remote_pending_leaves.clear();
+      it->second.remote_diff_pending = false;
+      if (!diff.joins.empty() || !diff.leaves.empty()) fn(it->first, it->second, diff);
+    }
+    remote_dirty_.clear();
+  }
+
  private:
   std::string next_phx_ref();
   void mark_dirty(const std::string& room_key, OwnedRoom& room);
+  void mark_remote_dirty(const std::string& room_key, OwnedRoom& room);
+  bool remove_remote(const std::string& room_key, OwnedRoom& room, const ClusterMeta& m);
 
   unsigned shard_;
   unsigned shards_;
   std::unordered_map<std::string, OwnedRoom> rooms_;
   std::unordered_map<std::string, int64_t> initial_last_ids_;
   std::vector<const std::string*> dirty_;  // keys of rooms_ (stable: unordered_map nodes)
+  std::vector<const std::string*> remote_dirty_;
   std::string ref_prefix_;
   uint64_t ref_counter_ = 0;
 };

@@ -11,11 +11,14 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
 #include "core/clock.h"
 #include "core/unique_fd.h"
+#include "server/cluster_link.h"
+#include "server/cluster_store.h"
 #include "server/log.h"
 #include "server/memory_store.h"
 #include "server/room_owner.h"
@@ -93,6 +96,17 @@ int run_server(ServerConfig config) {
     store = open_sqlite_store(SqliteOptions{
         (std::filesystem::path(config.data_dir) / "rtchat.db").string(), config.sync_full});
   }
+  std::unique_ptr<ClusterLink> link;  // --cluster: the node's one thread that talks to Redis
+  if (!config.cluster_url.empty()) {
+    if (config.node_id.empty()) {
+      std::random_device rd;
+      char id[24];
+      std::snprintf(id, sizeof id, "n%08x%08x", rd(), rd());
+      config.node_id = id;
+    }
+    store = make_cluster_store(std::move(store), config);
+    link = std::make_unique<ClusterLink>(config, shards);
+  }
   std::vector<std::pair<std::string, int64_t>> last_ids;
   if (!store->last_ids(last_ids)) throw std::runtime_error("cannot read message offsets");
   std::vector<std::unordered_map<std::string, int64_t>> owned(shards);
@@ -133,11 +147,22 @@ int run_server(ServerConfig config) {
         kStorageReplyCapacity, shard_list[i]->doorbell()));
     storage.set_reply_mailbox(i, *storage_replies[i]);
   }
+  // Cluster link <-> shard i: one more peer in each shard's mailbox lists (index = shards).
+  std::vector<std::unique_ptr<core::Mailbox<ShardMessage>>> from_link;
+  for (unsigned i = 0; link && i < shards; ++i) {
+    from_link.push_back(std::make_unique<core::Mailbox<ShardMessage>>(kShardMailboxCapacity,
+                                                                      shard_list[i]->doorbell()));
+    link->set_shard_mailbox(i, *from_link[i]);
+  }
   for (unsigned i = 0; i < shards; ++i) {
     ShardWiring w;
     for (unsigned j = 0; j < shards; ++j) {
       w.inbox_from.push_back(mail[j][i].get());
       w.outbox_to.push_back(mail[i][j].get());
+    }
+    if (link) {
+      w.inbox_from.push_back(from_link[i].get());
+      w.outbox_to.push_back(&link->inbox(i));
     }
     w.to_storage = &storage.inbox(i);
     w.from_storage = storage_replies[i].get();
@@ -153,6 +178,7 @@ int run_server(ServerConfig config) {
   ::signal(SIGPIPE, SIG_IGN);
 
   storage.start();
+  if (link) link->start();
   std::vector<std::jthread> threads;
   for (auto& s : shard_list) threads.emplace_back([&s] { s->run(); });
   while (shared.shards_running.load() < shards)
@@ -165,6 +191,10 @@ int run_server(ServerConfig config) {
            web_root.c_str(), static_files->size(), config.production ? "production" : "dev",
            config.max_message_bytes, config.heartbeat_timeout_s, config.outbound_cap_bytes,
            config.rate_per_s, config.rate_burst);
+  if (link) {
+    LOG_INFO("cluster", "redis=%s node=%s history=redis-stream local_copy=%s",
+             config.cluster_url.c_str(), config.node_id.c_str(), config.storage.c_str());
+  }
   std::printf("rtchat-server listening on %s:%u\n", config.host.c_str(), port);
   std::fflush(stdout);
 
@@ -176,6 +206,8 @@ int run_server(ServerConfig config) {
   for (auto& s : shard_list) s->doorbell().signal();
   for (auto& t : threads) t.join();
   // Shards are done: storage answers what is queued (nothing acknowledged is lost), then stops.
+  // The link publishes the shards' last presence leaves, then removes this node's liveness key.
+  if (link) link->stop();
   storage.stop();
   LOG_INFO("stopped", "reason=\"drain complete\"");
   return 0;

@@ -21,6 +21,12 @@ std::string topic_of(std::string_view room) {
   t += room;
   return t;
 }
+
+// Cluster mode: Publish::conn.shard values that are not shards. A delivery from the cluster
+// link has no local publisher to answer; a node's durable copy of a delivered message needs no
+// answer from storage either.
+constexpr uint32_t kNoAck = 0xFFFFFFFEu;
+constexpr uint32_t kLocalCopy = 0xFFFFFFFFu;
 }  // namespace
 
 void Shard::send_to_shard(unsigned shard, ShardMessage&& message) {
@@ -43,6 +49,61 @@ void Shard::dispatch(ShardMessage&& message) {
                  [&](RoomBroadcast& m) { on_broadcast(std::move(m)); },
                  [&](PublishAck& m) { on_publish_ack(std::move(m)); },
                  [&](CatchupReady& m) { on_catchup_ready(std::move(m)); },
+                 // ---- cluster mode (docs/cluster.md): from the cluster link
+                 [&](ClusterDeliver& m) {
+                   OwnedRoom* room = owner_.find(m.message.room);
+                   // Dedup by id: the link delivers each id once, but a resync may overlap.
+                   if (!room || !room->cluster_synced || m.message.id <= room->last_committed_id) {
+                     return;
+                   }
+                   Publish copy;
+                   copy.conn.shard = kLocalCopy;
+                   send_to_storage(StoreAppend{m.message, std::move(copy)});
+                   Publish none;
+                   none.conn.shard = kNoAck;
+                   on_append_done(StoreAppendDone{std::move(m.message), std::move(none), true, {}});
+                 },
+                 [&](ClusterPublishDone& m) {
+                   const Publish& o = m.origin;
+                   send_to_shard(o.conn.shard, PublishAck{o.room, o.conn, o.join_ref, o.ref, m.ok,
+                                                          m.id, std::move(m.reason)});
+                 },
+                 [&](ClusterRoomSynced& m) {
+                   OwnedRoom* room = owner_.find(m.room);
+                   if (!room || !room->cluster_watched) return;  // unwatched meanwhile
+                   if (m.ok) {
+                     // Redis holds the order: its last id is the baseline (first sync), or the
+                     // link has delivered up to it (resync).
+                     room->last_committed_id = room->cluster_synced
+                                                   ? std::max(room->last_committed_id, m.last_id)
+                                                   : m.last_id;
+                     room->last_assigned_id = room->last_committed_id;
+                     bool quiet = !room->has_members();  // nobody to send a diff to
+                     owner_.replace_remote(m.room, std::move(m.remote));
+                     if (quiet) {
+                       room->remote_pending_joins.clear();
+                       room->remote_pending_leaves.clear();
+                       room->remote_diff_pending = false;
+                     }
+                   } else if (!room->cluster_synced) {
+                     LOG_WARN("cluster_room_local", "room=%s reason=\"cluster link down\"",
+                              m.room.c_str());
+                   }
+                   room->cluster_synced = true;
+                   std::vector<JoinRoom> waiting = std::move(room->joins_waiting);
+                   room->joins_waiting.clear();
+                   for (auto& j : waiting) on_join_room(std::move(j));
+                 },
+                 [&](ClusterPresenceIn& m) {
+                   OwnedRoom* room = owner_.find(m.room);
+                   if (!room || !room->cluster_synced) return;  // the sync snapshot covers it
+                   owner_.apply_remote(m.room, m.joins, m.leaves);
+                 },
+                 [&](ClusterNodeDown& m) { owner_.drop_remote_node(m.node); },
+                 // Shard -> link types: never sent to a shard.
+                 [&](ClusterPublish&) {},
+                 [&](ClusterWatch&) {},
+                 [&](ClusterPresenceOut&) {},
              },
              message);
 }
@@ -59,6 +120,19 @@ void Shard::dispatch_storage(StorageReply&& reply) {
 // ---------------------------------------------------------------- owner side
 
 void Shard::on_join_room(JoinRoom&& m) {
+  if (!config_.cluster_url.empty()) {
+    // The room's first member on this node: subscribe and read its baseline before the join is
+    // answered, so a recovering join knows the cluster's last id (ClusterRoomSynced).
+    OwnedRoom& room = owner_.ensure(m.room);
+    if (!room.cluster_synced) {
+      if (!room.cluster_watched) {
+        room.cluster_watched = true;
+        send_to_shard(config_.effective_shards(), ClusterWatch{m.room, true});
+      }
+      room.joins_waiting.push_back(std::move(m));
+      return;
+    }
+  }
   JoinAccepted accepted;
   std::optional<StoreCatchup> catchup;
   OwnedRoom& room = owner_.join(m, config_.recovery_limit, accepted, catchup);
@@ -72,13 +146,34 @@ void Shard::on_join_room(JoinRoom&& m) {
   if (catchup) send_to_storage(std::move(*catchup));
 }
 
-void Shard::on_leave_room(LeaveRoom&& m) { owner_.leave(m); }
+void Shard::on_leave_room(LeaveRoom&& m) {
+  owner_.leave(m);
+  if (config_.cluster_url.empty()) return;
+  OwnedRoom* room = owner_.find(m.room);
+  if (!room) return;
+  std::erase_if(room->joins_waiting, [&](const JoinRoom& j) { return j.conn == m.conn; });
+  if (room->cluster_watched && !room->has_members() && room->joins_waiting.empty()) {
+    // The last member here left: stop receiving the room (its leave is still published).
+    room->cluster_watched = false;
+    room->cluster_synced = false;
+    owner_.clear_remote(*room);
+    send_to_shard(config_.effective_shards(), ClusterWatch{m.room, false});
+  }
+}
 
 void Shard::on_publish(Publish&& m) {
   OwnedRoom* room = owner_.find(m.room);
   if (!room) {
     send_to_shard(m.conn.shard,
                   PublishAck{m.room, m.conn, m.join_ref, m.ref, false, 0, "not joined"});
+    return;
+  }
+  if (!config_.cluster_url.empty()) {
+    // Redis orders it; the link delivers it back (ClusterDeliver) before its ok.
+    proto::ChatMessage msg{
+        0, m.room, m.user_id, m.user_name, std::move(m.body), core::unix_millis()};
+    int64_t floor = room->last_committed_id;
+    send_to_shard(config_.effective_shards(), ClusterPublish{std::move(msg), std::move(m), floor});
     return;
   }
   proto::ChatMessage msg{
@@ -89,6 +184,7 @@ void Shard::on_publish(Publish&& m) {
 }
 
 void Shard::on_append_done(StoreAppendDone&& d) {
+  if (d.origin.conn.shard == kLocalCopy) return;  // cluster: the node's copy, nobody waits
   OwnedRoom* room = owner_.find(d.message.room);
   const Publish& origin = d.origin;
   if (!d.ok || !room) {
@@ -111,6 +207,7 @@ void Shard::on_append_done(StoreAppendDone&& d) {
     b.binary = make_ws_frame(WsOpcode::Binary, scratch_);
   }
   broadcast_to_members(b.room, *room, std::move(b));
+  if (origin.conn.shard == kNoAck) return;  // cluster delivery: the link sends the ok after it
   // Same queue as the broadcast to the sender's shard, after it: the sender sees its message
   // before the ok reply, as Phoenix does.
   send_to_shard(
@@ -160,8 +257,39 @@ void Shard::broadcast_to_members(const std::string& room, OwnedRoom& owned, Room
 }
 
 void Shard::flush_presence_diffs() {
+  const bool cluster = !config_.cluster_url.empty();
   owner_.take_pending_diffs(
       [&](const std::string& room, OwnedRoom& owned, proto::PresenceDiff& diff) {
+        if (cluster) {
+          // This node's changes go to the other nodes too (remote ones never come back here).
+          ClusterPresenceOut out{room, {}, {}};
+          for (const auto& [user, metas] : diff.joins) {
+            for (const auto& meta : metas) out.joins.push_back(ClusterMeta{{}, user, meta});
+          }
+          for (const auto& [user, metas] : diff.leaves) {
+            for (const auto& meta : metas) out.leaves.push_back(ClusterMeta{{}, user, meta});
+          }
+          send_to_shard(config_.effective_shards(), std::move(out));
+        }
+        std::string topic = topic_of(room);
+        RoomBroadcast b;
+        b.room = room;
+        scratch_.clear();
+        proto::phoenix::encode_presence_diff(topic, diff, scratch_);
+        b.json = make_ws_frame(WsOpcode::Text, scratch_);
+        if (owned.binary_members > 0) {
+          scratch_.clear();
+          proto::binary::encode_presence_diff(topic, diff, scratch_);
+          b.binary = make_ws_frame(WsOpcode::Binary, scratch_);
+        }
+        metrics_.presence_diffs.add();
+        broadcast_to_members(room, owned, std::move(b));
+      });
+  if (!cluster) return;
+  // Other nodes' changes: to this node's members only.
+  owner_.take_remote_diffs(
+      [&](const std::string& room, OwnedRoom& owned, proto::PresenceDiff& diff) {
+        if (!owned.has_members()) return;
         std::string topic = topic_of(room);
         RoomBroadcast b;
         b.room = room;

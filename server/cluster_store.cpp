@@ -1,0 +1,173 @@
+#include "server/cluster_store.h"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <charconv>
+#include <stdexcept>
+#include <string>
+
+#include "core/clock.h"
+#include "server/cluster_link.h"
+#include "server/cluster_wire.h"
+#include "server/log.h"
+
+namespace rtchat::server {
+namespace {
+
+constexpr int64_t kRetryAfterMs = 1000;  // while Redis is away, at most one attempt a second
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+struct ContextDeleter {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+
+std::string_view str(const redisReply* r) {
+  return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+             ? std::string_view(r->str, r->len)
+             : std::string_view();
+}
+
+std::string stream_id(int64_t id) { return std::to_string(id) + "-0"; }
+
+bool parse_entry(const redisReply* e, std::string_view room, proto::ChatMessage& out) {
+  if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2) return false;
+  auto id = str(e->element[0]);
+  if (std::from_chars(id.data(), id.data() + id.size(), out.id).ec != std::errc()) return false;
+  const redisReply* f = e->element[1];
+  if (!f || f->type != REDIS_REPLY_ARRAY) return false;
+  out.room = room;
+  for (size_t i = 0; i + 1 < f->elements; i += 2) {
+    auto k = str(f->element[i]);
+    auto v = str(f->element[i + 1]);
+    if (k == "u") out.user_id = v;
+    if (k == "n") out.user = v;
+    if (k == "b") out.body = v;
+    if (k == "t") std::from_chars(v.data(), v.data() + v.size(), out.ts);
+  }
+  return true;
+}
+
+class ClusterStore final : public Store {
+ public:
+  ClusterStore(std::unique_ptr<Store> local, std::string host, int port)
+      : local_(std::move(local)), host_(std::move(host)), port_(port) {}
+
+  bool append(std::span<const proto::ChatMessage> batch, std::string& error) override {
+    if (local_->append(batch, error)) return true;
+    // All or nothing failed: keep what can be kept one by one (an id already stored here, after
+    // a resync, must not cost the batch's other copies).
+    bool any = false;
+    for (const auto& m : batch) any |= local_->append(std::span(&m, 1), error);
+    return any;
+  }
+
+  bool page(std::string_view room, std::optional<int64_t> before_id, int limit,
+            std::vector<proto::ChatMessage>& out, bool& has_more) override {
+    limit = std::clamp(limit, 1, kMaxPageLimit);
+    std::string end = before_id ? stream_id(*before_id - 1) : std::string("+");
+    if (before_id && *before_id <= 1) {
+      out.clear();
+      has_more = false;
+      return true;
+    }
+    ReplyPtr r = command(
+        {"XREVRANGE", cluster::log_key(room), end, "-", "COUNT", std::to_string(limit + 1)});
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+      return local_->page(room, before_id, limit, out, has_more);
+    }
+    out.clear();
+    size_t n = std::min<size_t>(r->elements, static_cast<size_t>(limit));
+    has_more = r->elements > n;
+    for (size_t i = n; i-- > 0;) {  // newest first from Redis, oldest first to the client
+      proto::ChatMessage m;
+      if (parse_entry(r->element[i], room, m)) out.push_back(std::move(m));
+    }
+    return true;
+  }
+
+  bool range(std::string_view room, int64_t after_id, int64_t upto_id, int max_count,
+             std::vector<proto::ChatMessage>& out) override {
+    out.clear();
+    if (max_count <= 0 || upto_id <= after_id) return true;
+    ReplyPtr r = command({"XRANGE", cluster::log_key(room), stream_id(after_id + 1),
+                          stream_id(upto_id), "COUNT", std::to_string(max_count)});
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+      return local_->range(room, after_id, upto_id, max_count, out);
+    }
+    for (size_t i = 0; i < r->elements; ++i) {
+      proto::ChatMessage m;
+      if (parse_entry(r->element[i], room, m)) out.push_back(std::move(m));
+    }
+    return true;
+  }
+
+  bool last_ids(std::vector<std::pair<std::string, int64_t>>& out) override {
+    return local_->last_ids(out);
+  }
+
+  bool room_exists(std::string_view room) override {
+    ReplyPtr r = command({"EXISTS", cluster::log_key(room)});
+    if (!r || r->type != REDIS_REPLY_INTEGER) return local_->room_exists(room);
+    return r->integer > 0;
+  }
+
+  int64_t apply_retention(int64_t max_per_room, int64_t max_age_ms, int64_t now_ms) override {
+    return local_->apply_retention(max_per_room, max_age_ms, now_ms);
+  }
+
+ private:
+  ReplyPtr command(const std::vector<std::string>& argv) {
+    if (!ctx_) {
+      int64_t now = core::mono_millis();
+      if (now < retry_at_ms_) return nullptr;
+      timeval connect_timeout{0, 300 * 1000};
+      ctx_.reset(redisConnectWithTimeout(host_.c_str(), port_, connect_timeout));
+      if (!ctx_ || ctx_->err) {
+        ctx_.reset();
+        retry_at_ms_ = now + kRetryAfterMs;
+        return nullptr;
+      }
+      redisSetTimeout(ctx_.get(), timeval{1, 0});
+    }
+    std::vector<const char*> ptrs;
+    std::vector<size_t> lens;
+    for (const auto& a : argv) {
+      ptrs.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    void* raw =
+        redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(), lens.data());
+    if (!raw) {
+      LOG_WARN("cluster_history_fallback", "reason=\"%s\" source=local", ctx_->errstr);
+      ctx_.reset();
+      retry_at_ms_ = core::mono_millis() + kRetryAfterMs;
+      return nullptr;
+    }
+    return ReplyPtr(static_cast<redisReply*>(raw));
+  }
+
+  std::unique_ptr<Store> local_;
+  std::string host_;
+  int port_;
+  std::unique_ptr<redisContext, ContextDeleter> ctx_;
+  int64_t retry_at_ms_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> make_cluster_store(std::unique_ptr<Store> local,
+                                          const ServerConfig& config) {
+  std::string host;
+  int port = 0;
+  if (!parse_redis_url(config.cluster_url, host, port)) {
+    throw std::runtime_error("bad --cluster URL (redis://HOST:PORT expected): " +
+                             config.cluster_url);
+  }
+  return std::make_unique<ClusterStore>(std::move(local), std::move(host), port);
+}
+
+}  // namespace rtchat::server

@@ -1,0 +1,260 @@
+// End-to-end: several rtchat-server nodes joined through a real redis-server (--cluster). Clients
+// on different nodes share rooms (one order for everybody), presence (one key, metas from every
+// node), history (the same ids from every node); a node killed with SIGKILL leaves presence on the
+// others within the stated bound; Redis stopped and started again loses no acknowledged message.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Presence, Socket } from 'phoenix';
+import WebSocket from 'ws';
+import { spawnPeer } from './lib/peer.mjs';
+import { mintToken, sleep, startServer, waitFor } from './lib/server.mjs';
+
+const REDIS_BIN = process.env.RTCHAT_REDIS_BIN || 'redis-server';
+const NODE_DOWN_BOUND_MS = 5000;  // docs/cluster.md: liveness TTL 3 s + check every 1 s
+
+let redis;
+let redisPort;
+let redisDir;
+const nodes = [];
+const sockets = new Set();
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+// appendonly with fsync always in a temp dir: a restarted Redis has every acknowledged write.
+async function startRedis() {
+  const proc = spawn(REDIS_BIN, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'yes', '--appendfsync', 'always', '--dir', redisDir, '--protected-mode', 'no'],
+  { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis did not start:\n${out}`)), 10000);
+    const onData = (d) => {
+      out += d;
+      if (out.includes('Ready to accept connections')) { clearTimeout(timer); resolve(); }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`redis exited ${code}:\n${out}`)); });
+  });
+  const exited = new Promise((r) => proc.on('exit', r));
+  return { proc, exited, async stop() { proc.kill('SIGTERM'); await exited; } };
+}
+
+async function startNode(id) {
+  const n = await startServer({ args: ['--shards', '2', '--cluster', `redis://127.0.0.1:${redisPort}`, '--node-id', id] });
+  n.id = id;
+  nodes.push(n);
+  return n;
+}
+
+before(async () => {
+  redisPort = await freePort();
+  redisDir = mkdtempSync(join(tmpdir(), 'rtchat-redis-'));
+  redis = await startRedis();
+  await startNode('A');
+  await startNode('B');
+  await startNode('C');
+});
+
+after(async () => {
+  for (const s of sockets) s.disconnect();
+  for (const n of nodes) await n.stop();
+  if (redis) await redis.stop();
+  rmSync(redisDir, { recursive: true, force: true });
+});
+
+function connect(node, user, name) {
+  const s = new Socket(node.wsUrl, { transport: WebSocket, params: { token: mintToken(user, { name }) } });
+  s.connect();
+  sockets.add(s);
+  return s;
+}
+
+function joinChannel(channel, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    channel.join(timeoutMs)
+      .receive('ok', resolve)
+      .receive('error', (e) => reject(new Error(`join error ${JSON.stringify(e)}`)))
+      .receive('timeout', () => reject(new Error('join timeout')));
+  });
+}
+
+function push(channel, event, payload, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    channel.push(event, payload, timeoutMs)
+      .receive('ok', resolve)
+      .receive('error', (e) => reject(Object.assign(new Error(`push error ${JSON.stringify(e)}`), { reply: e })))
+      .receive('timeout', () => reject(new Error(`push ${event} timeout`)));
+  });
+}
+
+// A joined member with its received messages and a Presence view.
+async function member(node, user, topic, { device, params = {}, name } = {}) {
+  const socket = connect(node, user, name ?? user);
+  const channel = socket.channel(topic, { ...(device ? { device } : {}), ...params });
+  const got = [];
+  channel.on('new_msg', (m) => got.push(m));
+  const presence = new Presence(channel);
+  let synced = 0;
+  presence.onSync(() => { synced++; });
+  const reply = await joinChannel(channel);
+  await waitFor(() => synced > 0, `${user} presence_state`);
+  const view = () => {
+    const out = {};
+    presence.list((key, { metas }) => { out[key] = metas.map((m) => m.device ?? '').sort(); });
+    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+  };
+  return { socket, channel, got, view, reply, node };
+}
+
+async function expectView(m, expected, label, timeoutMs = 5000) {
+  const want = JSON.stringify(expected);
+  try {
+    await waitFor(() => JSON.stringify(m.view()) === want, label, timeoutMs);
+  } catch (e) {
+    assert.deepEqual(m.view(), expected, `${label}: ${e.message}`);
+  }
+}
+
+async function history(node, room, query = '') {
+  const r = await fetch(`${node.url}/api/rooms/${room}/messages${query}`,
+    { headers: { authorization: `Bearer ${mintToken('reader')}` } });
+  assert.equal(r.status, 200, `history from node ${node.id}`);
+  return r.json();
+}
+
+test('messages published on three nodes reach every member once, in one order', async () => {
+  const topic = 'room:cluster-order';
+  const [a, b, c] = nodes;
+  const members = [await member(a, 'ana', topic), await member(b, 'ben', topic), await member(c, 'cid', topic)];
+  const perMember = 20;
+  const acks = await Promise.all(members.flatMap((m, i) => Array.from({ length: perMember },
+    (_, k) => push(m.channel, 'new_msg', { body: `m${i}-${k}` }))));
+  const total = members.length * perMember;
+  for (const m of members) await waitFor(() => m.got.length >= total, `${m.node.id} got all`, 10000);
+  await sleep(200);  // nothing more may arrive (each message once)
+  const order = members[0].got.map((m) => m.id);
+  for (const m of members) {
+    assert.equal(m.got.length, total, `node ${m.node.id}: each message once`);
+    assert.deepEqual(m.got.map((x) => x.id), order, `node ${m.node.id}: same order`);
+  }
+  for (let i = 1; i < order.length; i++) assert.ok(order[i] > order[i - 1], 'ids increase');
+  const ackIds = acks.map((r) => r.id).sort((x, y) => x - y);
+  assert.deepEqual(ackIds, [...order].sort((x, y) => x - y), 'every ok id was delivered');
+  // Per publisher, its messages keep their push order.
+  for (let i = 0; i < members.length; i++) {
+    const mine = order.map((id) => members[0].got.find((x) => x.id === id).body).filter((s) => s.startsWith(`m${i}-`));
+    assert.deepEqual(mine, Array.from({ length: perMember }, (_, k) => `m${i}-${k}`));
+  }
+  // History: every node answers with the same messages and ids.
+  const ha = await history(a, 'cluster-order', '?limit=100');
+  const hb = await history(b, 'cluster-order', '?limit=100');
+  const hc = await history(c, 'cluster-order', '?limit=100');
+  assert.deepEqual(ha.messages.map((m) => m.id), order);
+  assert.deepEqual(hb, ha);
+  assert.deepEqual(hc, ha);
+
+  // Recovery on another node: a member that saw up to the 10th id gets exactly the rest.
+  const late = await member(b, 'lou', topic, { params: { last_seen_id: order[9] } });
+  assert.equal(late.reply.recovered, true);
+  await waitFor(() => late.got.length >= total - 10, 'catch-up', 5000);
+  assert.deepEqual(late.got.map((m) => m.id), order.slice(10));
+  for (const m of [...members, late]) m.socket.disconnect();
+});
+
+test('presence lists the users of every node; one user on two nodes is one key with two metas', async () => {
+  const topic = 'room:cluster-presence';
+  const [a, b, c] = nodes;
+  const alice = await member(a, 'alice', topic, { device: 'laptop' });
+  const bob = await member(b, 'bob', topic);
+  const phone = await member(c, 'alice', topic, { device: 'phone' });
+  const all = { alice: ['laptop', 'phone'], bob: [''] };
+  for (const m of [alice, bob, phone]) await expectView(m, all, `node ${m.node.id} sees everybody`);
+  await new Promise((r) => phone.channel.leave().receive('ok', r));
+  for (const m of [alice, bob]) await expectView(m, { alice: ['laptop'], bob: [''] }, `${m.node.id}: phone left`);
+  // A member joining later on a third node gets the whole state at once.
+  const carl = await member(c, 'carl', topic);
+  await expectView(carl, { alice: ['laptop'], bob: [''], carl: [''] }, 'late joiner sees every node');
+  for (const m of [alice, bob, phone, carl]) m.socket.disconnect();
+});
+
+test('a node killed with SIGKILL: its users leave on the other nodes within the bound', async () => {
+  const topic = 'room:cluster-kill';
+  const victim = await startNode('D');
+  const [a, b] = nodes;
+  const watcherA = await member(a, 'wa', topic);
+  const watcherB = await member(b, 'wb', topic);
+  const peer = await spawnPeer({ wsUrl: victim.wsUrl, token: mintToken('doomed', { name: 'Doomed' }), topic, device: 'd' });
+  await expectView(watcherA, { doomed: ['d'], wa: [''], wb: [''] }, 'A sees the peer on D');
+  await expectView(watcherB, { doomed: ['d'], wa: [''], wb: [''] }, 'B sees the peer on D');
+  const t0 = Date.now();
+  await victim.kill9();
+  nodes.splice(nodes.indexOf(victim), 1);
+  await expectView(watcherA, { wa: [''], wb: [''] }, 'A: the dead node left', NODE_DOWN_BOUND_MS + 1000);
+  await expectView(watcherB, { wa: [''], wb: [''] }, 'B: the dead node left', 1000);
+  const took = Date.now() - t0;
+  assert.ok(took <= NODE_DOWN_BOUND_MS, `left within ${NODE_DOWN_BOUND_MS} ms (took ${took} ms)`);
+  console.log(`# node death announced as leave after ${took} ms`);
+  await peer.kill();
+  // The room keeps working between the survivors.
+  await push(watcherA.channel, 'new_msg', { body: 'still here' });
+  await waitFor(() => watcherB.got.some((m) => m.body === 'still here'), 'B gets the message');
+  watcherA.socket.disconnect();
+  watcherB.socket.disconnect();
+});
+
+test('Redis stopped and started again: nodes serve locally, resync, nothing acknowledged is lost', async () => {
+  const topic = 'room:cluster-redis';
+  const [a, b] = nodes;
+  const ma = await member(a, 'ra', topic);
+  const mb = await member(b, 'rb', topic);
+  const acked = [];
+  for (let i = 0; i < 10; i++) acked.push((await push(ma.channel, 'new_msg', { body: `before-${i}` })).id);
+  await waitFor(() => mb.got.length === 10, 'B got the first ten');
+
+  await redis.stop();
+  // Down: the nodes still answer their clients; a publish is refused, never falsely acknowledged.
+  await waitFor(async () => {
+    try { await push(ma.channel, 'new_msg', { body: 'while-down' }, 2000); return false; } catch (e) {
+      return e.reply?.reason === 'cluster unavailable';
+    }
+  }, 'publish refused while Redis is down', 10000);
+  const health = await fetch(`${a.url}/healthz`);
+  assert.equal(health.status, 200, 'the node stays alive');
+
+  redis = await startRedis();
+  let afterId = 0;
+  await waitFor(async () => {
+    try { afterId = (await push(ma.channel, 'new_msg', { body: 'after' }, 2000)).id; return true; } catch { return false; }
+  }, 'publish works again', 15000);
+  acked.push(afterId);
+  await waitFor(() => mb.got.some((m) => m.body === 'after'), 'B gets the message after the restart', 10000);
+  for (let i = 0; i < 5; i++) acked.push((await push(mb.channel, 'new_msg', { body: `b-after-${i}` })).id);
+  await waitFor(() => ma.got.filter((m) => m.body.startsWith('b-after-')).length === 5, 'A gets B\'s messages');
+
+  // Every acknowledged id is in the shared history, the same on both nodes, once, in order.
+  const ha = await history(a, 'cluster-redis', '?limit=200');
+  const hb = await history(b, 'cluster-redis', '?limit=200');
+  assert.deepEqual(hb, ha);
+  const ids = ha.messages.map((m) => m.id);
+  for (const id of acked) assert.ok(ids.includes(id), `acknowledged id ${id} is in history`);
+  assert.deepEqual(ids, [...new Set(ids)].sort((x, y) => x - y));
+  // Live delivery after the resync is in id order and without repeats on both nodes.
+  for (const m of [ma, mb]) {
+    const got = m.got.map((x) => x.id);
+    assert.deepEqual(got, [...new Set(got)].sort((x, y) => x - y), `node ${m.node.id}: ordered, once`);
+  }
+  ma.socket.disconnect();
+  mb.socket.disconnect();
+});
