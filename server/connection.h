@@ -45,6 +45,7 @@ enum class Phase : uint8_t {
   Http,       // reading an HTTP request
   WebSocket,  // upgraded
   Closing,    // close frame / response queued: flush, then shut down
+  Lingering,  // our side is shut down for writing; input is read and dropped until EOF
   Dead,       // final close submitted; slot freed when the last CQE arrives
 };
 

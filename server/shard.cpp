@@ -27,6 +27,10 @@ constexpr uint32_t kRecvBufferBytes = 4096;
 constexpr size_t kMailboxBatch = 1024;   // messages taken from one mailbox per turn (fairness)
 constexpr int64_t kSweepEveryMs = 1000;  // coarse timers: one pass over the slots per second
 constexpr int64_t kCloseFlushMs = 5000;  // a closing client gets this long to read its last bytes
+// After our last byte (close frame, HTTP response) we shut down writing and keep reading for this
+// long: closing with unread input would make the kernel send a reset that can destroy the close
+// frame or error replies still in flight to the client.
+constexpr int64_t kLingerMs = 2000;
 
 }  // namespace
 
@@ -286,19 +290,21 @@ bool Shard::poll_mailboxes() {
 }
 
 void Shard::end_of_turn() {
-  for (const ConnRef& ref : too_slow_) {
-    if (Connection* c = lookup(ref)) {
-      metrics_.slow_consumer_closes.add();
-      close_websocket(*c, static_cast<uint16_t>(CloseCode::TooSlow), close_reason::kTooSlow);
-    }
-  }
-  too_slow_.clear();
   flush_presence_diffs();
   // One gathered send per connection with pending output (corking).
   for (size_t i = 0; i < dirty_.size(); ++i) {
     Connection* c = slots_[dirty_[i]].get();
     if (!c) continue;
     c->dirty = false;
+    // Slow consumer: the previous send is still waiting for socket space and the backlog has
+    // passed the cap. Drop the connection, never a message in the middle of its stream; the
+    // client reconnects and resumes from last_seen_id. A burst to a reader that keeps up is not
+    // "slow": its sends complete every turn.
+    if (c->phase == Phase::WebSocket && c->send_inflight &&
+        c->out.bytes() > config_.outbound_cap_bytes) {
+      metrics_.slow_consumer_closes.add();
+      close_websocket(*c, static_cast<uint16_t>(CloseCode::TooSlow), close_reason::kTooSlow);
+    }
     flush_connection(*c);
   }
   dirty_.clear();
@@ -331,7 +337,20 @@ void Shard::flush_connection(Connection& c) {
     c.send_inflight = true;
     return;
   }
-  if (c.phase == Phase::Closing) submit_final_close(c);
+  if (c.phase == Phase::Closing) start_linger(c);
+}
+
+void Shard::start_linger(Connection& c) {
+  if (!c.recv_armed) {
+    submit_final_close(c);
+    return;
+  }
+  c.phase = Phase::Lingering;
+  c.deadline_ms = core::mono_millis() + kLingerMs;
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_shutdown(sqe, c.file_index, SHUT_WR);
+  sqe->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(sqe, core::OpTag{kShutdown, c.ref.generation, c.ref.slot}.pack());
 }
 
 void Shard::sweep(int64_t now_ms) {
@@ -361,6 +380,9 @@ void Shard::sweep(int64_t now_ms) {
           c.out.clear();  // the client stopped reading: its bytes are dropped with it
           if (!c.send_inflight) submit_final_close(c);
         }
+        break;
+      case Phase::Lingering:
+        if (now_ms > c.deadline_ms) submit_final_close(c);
         break;
       case Phase::Dead:
         break;
@@ -443,17 +465,10 @@ void Shard::queue_frame(Connection& c, core::SharedFrame frame) {
     c.dirty = true;
     dirty_.push_back(c.ref.slot);
   }
-  if (c.phase == Phase::WebSocket && !c.is_too_slow && c.out.bytes() > config_.outbound_cap_bytes) {
-    // Slow consumer: drop the connection, never a message in the middle of its stream. The
-    // client reconnects and resumes from last_seen_id. Closed at the end of the turn, because
-    // we may be inside a fan-out loop over the room's members.
-    c.is_too_slow = true;
-    too_slow_.push_back(c.ref);
-  }
 }
 
 void Shard::close_after_flush(Connection& c) {
-  if (c.phase == Phase::Closing || c.phase == Phase::Dead) return;
+  if (c.phase == Phase::Closing || c.phase == Phase::Lingering || c.phase == Phase::Dead) return;
   if (c.phase == Phase::WebSocket) {
     metrics_.websockets_open.set(metrics_.websockets_open.get() - 1);
     leave_all_channels(c);
@@ -483,6 +498,10 @@ void Shard::close_websocket(Connection& c, uint16_t code, std::string_view reaso
 
 void Shard::abort_connection(Connection& c) {
   if (c.phase == Phase::Dead) return;
+  if (c.phase == Phase::Lingering) {
+    submit_final_close(c);  // the peer finished (EOF) or failed: nothing left to protect
+    return;
+  }
   if (c.phase == Phase::WebSocket) {
     metrics_.websockets_open.set(metrics_.websockets_open.get() - 1);
     leave_all_channels(c);

@@ -89,6 +89,7 @@ class Shard {
   void close_after_flush(Connection& c);  // HTTP response queued, or close frame queued
   void close_websocket(Connection& c, uint16_t code, std::string_view reason);
   void abort_connection(Connection& c);  // dead peer: no more output
+  void start_linger(Connection& c);
   void submit_final_close(Connection& c);
   void leave_all_channels(Connection& c);
 

@@ -331,6 +331,7 @@ void Shard::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
         return;
       }
       c.last_typing_ms = now;
+      metrics_.typing_events.add();
       send_to_shard(owner, Typing{ch.room, c.ref, c.claims.sub, c.claims.name});
       proto::Reply ok;
       ok.join_ref = m.join_ref;
