@@ -49,6 +49,12 @@ bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
   app.add_option("--outbound-cap-bytes", c.outbound_cap_bytes,
                  "Queued bytes per connection before close 4008")
       ->envname("RTCHAT_OUTBOUND_CAP_BYTES");
+  app.add_option("--max-conns-per-user", c.max_conns_per_user,
+                 "Sockets one user id may hold (0 = unlimited); more get HTTP 429")
+      ->envname("RTCHAT_MAX_CONNS_PER_USER");
+  app.add_option("--max-pending-handshakes", c.max_pending_handshakes,
+                 "Connections per shard still in HTTP; more get 503 (reconnect storms)")
+      ->envname("RTCHAT_MAX_PENDING_HANDSHAKES");
   app.add_option("--max-rooms-per-conn", c.max_rooms_per_conn, "Rooms one socket may join")
       ->envname("RTCHAT_MAX_ROOMS_PER_CONN");
   app.add_option("--rate", c.rate_per_s, "Inbound pushes per second per connection")

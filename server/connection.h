@@ -56,10 +56,11 @@ struct Connection {
   bool recv_armed = false;
   bool send_inflight = false;
   bool close_done = false;
-  bool dirty = false;        // in the shard's flush list
-  bool rearm_recv = false;   // multishot recv ended with ENOBUFS: re-arm at end of turn
-  bool is_too_slow = false;  // over the outbound cap, close pending
-  int64_t deadline_ms = 0;   // handshake deadline (Http) or flush deadline (Closing)
+  bool dirty = false;                  // in the shard's flush list
+  bool counts_as_user_socket = false;  // holds one of SharedState::sockets_per_user
+  bool rearm_recv = false;             // multishot recv ended with ENOBUFS: re-arm at end of turn
+  bool is_too_slow = false;            // over the outbound cap, close pending
+  int64_t deadline_ms = 0;             // handshake deadline (Http) or flush deadline (Closing)
   int64_t last_rx_ms = 0;
 
   std::unique_ptr<HttpRequestParser> http;

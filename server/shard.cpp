@@ -11,6 +11,7 @@
 #include "core/affinity.h"
 #include "core/clock.h"
 #include "server/close_reasons.h"
+#include "server/http_response.h"
 #include "server/log.h"
 
 namespace rtchat::server {
@@ -191,9 +192,16 @@ void Shard::on_accept(const io_uring_cqe& cqe) {
   }
   Connection& c = allocate(cqe.res);
   metrics_.connections_accepted.add();
+  ++http_connections_;
   c.deadline_ms = core::mono_millis() + config_.handshake_timeout_s * 1000;
   c.http = std::make_unique<HttpRequestParser>(config_.max_header_bytes);
   arm_recv(c);
+  if (config_.max_pending_handshakes && http_connections_ > config_.max_pending_handshakes) {
+    // A reconnect storm: answer at once instead of letting handshakes time out in a queue. The
+    // phoenix client retries with its backoff (the UI adds jitter).
+    metrics_.upgrades_rejected.add();
+    respond(c, http_response(503, "text/plain", "server busy, retry\n", "Retry-After: 1\r\n"));
+  }
 }
 
 void Shard::on_recv(const io_uring_cqe& cqe) {
@@ -469,10 +477,7 @@ void Shard::queue_frame(Connection& c, core::SharedFrame frame) {
 
 void Shard::close_after_flush(Connection& c) {
   if (c.phase == Phase::Closing || c.phase == Phase::Lingering || c.phase == Phase::Dead) return;
-  if (c.phase == Phase::WebSocket) {
-    metrics_.websockets_open.set(metrics_.websockets_open.get() - 1);
-    leave_all_channels(c);
-  }
+  end_websocket(c);
   c.phase = Phase::Closing;
   c.deadline_ms = core::mono_millis() + kCloseFlushMs;
   if (!c.dirty) {
@@ -502,10 +507,7 @@ void Shard::abort_connection(Connection& c) {
     submit_final_close(c);  // the peer finished (EOF) or failed: nothing left to protect
     return;
   }
-  if (c.phase == Phase::WebSocket) {
-    metrics_.websockets_open.set(metrics_.websockets_open.get() - 1);
-    leave_all_channels(c);
-  }
+  end_websocket(c);
   c.phase = Phase::Closing;
   c.out.clear();
   if (!c.send_inflight) submit_final_close(c);
@@ -529,6 +531,20 @@ void Shard::submit_final_close(Connection& c) {
   sqe = ring_->sqe();
   io_uring_prep_close_direct(sqe, static_cast<unsigned>(c.file_index));
   io_uring_sqe_set_data64(sqe, core::OpTag{kClose, c.ref.generation, c.ref.slot}.pack());
+}
+
+void Shard::end_websocket(Connection& c) {
+  if (c.phase == Phase::Http) {
+    --http_connections_;
+    return;
+  }
+  if (c.phase != Phase::WebSocket) return;
+  metrics_.websockets_open.set(metrics_.websockets_open.get() - 1);
+  if (c.counts_as_user_socket) {
+    shared_.sockets_per_user.release(c.claims.sub);
+    c.counts_as_user_socket = false;
+  }
+  leave_all_channels(c);
 }
 
 void Shard::leave_all_channels(Connection& c) {

@@ -13,6 +13,7 @@
 
 #include "core/buffer_ring.h"
 #include "core/doorbell.h"
+#include "core/hashed_counters.h"
 #include "core/mailbox.h"
 #include "core/ring.h"
 #include "server/config.h"
@@ -35,6 +36,7 @@ struct SharedState {
   const StorageMetrics* storage_metrics = nullptr;
   std::atomic<bool> stopping{false};
   std::atomic<unsigned> shards_running{0};
+  core::HashedCounters sockets_per_user;  // --max-conns-per-user, across shards
 };
 
 // The mailboxes of one shard, wired by Server before the threads start.
@@ -92,6 +94,7 @@ class Shard {
   void start_linger(Connection& c);
   void submit_final_close(Connection& c);
   void leave_all_channels(Connection& c);
+  void end_websocket(Connection& c);  // bookkeeping when a session leaves the WebSocket phase
 
   // ---- HTTP (shard_http.cpp)
   void on_http_bytes(Connection& c, std::string_view bytes);
@@ -174,6 +177,7 @@ class Shard {
   std::vector<ConnRef> too_slow_;        // over the outbound cap: closed at the end of the turn
   std::deque<ShardMessage> self_queue_;  // messages from this shard to itself (owner == member)
   size_t live_connections_ = 0;
+  size_t http_connections_ = 0;  // accepted, not yet upgraded or answered
 
   ShardWiring wiring_;
   std::vector<std::unique_ptr<core::Outbox<ShardMessage>>> outboxes_;

@@ -175,6 +175,13 @@ void Shard::handle_upgrade(Connection& c, HttpRequest& req, std::string_view lef
              static_cast<int>(reason.size()), reason.data());
     return respond(c, http_response(403, "text/plain", std::string(reason) + "\n"));
   }
+  if (!shared_.sockets_per_user.try_acquire(claims.sub, config_.max_conns_per_user)) {
+    metrics_.upgrades_rejected.add();
+    LOG_INFO("upgrade_rejected", "shard=%u reason=\"too many connections for this user\"", index_);
+    return respond(c, http_response(429, "text/plain", "too many connections for this user\n",
+                                    "Retry-After: 5\r\n"));
+  }
+  c.counts_as_user_socket = true;
   c.claims = std::move(claims);
   c.format = d.format == UpgradeDecision::Format::Binary ? WireFormat::Binary : WireFormat::Json;
   queue_frame(c, core::SharedFrame::copy_of(build_upgrade_response(d)));

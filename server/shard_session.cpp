@@ -110,6 +110,7 @@ bool Shard::release_idle_wslay(Connection& c) {
 
 void Shard::start_websocket(Connection& c) {
   t_shard = this;
+  --http_connections_;
   c.phase = Phase::WebSocket;
   c.last_rx_ms = core::mono_millis();
   metrics_.websockets_open.set(metrics_.websockets_open.get() + 1);

@@ -366,3 +366,47 @@ test('--handshake-timeout 1: a connection that sends half a request is closed', 
     assert.equal((await fetch(`${srv.url}/healthz`, { signal: AbortSignal.timeout(kWait) })).status, 200);
   });
 });
+
+test('connections per user id are capped: the one over --max-conns-per-user gets 429', async () => {
+  await withServer(['--max-conns-per-user', '2'], async (srv, opened) => {
+    const token = mintToken('greedy');
+    const path = `/socket/websocket?vsn=2.0.0&token=${token}`;
+    const keep = [];
+    for (let i = 0; i < 2; i++) {
+      const ws = new WebSocket(`ws://127.0.0.1:${srv.port}${path}`);
+      await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+      keep.push(ws);
+    }
+    assert.equal(await rawUpgrade(srv.port, path, { Host: `127.0.0.1:${srv.port}` }), 429);
+    // Another user is not affected, and a freed slot can be used again.
+    assert.equal(await rawUpgrade(srv.port, `/socket/websocket?vsn=2.0.0&token=${mintToken('other')}`,
+      { Host: `127.0.0.1:${srv.port}` }), 101);
+    keep[0].close();
+    await waitFor(async () => (await rawUpgrade(srv.port, path, { Host: `127.0.0.1:${srv.port}` })) === 101,
+      'slot released after close', 5000);
+    keep.forEach((ws) => ws.terminate());
+  });
+});
+
+test('a handshake storm beyond --max-pending-handshakes is answered 503 at once', async () => {
+  await withServer(['--shards', '1', '--max-pending-handshakes', '2'], async (srv) => {
+    const idle = [];
+    for (let i = 0; i < 3; i++) {
+      const s = net.connect(srv.port, '127.0.0.1');
+      await new Promise((r) => s.on('connect', r));
+      idle.push(s);
+    }
+    await sleep(100);
+    const answer = await new Promise((resolve) => {
+      const s = net.connect(srv.port, '127.0.0.1');
+      let buf = '';
+      s.on('data', (d) => { buf += d; });
+      s.on('close', () => resolve(buf));
+      s.on('error', () => resolve(buf));
+    });
+    assert.match(answer, /^HTTP\/1.1 503/);
+    assert.match(answer, /Retry-After: 1/);
+    idle.forEach((s) => s.destroy());
+    assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+  });
+});
