@@ -170,6 +170,9 @@ void ClusterLink::run(std::stop_token stop) {
     bool worked = drain_inboxes();
     flush_pipeline();
     flush_subscriptions();
+    // Every turn, not only when idle: under a steady stream of publishes the deliveries (and
+    // so the oks waiting for them) must not wait for a quiet moment.
+    if (up_) read_subscriptions();
     if (up_) tick(now);
     flush_outboxes();
     if (stop.stop_requested() && !worked) {
@@ -206,7 +209,6 @@ void ClusterLink::run(std::stop_token stop) {
       if (fds[0].revents & POLLIN) doorbell_.drain();
     }
     doorbell_.awake();
-    if (up_) read_subscriptions();
   }
 }
 
@@ -342,10 +344,8 @@ void ClusterLink::flush_pipeline() {
     std::string room_name = p.message.room;
     ClusterPublishDone done{std::move(p.origin), true, id, {}};
     auto it = rooms_.find(room_name);
-    if (it == rooms_.end() || !it->second.subscribed) {
-      // Not synced here (the room is being resubscribed): the id is stored in Redis, and the
-      // resync delivers it; the ok need not wait for that.
-      to_owner(room_name, std::move(done));
+    if (it == rooms_.end()) {
+      to_owner(room_name, std::move(done));  // no member here any more: nobody to deliver to
       continue;
     }
     Room& room = it->second;
@@ -462,10 +462,19 @@ void ClusterLink::sync_room(const std::string& name) {
       ReplyPtr alive = command({"EXISTS", cluster::node_key(n)});
       if (!alive) return;
       if (to_int(alive.get()) != 0) continue;
+      std::vector<std::string> del{"HDEL", cluster::presence_key(name)};
+      for (const auto& m : remote) {
+        if (m.node == n) del.push_back(cluster::presence_field(n, m.meta.phx_ref));
+      }
+      command(del);
       std::erase_if(remote, [&](const ClusterMeta& m) { return m.node == n; });
     }
   }
   for (const auto& m : remote) known_nodes_.insert(m.node);
+  // Publishes that Redis ordered while the room was being resubscribed: deliver from the first.
+  if (room.last_delivered < 0 && !room.pending.empty()) {
+    room.last_delivered = room.pending.begin()->first - 1;
+  }
   if (room.last_delivered >= 0 && room.last_delivered < last_id) {
     fill_gap(name, room, last_id);  // resync after Redis was away: what this node missed
     if (!up_) return;
@@ -542,9 +551,17 @@ void ClusterLink::release_acks(Room& room, bool all) {
 
 void ClusterLink::tick(int64_t now) {
   if (now >= next_heartbeat_ms_) {
-    append({"SET", cluster::node_key(node_), "1", "PX", to_string(kLivenessTtlMs)});
-    flush_pipeline();
     next_heartbeat_ms_ = now + kHeartbeatMs;
+    ReplyPtr r =
+        command({"SET", cluster::node_key(node_), "1", "PX", to_string(kLivenessTtlMs), "GET"});
+    if (!r) return;
+    if (r->type == REDIS_REPLY_NIL) {
+      // Our key had expired (this thread stalled > 3 s): the others may have announced our
+      // metas as gone and deleted them. Say them again.
+      LOG_WARN("cluster_liveness_lapsed", "node=%s", node_.c_str());
+      republish_own_presence();
+      flush_pipeline();
+    }
   }
   if (!up_) return;
   if (now >= next_node_check_ms_) {
@@ -636,21 +653,15 @@ void ClusterLink::connect() {
   // Liveness first, then this node's presence (Redis may have lost it, or others may have
   // deleted it while we were away), then every wanted room again.
   append({"SET", cluster::node_key(node_), "1", "PX", to_string(kLivenessTtlMs)});
-  for (auto& [room, fields] : own_presence_) {
-    if (fields.empty()) continue;
-    std::vector<std::string> set{"HSET", cluster::presence_key(room)};
-    std::vector<ClusterMeta> joins;
-    for (auto& [f, v] : fields) {
-      set.push_back(f);
-      set.push_back(v);
-      ClusterMeta m;
-      if (cluster::parse_presence_entry(f, v, m)) joins.push_back(std::move(m));
-    }
-    append(set);
-    append({"PUBLISH", cluster::channel_key(room), cluster::presence_payload(node_, joins, {})});
-  }
+  republish_own_presence();
   flush_pipeline();
   if (!up_) return;
+  if (!connected_once_) {
+    purge_stale_self();
+    if (!up_) return;
+    connected_once_ = true;
+    grace_until_ms_ = 0;  // a first start trusts the liveness keys it finds
+  }
   for (auto& [name, room] : rooms_) {
     room.subscribed = false;
     if (!room.wanted) continue;
@@ -666,6 +677,57 @@ void ClusterLink::connect() {
   LOG_INFO("cluster_link_up", "redis=%s:%d node=%s rooms=%zu", host_.c_str(), port_, node_.c_str(),
            rooms_.size());
   logged_down_ = false;
+}
+
+void ClusterLink::republish_own_presence() {
+  for (auto& [room, fields] : own_presence_) {
+    if (fields.empty()) continue;
+    std::vector<std::string> set{"HSET", cluster::presence_key(room)};
+    std::vector<ClusterMeta> joins;
+    for (auto& [f, v] : fields) {
+      set.push_back(f);
+      set.push_back(v);
+      ClusterMeta m;
+      if (cluster::parse_presence_entry(f, v, m)) joins.push_back(std::move(m));
+    }
+    append(set);
+    append({"PUBLISH", cluster::channel_key(room), cluster::presence_payload(node_, joins, {})});
+  }
+}
+
+// A restarted node that kept its --node-id: the metas its previous process left in Redis are
+// removed and announced as leaves (its liveness key never lapsed, so nobody else would).
+void ClusterLink::purge_stale_self() {
+  std::string prefix = node_ + "|";
+  std::string cursor = "0";
+  int rounds = 0;
+  do {
+    ReplyPtr scan = command({"SCAN", cursor, "MATCH", "rtchat:pres:*", "COUNT", "1000"});
+    if (!scan || scan->type != REDIS_REPLY_ARRAY || scan->elements != 2) return;
+    cursor = std::string(str(scan->element[0]));
+    const redisReply* keys = scan->element[1];
+    for (size_t k = 0; keys && keys->type == REDIS_REPLY_ARRAY && k < keys->elements; ++k) {
+      std::string key(str(keys->element[k]));
+      ReplyPtr hash = command({"HGETALL", key});
+      if (!hash || hash->type != REDIS_REPLY_ARRAY) return;
+      std::vector<std::string> del{"HDEL", key};
+      std::vector<ClusterMeta> leaves;
+      for (size_t i = 0; i + 1 < hash->elements; i += 2) {
+        auto f = str(hash->element[i]);
+        ClusterMeta m;
+        if (!f.starts_with(prefix)) continue;
+        del.emplace_back(f);
+        if (cluster::parse_presence_entry(f, str(hash->element[i + 1]), m)) {
+          leaves.push_back(std::move(m));
+        }
+      }
+      if (del.size() == 2) continue;
+      std::string room = key.substr(std::string_view("rtchat:pres:").size());
+      command(del);
+      command(
+          {"PUBLISH", cluster::channel_key(room), cluster::presence_payload(node_, {}, leaves)});
+    }
+  } while (cursor != "0" && ++rounds < 100000);
 }
 
 void ClusterLink::go_down(const char* where) {

@@ -104,6 +104,8 @@ class ClusterLink {
   void tick(int64_t now_ms);
   void check_nodes();
   void connect();
+  void republish_own_presence();
+  void purge_stale_self();
   void go_down(const char* where);
   ReplyPtr command(const std::vector<std::string>& argv);
   void append(const std::vector<std::string>& argv);  // pipelined on cmd_, reply ignored
@@ -129,6 +131,7 @@ class ClusterLink {
   int64_t next_heartbeat_ms_ = 0;
   int64_t next_node_check_ms_ = 0;
   bool logged_down_ = false;
+  bool connected_once_ = false;
 
   std::unordered_map<std::string, Room> rooms_;
   // This node's presence, mirrored so it can be rewritten after Redis comes back: room -> field

@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { Presence, Socket } from 'phoenix';
 import WebSocket from 'ws';
 import { spawnPeer } from './lib/peer.mjs';
-import { mintToken, sleep, startServer, waitFor } from './lib/server.mjs';
+import { mintToken, sleep, startServer, TEST_SECRET, waitFor } from './lib/server.mjs';
 
 const REDIS_BIN = process.env.RTCHAT_REDIS_BIN || 'redis-server';
+const LOADTEST_BIN = process.env.RTCHAT_LOADTEST_BIN;
 const NODE_DOWN_BOUND_MS = 5000;  // docs/cluster.md: liveness TTL 3 s + check every 1 s
 
 let redis;
@@ -258,3 +259,48 @@ test('Redis stopped and started again: nodes serve locally, resync, nothing ackn
   ma.socket.disconnect();
   mb.socket.disconnect();
 });
+
+function runLoadtest(args, timeoutMs = 60000) {
+  return new Promise((resolve) => {
+    const proc = spawn(LOADTEST_BIN, [...args, '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    proc.stdout.on('data', (d) => { stdout += d; });
+    proc.stderr.on('data', () => {});
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      let json = null;
+      try { json = JSON.parse(stdout.trim().split('\n').pop() || ''); } catch { /* null: asserted */ }
+      resolve({ code, json, stdout });
+    });
+  });
+}
+
+test('load tool against two nodes: publishers on one, members on both, nothing lost or reordered',
+  { skip: !LOADTEST_BIN && 'RTCHAT_LOADTEST_BIN not set' }, async () => {
+    const [a, b] = nodes;
+    const prefix = `lt${Date.now()}`;
+    const common = ['--host', '127.0.0.1', '--rooms', '5', '--jwt-secret', TEST_SECRET, '--room-prefix', prefix];
+    // Members on B first (they only receive), then publishers and members on A.
+    const onB = runLoadtest([...common, '--port', String(b.port), '--connections', '50', '--publishers', '0',
+      '--warmup', '0', '--duration', '6']);
+    await sleep(1500);
+    const onA = await runLoadtest([...common, '--port', String(a.port), '--connections', '50', '--publishers', '10',
+      '--rate', '5', '--warmup', '1', '--duration', '3', '--strict']);
+    const rb = await onB;
+    const ja = onA.json;
+    const jb = rb.json;
+    assert.ok(ja && jb, `json results: ${onA.stdout}\n${rb.stdout}`);
+    assert.equal(onA.code, 0, onA.stdout);
+    assert.equal(ja.connections_established, 50);
+    assert.equal(jb.connections_established, 50);
+    assert.equal(ja.acked, ja.published);
+    assert.equal(ja.delivered, ja.expected_deliveries);
+    assert.equal(ja.lost, 0);
+    assert.equal(ja.order_violations, 0);
+    assert.equal(ja.duplicates, 0);
+    // Same room sizes on both nodes: B's members got exactly what A's did, in order, once.
+    assert.equal(jb.delivered, ja.delivered, 'every message reached the members on the other node');
+    assert.equal(jb.order_violations, 0);
+    assert.equal(jb.duplicates, 0);
+  });
