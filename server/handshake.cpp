@@ -5,6 +5,7 @@
 #include <array>
 
 #include "server/http_response.h"
+#include "server/jwt.h"
 
 namespace rtchat::server {
 namespace {
@@ -48,15 +49,6 @@ bool header_has_token(const HttpRequest& req, std::string_view lower_name, std::
   return found;
 }
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
 UpgradeDecision refuse(int status, std::string reason) {
   UpgradeDecision d;
   d.ok = false;
@@ -66,31 +58,6 @@ UpgradeDecision refuse(int status, std::string reason) {
 }
 
 }  // namespace
-
-std::optional<std::string> base64_decode_lenient(std::string_view in) {
-  size_t pad = 0;
-  while (!in.empty() && in.back() == '=' && pad < 2) {
-    in.remove_suffix(1);
-    ++pad;
-  }
-  if (in.size() % 4 == 1) return std::nullopt;  // 6 bits cannot end a byte
-  if (pad > 0 && (in.size() + pad) % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = base64_value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return out;
-}
 
 std::string websocket_accept_key(std::string_view sec_websocket_key) {
   std::string input;
@@ -120,8 +87,8 @@ UpgradeDecision check_upgrade(const HttpRequest& req) {
   std::string_view key = req.header("sec-websocket-key");
   if (key.empty()) return refuse(400, "missing Sec-WebSocket-Key");
   // RFC 6455 4.2.1: a 16-byte nonce, base64-encoded, so exactly 24 characters with "==".
-  auto nonce = base64_decode_lenient(key);
-  if (key.size() != 24 || !nonce || nonce->size() != 16) {
+  std::string nonce;
+  if (key.size() != 24 || !base64_decode_any(key, nonce) || nonce.size() != 16) {
     return refuse(400, "invalid Sec-WebSocket-Key");
   }
 
@@ -138,9 +105,9 @@ UpgradeDecision check_upgrade(const HttpRequest& req) {
       } else if (p == kBinarySubprotocol) {
         offered_binary = true;
       } else if (p.starts_with(kAuthTokenSubprotocolPrefix)) {
-        auto decoded = base64_decode_lenient(p.substr(kAuthTokenSubprotocolPrefix.size()));
-        if (decoded) {
-          protocol_token = std::move(*decoded);
+        std::string decoded;
+        if (base64_decode_any(p.substr(kAuthTokenSubprotocolPrefix.size()), decoded)) {
+          protocol_token = std::move(decoded);
         } else {
           bad_token = true;
         }

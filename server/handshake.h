@@ -14,11 +14,6 @@ namespace rtchat::server {
 // base64(SHA-1(key + RFC 6455 GUID)), the Sec-WebSocket-Accept value.
 [[nodiscard]] std::string websocket_accept_key(std::string_view sec_websocket_key);
 
-// Decodes Base64 in either alphabet (standard "+/" or URL "-_"), padding optional. nullopt on any
-// other character, misplaced '=', or an impossible length. Used for the Phoenix authToken
-// subprotocol, whose "base64url" label hides a standard, unpadded alphabet.
-[[nodiscard]] std::optional<std::string> base64_decode_lenient(std::string_view in);
-
 inline constexpr std::string_view kPhoenixSubprotocol = "phoenix";
 inline constexpr std::string_view kBinarySubprotocol = "rtchat.v1";
 inline constexpr std::string_view kAuthTokenSubprotocolPrefix = "base64url.bearer.phx.";

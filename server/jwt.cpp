@@ -316,6 +316,9 @@ JwtError verify_jwt(std::string_view token, std::string_view secret, int64_t now
   const int64_t leeway = leeway_s > 0 ? leeway_s : 0;
   if (now_s > saturating_add(claims.exp, leeway)) return JwtError::Expired;
   if (claims.nbf && *claims.nbf > saturating_add(now_s, leeway)) return JwtError::NotYetValid;
+  // A token issued in the future (beyond the skew we tolerate) comes from a wrong clock or a
+  // forger.
+  if (claims.iat && *claims.iat > saturating_add(now_s, leeway)) return JwtError::NotYetValid;
   out = std::move(claims);
   return JwtError::None;
 }

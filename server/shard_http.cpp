@@ -115,13 +115,16 @@ void Shard::handle_http_request(Connection& c, HttpRequest& req, std::string_vie
   const std::string& path = req.path;
   bool get = req.method == "GET" || req.method == "HEAD";
   if (path == kSocketPath) return handle_upgrade(c, req, leftover);
-  if (path == "/healthz" && get) return respond(c, http_response(200, "text/plain", "ok\n"));
+  const bool head = req.method == "HEAD";
+  if (path == "/healthz" && get) {
+    return respond(c, http_response(200, "text/plain", "ok\n", {}, head));
+  }
   if (path == "/readyz" && get) {
     // Storage answers through the same mailboxes as the shards; it is up while we run.
-    return respond(c, http_response(200, "text/plain", "ready\n"));
+    return respond(c, http_response(200, "text/plain", "ready\n", {}, head));
   }
   if (path == "/metrics" && get) {
-    return respond(c, http_response(200, "text/plain; version=0.0.4", render_metrics()));
+    return respond(c, http_response(200, "text/plain; version=0.0.4", render_metrics(), {}, head));
   }
   if (path == "/api/dev/token") {
     if (config_.production) return respond(c, http_response(404, "text/plain", "not found\n"));

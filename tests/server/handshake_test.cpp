@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "server/http_response.h"
+#include "server/jwt.h"
 
 namespace rtchat::server {
 namespace {
@@ -47,17 +48,22 @@ TEST(WebSocketAcceptKey, MatchesRfc6455Sample) {
   EXPECT_EQ(websocket_accept_key(kSampleKey), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
-TEST(Base64DecodeLenient, DecodesStandardUrlPaddedAndUnpadded) {
-  EXPECT_EQ(base64_decode_lenient("ZGV2LXRva2Vu"), "dev-token");
-  EXPECT_EQ(base64_decode_lenient("dG9rPz4+"), "tok?>>");
-  EXPECT_EQ(base64_decode_lenient("dG9rPz4-"), "tok?>>");
-  EXPECT_EQ(base64_decode_lenient("YQ=="), "a");
-  EXPECT_EQ(base64_decode_lenient("YQ"), "a");
-  EXPECT_EQ(base64_decode_lenient(""), "");
-  EXPECT_FALSE(base64_decode_lenient("Y").has_value());
-  EXPECT_FALSE(base64_decode_lenient("YQ=a").has_value());
-  EXPECT_FALSE(base64_decode_lenient("Y Q").has_value());
-  EXPECT_FALSE(base64_decode_lenient("YQ===").has_value());
+// The authToken subprotocol carries standard-alphabet, unpadded base64 (phoenix.js uses btoa).
+TEST(Base64DecodeAny, DecodesTheAuthTokenSubprotocolForms) {
+  auto dec = [](std::string_view in) -> std::optional<std::string> {
+    std::string out;
+    if (!base64_decode_any(in, out)) return std::nullopt;
+    return out;
+  };
+  EXPECT_EQ(dec("ZGV2LXRva2Vu"), "dev-token");
+  EXPECT_EQ(dec("dG9rPz4+"), "tok?>>");
+  EXPECT_EQ(dec("dG9rPz4-"), "tok?>>");
+  EXPECT_EQ(dec("YQ=="), "a");
+  EXPECT_EQ(dec("YQ"), "a");
+  EXPECT_FALSE(dec("Y").has_value());
+  EXPECT_FALSE(dec("YQ=a").has_value());
+  EXPECT_FALSE(dec("Y Q").has_value());
+  EXPECT_FALSE(dec("YQ===").has_value());
 }
 
 TEST(CheckUpgrade, AcceptsValidPhoenixJsonUpgrade) {

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -287,8 +288,10 @@ TEST(Jwt, MintThenVerifyRoundTrips) {
 
   JwtClaims minimal;
   minimal.sub = "u9";
-  minimal.exp = kNow + 60;
-  ASSERT_EQ(verify(mint_jwt(kSecret, minimal), out), JwtError::None);
+  minimal.exp = std::time(nullptr) + 60;
+  // mint_jwt stamps iat with the real clock when unset; verify at that time.
+  ASSERT_EQ(verify_jwt(mint_jwt(kSecret, minimal), kSecret, std::time(nullptr), 30, out),
+            JwtError::None);
   EXPECT_EQ(out.name, "u9");
   EXPECT_TRUE(out.iat.has_value());
   EXPECT_FALSE(out.rooms.has_value());
@@ -348,5 +351,20 @@ TEST(Base64, UrlEncodeMatchesRfc4648Vectors) {
   EXPECT_EQ(base64url_encode("\xfb\xff\xbf"), "-_-_");
 }
 
+}  // namespace
+}  // namespace rtchat::server
+
+namespace rtchat::server {
+namespace {
+TEST(JwtIat, IssuedInTheFutureBeyondLeewayIsNotYetValid) {
+  JwtClaims c;
+  c.sub = "alice";
+  c.exp = 2'000'000'000;
+  c.iat = 1'000'000'100;
+  std::string token = mint_jwt("secret", c);
+  JwtClaims out;
+  EXPECT_EQ(verify_jwt(token, "secret", 1'000'000'000, 30, out), JwtError::NotYetValid);
+  EXPECT_EQ(verify_jwt(token, "secret", 1'000'000'000, 100, out), JwtError::None);
+}
 }  // namespace
 }  // namespace rtchat::server
