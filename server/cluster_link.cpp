@@ -278,6 +278,12 @@ void ClusterLink::handle(ShardMessage&& message) {
       }
       rooms_.erase(w->room);
     }
+  } else if (auto* t = std::get_if<Typing>(&message)) {
+    // Ephemeral: not stored, dropped while Redis is away.
+    if (up_) {
+      append({"PUBLISH", cluster::channel_key(t->room),
+              cluster::typing_payload(node_, t->user_id, t->user_name)});
+    }
   } else if (auto* po = std::get_if<ClusterPresenceOut>(&message)) {
     auto& mine = own_presence_[po->room];
     std::vector<std::string> del{"HDEL", cluster::presence_key(po->room)};
@@ -429,6 +435,13 @@ void ClusterLink::on_sub_reply(redisReply* r) {
     if (node == node_) return;
     known_nodes_.insert(node);
     to_owner(name, std::move(in));
+  } else if (payload.starts_with("t")) {
+    Typing t;
+    std::string node;
+    if (!cluster::parse_typing(payload, node, t.user_id, t.user_name) || node == node_) return;
+    t.room = name;
+    t.conn.shard = kRemoteNodeShard;
+    to_owner(name, std::move(t));
   }
 }
 

@@ -120,6 +120,28 @@ bool parse_presence(std::string_view payload, std::vector<ClusterMeta>& joins,
   return true;
 }
 
+std::string typing_payload(std::string_view node, std::string_view user_id, std::string_view user) {
+  std::string out = "t";
+  append_lp(out, node);
+  append_lp(out, user_id);
+  append_lp(out, user);
+  return out;
+}
+
+bool parse_typing(std::string_view payload, std::string& node, std::string& user_id,
+                  std::string& user) {
+  LpReader r(payload);
+  char kind = 0;
+  std::string_view n, u, name;
+  if (!r.next_char(kind) || kind != 't' || !r.next(n) || !r.next(u) || !r.next(name) || !r.done()) {
+    return false;
+  }
+  node = n;
+  user_id = u;
+  user = name;
+  return true;
+}
+
 std::string presence_field(std::string_view node, std::string_view phx_ref) {
   std::string f(node);
   f.push_back('|');

@@ -52,6 +52,11 @@ std::string presence_payload(std::string_view node, const std::vector<ClusterMet
 [[nodiscard]] bool parse_presence(std::string_view payload, std::vector<ClusterMeta>& joins,
                                   std::vector<ClusterMeta>& leaves, std::string& node);
 
+// Typing payload: 't' lp(node) lp(user_id) lp(user).
+std::string typing_payload(std::string_view node, std::string_view user_id, std::string_view user);
+[[nodiscard]] bool parse_typing(std::string_view payload, std::string& node, std::string& user_id,
+                                std::string& user);
+
 // Presence hash: field "<node>|<phx_ref>", value lp(user) lp(online_at) lp(name) lp(device).
 std::string presence_field(std::string_view node, std::string_view phx_ref);
 std::string presence_value(const ClusterMeta& m);

@@ -106,6 +106,9 @@ struct CatchupReady {
 // The link is wired as one more mailbox peer of every shard (index = shard count), so these travel
 // in the same SPSC mailboxes as the shard messages.
 
+// ConnRef::shard of an event that came from another node (a typing relayed by the link).
+inline constexpr uint32_t kRemoteNodeShard = 0xFFFFFFFDu;
+
 // One presence meta of a user, as it crosses nodes.
 struct ClusterMeta {
   std::string node;  // node id of the connection's node (empty on the way out: this node)

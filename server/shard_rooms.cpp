@@ -218,6 +218,9 @@ void Shard::on_append_done(StoreAppendDone&& d) {
 void Shard::on_typing(Typing&& m) {
   OwnedRoom* room = owner_.find(m.room);
   if (!room) return;
+  if (!config_.cluster_url.empty() && m.conn.shard != kRemoteNodeShard) {
+    send_to_shard(config_.effective_shards(), Typing(m));  // to the room's members on other nodes
+  }
   std::string topic = topic_of(m.room);
   RoomBroadcast b;
   b.room = m.room;

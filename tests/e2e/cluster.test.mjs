@@ -190,6 +190,25 @@ test('presence lists the users of every node; one user on two nodes is one key w
   for (const m of [alice, bob, phone, carl]) m.socket.disconnect();
 });
 
+test('typing reaches the members on the other nodes, not the sender', async () => {
+  const topic = 'room:cluster-typing';
+  const [a, b, c] = nodes;
+  const ta = await member(a, 'tia', topic);
+  const tb = await member(b, 'tib', topic);
+  const tc = await member(c, 'tic', topic);
+  const seen = { a: [], b: [], c: [] };
+  ta.channel.on('typing', (p) => seen.a.push(p));
+  tb.channel.on('typing', (p) => seen.b.push(p));
+  tc.channel.on('typing', (p) => seen.c.push(p));
+  await push(ta.channel, 'typing', {});
+  await waitFor(() => seen.b.length === 1 && seen.c.length === 1, 'typing on B and C');
+  assert.equal(seen.b[0].user_id, 'tia');
+  assert.equal(seen.c[0].user_id, 'tia');
+  await sleep(200);
+  assert.equal(seen.a.length, 0, 'not echoed to the sender');
+  for (const m of [ta, tb, tc]) m.socket.disconnect();
+});
+
 test('a node killed with SIGKILL: its users leave on the other nodes within the bound', async () => {
   const topic = 'room:cluster-kill';
   const victim = await startNode('D');

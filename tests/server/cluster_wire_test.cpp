@@ -1,0 +1,67 @@
+#include "server/cluster_wire.h"
+
+#include <gtest/gtest.h>
+
+namespace rtchat::server::cluster {
+namespace {
+
+TEST(ClusterWire, MessageRoundTripsThroughTheScriptsFraming) {
+  proto::ChatMessage m{0, "lobby", "u1", "Ann: \"x\"", std::string("a:b\n\0c", 6), 1700000000123};
+  // The Lua script prepends 'm' lp(id) to the tail the link built.
+  std::string payload = "m2:42" + message_tail(m);
+  proto::ChatMessage out;
+  ASSERT_TRUE(parse_message(payload, "lobby", out));
+  m.id = 42;
+  EXPECT_EQ(out, m);
+}
+
+TEST(ClusterWire, RejectsTruncatedOrForeignPayloads) {
+  proto::ChatMessage out;
+  std::string good = "m1:7" + message_tail({0, "r", "u", "n", "body", 5});
+  for (size_t cut = 0; cut < good.size(); ++cut) {
+    EXPECT_FALSE(parse_message(good.substr(0, cut), "r", out)) << cut;
+  }
+  EXPECT_FALSE(parse_message(good + "x", "r", out));
+  EXPECT_FALSE(parse_message("p1:a", "r", out));
+  EXPECT_FALSE(parse_message("m99999999999:1", "r", out));
+  EXPECT_FALSE(parse_message("m-1:1", "r", out));
+}
+
+TEST(ClusterWire, PresencePayloadCarriesJoinsAndLeaves) {
+  ClusterMeta a{"", "alice", {"F1.0.1", 11, "Alice", "laptop"}};
+  ClusterMeta b{"", "bob", {"F1.0.2", 12, "Bob", ""}};
+  std::string p = presence_payload("node-a", {a}, {b});
+  std::vector<ClusterMeta> joins, leaves;
+  std::string node;
+  ASSERT_TRUE(parse_presence(p, joins, leaves, node));
+  EXPECT_EQ(node, "node-a");
+  ASSERT_EQ(joins.size(), 1u);
+  ASSERT_EQ(leaves.size(), 1u);
+  EXPECT_EQ(joins[0].user_id, "alice");
+  EXPECT_EQ(joins[0].meta, a.meta);
+  EXPECT_EQ(joins[0].node, "node-a");
+  EXPECT_EQ(leaves[0].meta, b.meta);
+  EXPECT_FALSE(parse_presence(p.substr(0, p.size() - 1), joins, leaves, node));
+}
+
+TEST(ClusterWire, PresenceHashEntryRoundTrips) {
+  ClusterMeta m{"n1", "carol", {"F9.1.3", 99, "Carol|x", "phone"}};
+  ClusterMeta out;
+  ASSERT_TRUE(parse_presence_entry(presence_field("n1", m.meta.phx_ref), presence_value(m), out));
+  EXPECT_EQ(out.node, "n1");
+  EXPECT_EQ(out.user_id, "carol");
+  EXPECT_EQ(out.meta, m.meta);
+  EXPECT_FALSE(parse_presence_entry("no-bar", presence_value(m), out));
+}
+
+TEST(ClusterWire, TypingRoundTrips) {
+  std::string node, uid, name;
+  ASSERT_TRUE(parse_typing(typing_payload("n2", "dan", "Dan"), node, uid, name));
+  EXPECT_EQ(node, "n2");
+  EXPECT_EQ(uid, "dan");
+  EXPECT_EQ(name, "Dan");
+  EXPECT_FALSE(parse_typing("t1:n", node, uid, name));
+}
+
+}  // namespace
+}  // namespace rtchat::server::cluster
