@@ -15,6 +15,7 @@ namespace rtchat::server {
 class OutboundQueue {
  public:
   static constexpr size_t kMaxIov = 64;  // frames per sendmsg; more wait for the next turn
+  static constexpr size_t kKeptItems = 8;  // capacity kept across turns (8 x 24 bytes)
 
   void push(core::SharedFrame frame) {
     bytes_ += frame.size();
@@ -50,8 +51,13 @@ class OutboundQueue {
     if (empty()) clear();
   }
   void clear() {
-    // An idle connection keeps no queue memory (performance-notes 2.5: idle sockets are cheap).
-    std::vector<Item>().swap(items_);
+    // A busy connection keeps a small vector (no malloc per turn); one that queued a burst gives
+    // the memory back, so idle sockets stay cheap (performance-notes 2.5).
+    if (items_.capacity() > kKeptItems) {
+      std::vector<Item>().swap(items_);
+    } else {
+      items_.clear();
+    }
     head_ = 0;
     bytes_ = 0;
   }
