@@ -214,7 +214,7 @@ void Shard::on_recv(const io_uring_cqe& cqe) {
     metrics_.bytes_in.add(static_cast<uint64_t>(cqe.res));
     c->last_rx_ms = core::mono_millis();
     std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    if (c->phase == Phase::Http) {
+    if (c->phase == Phase::Http && c->http) {  // no parser: a request is being answered
       on_http_bytes(*c, text);
     } else if (c->phase == Phase::WebSocket) {
       on_ws_bytes(*c, text);
@@ -236,9 +236,8 @@ void Shard::on_recv(const io_uring_cqe& cqe) {
   }
   if (cqe.res == 0 || (cqe.res < 0 && cqe.res != -ENOBUFS)) {
     abort_connection(*c);  // EOF or reset: the peer is gone
-  } else if (c->phase == Phase::Dead && !c->recv_armed) {
-    release(*c);
   }
+  if (c->phase == Phase::Dead) release(*c);  // last use of c: release may free it
 }
 
 void Shard::on_send(const io_uring_cqe& cqe) {
