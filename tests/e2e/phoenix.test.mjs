@@ -240,3 +240,26 @@ test('malformed HTTP gets 400, unknown API paths 404, oversized headers 431', as
   assert.match(await ask('GET /socket/websocket HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1.1 400/);
   assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
 });
+
+test('every connection slot is released: clean closes, resets and half-sent requests', async () => {
+  const net = await import('node:net');
+  const sockets = [];
+  for (let i = 0; i < 30; i++) {
+    const r = rawSocket();
+    await r.opened;
+    r.ws.send(JSON.stringify([`${i}`, `${i}`, 'room:slots', 'phx_join', {}]));
+    sockets.push(r);
+  }
+  await sleep(200);
+  sockets.forEach((r, i) => (i % 2 ? r.ws.terminate() : r.ws.close()));  // resets and clean closes
+  for (let i = 0; i < 10; i++) {
+    const s = net.connect(srv.port, '127.0.0.1', () => { s.write('GET /healthz HTTP/1.1\r\nHo'); s.destroy(); });
+    s.on('error', () => {});
+  }
+  const open = async () => {
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    return [...text.matchAll(/^rtchat_connections\{shard="\d+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  };
+  // Only the /metrics request itself remains.
+  await waitFor(async () => (await open()) <= 1, 'all connections released', 8000);
+});
