@@ -247,14 +247,18 @@ Field read_string(object obj, std::string_view key, std::string_view& out) {
   return el.get_string().get(out) ? Field::WrongType : Field::Ok;
 }
 
-void decode_join_payload(object payload, ClientMessage& out) {
-  int64_t last_seen_id = 0;
-  switch (read_int(payload, "last_seen_id", last_seen_id)) {
+// An optional non-negative integer where null means absent (last_seen_id, before_id): a wrong
+// type or a negative value makes the payload invalid.
+void read_optional_count(object payload, std::string_view key, std::optional<int64_t>& target,
+                         ClientMessage& out) {
+  int64_t v = 0;
+  switch (read_int(payload, key, v)) {
     case Field::Ok:
-      if (last_seen_id < 0)
+      if (v < 0) {
         out.payload_valid = false;
-      else
-        out.last_seen_id = last_seen_id;
+      } else {
+        target = v;
+      }
       break;
     case Field::WrongType:
       out.payload_valid = false;
@@ -263,6 +267,10 @@ void decode_join_payload(object payload, ClientMessage& out) {
     case Field::Null:
       break;
   }
+}
+
+void decode_join_payload(object payload, ClientMessage& out) {
+  read_optional_count(payload, "last_seen_id", out.last_seen_id, out);
   std::string_view device;
   switch (read_string(payload, "device", device)) {
     case Field::Ok:
@@ -281,21 +289,7 @@ void decode_join_payload(object payload, ClientMessage& out) {
 }
 
 void decode_history_payload(object payload, ClientMessage& out) {
-  int64_t before_id = 0;
-  switch (read_int(payload, "before_id", before_id)) {
-    case Field::Ok:
-      if (before_id < 0)
-        out.payload_valid = false;
-      else
-        out.before_id = before_id;
-      break;
-    case Field::WrongType:
-      out.payload_valid = false;
-      break;
-    case Field::Absent:
-    case Field::Null:
-      break;
-  }
+  read_optional_count(payload, "before_id", out.before_id, out);
   int64_t limit = 0;
   switch (read_int(payload, "limit", limit)) {
     case Field::Ok:
