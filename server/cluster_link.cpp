@@ -167,6 +167,7 @@ void ClusterLink::run(std::stop_token stop) {
   for (;;) {
     int64_t now = core::mono_millis();
     if (!up_ && now >= reconnect_at_ms_) connect();
+    if (up_ && script_sha_.empty()) load_script();
     bool worked = drain_inboxes();
     flush_pipeline();
     flush_subscriptions();
@@ -178,11 +179,19 @@ void ClusterLink::run(std::stop_token stop) {
     if (stop.stop_requested() && !worked) {
       // The shards are gone and their last leaves are published: say goodbye.
       if (up_) {
+        // Metas whose leave the shards could not send any more (an owner shard stopped first).
         for (auto& [room, fields] : own_presence_) {
           if (fields.empty()) continue;
           std::vector<std::string> argv{"HDEL", cluster::presence_key(room)};
-          for (auto& [f, v] : fields) argv.push_back(f);
+          std::vector<ClusterMeta> leaves;
+          for (auto& [f, v] : fields) {
+            argv.push_back(f);
+            ClusterMeta m;
+            if (cluster::parse_presence_entry(f, v, m)) leaves.push_back(std::move(m));
+          }
           append(argv);
+          append({"PUBLISH", cluster::channel_key(room),
+                  cluster::presence_payload(node_, {}, leaves)});
         }
         append({"DEL", cluster::node_key(node_)});
         flush_pipeline();
@@ -234,8 +243,8 @@ void ClusterLink::handle(ShardMessage&& message) {
       return;
     }
     const auto& msg = p->message;
-    std::vector<std::string> argv{"EVAL",
-                                  kPublishScript,
+    std::vector<std::string> argv{"EVALSHA",
+                                  script_sha_,
                                   "3",
                                   cluster::seq_key(msg.room),
                                   cluster::log_key(msg.room),
@@ -340,6 +349,9 @@ void ClusterLink::flush_pipeline() {
       continue;
     }
     ClusterPublish& p = publishes_[pipeline_[i].publish];
+    if (reply->type == REDIS_REPLY_ERROR && str(reply.get()).starts_with("NOSCRIPT")) {
+      script_sha_.clear();  // flushed behind our back: loaded again on the next turn
+    }
     if (reply->type != REDIS_REPLY_INTEGER) {
       LOG_WARN("cluster_publish_failed", "room=%s error=\"%.*s\"", p.message.room.c_str(),
                static_cast<int>(str(reply.get()).size()), str(reply.get()).data());
@@ -665,6 +677,8 @@ void ClusterLink::connect() {
   next_node_check_ms_ = now + kNodeCheckMs;
   // Liveness first, then this node's presence (Redis may have lost it, or others may have
   // deleted it while we were away), then every wanted room again.
+  load_script();
+  if (!up_) return;
   append({"SET", cluster::node_key(node_), "1", "PX", to_string(kLivenessTtlMs)});
   republish_own_presence();
   flush_pipeline();
@@ -690,6 +704,15 @@ void ClusterLink::connect() {
   LOG_INFO("cluster_link_up", "redis=%s:%d node=%s rooms=%zu", host_.c_str(), port_, node_.c_str(),
            rooms_.size());
   logged_down_ = false;
+}
+
+void ClusterLink::load_script() {
+  ReplyPtr r = command({"SCRIPT", "LOAD", kPublishScript});
+  if (r && r->type == REDIS_REPLY_STRING) {
+    script_sha_ = std::string(str(r.get()));
+  } else if (r) {
+    go_down("script load");
+  }
 }
 
 void ClusterLink::republish_own_presence() {

@@ -104,6 +104,7 @@ class ClusterLink {
   void tick(int64_t now_ms);
   void check_nodes();
   void connect();
+  void load_script();
   void republish_own_presence();
   void purge_stale_self();
   void go_down(const char* where);
@@ -117,6 +118,7 @@ class ClusterLink {
   std::string host_;
   int port_ = 6379;
   std::string node_;
+  std::string script_sha_;  // SCRIPT LOAD on every connect: EVALSHA sends 40 bytes, not the body
   core::Doorbell doorbell_;
   std::vector<std::unique_ptr<core::Mailbox<ShardMessage>>> inboxes_;
   std::vector<std::unique_ptr<core::Outbox<ShardMessage>>> outboxes_;
