@@ -36,8 +36,9 @@ struct Channel {
   std::string room;   // room id
   std::string topic;  // "room:<id>"
   std::optional<std::string> join_ref;
-  bool is_joined = false;    // owner confirmed (JoinAccepted)
-  bool catching_up = false;  // CatchupReady pending: live frames go to held
+  std::optional<std::string> join_push_ref;  // the join's ref, echoed in its reply
+  bool is_joined = false;                    // owner confirmed (JoinAccepted)
+  bool catching_up = false;                  // CatchupReady pending: live frames go to held
   std::vector<HeldFrame> held;
 };
 

@@ -342,7 +342,7 @@ void Shard::on_join_accepted(JoinAccepted&& m) {
   metrics_.joins.add();
   proto::Reply ok;
   ok.join_ref = m.join_ref;
-  ok.ref = m.join_ref;
+  ok.ref = ch->join_push_ref;  // phoenix.js sends ref == join_ref; echo what the client sent
   ok.topic = topic;
   if (m.recovered) {
     ok.body.kind = proto::ReplyBody::Kind::Join;

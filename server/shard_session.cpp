@@ -266,7 +266,7 @@ void Shard::handle_join(Connection& c, proto::ClientMessage& m) {
     send_error_reply(c, m.join_ref, m.ref, m.topic, "too many channels joined");
     return;
   }
-  c.channels.push_back(Channel{room, m.topic, m.join_ref, false, false, {}});
+  c.channels.push_back(Channel{room, m.topic, m.join_ref, m.ref, false, false, {}});
   JoinRoom j{room,         c.ref,         m.join_ref,
              c.claims.sub, c.claims.name, m.device.value_or(""),
              c.format,     m.last_seen_id};

@@ -263,3 +263,13 @@ test('every connection slot is released: clean closes, resets and half-sent requ
   // Only the /metrics request itself remains.
   await waitFor(async () => (await open()) <= 1, 'all connections released', 8000);
 });
+
+test('a join reply echoes the join\'s own ref, even when it differs from join_ref', async () => {
+  const r = rawSocket();
+  await r.opened;
+  r.ws.send(JSON.stringify(['7', '8', 'room:refs', 'phx_join', {}]));
+  await waitFor(() => r.frames.some((f) => f[3] === 'phx_reply'), 'join reply');
+  assert.deepEqual(r.frames.find((f) => f[3] === 'phx_reply'),
+    ['7', '8', 'room:refs', 'phx_reply', { status: 'ok', response: {} }]);
+  r.ws.close();
+});
