@@ -135,6 +135,13 @@ class Shard {
     json(scratch_);
     return make_ws_frame(WsOpcode::Text, scratch_);
   }
+  // A room broadcast's frames, each encoded once: JSON always, binary only when the room has
+  // binary members (lazily).
+  template <typename Json, typename Binary>
+  void encode_broadcast(RoomBroadcast& b, const OwnedRoom& room, Json&& json, Binary&& binary) {
+    b.json = encode_frame(WireFormat::Json, json, binary);
+    if (room.binary_members > 0) b.binary = encode_frame(WireFormat::Binary, json, binary);
+  }
 
   // ---- rooms and cross-shard messages (shard_rooms.cpp)
   void send_to_shard(unsigned shard, ShardMessage&& message);
@@ -154,6 +161,8 @@ class Shard {
   void on_page_done(StorePageDone&& m);
   void broadcast_to_members(const std::string& room, OwnedRoom& owned, RoomBroadcast&& b);
   void flush_presence_diffs();
+  void broadcast_presence_diff(const std::string& room, OwnedRoom& owned,
+                               const proto::PresenceDiff& diff);
   void add_local_member(const std::string& room, const ConnRef& ref);
   void remove_local_member(const std::string& room, const ConnRef& ref);
 

@@ -27,6 +27,9 @@ std::string topic_of(std::string_view room) {
 // answer from storage either.
 constexpr uint32_t kNoAck = 0xFFFFFFFEu;
 constexpr uint32_t kLocalCopy = 0xFFFFFFFFu;
+// Publishes waiting for room in the link's mailbox before new ones are refused with "overloaded"
+// (the mailbox itself holds 16384 more): bounds memory when Redis cannot keep up.
+constexpr size_t kLinkBacklogLimit = 65536;
 }  // namespace
 
 void Shard::send_to_shard(unsigned shard, ShardMessage&& message) {
@@ -169,6 +172,12 @@ void Shard::on_publish(Publish&& m) {
     return;
   }
   if (!config_.cluster_url.empty()) {
+    const unsigned link = config_.effective_shards();
+    if (outboxes_[link]->overloaded(kLinkBacklogLimit)) {  // Redis slower than the publishers
+      send_to_shard(m.conn.shard,
+                    PublishAck{m.room, m.conn, m.join_ref, m.ref, false, 0, "overloaded"});
+      return;
+    }
     // Redis orders it; the link delivers it back (ClusterDeliver) before its ok.
     proto::ChatMessage msg{
         0, m.room, m.user_id, m.user_name, std::move(m.body), core::unix_millis()};
@@ -198,14 +207,9 @@ void Shard::on_append_done(StoreAppendDone&& d) {
   b.room = d.message.room;
   b.message_id = d.message.id;
   b.published_us = core::mono_micros();
-  scratch_.clear();
-  proto::phoenix::encode_new_msg(topic, d.message, scratch_);
-  b.json = make_ws_frame(WsOpcode::Text, scratch_);
-  if (room->binary_members > 0) {  // lazily: no binary encoding for an all-JSON room
-    scratch_.clear();
-    proto::binary::encode_new_msg(topic, d.message, scratch_);
-    b.binary = make_ws_frame(WsOpcode::Binary, scratch_);
-  }
+  encode_broadcast(
+      b, *room, [&](std::string& o) { proto::phoenix::encode_new_msg(topic, d.message, o); },
+      [&](std::string& o) { proto::binary::encode_new_msg(topic, d.message, o); });
   broadcast_to_members(b.room, *room, std::move(b));
   if (origin.conn.shard == kNoAck) return;  // cluster delivery: the link sends the ok after it
   // Same queue as the broadcast to the sender's shard, after it: the sender sees its message
@@ -225,14 +229,10 @@ void Shard::on_typing(Typing&& m) {
   RoomBroadcast b;
   b.room = m.room;
   b.except = m.conn;
-  scratch_.clear();
-  proto::phoenix::encode_typing(topic, m.user_id, m.user_name, scratch_);
-  b.json = make_ws_frame(WsOpcode::Text, scratch_);
-  if (room->binary_members > 0) {
-    scratch_.clear();
-    proto::binary::encode_typing(topic, m.user_id, m.user_name, scratch_);
-    b.binary = make_ws_frame(WsOpcode::Binary, scratch_);
-  }
+  encode_broadcast(
+      b, *room,
+      [&](std::string& o) { proto::phoenix::encode_typing(topic, m.user_id, m.user_name, o); },
+      [&](std::string& o) { proto::binary::encode_typing(topic, m.user_id, m.user_name, o); });
   broadcast_to_members(b.room, *room, std::move(b));
 }
 
@@ -259,6 +259,18 @@ void Shard::broadcast_to_members(const std::string& room, OwnedRoom& owned, Room
   }
 }
 
+void Shard::broadcast_presence_diff(const std::string& room, OwnedRoom& owned,
+                                    const proto::PresenceDiff& diff) {
+  std::string topic = topic_of(room);
+  RoomBroadcast b;
+  b.room = room;
+  encode_broadcast(
+      b, owned, [&](std::string& o) { proto::phoenix::encode_presence_diff(topic, diff, o); },
+      [&](std::string& o) { proto::binary::encode_presence_diff(topic, diff, o); });
+  metrics_.presence_diffs.add();
+  broadcast_to_members(room, owned, std::move(b));
+}
+
 void Shard::flush_presence_diffs() {
   const bool cluster = !config_.cluster_url.empty();
   owner_.take_pending_diffs(
@@ -274,38 +286,14 @@ void Shard::flush_presence_diffs() {
           }
           send_to_shard(config_.effective_shards(), std::move(out));
         }
-        std::string topic = topic_of(room);
-        RoomBroadcast b;
-        b.room = room;
-        scratch_.clear();
-        proto::phoenix::encode_presence_diff(topic, diff, scratch_);
-        b.json = make_ws_frame(WsOpcode::Text, scratch_);
-        if (owned.binary_members > 0) {
-          scratch_.clear();
-          proto::binary::encode_presence_diff(topic, diff, scratch_);
-          b.binary = make_ws_frame(WsOpcode::Binary, scratch_);
-        }
-        metrics_.presence_diffs.add();
-        broadcast_to_members(room, owned, std::move(b));
+        broadcast_presence_diff(room, owned, diff);
       });
   if (!cluster) return;
   // Other nodes' changes: to this node's members only.
   owner_.take_remote_diffs(
       [&](const std::string& room, OwnedRoom& owned, proto::PresenceDiff& diff) {
         if (!owned.has_members()) return;
-        std::string topic = topic_of(room);
-        RoomBroadcast b;
-        b.room = room;
-        scratch_.clear();
-        proto::phoenix::encode_presence_diff(topic, diff, scratch_);
-        b.json = make_ws_frame(WsOpcode::Text, scratch_);
-        if (owned.binary_members > 0) {
-          scratch_.clear();
-          proto::binary::encode_presence_diff(topic, diff, scratch_);
-          b.binary = make_ws_frame(WsOpcode::Binary, scratch_);
-        }
-        metrics_.presence_diffs.add();
-        broadcast_to_members(room, owned, std::move(b));
+        broadcast_presence_diff(room, owned, diff);
       });
 }
 
