@@ -243,6 +243,7 @@ test('Redis stopped and started again: nodes serve locally, resync, nothing ackn
   for (let i = 0; i < 10; i++) acked.push((await push(ma.channel, 'new_msg', { body: `before-${i}` })).id);
   await waitFor(() => mb.got.length === 10, 'B got the first ten');
 
+  const stoppedAt = Date.now();
   await redis.stop();
   // Down: the nodes still answer their clients; a publish is refused, never falsely acknowledged.
   await waitFor(async () => {
@@ -253,11 +254,14 @@ test('Redis stopped and started again: nodes serve locally, resync, nothing ackn
   const health = await fetch(`${a.url}/healthz`);
   assert.equal(health.status, 200, 'the node stays alive');
 
+  console.log(`# publish refused ${Date.now() - stoppedAt} ms after Redis was stopped`);
   redis = await startRedis();
+  const restartedAt = Date.now();
   let afterId = 0;
   await waitFor(async () => {
     try { afterId = (await push(ma.channel, 'new_msg', { body: 'after' }, 2000)).id; return true; } catch { return false; }
   }, 'publish works again', 15000);
+  console.log(`# publishing works again ${Date.now() - restartedAt} ms after Redis restarted`);
   acked.push(afterId);
   await waitFor(() => mb.got.some((m) => m.body === 'after'), 'B gets the message after the restart', 10000);
   for (let i = 0; i < 5; i++) acked.push((await push(mb.channel, 'new_msg', { body: `b-after-${i}` })).id);
