@@ -12,6 +12,7 @@
 #include "server/http_response.h"
 #include "server/jwt.h"
 #include "server/log.h"
+#include "server/metrics_text.h"
 #include "server/shard.h"
 #include "server/storage_thread.h"
 
@@ -261,113 +262,7 @@ void Shard::handle_history_api(Connection& c, HttpRequest& req, std::string_view
 }
 
 std::string Shard::render_metrics() const {
-  std::string o;
-  o.reserve(8192);
-  char line[256];
-  auto gauge_or_counter = [&](const char* name, const char* type, const char* help, auto get) {
-    std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-    o += line;
-    for (size_t i = 0; i < shared_.shard_metrics.size(); ++i) {
-      std::snprintf(line, sizeof line, "%s{shard=\"%zu\"} %llu\n", name, i,
-                    static_cast<unsigned long long>(get(*shared_.shard_metrics[i])));
-      o += line;
-    }
-  };
-#define RTCHAT_METRIC(name, type, help, field) \
-  gauge_or_counter(name, type, help, [](const ShardMetrics& m) { return m.field.get(); })
-  RTCHAT_METRIC("rtchat_connections", "gauge", "Open TCP connections", connections_open);
-  RTCHAT_METRIC("rtchat_websockets", "gauge", "Open WebSocket sessions", websockets_open);
-  RTCHAT_METRIC("rtchat_connections_accepted_total", "counter", "Accepted connections",
-                connections_accepted);
-  RTCHAT_METRIC("rtchat_http_requests_total", "counter", "HTTP requests", http_requests);
-  RTCHAT_METRIC("rtchat_upgrades_rejected_total", "counter", "Refused upgrades", upgrades_rejected);
-  RTCHAT_METRIC("rtchat_joins_total", "counter", "Accepted joins", joins);
-  RTCHAT_METRIC("rtchat_joins_rejected_total", "counter", "Refused joins", joins_rejected);
-  RTCHAT_METRIC("rtchat_messages_in_total", "counter", "Client frames decoded", messages_in);
-  RTCHAT_METRIC("rtchat_messages_published_total", "counter", "new_msg acknowledged",
-                messages_published);
-  RTCHAT_METRIC("rtchat_publish_errors_total", "counter", "new_msg refused or failed",
-                publish_errors);
-  RTCHAT_METRIC("rtchat_deliveries_total", "counter", "Broadcast frames queued to clients",
-                deliveries);
-  RTCHAT_METRIC("rtchat_bytes_in_total", "counter", "Bytes received", bytes_in);
-  RTCHAT_METRIC("rtchat_bytes_out_total", "counter", "Bytes sent", bytes_out);
-  RTCHAT_METRIC("rtchat_rate_limited_total", "counter", "Pushes refused by the rate limit",
-                rate_limited);
-  RTCHAT_METRIC("rtchat_slow_consumer_closes_total", "counter", "Closes with 4008",
-                slow_consumer_closes);
-  RTCHAT_METRIC("rtchat_presence_diffs_total", "counter", "presence_diff broadcasts",
-                presence_diffs);
-  RTCHAT_METRIC("rtchat_typing_total", "counter", "typing events relayed", typing_events);
-  RTCHAT_METRIC("rtchat_accept_errors_total", "counter", "accept failures", accept_errors);
-  RTCHAT_METRIC("rtchat_rooms_owned", "gauge", "Rooms owned by the shard", rooms_owned);
-  RTCHAT_METRIC("rtchat_mailbox_backlog", "gauge", "Cross-thread messages waiting in backlogs",
-                mailbox_backlog);
-#undef RTCHAT_METRIC
-  o += "# HELP rtchat_closes_total WebSocket closes sent, by code\n# TYPE rtchat_closes_total "
-       "counter\n";
-  for (size_t i = 0; i < shared_.shard_metrics.size(); ++i) {
-    const auto& m = *shared_.shard_metrics[i];
-    for (size_t k = 0; k <= kCountedCloseCodes.size(); ++k) {
-      std::string code =
-          k < kCountedCloseCodes.size() ? std::to_string(kCountedCloseCodes[k]) : "other";
-      std::snprintf(line, sizeof line, "rtchat_closes_total{shard=\"%zu\",code=\"%s\"} %llu\n", i,
-                    code.c_str(), static_cast<unsigned long long>(m.closes[k].get()));
-      o += line;
-    }
-  }
-  auto histogram = [&](const char* name, const char* help, const LatencyHistogram& h,
-                       const char* labels) {
-    uint64_t cum = 0;
-    for (size_t b = 0; b <= LatencyHistogram::kBoundsUs.size(); ++b) {
-      cum += h.bucket(b);
-      if (b < LatencyHistogram::kBoundsUs.size()) {
-        std::snprintf(line, sizeof line, "%s_bucket{%sle=\"%g\"} %llu\n", name, labels,
-                      static_cast<double>(LatencyHistogram::kBoundsUs[b]) / 1e6,
-                      static_cast<unsigned long long>(cum));
-      } else {
-        std::snprintf(line, sizeof line, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels,
-                      static_cast<unsigned long long>(cum));
-      }
-      o += line;
-    }
-    std::snprintf(line, sizeof line, "%s_sum{%s} %g\n%s_count{%s} %llu\n", name,
-                  labels[0] ? std::string(labels, std::strlen(labels) - 1).c_str() : "",
-                  static_cast<double>(h.sum_us()) / 1e6, name,
-                  labels[0] ? std::string(labels, std::strlen(labels) - 1).c_str() : "",
-                  static_cast<unsigned long long>(cum));
-    o += line;
-    (void)help;
-  };
-  o += "# HELP rtchat_publish_to_deliver_seconds Commit on the owner to frame queued on a member "
-       "shard\n"
-       "# TYPE rtchat_publish_to_deliver_seconds histogram\n";
-  for (size_t i = 0; i < shared_.shard_metrics.size(); ++i) {
-    std::string labels = "shard=\"" + std::to_string(i) + "\",";
-    histogram("rtchat_publish_to_deliver_seconds", "", shared_.shard_metrics[i]->publish_to_deliver,
-              labels.c_str());
-  }
-  if (const StorageMetrics* s = shared_.storage_metrics) {
-    auto one = [&](const char* name, const char* type, const char* help, uint64_t v) {
-      std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name,
-                    type, name, static_cast<unsigned long long>(v));
-      o += line;
-    };
-    one("rtchat_storage_commits_total", "counter", "Group commits", s->commits.get());
-    one("rtchat_storage_messages_total", "counter", "Messages committed",
-        s->messages_committed.get());
-    one("rtchat_storage_commit_failures_total", "counter", "Failed commits",
-        s->commit_failures.get());
-    one("rtchat_storage_reads_total", "counter", "History and recovery reads", s->reads.get());
-    one("rtchat_storage_queue_depth", "gauge", "Requests waiting for the storage thread",
-        s->queue_depth.get());
-    one("rtchat_storage_retention_deleted_total", "counter", "Messages removed by retention",
-        s->retention_deleted.get());
-    o += "# HELP rtchat_storage_commit_seconds Commit latency\n# TYPE "
-         "rtchat_storage_commit_seconds histogram\n";
-    histogram("rtchat_storage_commit_seconds", "", s->commit_latency, "");
-  }
-  return o;
+  return render_prometheus(shared_.shard_metrics, shared_.storage_metrics);
 }
 
 }  // namespace rtchat::server
