@@ -337,6 +337,7 @@ void ClusterLink::flush_pipeline() {
   for (; up_ && i < pipeline_.size(); ++i) {
     void* raw = nullptr;
     if (redisGetReply(cmd_.get(), &raw) != REDIS_OK) {
+      LOG_WARN("cluster_pipeline_failed", "reply=%zu of=%zu", i, pipeline_.size());
       go_down("pipeline");
       break;
     }
@@ -649,7 +650,9 @@ ClusterLink::ReplyPtr ClusterLink::command(const std::vector<std::string>& argv)
 
 void ClusterLink::connect() {
   timeval connect_timeout{0, 500 * 1000};
-  timeval io_timeout{2, 0};  // a Redis that stops answering for 2 s counts as down
+  // A Redis that does not answer for 5 s counts as down. Shorter misfires on a loaded machine
+  // (a starved Redis is slow, not gone), and every misfire costs clients "cluster unavailable".
+  timeval io_timeout{5, 0};
   ContextPtr cmd(redisConnectWithTimeout(host_.c_str(), port_, connect_timeout));
   ContextPtr sub(cmd && !cmd->err ? redisConnectWithTimeout(host_.c_str(), port_, connect_timeout)
                                   : nullptr);

@@ -120,15 +120,28 @@ class ClusterStore final : public Store {
   }
 
  private:
+  // One retry on a fresh connection: after a Redis restart the old one is simply stale.
   ReplyPtr command(const std::vector<std::string>& argv) {
+    bool fresh = !ctx_;
+    ReplyPtr r = attempt(argv);
+    if (!r && !fresh && !ctx_) r = attempt(argv);
+    if (!r && core::mono_millis() >= next_log_ms_) {
+      LOG_WARN("cluster_history_fallback", "reason=\"%s\" source=local", last_error_.c_str());
+      next_log_ms_ = core::mono_millis() + 10000;  // once per 10 s while Redis is away
+    }
+    return r;
+  }
+
+  ReplyPtr attempt(const std::vector<std::string>& argv) {
     if (!ctx_) {
       int64_t now = core::mono_millis();
       if (now < retry_at_ms_) return nullptr;
       timeval connect_timeout{0, 300 * 1000};
       ctx_.reset(redisConnectWithTimeout(host_.c_str(), port_, connect_timeout));
       if (!ctx_ || ctx_->err) {
+        last_error_ = ctx_ ? ctx_->errstr : "no context";
         ctx_.reset();
-        retry_at_ms_ = now + kRetryAfterMs;
+        retry_at_ms_ = now + kRetryAfterMs;  // unreachable: the local copy answers for a second
         return nullptr;
       }
       redisSetTimeout(ctx_.get(), timeval{1, 0});
@@ -142,9 +155,8 @@ class ClusterStore final : public Store {
     void* raw =
         redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(), lens.data());
     if (!raw) {
-      LOG_WARN("cluster_history_fallback", "reason=\"%s\" source=local", ctx_->errstr);
+      last_error_ = ctx_->errstr;
       ctx_.reset();
-      retry_at_ms_ = core::mono_millis() + kRetryAfterMs;
       return nullptr;
     }
     return ReplyPtr(static_cast<redisReply*>(raw));
@@ -155,6 +167,8 @@ class ClusterStore final : public Store {
   int port_;
   std::unique_ptr<redisContext, ContextDeleter> ctx_;
   int64_t retry_at_ms_ = 0;
+  int64_t next_log_ms_ = 0;
+  std::string last_error_;
 };
 
 }  // namespace
