@@ -781,6 +781,10 @@ void ClusterLink::go_down(const char* where) {
   cmd_.reset();
   sub_.reset();
   for (auto& [name, room] : rooms_) {
+    if (room.wanted && room.last_delivered < 0) {
+      // Its first sync will not come soon: the joins waiting for it go ahead, local-only.
+      to_owner(name, ClusterRoomSynced{name, false, 0, {}});
+    }
     room.subscribed = false;
     room.pending.clear();  // the resync reads them from the stream
     room.gap_since_ms = 0;

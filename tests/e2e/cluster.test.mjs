@@ -345,7 +345,7 @@ test('load tool against two nodes: publishers on one, members on both, nothing l
     const common = ['--host', '127.0.0.1', '--rooms', '5', '--jwt-secret', TEST_SECRET, '--room-prefix', prefix];
     // Members on B first (they only receive), then publishers and members on A.
     const onB = runLoadtest([...common, '--port', String(b.port), '--connections', '50', '--publishers', '0',
-      '--warmup', '0', '--duration', '6']);
+      '--warmup', '0', '--duration', '8']);
     await sleep(1500);
     const onA = await runLoadtest([...common, '--port', String(a.port), '--connections', '50', '--publishers', '10',
       '--rate', '5', '--warmup', '1', '--duration', '3', '--strict']);
