@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "proto/phoenix_codec.h"
+#include "server/cluster_link.h"
 #include "server/handshake.h"
 #include "server/http_response.h"
 #include "server/jwt.h"
@@ -118,10 +119,18 @@ void Shard::handle_http_request(Connection& c, HttpRequest& req, std::string_vie
   if (path == kSocketPath) return handle_upgrade(c, req, leftover);
   const bool head = req.method == "HEAD";
   if (path == "/healthz" && get) {
-    return respond(c, http_response(200, "text/plain", "ok\n", {}, head));
+    // Alive even when the cluster link is down (local clients are still served), but say so.
+    const bool degraded = cluster_health() == ClusterHealth::Down;
+    return respond(c, http_response(200, "text/plain",
+                                    degraded ? "degraded: cluster link down\n" : "ok\n", {}, head));
   }
   if (path == "/readyz" && get) {
-    // Storage answers through the same mailboxes as the shards; it is up while we run.
+    // Storage is opened before the shards start (the process exits when it cannot be); the
+    // cluster link, when configured, must be up for this node to take new traffic.
+    if (cluster_health() == ClusterHealth::Down ||
+        shared_.stopping.load(std::memory_order_relaxed)) {
+      return respond(c, http_response(503, "text/plain", "not ready\n", {}, head));
+    }
     return respond(c, http_response(200, "text/plain", "ready\n", {}, head));
   }
   if (path == "/metrics" && get) {
