@@ -282,6 +282,8 @@ test('Redis stopped and started again: nodes serve locally, resync, nothing ackn
   }, 'publish refused while Redis is down', 10000);
   const health = await fetch(`${a.url}/healthz`);
   assert.equal(health.status, 200, 'the node stays alive');
+  assert.match(await health.text(), /degraded: cluster link down/);
+  assert.equal((await fetch(`${a.url}/readyz`)).status, 503, 'not ready while the link is down');
 
   console.log(`# publish refused ${Date.now() - stoppedAt} ms after Redis was stopped`);
   redis = await startRedis();
@@ -293,6 +295,9 @@ test('Redis stopped and started again: nodes serve locally, resync, nothing ackn
   console.log(`# publishing works again ${Date.now() - restartedAt} ms after Redis restarted`);
   acked.push(afterId);
   await waitFor(() => mb.got.some((m) => m.body === 'after'), 'B gets the message after the restart', 10000);
+  const healthAfter = await fetch(`${a.url}/healthz`);
+  assert.equal((await healthAfter.text()).trim(), 'ok');
+  assert.equal((await fetch(`${a.url}/readyz`)).status, 200, 'ready again');
   for (let i = 0; i < 5; i++) acked.push((await push(mb.channel, 'new_msg', { body: `b-after-${i}` })).id);
   await waitFor(() => ma.got.filter((m) => m.body.startsWith('b-after-')).length === 5, 'A gets B\'s messages');
 
