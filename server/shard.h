@@ -159,6 +159,10 @@ class Shard {
   void on_catchup_ready(CatchupReady&& m);
   void on_catchup_done(StoreCatchupDone&& m);
   void on_page_done(StorePageDone&& m);
+  // cluster mode (shard_cluster.cpp, docs/cluster.md)
+  void on_cluster_deliver(ClusterDeliver&& m);
+  void on_cluster_publish_done(ClusterPublishDone&& m);
+  void on_cluster_room_synced(ClusterRoomSynced&& m);
   void broadcast_to_members(const std::string& room, OwnedRoom& owned, RoomBroadcast&& b);
   void flush_presence_diffs();
   void broadcast_presence_diff(const std::string& room, OwnedRoom& owned,

@@ -25,8 +25,6 @@ std::string topic_of(std::string_view room) {
 // Cluster mode: Publish::conn.shard values that are not shards. A delivery from the cluster
 // link has no local publisher to answer; a node's durable copy of a delivered message needs no
 // answer from storage either.
-constexpr uint32_t kNoAck = 0xFFFFFFFEu;
-constexpr uint32_t kLocalCopy = 0xFFFFFFFFu;
 // Publishes waiting for room in the link's mailbox before new ones are refused with "overloaded"
 // (the mailbox itself holds 16384 more): bounds memory when Redis cannot keep up.
 constexpr size_t kLinkBacklogLimit = 65536;
@@ -52,51 +50,10 @@ void Shard::dispatch(ShardMessage&& message) {
                  [&](RoomBroadcast& m) { on_broadcast(std::move(m)); },
                  [&](PublishAck& m) { on_publish_ack(std::move(m)); },
                  [&](CatchupReady& m) { on_catchup_ready(std::move(m)); },
-                 // ---- cluster mode (docs/cluster.md): from the cluster link
-                 [&](ClusterDeliver& m) {
-                   OwnedRoom* room = owner_.find(m.message.room);
-                   // Dedup by id: the link delivers each id once, but a resync may overlap.
-                   if (!room || !room->cluster_synced || m.message.id <= room->last_committed_id) {
-                     return;
-                   }
-                   Publish copy;
-                   copy.conn.shard = kLocalCopy;
-                   send_to_storage(StoreAppend{m.message, std::move(copy)});
-                   Publish none;
-                   none.conn.shard = kNoAck;
-                   on_append_done(StoreAppendDone{std::move(m.message), std::move(none), true, {}});
-                 },
-                 [&](ClusterPublishDone& m) {
-                   const Publish& o = m.origin;
-                   send_to_shard(o.conn.shard, PublishAck{o.room, o.conn, o.join_ref, o.ref, m.ok,
-                                                          m.id, std::move(m.reason)});
-                 },
-                 [&](ClusterRoomSynced& m) {
-                   OwnedRoom* room = owner_.find(m.room);
-                   if (!room || !room->cluster_watched) return;  // unwatched meanwhile
-                   if (m.ok) {
-                     // Redis holds the order: its last id is the baseline (first sync), or the
-                     // link has delivered up to it (resync).
-                     room->last_committed_id = room->cluster_synced
-                                                   ? std::max(room->last_committed_id, m.last_id)
-                                                   : m.last_id;
-                     room->last_assigned_id = room->last_committed_id;
-                     bool quiet = !room->has_members();  // nobody to send a diff to
-                     owner_.replace_remote(m.room, std::move(m.remote));
-                     if (quiet) {
-                       room->remote_pending_joins.clear();
-                       room->remote_pending_leaves.clear();
-                       room->remote_diff_pending = false;
-                     }
-                   } else if (!room->cluster_synced) {
-                     LOG_WARN("cluster_room_local", "room=%s reason=\"cluster link down\"",
-                              m.room.c_str());
-                   }
-                   room->cluster_synced = true;
-                   std::vector<JoinRoom> waiting = std::move(room->joins_waiting);
-                   room->joins_waiting.clear();
-                   for (auto& j : waiting) on_join_room(std::move(j));
-                 },
+                 // ---- cluster mode (docs/cluster.md), from the link: shard_cluster.cpp
+                 [&](ClusterDeliver& m) { on_cluster_deliver(std::move(m)); },
+                 [&](ClusterPublishDone& m) { on_cluster_publish_done(std::move(m)); },
+                 [&](ClusterRoomSynced& m) { on_cluster_room_synced(std::move(m)); },
                  [&](ClusterPresenceIn& m) {
                    OwnedRoom* room = owner_.find(m.room);
                    if (!room || !room->cluster_synced) return;  // the sync snapshot covers it
