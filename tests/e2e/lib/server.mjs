@@ -1,6 +1,6 @@
 // Starts a real rtchat-server on an ephemeral loopback port for an end-to-end test.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import crypto from 'node:crypto';
@@ -9,6 +9,9 @@ export const SERVER_BIN = process.env.RTCHAT_SERVER_BIN || 'build/server/rtchat-
 export const SOURCE_DIR = process.env.RTCHAT_SOURCE_DIR || process.cwd();
 export const BUILD_DIR = process.env.RTCHAT_BUILD_DIR || join(SOURCE_DIR, 'build');
 export const TEST_SECRET = 'e2e-test-secret-0123456789abcdef';
+// Opt-in: RTCHAT_E2E_SERVER_LOG=path appends each server's whole output there when it exits
+// (for grepping sanitizer reports such as "ERROR: AddressSanitizer" or "runtime error").
+const SERVER_LOG = process.env.RTCHAT_E2E_SERVER_LOG || '';
 
 // Starts the server; resolves once it prints its listening line. opts.args are extra flags,
 // opts.dataDir reuses a data dir (restart tests). Returns {port, url, wsUrl, proc, dataDir, stop, kill9}.
@@ -18,19 +21,30 @@ export async function startServer(opts = {}) {
     '--jwt-secret', opts.secret ?? TEST_SECRET, ...(opts.args || [])];
   const proc = spawn(opts.bin || SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  const append = (d) => { output += d.toString(); };
+  proc.stdout.on('data', append);
+  proc.stderr.on('data', append);
+  if (SERVER_LOG) {
+    proc.on('close', (code, signal) => {
+      appendFileSync(SERVER_LOG, `=== rtchat-server ${args.join(' ')} (pid ${proc.pid}) ` +
+        `exit code=${code} signal=${signal}\n${output}\n`);
+    });
+  }
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 15000);
-    const onData = (d) => {
-      output += d.toString();
+    const onData = () => {
       const m = output.match(/listening on [\d.]+:(\d+)/);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+      if (m) {
+        clearTimeout(timer);
+        proc.stdout.off('data', onData);
+        proc.stderr.off('data', onData);
+        resolve(Number(m[1]));
+      }
     };
     proc.stdout.on('data', onData);
     proc.stderr.on('data', onData);
     proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}:\n${output}`)); });
   });
-  proc.stdout.on('data', (d) => { output += d.toString(); });
-  proc.stderr.on('data', (d) => { output += d.toString(); });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const server = {
     port, proc, dataDir, exited,
