@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "server/cluster_wire.h"
 #include "server/log.h"
+#include "server/redis_reply.h"
 #include "server/room_owner.h"
 
 namespace rtchat::server {
@@ -57,42 +58,6 @@ std::string to_string(int64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
-}
-
-std::string_view str(const redisReply* r) {
-  return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
-               r->type == REDIS_REPLY_ERROR)
-             ? std::string_view(r->str, r->len)
-             : std::string_view();
-}
-
-int64_t to_int(const redisReply* r) {
-  if (!r) return 0;
-  if (r->type == REDIS_REPLY_INTEGER) return r->integer;
-  int64_t v = 0;
-  auto s = str(r);
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
-// One XRANGE/XREVRANGE entry ["<id>-0", [field, value, ...]] -> a chat message.
-bool parse_stream_entry(const redisReply* e, std::string_view room, proto::ChatMessage& out) {
-  if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2) return false;
-  auto id = str(e->element[0]);
-  auto r = std::from_chars(id.data(), id.data() + id.size(), out.id);
-  if (r.ec != std::errc()) return false;
-  const redisReply* f = e->element[1];
-  if (!f || f->type != REDIS_REPLY_ARRAY) return false;
-  out.room = room;
-  for (size_t i = 0; i + 1 < f->elements; i += 2) {
-    auto k = str(f->element[i]);
-    auto v = str(f->element[i + 1]);
-    if (k == "u") out.user_id = v;
-    if (k == "n") out.user = v;
-    if (k == "b") out.body = v;
-    if (k == "t") out.ts = to_int(f->element[i + 1]);
-  }
-  return true;
 }
 
 }  // namespace
@@ -350,12 +315,12 @@ void ClusterLink::flush_pipeline() {
       continue;
     }
     ClusterPublish& p = publishes_[pipeline_[i].publish];
-    if (reply->type == REDIS_REPLY_ERROR && str(reply.get()).starts_with("NOSCRIPT")) {
+    if (reply->type == REDIS_REPLY_ERROR && reply_text(reply.get()).starts_with("NOSCRIPT")) {
       script_sha_.clear();  // flushed behind our back: loaded again on the next turn
     }
     if (reply->type != REDIS_REPLY_INTEGER) {
       LOG_WARN("cluster_publish_failed", "room=%s error=\"%.*s\"", p.message.room.c_str(),
-               static_cast<int>(str(reply.get()).size()), str(reply.get()).data());
+               static_cast<int>(reply_text(reply.get()).size()), reply_text(reply.get()).data());
       to_owner(p.origin.room, ClusterPublishDone{std::move(p.origin), false, 0, "cluster error"});
       continue;
     }
@@ -419,8 +384,8 @@ void ClusterLink::read_subscriptions() {
 
 void ClusterLink::on_sub_reply(redisReply* r) {
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
-  auto kind = str(r->element[0]);
-  auto channel = str(r->element[1]);
+  auto kind = reply_text(r->element[0]);
+  auto channel = reply_text(r->element[1]);
   if (!channel.starts_with(cluster::kChannelPrefix)) return;
   std::string name(channel.substr(cluster::kChannelPrefix.size()));
   if (kind == "subscribe") {
@@ -430,7 +395,7 @@ void ClusterLink::on_sub_reply(redisReply* r) {
   if (kind != "message") return;
   auto it = rooms_.find(name);
   if (it == rooms_.end() || !it->second.subscribed) return;  // the sync reads what this says
-  auto payload = str(r->element[2]);
+  auto payload = reply_text(r->element[2]);
   if (payload.starts_with("m")) {
     proto::ChatMessage msg;
     if (!cluster::parse_message(payload, name, msg)) {
@@ -468,13 +433,14 @@ void ClusterLink::sync_room(const std::string& name) {
   ReplyPtr seq = command({"GET", cluster::seq_key(name)});
   ReplyPtr hash = command({"HGETALL", cluster::presence_key(name)});
   if (!seq || !hash) return;
-  int64_t last_id = to_int(seq.get());
+  int64_t last_id = reply_int(seq.get());
   std::vector<ClusterMeta> remote;
   std::set<std::string> nodes;
   if (hash->type == REDIS_REPLY_ARRAY) {
     for (size_t i = 0; i + 1 < hash->elements; i += 2) {
       ClusterMeta m;
-      if (!cluster::parse_presence_entry(str(hash->element[i]), str(hash->element[i + 1]), m)) {
+      if (!cluster::parse_presence_entry(reply_text(hash->element[i]),
+                                         reply_text(hash->element[i + 1]), m)) {
         continue;
       }
       if (m.node == node_) continue;
@@ -487,7 +453,7 @@ void ClusterLink::sync_room(const std::string& name) {
     for (const auto& n : nodes) {
       ReplyPtr alive = command({"EXISTS", cluster::node_key(n)});
       if (!alive) return;
-      if (to_int(alive.get()) != 0) continue;
+      if (reply_int(alive.get()) != 0) continue;
       std::vector<std::string> del{"HDEL", cluster::presence_key(name)};
       for (const auto& m : remote) {
         if (m.node == n) del.push_back(cluster::presence_field(n, m.meta.phx_ref));
@@ -607,7 +573,7 @@ void ClusterLink::check_nodes() {
   for (const auto& n : known_nodes_) {
     ReplyPtr r = command({"EXISTS", cluster::node_key(n)});
     if (!r) return;
-    if (to_int(r.get()) == 0) dead.push_back(n);
+    if (reply_int(r.get()) == 0) dead.push_back(n);
   }
   for (const auto& n : dead) {
     known_nodes_.erase(n);
@@ -620,7 +586,7 @@ void ClusterLink::check_nodes() {
       if (!keys) return;
       std::vector<std::string> argv{"HDEL", cluster::presence_key(name)};
       for (size_t i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; ++i) {
-        auto f = str(keys->element[i]);
+        auto f = reply_text(keys->element[i]);
         if (f.starts_with(prefix)) argv.emplace_back(f);
       }
       if (argv.size() > 2) command(argv);
@@ -712,7 +678,7 @@ void ClusterLink::connect() {
 void ClusterLink::load_script() {
   ReplyPtr r = command({"SCRIPT", "LOAD", kPublishScript});
   if (r && r->type == REDIS_REPLY_STRING) {
-    script_sha_ = std::string(str(r.get()));
+    script_sha_ = std::string(reply_text(r.get()));
   } else if (r) {
     go_down("script load");
   }
@@ -743,20 +709,20 @@ void ClusterLink::purge_stale_self() {
   do {
     ReplyPtr scan = command({"SCAN", cursor, "MATCH", "rtchat:pres:*", "COUNT", "1000"});
     if (!scan || scan->type != REDIS_REPLY_ARRAY || scan->elements != 2) return;
-    cursor = std::string(str(scan->element[0]));
+    cursor = std::string(reply_text(scan->element[0]));
     const redisReply* keys = scan->element[1];
     for (size_t k = 0; keys && keys->type == REDIS_REPLY_ARRAY && k < keys->elements; ++k) {
-      std::string key(str(keys->element[k]));
+      std::string key(reply_text(keys->element[k]));
       ReplyPtr hash = command({"HGETALL", key});
       if (!hash || hash->type != REDIS_REPLY_ARRAY) return;
       std::vector<std::string> del{"HDEL", key};
       std::vector<ClusterMeta> leaves;
       for (size_t i = 0; i + 1 < hash->elements; i += 2) {
-        auto f = str(hash->element[i]);
+        auto f = reply_text(hash->element[i]);
         ClusterMeta m;
         if (!f.starts_with(prefix)) continue;
         del.emplace_back(f);
-        if (cluster::parse_presence_entry(f, str(hash->element[i + 1]), m)) {
+        if (cluster::parse_presence_entry(f, reply_text(hash->element[i + 1]), m)) {
           leaves.push_back(std::move(m));
         }
       }

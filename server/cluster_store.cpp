@@ -11,6 +11,7 @@
 #include "server/cluster_link.h"
 #include "server/cluster_wire.h"
 #include "server/log.h"
+#include "server/redis_reply.h"
 
 namespace rtchat::server {
 namespace {
@@ -25,31 +26,7 @@ struct ContextDeleter {
   void operator()(redisContext* c) const { redisFree(c); }
 };
 
-std::string_view str(const redisReply* r) {
-  return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
-             ? std::string_view(r->str, r->len)
-             : std::string_view();
-}
-
 std::string stream_id(int64_t id) { return std::to_string(id) + "-0"; }
-
-bool parse_entry(const redisReply* e, std::string_view room, proto::ChatMessage& out) {
-  if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2) return false;
-  auto id = str(e->element[0]);
-  if (std::from_chars(id.data(), id.data() + id.size(), out.id).ec != std::errc()) return false;
-  const redisReply* f = e->element[1];
-  if (!f || f->type != REDIS_REPLY_ARRAY) return false;
-  out.room = room;
-  for (size_t i = 0; i + 1 < f->elements; i += 2) {
-    auto k = str(f->element[i]);
-    auto v = str(f->element[i + 1]);
-    if (k == "u") out.user_id = v;
-    if (k == "n") out.user = v;
-    if (k == "b") out.body = v;
-    if (k == "t") std::from_chars(v.data(), v.data() + v.size(), out.ts);
-  }
-  return true;
-}
 
 class ClusterStore final : public Store {
  public:
@@ -84,7 +61,7 @@ class ClusterStore final : public Store {
     has_more = r->elements > n;
     for (size_t i = n; i-- > 0;) {  // newest first from Redis, oldest first to the client
       proto::ChatMessage m;
-      if (parse_entry(r->element[i], room, m)) out.push_back(std::move(m));
+      if (parse_stream_entry(r->element[i], room, m)) out.push_back(std::move(m));
     }
     return true;
   }
@@ -100,7 +77,7 @@ class ClusterStore final : public Store {
     }
     for (size_t i = 0; i < r->elements; ++i) {
       proto::ChatMessage m;
-      if (parse_entry(r->element[i], room, m)) out.push_back(std::move(m));
+      if (parse_stream_entry(r->element[i], room, m)) out.push_back(std::move(m));
     }
     return true;
   }
