@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for all tests: install, build, run every GoogleTest suite and end-to-end test
 # (real server processes on loopback, phoenix.js in Node, headless Debian Chromium, redis-server),
-# then the fuzzers briefly under ASan/UBSan.
+# then the fuzzers briefly under ASan/UBSan, then the core end-to-end suites against an ASan/UBSan
+# server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -10,5 +11,8 @@ mkdir -p build/artifacts
 ctest --test-dir build --output-on-failure -j2 --timeout 300
 if [ -x tests/fuzz/run.sh ]; then
   tests/fuzz/run.sh "${RTCHAT_FUZZ_SECONDS:-20}"
+fi
+if [ "${RTCHAT_SANITIZE_E2E:-1}" != 0 ]; then
+  scripts/sanitize-e2e.sh
 fi
 echo "all tests passed"

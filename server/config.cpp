@@ -52,6 +52,9 @@ bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
   app.add_option("--max-conns-per-user", c.max_conns_per_user,
                  "Sockets one user id may hold (0 = unlimited); more get HTTP 429")
       ->envname("RTCHAT_MAX_CONNS_PER_USER");
+  app.add_option("--max-conns-per-ip", c.max_conns_per_ip,
+                 "Connections per source address (0 = unlimited); more get HTTP 429")
+      ->envname("RTCHAT_MAX_CONNS_PER_IP");
   app.add_option("--max-pending-handshakes", c.max_pending_handshakes,
                  "Connections per shard still in HTTP; more get 503 (reconnect storms)")
       ->envname("RTCHAT_MAX_PENDING_HANDSHAKES");

@@ -25,9 +25,10 @@ struct ServerConfig {
   int handshake_timeout_s = 10;          // slowloris guard for the HTTP upgrade
   int drain_timeout_s = 10;              // SIGTERM: bound on flushing clients and storage
   int64_t recovery_limit = 1000;  // missed messages replayed on join before "recovered": false
-  size_t outbound_cap_bytes = 1 << 20;     // per-connection queued bytes before close 4008
-  unsigned max_rooms_per_conn = 100;       // Phoenix's channel limit per socket
-  unsigned max_conns_per_user = 32;        // sockets per user id (tabs x devices); more: HTTP 429
+  size_t outbound_cap_bytes = 1 << 20;  // per-connection queued bytes before close 4008
+  unsigned max_rooms_per_conn = 100;    // Phoenix's channel limit per socket
+  unsigned max_conns_per_user = 32;     // sockets per user id (tabs x devices); more: HTTP 429
+  unsigned max_conns_per_ip = 0;  // TCP connections per source address (0 = off: NATs and LBs)
   unsigned max_pending_handshakes = 4096;  // per shard; more during a storm: HTTP 503 + Retry-After
   double rate_per_s = 20;                  // inbound pushes per connection (token bucket)
   double rate_burst = 50;

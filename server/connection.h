@@ -52,7 +52,8 @@ enum class Phase : uint8_t {
 
 struct Connection {
   ConnRef ref;
-  int file_index = -1;  // io_uring direct descriptor
+  int file_index = -1;  // io_uring registered-file index (the socket holds no process fd)
+  std::string peer_ip;  // counted in SharedState::sockets_per_ip until the slot is released
   Phase phase = Phase::Http;
   bool recv_armed = false;
   bool send_inflight = false;

@@ -1,6 +1,7 @@
 // The reactor half of a shard: ring setup, completions, the loop turn, timers, slots.
 #include "server/shard.h"
 
+#include <arpa/inet.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 
 #include "core/affinity.h"
 #include "core/clock.h"
+#include "core/unique_fd.h"
 #include "server/close_reasons.h"
 #include "server/http_response.h"
 #include "server/log.h"
@@ -64,9 +66,11 @@ void Shard::setup_ring() {
 void Shard::arm_accept() {
   if (listen_fd_ < 0) return;
   io_uring_sqe* sqe = ring_->sqe();
-  // Multishot accept straight into the ring's registered-file table: accepted sockets never use
-  // a process fd, so each shard can hold ~20k of them under this machine's RLIMIT_NOFILE.
-  io_uring_prep_multishot_accept_direct(sqe, listen_fd_, nullptr, nullptr, 0);
+  // Multishot accept into a process fd, which on_accept moves into the ring's registered-file
+  // table at once (and closes): live sockets hold no process fd, so each shard can keep ~20k of
+  // them under this machine's RLIMIT_NOFILE, and we still learn the peer address (accept_direct
+  // would hide it) for the per-IP limit.
+  io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
   io_uring_sqe_set_data64(sqe, core::OpTag{kAccept, 0, 0}.pack());
   accept_armed_ = true;
 }
@@ -178,19 +182,33 @@ void Shard::handle_cqe(const io_uring_cqe& cqe) {
 void Shard::on_accept(const io_uring_cqe& cqe) {
   if (!(cqe.flags & IORING_CQE_F_MORE)) accept_armed_ = false;  // re-armed by the sweep
   if (cqe.res < 0) {
-    // ENFILE: the registered-file table is full. Count it; the sweep re-arms accept once
-    // connections have gone (the kernel keeps further clients in the listen backlog meanwhile).
+    // EMFILE/ENFILE: out of descriptors. Count it; the sweep re-arms accept (the kernel keeps
+    // further clients in the listen backlog meanwhile).
     metrics_.accept_errors.add();
     LOG_WARN("accept_failed", "shard=%u error=\"%s\"", index_, std::strerror(-cqe.res));
     return;
   }
-  if (draining_) {
-    io_uring_sqe* sqe = ring_->sqe();
-    io_uring_prep_close_direct(sqe, static_cast<unsigned>(cqe.res));
-    io_uring_sqe_set_data64(sqe, 0);
+  core::UniqueFd fd(cqe.res);
+  if (draining_) return;
+  std::string ip = peer_address(fd.get());
+  if (!shared_.sockets_per_ip.try_acquire(ip, config_.max_conns_per_ip)) {
+    metrics_.upgrades_rejected.add();
+    refuse_unregistered(fd.get(), 429, "too many connections from this address\n");
     return;
   }
-  Connection& c = allocate(cqe.res);
+  // The slot allocate() will hand out is also the connection's index in the file table.
+  uint32_t slot = free_slots_.empty() ? static_cast<uint32_t>(slots_.size()) : free_slots_.back();
+  int raw = fd.get();
+  if (slot >= ring_->direct_files() ||
+      io_uring_register_files_update(ring_->get(), slot, &raw, 1) != 1) {
+    shared_.sockets_per_ip.release(ip);
+    metrics_.accept_errors.add();
+    refuse_unregistered(fd.get(), 503, "server full, retry\n");
+    return;
+  }
+  fd.reset();  // the table holds its own reference now
+  Connection& c = allocate(static_cast<int>(slot));
+  c.peer_ip = std::move(ip);
   metrics_.connections_accepted.add();
   ++http_connections_;
   c.deadline_ms = core::mono_millis() + config_.handshake_timeout_s * 1000;
@@ -418,6 +436,27 @@ void Shard::begin_drain() {
   }
 }
 
+std::string Shard::peer_address(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    if (addr.ss_family == AF_INET) {
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, text, sizeof text);
+    } else if (addr.ss_family == AF_INET6) {
+      ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, text, sizeof text);
+    }
+  }
+  return text;
+}
+
+void Shard::refuse_unregistered(int fd, int status, std::string_view body) {
+  // Best effort on a socket we will not keep: one non-blocking send of a short answer.
+  std::string response = http_response(status, "text/plain", body, "Retry-After: 5\r\n");
+  [[maybe_unused]] auto n =
+      ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 // ---------------------------------------------------------------- slots
 
 Connection& Shard::allocate(int file_index) {
@@ -455,6 +494,7 @@ Connection* Shard::lookup(const ConnRef& ref) {
 void Shard::release(Connection& c) {
   // The slot is reused only when no SQE refers to it any more (STYLE.md section 3).
   if (c.phase != Phase::Dead || !c.close_done || c.recv_armed || c.send_inflight) return;
+  shared_.sockets_per_ip.release(c.peer_ip);
   uint32_t slot = c.ref.slot;
   generations_[slot] = (generations_[slot] + 1) & 0xFFFFFFu;
   slots_[slot].reset();

@@ -37,6 +37,7 @@ struct SharedState {
   std::atomic<bool> stopping{false};
   std::atomic<unsigned> shards_running{0};
   core::HashedCounters sockets_per_user;  // --max-conns-per-user, across shards
+  core::HashedCounters sockets_per_ip;    // --max-conns-per-ip, across shards
 };
 
 // The mailboxes of one shard, wired by Server before the threads start.
@@ -85,6 +86,8 @@ class Shard {
   Connection* lookup(uint32_t slot, uint32_t generation);
   Connection& allocate(int file_index);
   void release(Connection& c);
+  static std::string peer_address(int fd);
+  static void refuse_unregistered(int fd, int status, std::string_view body);
 
   // ---- connection lifecycle
   void queue_frame(Connection& c, core::SharedFrame frame);

@@ -410,3 +410,39 @@ test('a handshake storm beyond --max-pending-handshakes is answered 503 at once'
     assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
   });
 });
+
+test('connections per source address are capped with --max-conns-per-ip: 429, other addresses unaffected', async () => {
+  await withServer(['--max-conns-per-ip', '3'], async (srv) => {
+    const held = [];
+    for (let i = 0; i < 3; i++) {
+      const s = net.connect({ port: srv.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      await new Promise((r, j) => { s.on('connect', r); s.on('error', j); });
+      held.push(s);
+    }
+    await sleep(100);
+    const answer = await new Promise((resolve) => {
+      const s = net.connect({ port: srv.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      let buf = '';
+      s.on('data', (d) => { buf += d; });
+      s.on('close', () => resolve(buf));
+      s.on('error', () => resolve(buf));
+    });
+    assert.match(answer, /^HTTP\/1.1 429/);
+    assert.match(answer, /too many connections from this address/);
+    // 127.0.0.1 is another address: still served.
+    assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+    held.forEach((s) => s.destroy());
+    // Freed slots count again.
+    await waitFor(async () => {
+      const s = net.connect({ port: srv.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      const got = await new Promise((resolve) => {
+        let buf = '';
+        s.on('connect', () => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+        s.on('data', (d) => { buf += d; });
+        s.on('close', () => resolve(buf));
+        s.on('error', () => resolve(buf));
+      });
+      return /^HTTP\/1.1 200/.test(got);
+    }, 'address counted down after its connections closed', 5000);
+  });
+});
