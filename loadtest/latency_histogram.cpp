@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "loadtest/decimal_text.h"
+
 namespace rtchat::loadtest {
 
 int LatencyHistogram::bucket_index(uint64_t value) {
@@ -59,24 +61,7 @@ uint64_t LatencyHistogram::percentile(double q) const {
   return max_;
 }
 
-namespace {
-
-void append_u64(std::string& out, uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-// Reads one unsigned decimal, skipping leading spaces; advances s.
-bool read_u64(std::string_view& s, uint64_t& v) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (r.ec != std::errc{}) return false;
-  s.remove_prefix(static_cast<size_t>(r.ptr - s.data()));
-  return true;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void LatencyHistogram::serialize(std::string& out) const {
   size_t nonzero = 0;

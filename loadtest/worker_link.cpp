@@ -7,23 +7,11 @@
 #include <charconv>
 #include <cstring>
 
+#include "loadtest/decimal_text.h"
+
 namespace rtchat::loadtest {
 
 namespace {
-
-void append_u64(std::string& out, uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-bool read_u64(std::string_view& s, uint64_t& v) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (r.ec != std::errc{}) return false;
-  s.remove_prefix(static_cast<size_t>(r.ptr - s.data()));
-  return true;
-}
 
 // Splits off the next '|'-separated section.
 std::string_view next_section(std::string_view& s) {

@@ -14,7 +14,7 @@ namespace rtchat::server {
 // Shard-local. At most one send is in flight; it covers a prefix of the queue.
 class OutboundQueue {
  public:
-  static constexpr size_t kMaxIov = 64;  // frames per sendmsg; more wait for the next turn
+  static constexpr size_t kMaxIov = 64;    // frames per sendmsg; more wait for the next turn
   static constexpr size_t kKeptItems = 8;  // capacity kept across turns (8 x 24 bytes)
 
   void push(core::SharedFrame frame) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/message_fixtures.h"
 #include "support/test_support.h"
 
 namespace rtchat::server {
@@ -16,32 +17,10 @@ namespace {
 
 using proto::ChatMessage;
 
-ChatMessage make_message(const std::string& room, int64_t id, int64_t ts = 1'700'000'000'000) {
-  return ChatMessage{.id = id,
-                     .room = room,
-                     .user_id = "u" + std::to_string(id % 7),
-                     .user = "User " + std::to_string(id % 7),
-                     .body = "message " + std::to_string(id) + " in " + room,
-                     .ts = ts};
-}
-
-std::vector<ChatMessage> make_messages(const std::string& room, int64_t first, int64_t last) {
-  std::vector<ChatMessage> out;
-  for (int64_t id = first; id <= last; ++id) out.push_back(make_message(room, id));
-  return out;
-}
-
-std::vector<int64_t> ids_of(const std::vector<ChatMessage>& messages) {
-  std::vector<int64_t> ids;
-  for (const auto& m : messages) ids.push_back(m.id);
-  return ids;
-}
-
-std::vector<int64_t> id_sequence(int64_t first, int64_t last) {
-  std::vector<int64_t> ids;
-  for (int64_t id = first; id <= last; ++id) ids.push_back(id);
-  return ids;
-}
+using rtchat::testing::id_sequence;
+using rtchat::testing::ids_of;
+using rtchat::testing::make_message;
+using rtchat::testing::make_messages;
 
 // Reads one integer with a separate raw connection, to check what is really on disk.
 int64_t query_int(const std::filesystem::path& path, const char* sql) {
