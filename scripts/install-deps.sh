@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   liburing-dev libwslay-dev libflatbuffers-dev flatbuffers-compiler libsimdjson-dev
   libssl-dev libsqlite3-dev libhiredis-dev libcli11-dev libreaderwriterqueue-dev libhttp-parser-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
   clang libclang-rt-14-dev
   redis-server gnuplot-nox
   nodejs npm chromium
