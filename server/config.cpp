@@ -24,6 +24,11 @@ bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
   app.add_option("--storage", c.storage, "History store: sqlite, or memory (lost on exit)")
       ->check(CLI::IsMember({"sqlite", "memory"}))
       ->envname("RTCHAT_STORAGE");
+  app.add_option("--fault-storage-delay-ms", c.fault_storage_delay_ms,
+                 "Fault injection for tests: the storage thread waits this long before each "
+                 "commit (a slow disk)")
+      ->group("")  // hidden from --help: not for production
+      ->envname("RTCHAT_FAULT_STORAGE_DELAY_MS");
   app.add_option("--web-root", c.web_root, "Built web UI to serve at /")
       ->envname("RTCHAT_WEB_ROOT");
   app.add_option("--jwt-secret", c.jwt_secret, "HS256 secret for socket tokens")

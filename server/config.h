@@ -14,6 +14,7 @@ struct ServerConfig {
   unsigned shards = 0;                   // 0 = one per CPU
   std::string data_dir = "./data";       // SQLite file lives here
   std::string storage = "sqlite";        // sqlite | memory (in-process, lost on exit: benchmarks)
+  int fault_storage_delay_ms = 0;        // tests only: a slow disk (sleep before each commit)
   std::string web_root;                  // built UI; empty = <exe>/../../web/dist or ./web/dist
   std::string jwt_secret;                // HS256 secret; required with --production
   bool production = false;               // off: dev mode (token minting endpoint, dev secret)
@@ -25,10 +26,13 @@ struct ServerConfig {
   int handshake_timeout_s = 10;          // slowloris guard for the HTTP upgrade
   int drain_timeout_s = 10;              // SIGTERM: bound on flushing clients and storage
   int64_t recovery_limit = 1000;  // missed messages replayed on join before "recovered": false
-  size_t outbound_cap_bytes = 1 << 20;  // per-connection queued bytes before close 4008
-  unsigned max_rooms_per_conn = 100;    // Phoenix's channel limit per socket
-  unsigned max_conns_per_user = 32;     // sockets per user id (tabs x devices); more: HTTP 429
-  unsigned max_conns_per_ip = 0;  // TCP connections per source address (0 = off: NATs and LBs)
+  // Bytes queued for one connection, counted at enqueue, before close 4008. Above the largest
+  // burst a healthy client gets in one turn: a 10k-member presence_state is ~1 MB, a history
+  // page at most 256 KiB, a catch-up at most half of this.
+  size_t outbound_cap_bytes = 4 << 20;
+  unsigned max_rooms_per_conn = 100;  // Phoenix's channel limit per socket
+  unsigned max_conns_per_user = 32;   // sockets per user id (tabs x devices); more: HTTP 429
+  unsigned max_conns_per_ip = 0;      // TCP connections per source address (0 = off: NATs and LBs)
   unsigned max_pending_handshakes = 4096;  // per shard; more during a storm: HTTP 503 + Retry-After
   double rate_per_s = 20;                  // inbound pushes per connection (token bucket)
   double rate_burst = 50;

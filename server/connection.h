@@ -62,6 +62,7 @@ struct Connection {
   bool counts_as_user_socket = false;  // holds one of SharedState::sockets_per_user
   bool rearm_recv = false;             // multishot recv ended with ENOBUFS: re-arm at end of turn
   bool is_too_slow = false;            // over the outbound cap, close pending
+  bool history_pending = false;        // a history page is being read: one at a time
   int64_t deadline_ms = 0;             // handshake deadline (Http) or flush deadline (Closing)
   int64_t last_rx_ms = 0;
 

@@ -60,6 +60,7 @@ struct ShardMetrics {
   Counter bytes_out;
   Counter rate_limited;
   Counter slow_consumer_closes;
+  Counter late_completions;  // sockets whose cancelled requests had not completed in 2 s
   Counter presence_diffs;
   Counter typing_events;
   Counter accept_errors;

@@ -86,6 +86,9 @@ std::string render_prometheus(const std::vector<ShardMetrics*>& shards,
                       rate_limited);
   RTCHAT_SHARD_METRIC("rtchat_slow_consumer_closes_total", "counter", "Closes with 4008",
                       slow_consumer_closes);
+  RTCHAT_SHARD_METRIC("rtchat_late_completions_total", "counter",
+                      "Closed sockets whose cancelled requests were still pending after 2 s",
+                      late_completions);
   RTCHAT_SHARD_METRIC("rtchat_presence_diffs_total", "counter", "presence_diff broadcasts",
                       presence_diffs);
   RTCHAT_SHARD_METRIC("rtchat_typing_total", "counter", "typing events relayed", typing_events);

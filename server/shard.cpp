@@ -34,6 +34,9 @@ constexpr int64_t kCloseFlushMs = 5000;  // a closing client gets this long to r
 // long: closing with unread input would make the kernel send a reset that can destroy the close
 // frame or error replies still in flight to the client.
 constexpr int64_t kLingerMs = 2000;
+// Once the final close is submitted, cancel + shutdown complete every request on the socket
+// within a turn; past this, the cancels are sent again (and counted) rather than waited on.
+constexpr int64_t kDeadRetryMs = 2000;
 
 }  // namespace
 
@@ -245,14 +248,14 @@ void Shard::on_recv(const io_uring_cqe& cqe) {
     c->recv_armed = false;
     if (cqe.res == -ENOBUFS && c->phase != Phase::Dead) {
       c->rearm_recv = true;  // the ring ran dry: try again once buffers are back
-      if (!c->dirty) {
-        c->dirty = true;
-        dirty_.push_back(c->ref.slot);
-      }
+      mark_dirty(*c);
       return;
     }
   }
-  if (cqe.res == 0 || (cqe.res < 0 && cqe.res != -ENOBUFS)) {
+  if (cqe.res == 0 && c->phase == Phase::Closing) {
+    // The peer finished sending (half-close) but may still read what we owe it: keep flushing,
+    // bounded by the Closing deadline like any other reader.
+  } else if (cqe.res == 0 || (cqe.res < 0 && cqe.res != -ENOBUFS)) {
     abort_connection(*c);  // EOF or reset: the peer is gone
   }
   if (c->phase == Phase::Dead) release(*c);  // last use of c: release may free it
@@ -263,23 +266,21 @@ void Shard::on_send(const io_uring_cqe& cqe) {
   Connection* c = lookup(tag.slot, tag.generation);
   if (!c) return;
   c->send_inflight = false;
+  if (cqe.res > 0) metrics_.bytes_out.add(static_cast<uint64_t>(cqe.res));
+  if (c->phase == Phase::Dead) {
+    // Cancelled, cut short by the shutdown, or done: either way the kernel no longer reads the
+    // iovecs, so the frames they point into may go now and not before.
+    drop_output(*c);
+    release(*c);
+    return;
+  }
   if (cqe.res < 0) {
     abort_connection(*c);
     return;
   }
-  metrics_.bytes_out.add(static_cast<uint64_t>(cqe.res));
   c->out.consume(static_cast<size_t>(cqe.res));
   if (c->out.empty()) c->send.reset();
-  if (c->phase == Phase::Dead) {
-    release(*c);
-    return;
-  }
-  if (!c->out.empty() || c->phase == Phase::Closing) {
-    if (!c->dirty) {
-      c->dirty = true;
-      dirty_.push_back(c->ref.slot);
-    }
-  }
+  if (!c->out.empty() || c->phase == Phase::Closing) mark_dirty(*c);
 }
 
 void Shard::on_close_done(const io_uring_cqe& cqe) {
@@ -316,20 +317,20 @@ bool Shard::poll_mailboxes() {
 
 void Shard::end_of_turn() {
   flush_presence_diffs();
+  // Connections that passed their outbound cap this turn (queue_frame): closed here, outside
+  // the loops that found them (a close leaves rooms, which edits the member lists they walk).
+  for (const ConnRef& ref : too_slow_) {
+    Connection* c = lookup(ref);
+    if (!c || c->phase != Phase::WebSocket) continue;
+    metrics_.slow_consumer_closes.add();
+    close_websocket(*c, static_cast<uint16_t>(CloseCode::TooSlow), close_reason::kTooSlow);
+  }
+  too_slow_.clear();
   // One gathered send per connection with pending output (corking).
   for (size_t i = 0; i < dirty_.size(); ++i) {
     Connection* c = slots_[dirty_[i]].get();
     if (!c) continue;
     c->dirty = false;
-    // Slow consumer: the previous send is still waiting for socket space and the backlog has
-    // passed the cap. Drop the connection, never a message in the middle of its stream; the
-    // client reconnects and resumes from last_seen_id. A burst to a reader that keeps up is not
-    // "slow": its sends complete every turn.
-    if (c->phase == Phase::WebSocket && c->send_inflight &&
-        c->out.bytes() > config_.outbound_cap_bytes) {
-      metrics_.slow_consumer_closes.add();
-      close_websocket(*c, static_cast<uint16_t>(CloseCode::TooSlow), close_reason::kTooSlow);
-    }
     flush_connection(*c);
   }
   dirty_.clear();
@@ -401,15 +402,23 @@ void Shard::sweep(int64_t now_ms) {
         }
         break;
       case Phase::Closing:
-        if (now_ms > c.deadline_ms) {
-          c.out.clear();  // the client stopped reading: its bytes are dropped with it
-          if (!c.send_inflight) submit_final_close(c);
-        }
+        // The client stopped reading: the in-flight send is cancelled and its bytes are dropped
+        // once the kernel gives the iovecs back (on_send).
+        if (now_ms > c.deadline_ms) submit_final_close(c);
         break;
       case Phase::Lingering:
         if (now_ms > c.deadline_ms) submit_final_close(c);
         break;
       case Phase::Dead:
+        // Cancel and shutdown end every request on the socket at once; this only repeats them
+        // should a completion be late, so no slot waits for a peer forever.
+        if (now_ms > c.deadline_ms && (c.send_inflight || c.recv_armed)) {
+          metrics_.late_completions.add();
+          LOG_WARN("late_completion", "shard=%u slot=%u send=%d recv=%d", index_, c.ref.slot,
+                   c.send_inflight, c.recv_armed);
+          cancel_requests(c);
+          c.deadline_ms = now_ms + kDeadRetryMs;
+        }
         break;
     }
   }
@@ -505,13 +514,27 @@ void Shard::release(Connection& c) {
 
 // ---------------------------------------------------------------- lifecycle
 
-void Shard::queue_frame(Connection& c, core::SharedFrame frame) {
-  if (c.phase != Phase::WebSocket && c.phase != Phase::Http) return;
-  c.out.push(std::move(frame));
+void Shard::mark_dirty(Connection& c) {
   if (!c.dirty) {
     c.dirty = true;
     dirty_.push_back(c.ref.slot);
   }
+}
+
+void Shard::queue_frame(Connection& c, core::SharedFrame frame) {
+  if (c.phase != Phase::WebSocket && c.phase != Phase::Http) return;
+  // Past the cap nothing more is queued: the connection is closed with 4008 at the end of this
+  // turn, after the frames it already has, so what it read is a prefix of its stream with no
+  // hole and it resumes from last_seen_id. Counting here, at enqueue time, bounds every byte a
+  // connection can make the server hold (replies, history pages, presence state, broadcasts) to
+  // the cap plus one frame, however fast the frames arrive within one turn.
+  if (c.is_too_slow) return;
+  c.out.push(std::move(frame));
+  if (c.phase == Phase::WebSocket && c.out.bytes() > config_.outbound_cap_bytes) {
+    c.is_too_slow = true;
+    too_slow_.push_back(c.ref);
+  }
+  mark_dirty(c);
 }
 
 void Shard::close_after_flush(Connection& c) {
@@ -519,10 +542,7 @@ void Shard::close_after_flush(Connection& c) {
   end_websocket(c);
   c.phase = Phase::Closing;
   c.deadline_ms = core::mono_millis() + kCloseFlushMs;
-  if (!c.dirty) {
-    c.dirty = true;
-    dirty_.push_back(c.ref.slot);
-  }
+  mark_dirty(c);
 }
 
 void Shard::close_websocket(Connection& c, uint16_t code, std::string_view reason) {
@@ -542,26 +562,40 @@ void Shard::close_websocket(Connection& c, uint16_t code, std::string_view reaso
 
 void Shard::abort_connection(Connection& c) {
   if (c.phase == Phase::Dead) return;
-  if (c.phase == Phase::Lingering) {
-    submit_final_close(c);  // the peer finished (EOF) or failed: nothing left to protect
-    return;
-  }
-  end_websocket(c);
-  c.phase = Phase::Closing;
-  c.out.clear();
-  if (!c.send_inflight) submit_final_close(c);
+  end_websocket(c);  // nothing to do once Closing or Lingering
+  // The peer is gone (EOF, reset) or the connection ran out of time: no more output. An
+  // in-flight send is cancelled, and its frames stay alive until its completion.
+  submit_final_close(c);
 }
 
-void Shard::submit_final_close(Connection& c) {
-  if (c.phase == Phase::Dead) return;
-  c.phase = Phase::Dead;
-  c.ws.reset();
-  c.http.reset();
+void Shard::drop_output(Connection& c) {
+  c.out.clear();
+  c.send.reset();
+}
+
+void Shard::cancel_requests(Connection& c) {
   if (c.recv_armed) {
     io_uring_sqe* sqe = ring_->sqe();
     io_uring_prep_cancel64(sqe, core::OpTag{kRecv, c.ref.generation, c.ref.slot}.pack(), 0);
     io_uring_sqe_set_data64(sqe, core::OpTag{kCancel, 0, 0}.pack());
   }
+  if (c.send_inflight) {
+    io_uring_sqe* sqe = ring_->sqe();
+    io_uring_prep_cancel64(sqe, core::OpTag{kSend, c.ref.generation, c.ref.slot}.pack(), 0);
+    io_uring_sqe_set_data64(sqe, core::OpTag{kCancel, 0, 0}.pack());
+  }
+}
+
+void Shard::submit_final_close(Connection& c) {
+  if (c.phase == Phase::Dead) return;
+  c.phase = Phase::Dead;
+  c.deadline_ms = core::mono_millis() + kDeadRetryMs;
+  c.ws.reset();
+  c.http.reset();
+  // A send the kernel still holds keeps its iovecs (and the frames behind them) until its
+  // completion arrives in on_send; only output no request refers to is freed now.
+  if (!c.send_inflight) drop_output(c);
+  cancel_requests(c);
   // shutdown then close, hard-linked so the close runs even when shutdown fails (peer gone).
   io_uring_sqe* sqe = ring_->sqe();
   io_uring_prep_shutdown(sqe, c.file_index, SHUT_RDWR);

@@ -90,7 +90,12 @@ class Shard {
   static void refuse_unregistered(int fd, int status, std::string_view body);
 
   // ---- connection lifecycle
+  // Queues a frame; past --outbound-cap-bytes the connection is marked too slow (closed 4008 at
+  // the end of the turn) and nothing more is queued for it.
   void queue_frame(Connection& c, core::SharedFrame frame);
+  void mark_dirty(Connection& c);         // flushed at the end of this turn
+  void drop_output(Connection& c);        // only when no send is in flight
+  void cancel_requests(Connection& c);    // cancels the socket's in-flight recv and send
   void close_after_flush(Connection& c);  // HTTP response queued, or close frame queued
   void close_websocket(Connection& c, uint16_t code, std::string_view reason);
   void abort_connection(Connection& c);  // dead peer: no more output
@@ -120,6 +125,8 @@ class Shard {
   void handle_leave(Connection& c, proto::ClientMessage& m);
   void handle_push(Connection& c, Channel& ch, proto::ClientMessage& m);
   bool take_rate_token(Connection& c);
+  // The storage thread is behind: new reads and appends are refused with "overloaded".
+  [[nodiscard]] bool storage_overloaded() const;
   void send_reply(Connection& c, proto::Reply&& reply);
   void send_error_reply(Connection& c, const std::optional<std::string>& join_ref,
                         const std::optional<std::string>& ref, std::string_view topic,

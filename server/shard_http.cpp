@@ -265,6 +265,10 @@ void Shard::handle_history_api(Connection& c, HttpRequest& req, std::string_view
     }
     page.limit = static_cast<int>(*v);
   }
+  if (storage_overloaded()) {
+    return respond(
+        c, http_response(503, "application/json", json_error("overloaded"), "Retry-After: 1\r\n"));
+  }
   // The answer comes back as StorePageDone; the connection waits in Http phase without a parser.
   c.deadline_ms = core::mono_millis() + 30000;
   send_to_storage(std::move(page));

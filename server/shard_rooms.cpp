@@ -96,6 +96,13 @@ void Shard::on_join_room(JoinRoom&& m) {
   JoinAccepted accepted;
   std::optional<StoreCatchup> catchup;
   OwnedRoom& room = owner_.join(m, config_.recovery_limit, accepted, catchup);
+  if (catchup && storage_overloaded()) {
+    // Storage is behind: the client learns it must page history itself instead of the server
+    // queueing one more read without bound.
+    catchup.reset();
+    accepted.recovered = false;
+    accepted.catchup_pending = false;
+  }
   proto::PresenceEntries state = owner_.presence_state(room);
   std::string topic = topic_of(m.room);
   accepted.presence_state = encode_frame(
@@ -140,6 +147,11 @@ void Shard::on_publish(Publish&& m) {
         0, m.room, m.user_id, m.user_name, std::move(m.body), core::unix_millis()};
     int64_t floor = room->last_committed_id;
     send_to_shard(config_.effective_shards(), ClusterPublish{std::move(msg), std::move(m), floor});
+    return;
+  }
+  if (storage_overloaded()) {  // a slow disk: refuse rather than queue without bound
+    send_to_shard(m.conn.shard,
+                  PublishAck{m.room, m.conn, m.join_ref, m.ref, false, 0, "overloaded"});
     return;
   }
   proto::ChatMessage msg{
@@ -391,6 +403,7 @@ void Shard::on_page_done(StorePageDone&& d) {
     return;
   }
   if (c->phase != Phase::WebSocket) return;
+  c->history_pending = false;
   std::string topic = topic_of(d.request.room);
   if (!d.ok) {
     send_error_reply(*c, d.request.join_ref, d.request.ref, topic, "storage unavailable");

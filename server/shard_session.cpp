@@ -19,6 +19,10 @@ namespace {
 constexpr std::string_view kRoomPrefix = "room:";
 constexpr int64_t kTypingEveryMs = 1000;  // typing is a hint; once a second per socket is plenty
 constexpr size_t kOwnerBacklogLimit = 65536;  // queued cross-shard messages before "overloaded"
+// Requests waiting for room in the storage mailbox (which holds 8192 more) before publishes,
+// history pages and catch-ups are refused: a slow disk turns into "overloaded" replies, not
+// into memory.
+constexpr size_t kStorageBacklogLimit = 8192;
 
 // wslay's callbacks get the Connection; the shard is the one running on this thread.
 thread_local Shard* t_shard = nullptr;
@@ -184,6 +188,8 @@ void Shard::on_ws_message(Connection& c, uint8_t opcode, std::string_view payloa
   handle_client_message(c, m);
 }
 
+bool Shard::storage_overloaded() const { return storage_outbox_->overloaded(kStorageBacklogLimit); }
+
 bool Shard::take_rate_token(Connection& c) {
   int64_t now = core::mono_millis();
   c.tokens = std::min(config_.rate_burst, c.tokens + static_cast<double>(now - c.tokens_at_ms) *
@@ -315,6 +321,17 @@ void Shard::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
         send_error_reply(c, m.join_ref, m.ref, m.topic, "invalid params");
         return;
       }
+      // One page at a time per socket: a client that asks for pages faster than it reads them
+      // would otherwise queue megabytes per request (each page is also capped in bytes).
+      if (c.history_pending) {
+        send_error_reply(c, m.join_ref, m.ref, m.topic, "history request pending");
+        return;
+      }
+      if (storage_overloaded()) {
+        send_error_reply(c, m.join_ref, m.ref, m.topic, "overloaded");
+        return;
+      }
+      c.history_pending = true;
       StorePage page;
       page.room = ch.room;
       page.conn = c.ref;

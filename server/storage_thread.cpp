@@ -9,7 +9,43 @@ constexpr size_t kMailboxCapacity = 8192;
 constexpr size_t kMaxBatch = 4096;  // appends per transaction
 constexpr int kIdleWaitMs = 1000;   // retention runs on idle wake-ups
 constexpr int64_t kRetentionEveryMs = 60000;
+// One history page (200 messages of up to 4000 characters, 6 bytes each once escaped, would be
+// 4.8 MB) is cut to this much JSON: a page stays well under --outbound-cap-bytes, so paging
+// never trips the slow-consumer close, and one request cannot make the server hold megabytes.
+constexpr size_t kMaxPageBytes = 256 * 1024;
 }  // namespace
+
+namespace {
+size_t estimated_json_bytes(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char ch : s) n += ch < 0x20 ? 6 : (ch == '"' || ch == '\\') ? 2 : 1;
+  return n;
+}
+size_t estimated_message_bytes(const proto::ChatMessage& m) {
+  constexpr size_t kFixedBytes = 100;  // keys, id, ts, punctuation
+  return kFixedBytes + estimated_json_bytes(m.body) + estimated_json_bytes(m.user) +
+         estimated_json_bytes(m.user_id) + m.room.size();
+}
+}  // namespace
+
+size_t estimated_page_bytes(const std::vector<proto::ChatMessage>& messages) {
+  size_t n = 0;
+  for (const auto& m : messages) n += estimated_message_bytes(m);
+  return n;
+}
+
+void cap_page_bytes(std::vector<proto::ChatMessage>& messages, bool& has_more, size_t max_bytes) {
+  size_t total = 0;
+  size_t keep = 0;  // newest messages that fit, counted from the end
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it, ++keep) {
+    total += estimated_message_bytes(*it);
+    if (total > max_bytes && keep > 0) break;
+  }
+  if (keep == messages.size()) return;
+  messages.erase(messages.begin(),
+                 messages.begin() + static_cast<std::ptrdiff_t>(messages.size() - keep));
+  has_more = true;
+}
 
 StorageThread::StorageThread(std::unique_ptr<Store> store, const ServerConfig& config,
                              unsigned shards)
@@ -97,6 +133,9 @@ void StorageThread::commit_appends() {
   if (appends_.empty()) return;
   batch_.clear();
   for (auto& entry : appends_) batch_.push_back(entry.second.message);
+  if (config_.fault_storage_delay_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(config_.fault_storage_delay_ms));
+  }
   std::string error;
   int64_t t0 = core::mono_micros();
   bool ok = store_->append(batch_, error);
@@ -128,6 +167,7 @@ void StorageThread::handle(unsigned shard, StorageRequest&& request) {
     done.room_exists = store_->room_exists(done.request.room);
     done.ok = store_->page(done.request.room, done.request.before_id, done.request.limit,
                            done.messages, done.has_more);
+    cap_page_bytes(done.messages, done.has_more, kMaxPageBytes);
     replies_[shard]->send(std::move(done));
   }
 }

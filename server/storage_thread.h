@@ -18,6 +18,14 @@
 
 namespace rtchat::server {
 
+// A history page's size as JSON on the wire, estimated without encoding it (control characters
+// escape to 6 bytes, quotes and backslashes to 2; ~100 bytes of keys, ids and timestamp each).
+size_t estimated_page_bytes(const std::vector<proto::ChatMessage>& messages);
+// Drops the oldest messages of a page (ascending ids) until its estimate fits max_bytes, keeping
+// at least the newest one; sets has_more when anything was dropped, so the client pages on
+// with before_id = the oldest id it got. Bounds the bytes one history request can queue.
+void cap_page_bytes(std::vector<proto::ChatMessage>& messages, bool& has_more, size_t max_bytes);
+
 class StorageThread {
  public:
   StorageThread(std::unique_ptr<Store> store, const ServerConfig& config, unsigned shards);
