@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
+# Does install-deps.sh install every package whose headers the build uses? (A green run here can
+# hide a missing install step: this machine keeps what earlier runs installed.)
+if [ -x ../shared/tools/check-deps ]; then
+  ../shared/tools/check-deps build
+fi
 mkdir -p build/artifacts
 ctest --test-dir build --output-on-failure -j2 --timeout 300
 if [ -x tests/fuzz/run.sh ]; then

@@ -142,6 +142,7 @@ test('history amplification: pages requested faster than read are refused, one p
       await sleep(100);
       peak = Math.max(peak, rssKiB(srv.proc.pid));
     }
+    console.log(`history amplification: 8 sockets x 49 pages of 200 x 24 KB messages: RSS ${rss0} -> peak ${peak} KiB`);
     for (const c of readers) c.ws._socket.resume();
     for (const c of readers) {
       const replies = await Promise.all(c.historyRefs.map((ref) => c.reply(ref, 10000)));
@@ -154,7 +155,6 @@ test('history amplification: pages requested faster than read are refused, one p
         assert.ok(JSON.stringify(r.response).length <= 300 * 1024, 'a page stays under its byte cap');
       }
     }
-    console.log(`history amplification: 8 sockets x 49 pages of 200 x 24 KB messages: RSS ${rss0} -> peak ${peak} KiB`);
     assert.ok(peak - rss0 < 100 * 1024, `RSS grows by less than 100 MB (${peak - rss0} KiB)`);
   });
 });
