@@ -9,6 +9,7 @@
 //   on a character boundary.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import WebSocket from 'ws';
 import { mintToken, sleep, startServer, waitFor } from './lib/server.mjs';
 import { openRaw } from './lib/raw_ws.mjs';
@@ -289,5 +290,90 @@ test('name and device lose control, bidi and zero-width characters; device is cu
   } finally {
     c.terminate();
     blank.terminate();
+  }
+});
+
+// ---------------------------------------------------------------- item 8: exact connection counts
+
+// libstdc++'s std::hash<std::string_view> on 64-bit Linux (_Hash_bytes, seed 0xc70f6907): the old
+// counters used its low 16 bits as the bucket, so two keys equal there shared one count.
+const kMask64 = (1n << 64n) - 1n;
+const kMul = (0xc6a4a793n << 32n) + 0x5bd1e995n;
+const shiftMix = (v) => v ^ (v >> 47n);
+function stdHash(text) {
+  const buf = Buffer.from(text);
+  let hash = 0xc70f6907n ^ ((BigInt(buf.length) * kMul) & kMask64);
+  const aligned = buf.length & ~7;
+  for (let p = 0; p < aligned; p += 8) {
+    hash ^= (shiftMix((buf.readBigUInt64LE(p) * kMul) & kMask64) * kMul) & kMask64;
+    hash = (hash * kMul) & kMask64;
+  }
+  if (buf.length & 7) {
+    let data = 0n;
+    for (let i = buf.length - 1; i >= aligned; i--) data = (data << 8n) + BigInt(buf[i]);
+    hash = ((hash ^ data) * kMul) & kMask64;
+  }
+  return shiftMix((shiftMix(hash) * kMul) & kMask64);
+}
+const oldBucket = (key) => Number(stdHash(key) & 0xffffn);
+
+// The first two keys from candidates(i) that fell into one old bucket.
+function collidingPair(candidate) {
+  const seen = new Map();
+  for (let i = 0; i < 1_000_000; i++) {
+    const key = candidate(i);
+    const b = oldBucket(key);
+    if (seen.has(b)) return [seen.get(b), key];
+    seen.set(b, key);
+  }
+  throw new Error('no collision found');
+}
+
+function upgradeFrom(port, localAddress, token) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', localAddress });
+    let buf = '';
+    const timer = setTimeout(() => { s.destroy(); reject(new Error('upgrade: no answer')); }, 5000);
+    s.on('connect', () => s.write([`GET /socket/websocket?vsn=2.0.0&token=${token} HTTP/1.1`,
+      `Host: 127.0.0.1:${port}`, 'Upgrade: websocket', 'Connection: Upgrade',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', '', ''].join('\r\n')));
+    s.on('data', (d) => {
+      buf += d.toString('latin1');
+      const m = buf.match(/^HTTP\/1\.1 (\d{3})/);
+      if (m) { clearTimeout(timer); resolve({ status: Number(m[1]), socket: s }); }
+    });
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+test('users and addresses whose keys shared a bucket of the old counters are counted apart', async () => {
+  const [userA, userB] = collidingPair((i) => `user-${i}`);
+  // Source addresses on the loopback network 127.0.0.0/8 (all of it answers on Linux), from
+  // 127.0.1.1 on (127.0.0.1 is the third address below), last byte 1..254.
+  const ip = (i) => { const n = Math.floor(i / 254) + 1; return `127.${(n >> 8) & 255}.${n & 255}.${(i % 254) + 1}`; };
+  const [ipA, ipB] = collidingPair(ip);
+  assert.equal(oldBucket(userA), oldBucket(userB));
+  assert.equal(oldBucket(ipA), oldBucket(ipB));
+  // The other addresses used below share no bucket with ipA.
+  for (const other of ['127.0.0.1', '127.0.0.3']) assert.notEqual(oldBucket(other), oldBucket(ipA));
+  const limited = await startServer({ args: ['--max-conns-per-user', '1', '--max-conns-per-ip', '1'] });
+  const held = [];
+  const upgrade = async (from, user) => {
+    const r = await upgradeFrom(limited.port, from, mintToken(user));
+    held.push(r.socket);
+    return r.status;
+  };
+  try {
+    assert.equal(await upgrade(ipA, userA), 101);
+    // userA holds its one socket (and ipA its one connection): userB is another user.
+    assert.equal(await upgrade('127.0.0.1', userB), 101, `${userB} is not counted as ${userA}`);
+    // ipB is another address.
+    assert.equal(await upgrade(ipB, 'someone-else'), 101, `${ipB} is not counted as ${ipA}`);
+    // The limits themselves still hold.
+    assert.equal(await upgrade('127.0.0.3', userA), 429, `a second socket of ${userA}`);
+    assert.equal(await upgrade(ipA, 'a-third-user'), 429, `a second connection from ${ipA}`);
+  } finally {
+    for (const s of held) s.destroy();
+    await limited.stop();
   }
 });
