@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "server/http_request.h"
+#include "server/join_limiter.h"
 #include "server/jwt.h"
 #include "server/outbound_queue.h"
 #include "server/shard_messages.h"
@@ -33,8 +34,9 @@ struct HeldFrame {
 
 // One room joined (or being joined) on this connection.
 struct Channel {
-  std::string room;   // room id
-  std::string topic;  // "room:<id>"
+  std::string room;    // room id
+  std::string topic;   // "room:<id>"
+  JoinId join_id = 0;  // this join's id: the owner's answers are matched by it, not by topic
   std::optional<std::string> join_ref;
   std::optional<std::string> join_push_ref;  // the join's ref, echoed in its reply
   bool is_joined = false;                    // owner confirmed (JoinAccepted)
@@ -85,6 +87,9 @@ struct Connection {
     msghdr msg;
   };
   std::unique_ptr<SendState> send;
+
+  JoinId last_join_id = 0;   // the counter JoinId comes from (never reused on this connection)
+  JoinLimiter join_limiter;  // joins per topic, on top of the push rate limit below
 
   // Inbound rate limit (token bucket) and flood strikes.
   double tokens = 0;

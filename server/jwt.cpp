@@ -11,6 +11,8 @@
 #include <cstring>
 #include <limits>
 
+#include "server/display_text.h"
+
 namespace rtchat::server {
 namespace {
 
@@ -211,7 +213,11 @@ JwtError read_claims(const char* json, size_t len, JwtClaims& c) {
     return JwtError::BadClaims;
   }
   c.sub.assign(sub_view);
-  c.name.assign(name_view);
+  // The name is shown to every member of a room: only its visible characters are kept, so it
+  // can neither reorder nor hide text (a right-to-left override, zero-width padding) nor cost
+  // six bytes per control character in every presence frame. Nothing visible: the user id.
+  c.name = clean_display_text(name_view, kMaxJwtNameBytes);
+  if (c.name.empty()) c.name = c.sub;
   return JwtError::None;
 }
 
@@ -314,13 +320,17 @@ JwtError verify_jwt(std::string_view token, std::string_view secret, int64_t now
   JwtClaims claims;
   if (const JwtError e = read_claims(json, json_len, claims); e != JwtError::None) return e;
   const int64_t leeway = leeway_s > 0 ? leeway_s : 0;
-  if (now_s > saturating_add(claims.exp, leeway)) return JwtError::Expired;
+  if (token_expired(claims, now_s, leeway)) return JwtError::Expired;
   if (claims.nbf && *claims.nbf > saturating_add(now_s, leeway)) return JwtError::NotYetValid;
   // A token issued in the future (beyond the skew we tolerate) comes from a wrong clock or a
   // forger.
   if (claims.iat && *claims.iat > saturating_add(now_s, leeway)) return JwtError::NotYetValid;
   out = std::move(claims);
   return JwtError::None;
+}
+
+bool token_expired(const JwtClaims& claims, int64_t now_s, int64_t leeway_s) {
+  return now_s > saturating_add(claims.exp, leeway_s > 0 ? leeway_s : 0);
 }
 
 std::string base64url_encode(std::string_view in) {

@@ -21,9 +21,11 @@ inline constexpr size_t kMaxJwtSubBytes = 128;  // user ids are short; more is a
 inline constexpr size_t kMaxJwtNameBytes = 64;  // display names are shown in a list
 
 struct JwtClaims {
-  std::string sub;   // user id (required, 1..128 bytes)
-  std::string name;  // display name (<= 64 bytes); verify sets it to sub when the claim is absent
-  int64_t exp = 0;   // required, seconds since the Unix epoch
+  std::string sub;  // user id (required, 1..128 bytes)
+  // Display name: the claim with control, bidi and zero-width characters removed
+  // (clean_display_text); verify sets it to sub when the claim is absent or has nothing visible.
+  std::string name;
+  int64_t exp = 0;  // required, seconds since the Unix epoch
   std::optional<int64_t> nbf, iat;
   // Optional "rooms" claim: room ids, or prefixes ending in '*' ("ops-*"). Absent = all rooms.
   std::optional<std::vector<std::string>> rooms;
@@ -53,6 +55,12 @@ std::string_view jwt_error_reason(JwtError error);
 // claims, so unsigned payloads are never parsed. `out` is written only when the result is None.
 [[nodiscard]] JwtError verify_jwt(std::string_view token, std::string_view secret, int64_t now_s,
                                   int64_t leeway_s, JwtClaims& out);
+
+// Whether a token with these claims has expired at now_s: now_s > exp + leeway_s, computed
+// without overflow (exp comes from the token and may be near INT64_MAX or INT64_MIN; the sum
+// saturates). Negative leeway counts as 0. The rule verify_jwt applies, for re-checks of live
+// sockets.
+[[nodiscard]] bool token_expired(const JwtClaims& claims, int64_t now_s, int64_t leeway_s);
 
 // Signs `claims` with HS256. Writes sub, name (sub when empty), exp, iat (the current system time
 // when claims.iat is unset), nbf and rooms when set. Returns "" only if HMAC fails or `secret` is

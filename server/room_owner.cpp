@@ -71,6 +71,15 @@ OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, Join
   ensure(request.room);
   auto it = rooms_.find(request.room);
   OwnedRoom& room = it->second;
+  accepted.room = request.room;
+  accepted.conn = request.conn;
+  accepted.join_id = request.join_id;
+  accepted.join_ref = request.join_ref;
+  if (auto p = room.presence.find(request.user_id);
+      p != room.presence.end() && p->second.size() >= kMaxSessionsPerUserInRoom) {
+    accepted.refused = kTooManySessions;
+    return room;
+  }
   room.members_per_shard[request.conn.shard]++;
   bool binary = request.format == WireFormat::Binary;
   if (binary) room.binary_members++;
@@ -81,9 +90,6 @@ OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, Join
   room.user_of_conn[conn_key(request.conn)] = request.user_id;
   mark_dirty(it->first, room);
 
-  accepted.room = request.room;
-  accepted.conn = request.conn;
-  accepted.join_ref = request.join_ref;
   if (request.last_seen_id) {
     int64_t after = *request.last_seen_id;
     int64_t upto = room.last_committed_id;
@@ -95,8 +101,8 @@ OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, Join
         // Everything up to upto is committed; later ids reach the member shard live, after the
         // CatchupReady that this range turns into (same owner -> member queue, FIFO).
         accepted.catchup_pending = true;
-        catchup =
-            StoreCatchup{request.room, request.conn, after, upto, static_cast<int>(recovery_limit)};
+        catchup = StoreCatchup{request.room, request.conn, request.join_id,
+                               after,        upto,         static_cast<int>(recovery_limit)};
       }
     }
   }

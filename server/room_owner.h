@@ -15,6 +15,13 @@
 
 namespace rtchat::server {
 
+// Sessions (presence metas, one per joined socket) of one user in one room, on this node. A person
+// has a few devices and tabs; every meta is sent to every member on each join and leave, so one
+// token's 32 sockets (--max-conns-per-user) must not all sit in one room. The next join is
+// refused with kTooManySessions.
+inline constexpr size_t kMaxSessionsPerUserInRoom = 8;
+inline constexpr std::string_view kTooManySessions = "too many sessions in room";
+
 // Which shard owns a room. Every thread computes the same answer.
 unsigned owner_shard(std::string_view room, unsigned shards);
 
@@ -65,7 +72,8 @@ class RoomOwner {
   RoomOwner(unsigned shard, unsigned shards, std::unordered_map<std::string, int64_t> last_ids);
 
   // Records a join; fills accepted (without the encoded presence frame) and returns the room.
-  // When the join recovers from last_seen_id, catchup is set to the range to load.
+  // When the join recovers from last_seen_id, catchup is set to the range to load. A user already
+  // at kMaxSessionsPerUserInRoom gets accepted.refused set and nothing is recorded.
   OwnedRoom& join(const JoinRoom& request, int64_t recovery_limit, JoinAccepted& accepted,
                   std::optional<StoreCatchup>& catchup);
   // Removes the connection's meta. False when it was not a member.

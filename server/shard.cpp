@@ -394,7 +394,7 @@ void Shard::sweep(int64_t now_ms) {
         if (now_ms - c.last_rx_ms > int64_t{config_.heartbeat_timeout_s} * 1000) {
           close_websocket(c, static_cast<uint16_t>(CloseCode::PolicyViolation),
                           close_reason::kHeartbeatTimeout);
-        } else if (now_s > c.claims.exp + config_.jwt_leeway_s) {
+        } else if (token_expired(c.claims, now_s, config_.jwt_leeway_s)) {
           close_websocket(c, static_cast<uint16_t>(CloseCode::TokenExpired),
                           close_reason::kTokenExpired);
         } else {

@@ -13,7 +13,7 @@
 
 #include "core/buffer_ring.h"
 #include "core/doorbell.h"
-#include "core/hashed_counters.h"
+#include "core/keyed_counters.h"
 #include "core/mailbox.h"
 #include "core/ring.h"
 #include "server/config.h"
@@ -28,7 +28,8 @@ namespace rtchat::server {
 
 class StorageThread;
 
-// What every shard may read (immutable after start, or atomics): built by Server.
+// What every shard may read (immutable after start, atomics, or internally locked counters):
+// built by Server.
 struct SharedState {
   const ServerConfig* config = nullptr;
   const StaticFiles* static_files = nullptr;
@@ -36,8 +37,8 @@ struct SharedState {
   const StorageMetrics* storage_metrics = nullptr;
   std::atomic<bool> stopping{false};
   std::atomic<unsigned> shards_running{0};
-  core::HashedCounters sockets_per_user;  // --max-conns-per-user, across shards
-  core::HashedCounters sockets_per_ip;    // --max-conns-per-ip, across shards
+  core::KeyedCounters sockets_per_user;  // --max-conns-per-user, across shards
+  core::KeyedCounters sockets_per_ip;    // --max-conns-per-ip, across shards
 };
 
 // The mailboxes of one shard, wired by Server before the threads start.

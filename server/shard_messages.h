@@ -24,10 +24,18 @@ struct ConnRef {
   friend bool operator==(const ConnRef&, const ConnRef&) = default;
 };
 
+// Identifies one join of one connection: assigned by the connection's shard from a counter of
+// the connection, carried by the join and by every answer to it (JoinAccepted, StoreCatchup,
+// CatchupReady), and compared with the channel's, so that the answers of a join that a later
+// join of the same topic replaced are recognised as stale. The client's join_ref cannot do this:
+// it is optional, binary clients may omit it, and a client may reuse it.
+using JoinId = uint64_t;
+
 // Member shard -> owner shard: a connection asks to join a room.
 struct JoinRoom {
   std::string room;  // room id, without "room:"
   ConnRef conn;
+  JoinId join_id = 0;
   std::optional<std::string> join_ref;
   std::string user_id;
   std::string user_name;
@@ -36,11 +44,15 @@ struct JoinRoom {
   std::optional<int64_t> last_seen_id;
 };
 
-// Owner -> member shard: the join is recorded; reply ok, push the presence state.
+// Owner -> member shard: the join is recorded (reply ok, push the presence state) or refused.
 struct JoinAccepted {
   std::string room;
   ConnRef conn;
+  JoinId join_id = 0;
   std::optional<std::string> join_ref;
+  // Non-empty: the owner refused the join with this reason (nothing was recorded); the member
+  // replies with the error and drops the channel.
+  std::string refused;
   std::optional<bool> recovered;     // set when the join carried last_seen_id
   bool catchup_pending = false;      // a CatchupReady follows; hold live frames until then
   core::SharedFrame presence_state;  // encoded in the connection's format, for this join_ref
@@ -97,7 +109,8 @@ struct PublishAck {
 struct CatchupReady {
   std::string room;
   ConnRef conn;
-  bool ok = false;  // false: storage failed; the channel gets phx_error and rejoins
+  JoinId join_id = 0;  // the join it answers
+  bool ok = false;     // false: storage failed; the channel gets phx_error and rejoins
   int64_t upto_id = 0;
   std::vector<proto::ChatMessage> messages;
 };
@@ -181,6 +194,7 @@ struct StoreAppend {
 struct StoreCatchup {
   std::string room;
   ConnRef conn;
+  JoinId join_id = 0;  // echoed into CatchupReady
   int64_t after_id = 0;
   int64_t upto_id = 0;
   int max_count = 0;

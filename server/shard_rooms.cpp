@@ -96,6 +96,10 @@ void Shard::on_join_room(JoinRoom&& m) {
   JoinAccepted accepted;
   std::optional<StoreCatchup> catchup;
   OwnedRoom& room = owner_.join(m, config_.recovery_limit, accepted, catchup);
+  if (!accepted.refused.empty()) {
+    send_to_shard(m.conn.shard, std::move(accepted));
+    return;
+  }
   if (catchup && storage_overloaded()) {
     // Storage is behind: the client learns it must page history itself instead of the server
     // queueing one more read without bound.
@@ -207,8 +211,8 @@ void Shard::on_typing(Typing&& m) {
 
 void Shard::on_catchup_done(StoreCatchupDone&& d) {
   unsigned member = d.request.conn.shard;
-  send_to_shard(member, CatchupReady{std::move(d.request.room), d.request.conn, d.ok,
-                                     d.request.upto_id, std::move(d.messages)});
+  send_to_shard(member, CatchupReady{std::move(d.request.room), d.request.conn, d.request.join_id,
+                                     d.ok, d.request.upto_id, std::move(d.messages)});
 }
 
 void Shard::broadcast_to_members(const std::string& room, OwnedRoom& owned, RoomBroadcast&& b) {
@@ -291,8 +295,15 @@ void Shard::on_join_accepted(JoinAccepted&& m) {
   if (!c || c->phase != Phase::WebSocket) return;  // gone: its close already sent LeaveRoom
   std::string topic = topic_of(m.room);
   Channel* ch = c->find_channel(topic);
-  // Left or re-joined meanwhile: that path already told the owner.
-  if (!ch || ch->join_ref != m.join_ref || ch->is_joined) return;
+  // Left or re-joined meanwhile (another join id, whatever its join_ref): that path already
+  // told the owner.
+  if (!ch || ch->join_id != m.join_id || ch->is_joined) return;
+  if (!m.refused.empty()) {
+    metrics_.joins_rejected.add();
+    send_error_reply(*c, ch->join_ref, ch->join_push_ref, topic, m.refused);
+    c->channels.erase(c->channels.begin() + (ch - c->channels.data()));
+    return;
+  }
   ch->is_joined = true;
   ch->catching_up = m.catchup_pending;
   add_local_member(m.room, c->ref);
@@ -359,7 +370,9 @@ void Shard::on_catchup_ready(CatchupReady&& m) {
   if (!c || c->phase != Phase::WebSocket) return;
   std::string topic = topic_of(m.room);
   Channel* ch = c->find_channel(topic);
-  if (!ch || !ch->catching_up) return;
+  // Only the catch-up of the channel's own join: one of a join that a rejoin replaced covers
+  // another range (its last_seen_id), and taking it would end this join's hold too early.
+  if (!ch || ch->join_id != m.join_id || !ch->catching_up) return;
   if (!m.ok) {
     // The channel cannot be recovered now: phx_error makes the client rejoin after a backoff.
     Channel gone = std::move(*ch);

@@ -6,6 +6,7 @@
 #include "proto/binary_codec.h"
 #include "proto/phoenix_codec.h"
 #include "server/close_reasons.h"
+#include "server/display_text.h"
 #include "server/log.h"
 #include "server/shard.h"
 #include "server/ws_frame.h"
@@ -50,6 +51,10 @@ void wslay_on_msg(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg* ar
 const wslay_event_callbacks kWslayCallbacks = {
     wslay_recv, wslay_send, nullptr, nullptr, nullptr, nullptr, wslay_on_msg,
 };
+
+bool is_room_topic(std::string_view topic) {
+  return topic.starts_with(kRoomPrefix) && is_valid_room_id(topic.substr(kRoomPrefix.size()));
+}
 
 size_t utf8_chars(std::string_view s) {
   size_t n = 0;
@@ -209,7 +214,11 @@ void Shard::handle_client_message(Connection& c, proto::ClientMessage& m) {
     send_reply(c, std::move(r));
     return;
   }
-  if (!take_rate_token(c)) {
+  // A join of a room topic also takes from that topic's join budget (server/join_limiter.h);
+  // either refusal counts as a strike. Other topics get "unmatched topic" and reach no room.
+  const bool is_room_join = m.event == proto::ClientEvent::Join && is_room_topic(m.topic);
+  if (!take_rate_token(c) ||
+      (is_room_join && !c.join_limiter.try_join(m.topic, core::mono_millis()))) {
     metrics_.rate_limited.add();
     if (++c.strikes >= config_.flood_strikes) {
       close_websocket(c, static_cast<uint16_t>(CloseCode::PolicyViolation), close_reason::kFlood);
@@ -244,7 +253,7 @@ void Shard::handle_client_message(Connection& c, proto::ClientMessage& m) {
 
 void Shard::handle_join(Connection& c, proto::ClientMessage& m) {
   std::string_view topic = m.topic;
-  if (!topic.starts_with(kRoomPrefix) || !is_valid_room_id(topic.substr(kRoomPrefix.size()))) {
+  if (!is_room_topic(topic)) {
     metrics_.joins_rejected.add();
     send_error_reply(c, std::nullopt, m.ref, m.topic, "unmatched topic");
     return;
@@ -272,11 +281,26 @@ void Shard::handle_join(Connection& c, proto::ClientMessage& m) {
     send_error_reply(c, m.join_ref, m.ref, m.topic, "too many channels joined");
     return;
   }
-  c.channels.push_back(Channel{room, m.topic, m.join_ref, m.ref, false, false, {}});
-  JoinRoom j{room,         c.ref,         m.join_ref,
-             c.claims.sub, c.claims.name, m.device.value_or(""),
-             c.format,     m.last_seen_id};
-  send_to_shard(owner_shard(room, config_.effective_shards()), std::move(j));
+  Channel ch;
+  ch.room = room;
+  ch.topic = m.topic;
+  ch.join_id = ++c.last_join_id;
+  ch.join_ref = m.join_ref;
+  ch.join_push_ref = m.ref;
+  JoinRoom j;
+  j.room = std::move(room);
+  j.conn = c.ref;
+  j.join_id = ch.join_id;
+  j.join_ref = m.join_ref;
+  j.user_id = c.claims.sub;
+  j.user_name = c.claims.name;
+  // Shown to every member in presence: visible characters only, at most kMaxDeviceBytes.
+  if (m.device) j.device = clean_display_text(*m.device, kMaxDeviceBytes);
+  j.format = c.format;
+  j.last_seen_id = m.last_seen_id;
+  c.channels.push_back(std::move(ch));
+  const unsigned owner = owner_shard(j.room, config_.effective_shards());  // before j moves
+  send_to_shard(owner, std::move(j));
 }
 
 void Shard::handle_leave(Connection& c, proto::ClientMessage& m) {

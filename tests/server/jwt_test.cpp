@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 
 #include <ctime>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -279,7 +280,7 @@ TEST(Jwt, MintThenVerifyRoundTrips) {
   JwtClaims out;
   ASSERT_EQ(verify(token, out), JwtError::None);
   EXPECT_EQ(out.sub, in.sub);
-  EXPECT_EQ(out.name, in.name);
+  EXPECT_EQ(out.name, "Ada \"the\" \\ Lovelace");  // the newline is a control character: dropped
   EXPECT_EQ(out.exp, in.exp);
   EXPECT_EQ(out.iat, in.iat);
   EXPECT_EQ(out.nbf, in.nbf);
@@ -296,6 +297,57 @@ TEST(Jwt, MintThenVerifyRoundTrips) {
   EXPECT_TRUE(out.iat.has_value());
   EXPECT_FALSE(out.rooms.has_value());
   EXPECT_EQ(mint_jwt("", minimal), "");
+}
+
+TEST(Jwt, NameLosesControlBidiAndZeroWidthCharacters) {
+  JwtClaims in = basic_claims();
+  // "Alice" with a right-to-left override, a zero-width space, a bell and a C1 control.
+  in.name =
+      "A\xE2\x80\xAEli\xE2\x80\x8B"
+      "c\x07"
+      "e\xC2\x85";
+  JwtClaims out;
+  ASSERT_EQ(verify(mint_jwt(kSecret, in), out), JwtError::None);
+  EXPECT_EQ(out.name, "Alice");
+
+  // 64 bytes of padding with one visible character: the name is that character.
+  in.name = "M" + std::string(63, '\x01');
+  ASSERT_EQ(verify(mint_jwt(kSecret, in), out), JwtError::None);
+  EXPECT_EQ(out.name, "M");
+
+  // Nothing visible: the user id stands in, as for an absent claim.
+  in.name = "\xE2\x80\x8B\xE2\x81\xA6\x01";
+  ASSERT_EQ(verify(mint_jwt(kSecret, in), out), JwtError::None);
+  EXPECT_EQ(out.name, "u42");
+
+  // The byte cap is unchanged: over 64 bytes is still refused, whatever the characters.
+  const std::string long_name = sign_raw(
+      kHs256Header, R"({"sub":"u1","exp":1700003600,"name":")" + std::string(65, '.') + "\"}");
+  EXPECT_EQ(verify(long_name, out), JwtError::BadClaims);
+}
+
+TEST(Jwt, TokenExpiredSaturatesInsteadOfOverflowing) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  JwtClaims c = basic_claims();
+  c.exp = kNow;
+  EXPECT_FALSE(token_expired(c, kNow, 0));
+  EXPECT_TRUE(token_expired(c, kNow + 1, 0));
+  EXPECT_FALSE(token_expired(c, kNow + 30, 30));
+  EXPECT_TRUE(token_expired(c, kNow + 31, 30));
+  EXPECT_TRUE(token_expired(c, kNow + 1, -30));  // negative leeway counts as 0
+  // exp + leeway would overflow: the sum saturates at INT64_MAX, which never passes.
+  c.exp = kMax;
+  EXPECT_FALSE(token_expired(c, kNow, 30));
+  EXPECT_FALSE(token_expired(c, kMax, kMax));
+  c.exp = kMax - 10;
+  EXPECT_FALSE(token_expired(c, kMax, 30));
+  EXPECT_TRUE(token_expired(c, kMax, 5));
+  // The far past stays expired (no wrap to the future).
+  c.exp = kMin;
+  EXPECT_TRUE(token_expired(c, kNow, 30));
+  EXPECT_TRUE(token_expired(c, kNow, kMax));
+  EXPECT_FALSE(token_expired(c, kMin, 0));
 }
 
 TEST(Jwt, FailedVerifyLeavesOutUntouched) {

@@ -145,7 +145,8 @@ TEST(RoomOwner, PhxRefsAreUniqueAcrossRoomsAndJoins) {
   std::set<std::string> refs;
   for (uint32_t i = 0; i < 200; ++i) {
     std::string room = i % 2 ? "a" : "b";
-    do_join(owner, join_request(room, {0, i, 1}, "u" + std::to_string(i % 5)));
+    // 25 users: 4 sessions each per room, under kMaxSessionsPerUserInRoom.
+    do_join(owner, join_request(room, {0, i, 1}, "u" + std::to_string(i % 25)));
   }
   for (const char* room : {"a", "b"}) {
     for (const auto& [user, metas] : owner.presence_state(*owner.find(room))) {
@@ -263,6 +264,36 @@ TEST(RoomOwner, ManyJoinsInOneTurnAreOneDiff) {
   EXPECT_EQ(owner.find("big")->members_per_shard[1], 50u);
 }
 
+TEST(RoomOwner, SessionsOfOneUserInARoomAreCappedAndARefusalRecordsNothing) {
+  RoomOwner owner(0, 2, {});
+  for (uint32_t i = 0; i < kMaxSessionsPerUserInRoom; ++i) {
+    Joined j = do_join(owner, join_request("lobby", {i % 2, i, 1}, "mallory"));
+    EXPECT_TRUE(j.accepted.refused.empty()) << i;
+  }
+  take_all(owner);
+  JoinRoom extra = join_request("lobby", {1, 100, 1}, "mallory");
+  extra.join_id = 77;
+  extra.last_seen_id = 0;
+  Joined refused = do_join(owner, extra);
+  EXPECT_EQ(refused.accepted.refused, kTooManySessions);
+  EXPECT_EQ(refused.accepted.join_id, 77u);  // the member shard matches the refusal to its join
+  EXPECT_EQ(refused.accepted.conn, extra.conn);
+  EXPECT_FALSE(refused.catchup.has_value());
+  EXPECT_TRUE(take_all(owner).empty()) << "a refused join sends no presence";
+  const OwnedRoom& room = *owner.find("lobby");
+  EXPECT_EQ(room.members_per_shard[0] + room.members_per_shard[1], kMaxSessionsPerUserInRoom);
+  EXPECT_EQ(metas_of(owner.presence_state(room), "mallory")->size(), kMaxSessionsPerUserInRoom);
+  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", extra.conn}))
+      << "the refused connection holds nothing";
+
+  // Other users and other rooms are not affected; a freed session can be taken again.
+  EXPECT_TRUE(do_join(owner, join_request("lobby", {0, 200, 1}, "alice")).accepted.refused.empty());
+  EXPECT_TRUE(
+      do_join(owner, join_request("other", {0, 100, 1}, "mallory")).accepted.refused.empty());
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 0, 1}}));
+  EXPECT_TRUE(do_join(owner, extra).accepted.refused.empty());
+}
+
 class RoomOwnerRecovery : public ::testing::Test {
  protected:
   // The room's last committed id comes from storage at startup.
@@ -299,6 +330,25 @@ TEST_F(RoomOwnerRecovery, MissedMessagesWithinTheLimitAreCaughtUp) {
   EXPECT_EQ(j.catchup->after_id, 7);
   EXPECT_EQ(j.catchup->upto_id, 10);
   EXPECT_EQ(j.catchup->max_count, kRecoveryLimit);
+}
+
+TEST_F(RoomOwnerRecovery, TheJoinIdTravelsWithTheAnswerAndTheCatchup) {
+  JoinRoom r = join_request("lobby", {0, 1, 1}, "alice");
+  r.join_id = 41;
+  r.last_seen_id = 4;
+  Joined j = do_join(owner_, r);
+  EXPECT_EQ(j.accepted.join_id, 41u);
+  ASSERT_TRUE(j.catchup.has_value());
+  EXPECT_EQ(j.catchup->join_id, 41u);
+  // A rejoin of the same connection, same join_ref: only the join id tells the answers apart.
+  ASSERT_TRUE(owner_.leave(LeaveRoom{"lobby", r.conn}));
+  r.join_id = 42;
+  r.last_seen_id = 0;
+  Joined again = do_join(owner_, r);
+  EXPECT_EQ(again.accepted.join_id, 42u);
+  ASSERT_TRUE(again.catchup.has_value());
+  EXPECT_EQ(again.catchup->join_id, 42u);
+  EXPECT_EQ(again.catchup->after_id, 0);
 }
 
 TEST_F(RoomOwnerRecovery, UpToDateClientRecoversWithoutCatchup) {
