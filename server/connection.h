@@ -42,6 +42,10 @@ struct Channel {
   bool is_joined = false;                    // owner confirmed (JoinAccepted)
   bool catching_up = false;                  // CatchupReady pending: live frames go to held
   std::vector<HeldFrame> held;
+  size_t held_bytes = 0;  // counted against the connection's outbound cap, like queued frames
+  // A recovering join is answered only once its catch-up is loaded (so the answer can say
+  // whether it fits): its presence_state waits here until then.
+  core::SharedFrame pending_state;
 };
 
 enum class Phase : uint8_t {
@@ -65,6 +69,7 @@ struct Connection {
   bool rearm_recv = false;             // multishot recv ended with ENOBUFS: re-arm at end of turn
   bool is_too_slow = false;            // over the outbound cap, close pending
   bool history_pending = false;        // a history page is being read: one at a time
+  size_t held_bytes = 0;               // live frames held for recovering joins (all channels)
   int64_t deadline_ms = 0;             // handshake deadline (Http) or flush deadline (Closing)
   int64_t last_rx_ms = 0;
 

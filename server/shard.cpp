@@ -626,6 +626,7 @@ void Shard::leave_all_channels(Connection& c) {
     send_to_shard(owner_shard(ch.room, config_.effective_shards()), LeaveRoom{ch.room, c.ref});
   }
   c.channels.clear();
+  c.held_bytes = 0;
 }
 
 }  // namespace rtchat::server

@@ -179,6 +179,9 @@ class Shard {
   void broadcast_presence_diff(const std::string& room, OwnedRoom& owned,
                                const proto::PresenceDiff& diff);
   void add_local_member(const std::string& room, const ConnRef& ref);
+  void send_join_ok(Connection& c, const Channel& ch, std::optional<bool> recovered);
+  // Keeps a live frame for a channel whose catch-up is loading (counted against the cap).
+  void hold_frame(Connection& c, Channel& ch, int64_t message_id, const core::SharedFrame& frame);
   void remove_local_member(const std::string& room, const ConnRef& ref);
 
   unsigned index_;

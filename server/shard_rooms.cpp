@@ -305,19 +305,29 @@ void Shard::on_join_accepted(JoinAccepted&& m) {
     return;
   }
   ch->is_joined = true;
-  ch->catching_up = m.catchup_pending;
   add_local_member(m.room, c->ref);
   metrics_.joins.add();
-  proto::Reply ok;
-  ok.join_ref = m.join_ref;
-  ok.ref = ch->join_push_ref;  // phoenix.js sends ref == join_ref; echo what the client sent
-  ok.topic = topic;
-  if (m.recovered) {
-    ok.body.kind = proto::ReplyBody::Kind::Join;
-    ok.body.recovered = m.recovered;
+  if (m.catchup_pending) {
+    // Answered in on_catchup_ready, once the missed messages are loaded: recovered is true only
+    // if they fit the catch-up budget, and live frames are held until then.
+    ch->catching_up = true;
+    ch->pending_state = std::move(m.presence_state);
+    return;
   }
-  send_reply(*c, std::move(ok));
+  send_join_ok(*c, *ch, m.recovered);
   queue_frame(*c, std::move(m.presence_state));
+}
+
+void Shard::send_join_ok(Connection& c, const Channel& ch, std::optional<bool> recovered) {
+  proto::Reply ok;
+  ok.join_ref = ch.join_ref;
+  ok.ref = ch.join_push_ref;  // phoenix.js sends ref == join_ref; echo what the client sent
+  ok.topic = ch.topic;
+  if (recovered) {
+    ok.body.kind = proto::ReplyBody::Kind::Join;
+    ok.body.recovered = recovered;
+  }
+  send_reply(c, std::move(ok));
 }
 
 void Shard::on_broadcast(RoomBroadcast&& b) {
@@ -334,7 +344,7 @@ void Shard::on_broadcast(RoomBroadcast&& b) {
     if (c->format == WireFormat::Binary) frame = &b.binary;
     if (frame->empty()) continue;  // binary member joined after the owner encoded: it recovers
     if (ch->catching_up) {
-      ch->held.push_back(HeldFrame{b.message_id, *frame});
+      hold_frame(*c, *ch, b.message_id, *frame);
     } else {
       queue_frame(*c, *frame);
     }
@@ -343,6 +353,20 @@ void Shard::on_broadcast(RoomBroadcast&& b) {
   if (b.message_id) {
     metrics_.publish_to_deliver.observe(
         static_cast<uint64_t>(core::mono_micros() - b.published_us));
+  }
+}
+
+void Shard::hold_frame(Connection& c, Channel& ch, int64_t message_id,
+                       const core::SharedFrame& frame) {
+  if (c.is_too_slow) return;
+  ch.held.push_back(HeldFrame{message_id, frame});
+  ch.held_bytes += frame.size();
+  c.held_bytes += frame.size();
+  // Held frames are output waiting for the catch-up: they count against the same cap, so a
+  // slow catch-up in a busy room cannot grow the held list without bound.
+  if (c.held_bytes + c.out.bytes() > config_.outbound_cap_bytes) {
+    c.is_too_slow = true;
+    too_slow_.push_back(c.ref);
   }
 }
 
@@ -374,27 +398,36 @@ void Shard::on_catchup_ready(CatchupReady&& m) {
   // another range (its last_seen_id), and taking it would end this join's hold too early.
   if (!ch || ch->join_id != m.join_id || !ch->catching_up) return;
   if (!m.ok) {
-    // The channel cannot be recovered now: phx_error makes the client rejoin after a backoff.
+    // The missed messages cannot be read now: the join fails (the client retries it with its
+    // backoff, still from its last_seen_id).
     Channel gone = std::move(*ch);
     c->channels.erase(c->channels.begin() + (ch - c->channels.data()));
+    c->held_bytes -= gone.held_bytes;
     remove_local_member(gone.room, c->ref);
     send_to_shard(owner_shard(gone.room, config_.effective_shards()), LeaveRoom{gone.room, c->ref});
-    queue_frame(
-        *c, encode_frame(
-                c->format,
-                [&](std::string& o) {
-                  proto::phoenix::encode_channel_error(gone.join_ref, topic, "channel_crash", o);
-                },
-                [&](std::string& o) {
-                  proto::binary::encode_channel_error(gone.join_ref, topic, "channel_crash", o);
-                }));
+    send_error_reply(*c, gone.join_ref, gone.join_push_ref, topic, "storage unavailable");
     return;
   }
-  for (const auto& msg : m.messages) queue_frame(*c, encode_for(c->format, msg, topic));
+  std::vector<core::SharedFrame> missed;
+  size_t missed_bytes = 0;
+  for (const auto& msg : m.messages) {
+    missed.push_back(encode_for(c->format, msg, topic));
+    missed_bytes += missed.back().size();
+  }
+  // A catch-up larger than half the outbound cap would close a client that reads (4008) and
+  // make it reconnect into the same catch-up: it gets recovered: false and pages history.
+  const bool fits = missed_bytes <= config_.outbound_cap_bytes / 2;
+  send_join_ok(*c, *ch, fits);
+  queue_frame(*c, std::move(ch->pending_state));
+  if (fits) {
+    for (auto& frame : missed) queue_frame(*c, std::move(frame));
+  }
   // Live frames that arrived meanwhile: those the catch-up already covered are dropped by id.
   for (auto& h : ch->held) {
     if (h.message_id == 0 || h.message_id > m.upto_id) queue_frame(*c, std::move(h.frame));
   }
+  c->held_bytes -= ch->held_bytes;
+  ch->held_bytes = 0;
   ch->held.clear();
   ch->catching_up = false;
 }

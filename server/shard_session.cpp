@@ -274,6 +274,7 @@ void Shard::handle_join(Connection& c, proto::ClientMessage& m) {
     send_channel_close(c, *old);
     if (old->is_joined) remove_local_member(old->room, c.ref);
     send_to_shard(owner_shard(room, config_.effective_shards()), LeaveRoom{room, c.ref});
+    c.held_bytes -= old->held_bytes;
     c.channels.erase(c.channels.begin() + (old - c.channels.data()));
   }
   if (c.channels.size() >= config_.max_rooms_per_conn) {
@@ -318,6 +319,7 @@ void Shard::handle_leave(Connection& c, proto::ClientMessage& m) {
   send_channel_close(c, *ch);
   if (ch->is_joined) remove_local_member(ch->room, c.ref);
   send_to_shard(owner_shard(ch->room, config_.effective_shards()), LeaveRoom{ch->room, c.ref});
+  c.held_bytes -= ch->held_bytes;
   c.channels.erase(c.channels.begin() + (ch - c.channels.data()));
 }
 

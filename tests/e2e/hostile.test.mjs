@@ -8,7 +8,8 @@ import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { startServer, mintToken, waitFor, sleep, SOURCE_DIR } from './lib/server.mjs';
+import crypto from 'node:crypto';
+import { startServer, mintToken, waitFor, sleep, SOURCE_DIR, TEST_SECRET } from './lib/server.mjs';
 import { openRaw, metric, rssKiB } from './lib/raw_ws.mjs';
 
 const kUnlimited = ['--rate', '1000000', '--rate-burst', '1000000'];
@@ -224,5 +225,53 @@ test('half-close after a request: the whole response still arrives', async () =>
     const split = got.indexOf('\r\n\r\n');
     assert.match(got.subarray(0, split).toString('latin1'), /^HTTP\/1\.1 200/);
     assert.ok(got.subarray(split + 4).equals(index), 'the body is the file, byte for byte');
+  });
+});
+
+test('a token that expires at the end of time is not taken for expired by the expiry sweep', async () => {
+  await withServer([], async (srv, opened) => {
+    // exp = INT64_MAX, written as JSON text (a JS number cannot hold it): exp + leeway overflowed.
+    const b64 = (s) => Buffer.from(s).toString('base64url');
+    const head = `${b64('{"alg":"HS256","typ":"JWT"}')}.${b64('{"sub":"forever","exp":9223372036854775807}')}`;
+    const sig = crypto.createHmac('sha256', TEST_SECRET).update(head).digest('base64url');
+    const c = await openRaw(srv, 'forever', { token: `${head}.${sig}` });
+    opened.push(c);
+    assert.equal((await c.join('room:forever')).status, 'ok');
+    await sleep(2500);  // two expiry sweeps (every second)
+    assert.equal(c.closeInfo, undefined, `still open (closed: ${JSON.stringify(c.closeInfo)})`);
+    const ref = c.push('room:forever', 'new_msg', { body: 'still here' });
+    assert.equal((await c.reply(ref)).status, 'ok');
+  });
+});
+
+test('a catch-up heavier than half the outbound cap answers recovered: false instead of a 4008 loop', async () => {
+  await withServer(['--shards', '2', ...kUnlimited], async (srv, opened) => {
+    const topic = 'room:heavy';
+    const pub = await openRaw(srv, 'heavy-writer');
+    opened.push(pub);
+    assert.equal((await pub.join(topic)).status, 'ok');
+    const heavy = '\u0001'.repeat(4000);  // 24 KB once escaped: 120 of them are ~2.9 MB of frames
+    for (let i = 0; i < 120; i += 40) {
+      const refs = [];
+      for (let j = 0; j < 40; j++) refs.push(pub.push(topic, 'new_msg', { body: heavy }));
+      for (const ref of refs) assert.equal((await pub.reply(ref, 20000)).status, 'ok');
+      pub.frames.length = 0;
+    }
+    const late = await openRaw(srv, 'late');
+    opened.push(late);
+    const r = await late.join(topic, { last_seen_id: 0 });
+    assert.equal(r.status, 'ok');
+    assert.equal(r.response.recovered, false, 'too heavy to replay: the client pages history');
+    // A light catch-up still recovers every message, in order, after the answer.
+    const ref = pub.push(topic, 'new_msg', { body: 'light' });
+    const id = (await pub.reply(ref)).response.id;
+    const again = await openRaw(srv, 'late2');
+    opened.push(again);
+    const r2 = await again.join(topic, { last_seen_id: id - 1 });
+    assert.equal(r2.response.recovered, true);
+    const m = await again.waitFrame((f) => f[3] === 'new_msg', 'the missed message');
+    assert.equal(m[4].id, id);
+    await sleep(300);
+    assert.equal(late.closeInfo, undefined, 'the client that could not recover stays connected');
   });
 });
