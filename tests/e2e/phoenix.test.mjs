@@ -210,7 +210,7 @@ test('bad input: an unmasked client frame closes with 1002', async () => {
   await new Promise((r) => sock.on('connect', r));
   let buf = Buffer.alloc(0);
   sock.on('data', (d) => { buf = Buffer.concat([buf, d]); });
-  sock.write(`GET /socket/websocket?vsn=2.0.0&token=${mintToken('raw')} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n` +
+  sock.write(`GET /socket/websocket?vsn=2.0.0&token=${mintToken('raw')} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n` +
     `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
   await waitFor(() => buf.includes('\r\n\r\n'), '101');
   assert.match(buf.toString(), /^HTTP\/1.1 101/);

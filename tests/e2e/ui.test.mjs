@@ -71,7 +71,8 @@ async function routeThroughLink(context) {
 before(async () => {
   ensureWebBuilt();
   mkdirSync(artifactsDir, { recursive: true });
-  server = await startServer({ args: ['--web-root', distDir] });
+  // Sign-in by name (the dev endpoint) with the test secret: --dev-tokens.
+  server = await startServer({ args: ['--web-root', distDir, '--dev-tokens'] });
   browser = await chromium.launch({
     executablePath: kChromium,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
