@@ -235,9 +235,9 @@ test('malformed HTTP gets 400, unknown API paths 404, oversized headers 431', as
     s.on('error', () => resolve(out));
   });
   assert.match(await ask('\x16\x03\x01garbage that is not HTTP\r\n\r\n'), /^HTTP\/1.1 400/);
-  assert.match(await ask('GET /api/nope HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1.1 404/);
-  assert.match(await ask(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10000)}\r\n\r\n`), /^HTTP\/1.1 431/);
-  assert.match(await ask('GET /socket/websocket HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1.1 400/);
+  assert.match(await ask('GET /api/nope HTTP/1.1\r\nHost: localhost\r\n\r\n'), /^HTTP\/1.1 404/);
+  assert.match(await ask(`GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(10000)}\r\n\r\n`), /^HTTP\/1.1 431/);
+  assert.match(await ask('GET /socket/websocket HTTP/1.1\r\nHost: localhost\r\n\r\n'), /^HTTP\/1.1 400/);
   assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
 });
 

@@ -12,20 +12,6 @@ const jitter = (ms) => Math.round(ms * (0.5 + Math.random()));
 export const reconnectAfterMs = (tries) => jitter(kReconnectBaseMs[tries - 1] ?? kReconnectCapMs);
 export const rejoinAfterMs = (tries) => jitter(kRejoinBaseMs[tries - 1] ?? kRejoinCapMs);
 
-// phoenix.js sends authToken as `base64url.bearer.phx.` + btoa(token): standard base64, whose
-// '/' is not allowed in a subprotocol name (the WebSocket constructor throws SyntaxError when the
-// encoding has one). Rewritten here to the url alphabet, which the server also accepts.
-const kAuthTokenPrefix = 'base64url.bearer.phx.';
-export const urlSafeProtocol = (p) => (typeof p === 'string' && p.startsWith(kAuthTokenPrefix)
-  ? kAuthTokenPrefix + p.slice(kAuthTokenPrefix.length).replace(/\+/g, '-').replace(/\//g, '_')
-  : p);
-
-class UrlSafeAuthWebSocket extends WebSocket {
-  constructor(url, protocols) {
-    super(url, Array.isArray(protocols) ? protocols.map(urlSafeProtocol) : protocols);
-  }
-}
-
 // After this many failed attempts in a row, "reconnecting" becomes "offline": with the schedule
 // above that is about 4 s of trying, long enough to ride out a server restart.
 const kFailuresBeforeOffline = 9;
@@ -45,8 +31,10 @@ export class Connection {
       // The token travels in the Sec-WebSocket-Protocol header (phoenix.js authToken), never in
       // the URL, which proxies and load balancers log. A function, so every reconnect sends the
       // current (possibly renewed) token.
+      // phoenix.js offers it as `base64url.bearer.phx.` + btoa(token) without padding; for a
+      // JWT (base64url text, see isJwtShaped in auth.js) that never holds '+' or '/', so it is a
+      // valid subprotocol name.
       authToken: () => getToken(),
-      transport: UrlSafeAuthWebSocket,
       reconnectAfterMs,
       rejoinAfterMs,
     });
