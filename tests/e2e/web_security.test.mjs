@@ -321,6 +321,7 @@ test('"." and ".." are not room ids (join and history API)', async () => {
       for (const id of ['.', '..', '...']) {
         const r = await c.join(`room:${id}`);
         assert.equal(r.status, 'error', `room:${id}`);
+        assert.equal(r.response.reason, 'unmatched topic');
       }
       assert.equal((await c.join('room:.a')).status, 'ok', 'dots with other characters are fine');
     } finally {
