@@ -1,6 +1,5 @@
 // The HTTP half of a shard: one request per connection (Connection: close), then either a
 // response or the WebSocket upgrade.
-#include <simdjson.h>
 
 #include <charconv>
 #include <cstdio>
