@@ -11,11 +11,16 @@ unsigned ServerConfig::effective_shards() const {
   return shards == 0 ? core::hardware_cpus() : shards;
 }
 
+bool ServerConfig::dev_minting() const {
+  return !production && (jwt_secret == kDevJwtSecret || dev_tokens);
+}
+
 bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
   CLI::App app{
       "rtchat-server: realtime chat over WebSockets (Phoenix v2 JSON and rtchat.v1 binary)"};
   app.option_defaults()->always_capture_default();
-  app.add_option("--host", c.host, "Listen address")->envname("RTCHAT_HOST");
+  app.add_option("--host", c.host, "Listen address (default: 127.0.0.1, 0.0.0.0 with --production)")
+      ->envname("RTCHAT_HOST");
   app.add_option("--port", c.port, "Listen port (0 = ephemeral)")->envname("RTCHAT_PORT");
   app.add_option("--shards", c.shards, "Reactor shards (0 = one per CPU)")
       ->envname("RTCHAT_SHARDS");
@@ -35,6 +40,9 @@ bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
       ->envname("RTCHAT_JWT_SECRET");
   app.add_flag("--production", c.production, "Production mode: no dev tokens, secret required")
       ->envname("RTCHAT_PRODUCTION");
+  app.add_flag("--dev-tokens", c.dev_tokens,
+               "Dev mode with your own --jwt-secret: keep POST /api/dev/token (signs any name)")
+      ->envname("RTCHAT_DEV_TOKENS");
   app.add_option("--jwt-leeway", c.jwt_leeway_s, "Seconds of clock skew on exp/nbf")
       ->envname("RTCHAT_JWT_LEEWAY");
   app.add_option("--max-message-bytes", c.max_message_bytes, "Max WebSocket message (close 1009)")
@@ -79,6 +87,11 @@ bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
                  "Browser origins allowed to open sockets (default: same origin)")
       ->delimiter(',')
       ->envname("RTCHAT_ALLOWED_ORIGINS");
+  app.add_option("--allowed-hosts", c.allowed_hosts,
+                 "Host headers served: name, name:port, *.suffix (default: any in production, "
+                 "localhost names in dev mode)")
+      ->delimiter(',')
+      ->envname("RTCHAT_ALLOWED_HOSTS");
   app.add_option("--log-level", c.log_level, "error|warn|info|debug")->envname("RTCHAT_LOG_LEVEL");
   app.add_option("--cluster", c.cluster_url, "Join a cluster through Redis: redis://HOST:PORT")
       ->envname("RTCHAT_CLUSTER");
@@ -90,6 +103,12 @@ bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
     exit_code = app.exit(e);
     return false;
   }
+  if (c.production && c.dev_tokens) {
+    std::cerr << "--dev-tokens is a development switch; it cannot be used with --production\n";
+    exit_code = 2;
+    return false;
+  }
+  if (c.host.empty()) c.host = c.production ? "0.0.0.0" : "127.0.0.1";
   return true;
 }
 

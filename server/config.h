@@ -9,7 +9,9 @@
 namespace rtchat::server {
 
 struct ServerConfig {
-  std::string host = "0.0.0.0";
+  // Empty: 127.0.0.1 in dev mode (its secret is public, it mints tokens by name: not for the
+  // network unless asked), 0.0.0.0 with --production. Resolved by parse_config.
+  std::string host;
   uint16_t port = 4000;
   unsigned shards = 0;                   // 0 = one per CPU
   std::string data_dir = "./data";       // SQLite file lives here
@@ -45,7 +47,18 @@ struct ServerConfig {
   std::string cluster_url;  // redis://HOST:PORT joins a cluster (docs/cluster.md); empty = alone
   std::string node_id;      // this node's name in the cluster; empty = random at start
 
+  // POST /api/dev/token with a secret of one's own (dev mode only). Off by default: a real secret
+  // signs real identities, so handing them out by name must be asked for.
+  bool dev_tokens = false;
+  // Host headers served (name, name:port or *.suffix). Empty = any in production; in dev mode
+  // only localhost names are served, plus these (DNS rebinding: see host_policy.h).
+  std::vector<std::string> allowed_hosts;
+
   [[nodiscard]] unsigned effective_shards() const;
+  // Whether POST /api/dev/token mints: never in production; in dev mode with the built-in secret
+  // (its tokens are worthless anywhere else) or with --dev-tokens. Valid once run_server has
+  // filled in the secret.
+  [[nodiscard]] bool dev_minting() const;
 };
 
 // Parses argv (and RTCHAT_* env). Returns false when the process should exit with exit_code

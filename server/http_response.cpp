@@ -58,6 +58,8 @@ std::string_view http_reason_phrase(int status) {
       return "Content Too Large";
     case 414:
       return "URI Too Long";
+    case 421:
+      return "Misdirected Request";
     case 426:
       return "Upgrade Required";
     case 429:
@@ -91,7 +93,12 @@ std::string http_response(int status, std::string_view content_type, std::string
     auto [len_end, len_ec] = std::to_chars(num, num + sizeof num, body.size());
     out.append("Content-Length: ").append(num, static_cast<size_t>(len_end - num)).append("\r\n");
   }
-  out.append("Connection: close\r\nX-Content-Type-Options: nosniff\r\n");
+  // On every answer, HTML or not: nothing of ours is meant to be framed (clickjacking; CSP's
+  // frame-ancestors says the same for browsers that know it, see static_files.cpp), and no URL of
+  // ours (room names, tokens in a ?token= of a tool) should leak to another site as a Referer.
+  out.append(
+      "Connection: close\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+      "Referrer-Policy: no-referrer\r\n");
   // Dynamic answers (health, metrics, API) must never be served from a cache.
   if (!has_header_line(extra_headers, "cache-control")) out.append("Cache-Control: no-store\r\n");
   out.append(extra_headers);

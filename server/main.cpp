@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "server/config.h"
+#include "server/dev_tokens.h"
 #include "server/jwt.h"
 #include "server/server.h"
 
@@ -27,10 +28,25 @@ int mint_token_command(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  using rtchat::server::kMaxMintTtlS;
+  const auto exp =
+      rtchat::server::expiry_after(rtchat::core::unix_millis() / 1000, ttl, kMaxMintTtlS);
+  if (!exp) {
+    std::fprintf(stderr, "rtchat-server token: --ttl must be 1..%lld seconds (10 years)\n",
+                 static_cast<long long>(kMaxMintTtlS));
+    return 2;
+  }
+  if (user.size() > rtchat::server::kMaxJwtSubBytes) {
+    std::fprintf(stderr, "rtchat-server token: --user is at most %zu bytes\n",
+                 rtchat::server::kMaxJwtSubBytes);
+    return 2;
+  }
   rtchat::server::JwtClaims claims;
   claims.sub = user;
-  claims.name = name.empty() ? user : name;
-  claims.exp = rtchat::core::unix_millis() / 1000 + ttl;
+  // Cut like the dev endpoint does, on a character boundary, to what the server accepts.
+  claims.name =
+      rtchat::server::utf8_prefix(name.empty() ? user : name, rtchat::server::kMaxJwtNameBytes);
+  claims.exp = *exp;
   if (!rooms.empty()) claims.rooms = rooms;
   std::string token =
       rtchat::server::mint_jwt(secret.empty() ? rtchat::server::kDevJwtSecret : secret, claims);

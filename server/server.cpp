@@ -74,6 +74,26 @@ std::filesystem::path resolve_web_root(const ServerConfig& config) {
   return "web/dist";
 }
 
+// One line that says who can get a token and which Host names are answered, so an operator
+// never has to infer it from the flags.
+void log_auth_mode(const ServerConfig& config) {
+  std::string hosts = config.production ? "" : "localhost";
+  for (const auto& h : config.allowed_hosts) hosts += (hosts.empty() ? "" : ",") + h;
+  if (hosts.empty()) hosts = "any";
+  if (config.production) {
+    LOG_INFO("auth", "mode=production secret=custom dev_tokens=off allowed_hosts=%s",
+             hosts.c_str());
+  } else if (config.jwt_secret == kDevJwtSecret) {
+    LOG_WARN("auth",
+             "mode=dev secret=builtin dev_tokens=on allowed_hosts=%s reason=\"anyone who "
+             "reaches this server can sign in as anyone\"",
+             hosts.c_str());
+  } else {
+    LOG_INFO("auth", "mode=dev secret=custom dev_tokens=%s allowed_hosts=%s",
+             config.dev_tokens ? "on" : "off", hosts.c_str());
+  }
+}
+
 }  // namespace
 
 int run_server(ServerConfig config) {
@@ -86,6 +106,7 @@ int run_server(ServerConfig config) {
     config.jwt_secret = kDevJwtSecret;
     LOG_WARN("config", "reason=\"dev mode: using the built-in development JWT secret\"");
   }
+  log_auth_mode(config);
   const unsigned shards = config.effective_shards();
 
   std::unique_ptr<Store> store;

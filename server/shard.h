@@ -111,6 +111,7 @@ class Shard {
   void handle_upgrade(Connection& c, HttpRequest& req, std::string_view leftover);
   void handle_history_api(Connection& c, HttpRequest& req, std::string_view room_id);
   void handle_dev_token(Connection& c, HttpRequest& req);
+  void refuse_host(Connection& c, const HttpRequest& req);
   void respond(Connection& c, std::string response);
   std::string render_metrics() const;
 

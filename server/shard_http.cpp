@@ -1,6 +1,5 @@
 // The HTTP half of a shard: one request per connection (Connection: close), then either a
 // response or the WebSocket upgrade.
-#include <simdjson.h>
 
 #include <charconv>
 #include <cstdio>
@@ -9,7 +8,9 @@
 #include "core/clock.h"
 #include "proto/phoenix_codec.h"
 #include "server/cluster_link.h"
+#include "server/dev_tokens.h"
 #include "server/handshake.h"
+#include "server/host_policy.h"
 #include "server/http_response.h"
 #include "server/jwt.h"
 #include "server/log.h"
@@ -26,12 +27,16 @@ constexpr int kMaxHistoryLimit = 200;
 
 bool valid_room_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
+  bool only_dots = true;
   for (char ch : id) {
     bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
               ch == '_' || ch == '.' || ch == '-';
     if (!ok) return false;
+    only_dots = only_dots && ch == '.';
   }
-  return true;
+  // "." and ".." are path segments to every URL resolver and proxy: /api/rooms/../messages
+  // would never reach the room.
+  return !only_dots;
 }
 
 std::optional<int64_t> parse_int(std::string_view s) {
@@ -63,19 +68,6 @@ bool origin_allowed(const HttpRequest& req, const std::vector<std::string>& allo
     }
   }
   return false;
-}
-
-// {"user": "alice", "ttl": 3600}; ttl optional. False on anything else.
-bool parse_dev_token_request(std::string_view body, std::string& user, int64_t& ttl) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS) return false;
-  std::string_view u;
-  if (doc["user"].get_string().get(u) != simdjson::SUCCESS) return false;
-  user = std::string(u);
-  auto t = doc["ttl"];
-  if (t.error() == simdjson::SUCCESS && t.get_int64().get(ttl) != simdjson::SUCCESS) return false;
-  return true;
 }
 
 }  // namespace
@@ -114,6 +106,9 @@ void Shard::respond(Connection& c, std::string response) {
 }
 
 void Shard::handle_http_request(Connection& c, HttpRequest& req, std::string_view leftover) {
+  if (!host_allowed(req.header("host"), !config_.production, config_.allowed_hosts)) {
+    return refuse_host(c, req);
+  }
   const std::string& path = req.path;
   bool get = req.method == "GET" || req.method == "HEAD";
   if (path == kSocketPath) return handle_upgrade(c, req, leftover);
@@ -137,7 +132,7 @@ void Shard::handle_http_request(Connection& c, HttpRequest& req, std::string_vie
     return respond(c, http_response(200, "text/plain; version=0.0.4", render_metrics(), {}, head));
   }
   if (path == "/api/dev/token") {
-    if (config_.production) return respond(c, http_response(404, "text/plain", "not found\n"));
+    if (!config_.dev_minting()) return respond(c, http_response(404, "text/plain", "not found\n"));
     if (req.method != "POST") {
       return respond(c,
                      http_response(405, "text/plain", "method not allowed\n", "Allow: POST\r\n"));
@@ -202,18 +197,40 @@ void Shard::handle_upgrade(Connection& c, HttpRequest& req, std::string_view lef
   if (!leftover.empty()) on_ws_bytes(c, leftover);
 }
 
+void Shard::refuse_host(Connection& c, const HttpRequest& req) {
+  if (req.path.starts_with(kSocketPath)) metrics_.upgrades_rejected.add();
+  // The Host value is the attacker's choice: logged only as a length-capped, escaped string.
+  std::string shown;
+  proto::phoenix::append_json_string(shown, utf8_prefix(req.header("host"), 64));
+  LOG_INFO("host_rejected", "shard=%u host=%s", index_, shown.c_str());
+  // 421 Misdirected Request: this server is not the one that name should reach.
+  respond(c, http_response(421, "text/plain",
+                           config_.production ? "host not allowed (see --allowed-hosts)\n"
+                                              : "host not allowed: dev mode answers localhost "
+                                                "names only (see --allowed-hosts)\n"));
+}
+
 void Shard::handle_dev_token(Connection& c, HttpRequest& req) {
-  std::string user;
-  int64_t ttl = 3600;
-  if (!parse_dev_token_request(req.body, user, ttl) || user.empty() ||
-      user.size() > kMaxJwtSubBytes || ttl <= 0 || ttl > 7 * 24 * 3600) {
+  // A page on another origin may POST here (a "simple" request needs no preflight); it could not
+  // read the answer, but refuse it outright rather than mint for it.
+  if (!origin_allowed(req, config_.allowed_origins)) {
+    return respond(c, http_response(403, "application/json", json_error("origin not allowed")));
+  }
+  auto request = parse_dev_token_request(req.body);
+  if (!request || request->user.empty() || request->user.size() > kMaxJwtSubBytes) {
     return respond(c, http_response(400, "application/json",
                                     json_error("expected {\"user\": \"name\", \"ttl\": seconds}")));
   }
+  auto exp = expiry_after(core::unix_millis() / 1000, request->ttl_s, kMaxDevEndpointTtlS);
+  if (!exp) {
+    return respond(c, http_response(400, "application/json",
+                                    json_error("ttl must be 1.." +
+                                               std::to_string(kMaxDevEndpointTtlS) + " seconds")));
+  }
   JwtClaims claims;
-  claims.sub = user;
-  claims.name = user.substr(0, std::min(user.size(), kMaxJwtNameBytes));
-  claims.exp = core::unix_millis() / 1000 + ttl;
+  claims.sub = std::move(request->user);
+  claims.name = std::string(utf8_prefix(claims.sub, kMaxJwtNameBytes));
+  claims.exp = *exp;
   std::string token = mint_jwt(config_.jwt_secret, claims);
   std::string body = "{\"token\":";
   proto::phoenix::append_json_string(body, token);

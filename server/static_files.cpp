@@ -18,6 +18,15 @@ constexpr std::string_view kImmutable = "public, max-age=31536000, immutable";
 // Revalidate every time: index.html names the current hashed bundles, so it must never go stale.
 constexpr std::string_view kRevalidate = "no-cache";
 constexpr size_t kMinHashChars = 8;
+// The UI's Content-Security-Policy, as a header on HTML. web/src/index.html carries the same
+// fetch directives in a <meta> (for a UI served by another web server); only a header can say
+// frame-ancestors (no framing: clickjacking) and carry Trusted Types, under which the page's
+// scripts can no longer assign strings to HTML or script sinks (innerHTML, eval, ...). The UI
+// writes text only (web/src/dom.js); tests/e2e/ui.test.mjs runs it under this policy.
+constexpr std::string_view kHtmlCsp =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; object-src 'none'; "
+    "frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'";
 
 std::string lower_ascii(std::string_view s) {
   std::string out(s);
@@ -170,6 +179,9 @@ std::string static_file_response(const StaticFile& file, std::string_view if_non
   headers.reserve(96);
   headers.append("Cache-Control: ").append(file.cache_control).append("\r\n");
   headers.append("ETag: ").append(file.etag).append("\r\n");
+  if (file.content_type.starts_with("text/html")) {
+    headers.append("Content-Security-Policy: ").append(kHtmlCsp).append("\r\n");
+  }
   bool matches = false;
   // If-None-Match is a list of (possibly weak, W/"...") ETags, or "*".
   std::string_view list = if_none_match;

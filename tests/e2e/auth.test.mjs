@@ -215,7 +215,18 @@ test('the rooms claim restricts joins (exact and prefix*)', async () => {
   }
 });
 
-test('POST /api/dev/token mints a working token in dev mode', async () => {
+test('POST /api/dev/token mints a working token in dev mode (--dev-tokens with a real secret)', async () => {
+  // A custom secret mints by name only when asked (web_security.test.mjs: 404 otherwise).
+  const dev = await startServer({ args: ['--dev-tokens'] });
+  try {
+    await devTokenMints(dev);
+  } finally {
+    await dev.stop();
+  }
+});
+
+async function devTokenMints(srv) {
+  const tokenUrl = (token) => `${srv.wsUrl}/websocket?token=${encodeURIComponent(token)}&vsn=2.0.0`;
   const res = await fetch(`${srv.url}/api/dev/token`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ user: 'dora', ttl: 120 }),
@@ -232,7 +243,7 @@ test('POST /api/dev/token mints a working token in dev mode', async () => {
 
   const bad = await fetch(`${srv.url}/api/dev/token`, { method: 'POST', body: '{"ttl": 5}' });
   assert.equal(bad.status, 400, 'user required');
-});
+}
 
 test('--production: no dev endpoint; refuses to start without a secret', async () => {
   const prod = await startServer({ secret: 'x', args: ['--production'] });

@@ -437,7 +437,7 @@ test('connections per source address are capped with --max-conns-per-ip: 429, ot
       const s = net.connect({ port: srv.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
       const got = await new Promise((resolve) => {
         let buf = '';
-        s.on('connect', () => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+        s.on('connect', () => s.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'));
         s.on('data', (d) => { buf += d; });
         s.on('close', () => resolve(buf));
         s.on('error', () => resolve(buf));

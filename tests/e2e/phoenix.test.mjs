@@ -210,7 +210,7 @@ test('bad input: an unmasked client frame closes with 1002', async () => {
   await new Promise((r) => sock.on('connect', r));
   let buf = Buffer.alloc(0);
   sock.on('data', (d) => { buf = Buffer.concat([buf, d]); });
-  sock.write(`GET /socket/websocket?vsn=2.0.0&token=${mintToken('raw')} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n` +
+  sock.write(`GET /socket/websocket?vsn=2.0.0&token=${mintToken('raw')} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n` +
     `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
   await waitFor(() => buf.includes('\r\n\r\n'), '101');
   assert.match(buf.toString(), /^HTTP\/1.1 101/);
@@ -235,9 +235,9 @@ test('malformed HTTP gets 400, unknown API paths 404, oversized headers 431', as
     s.on('error', () => resolve(out));
   });
   assert.match(await ask('\x16\x03\x01garbage that is not HTTP\r\n\r\n'), /^HTTP\/1.1 400/);
-  assert.match(await ask('GET /api/nope HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1.1 404/);
-  assert.match(await ask(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10000)}\r\n\r\n`), /^HTTP\/1.1 431/);
-  assert.match(await ask('GET /socket/websocket HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1.1 400/);
+  assert.match(await ask('GET /api/nope HTTP/1.1\r\nHost: localhost\r\n\r\n'), /^HTTP\/1.1 404/);
+  assert.match(await ask(`GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(10000)}\r\n\r\n`), /^HTTP\/1.1 431/);
+  assert.match(await ask('GET /socket/websocket HTTP/1.1\r\nHost: localhost\r\n\r\n'), /^HTTP\/1.1 400/);
   assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
 });
 

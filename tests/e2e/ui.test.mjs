@@ -28,6 +28,11 @@ async function newPage({ width = 1280, height = 800 } = {}) {
   page.setDefaultTimeout(kWait);
   page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  // The page runs under a CSP with Trusted Types (server/static_files.cpp): a violation is only a
+  // console message, not a page error.
+  page.on('console', (m) => {
+    if (/trusted ?type|content security policy/i.test(m.text())) pageErrors.push(`console: ${m.text()}`);
+  });
   return { context, page };
 }
 
@@ -71,7 +76,8 @@ async function routeThroughLink(context) {
 before(async () => {
   ensureWebBuilt();
   mkdirSync(artifactsDir, { recursive: true });
-  server = await startServer({ args: ['--web-root', distDir] });
+  // Sign-in by name (the dev endpoint) with the test secret: --dev-tokens.
+  server = await startServer({ args: ['--web-root', distDir, '--dev-tokens'] });
   browser = await chromium.launch({
     executablePath: kChromium,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',

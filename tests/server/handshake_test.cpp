@@ -238,6 +238,8 @@ TEST(HttpResponse, WritesStatusLengthAndNoStoreByDefault) {
             "Content-Length: 10\r\n"
             "Connection: close\r\n"
             "X-Content-Type-Options: nosniff\r\n"
+            "X-Frame-Options: DENY\r\n"
+            "Referrer-Policy: no-referrer\r\n"
             "Cache-Control: no-store\r\n"
             "\r\n"
             "not found\n");

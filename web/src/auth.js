@@ -29,6 +29,12 @@ export async function fetchDevToken(name) {
   return body.token;
 }
 
+// Three base64url parts. Anything else is refused before it reaches the socket: the token is
+// sent base64-encoded in a subprotocol name, where only this alphabet is known to encode safely.
+export function isJwtShaped(token) {
+  return typeof token === 'string' && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token);
+}
+
 // Reads a JWT's claims without verifying it: only for display (name) and for ignoring our own
 // typing events. The server verifies the token; nothing here grants anything.
 export function tokenClaims(token) {

@@ -1,7 +1,8 @@
 // One open room: its channel, message history, live messages, presence, typing and composer.
 // Created when the user opens a room, closed when they leave it or sign out.
 import { Presence } from 'phoenix';
-import { $, show } from './dom.js';
+import { $, el, show } from './dom.js';
+import { identityNodes, NameDirectory } from './identity.js';
 import { MessageList } from './message_list.js';
 import { presenceRows, renderPresence } from './presence_panel.js';
 
@@ -20,7 +21,8 @@ export class ChatRoom {
     this.roomId = roomId;
     this.myUserId_ = myUserId;
     this.onPresenceCount_ = onPresenceCount;
-    this.messages_ = new MessageList($('message-list'), $('message-scroller'), myUserId);
+    this.names_ = new NameDirectory();  // shared by messages and presence: see identity.js
+    this.messages_ = new MessageList($('message-list'), $('message-scroller'), myUserId, this.names_);
     this.highestSeenId_ = null;
     this.hasMoreHistory_ = false;
     this.isLoadingOlder_ = false;
@@ -42,6 +44,7 @@ export class ChatRoom {
   open() {
     $('room-title').textContent = this.roomId;
     this.messages_.clear();
+    this.names_.clear();
     this.setError_(null);
     this.setHistoryStatus_('Loading messages…');
     show($('messages-empty'), false);
@@ -49,12 +52,15 @@ export class ChatRoom {
     $('composer').value = '';
     $('composer-error').textContent = '';
     this.updateCounter_();
-    renderPresence($('presence-list'), [], this.myUserId_);
+    renderPresence($('presence-list'), [], this.myUserId_, this.names_);
     this.updatePresenceCount_(0);
 
     this.presence_.onSync(() => {
       const rows = presenceRows(this.presence_);
-      renderPresence($('presence-list'), rows, this.myUserId_);
+      // A member who joined under a name already on screen: label the messages again.
+      if (renderPresence($('presence-list'), rows, this.myUserId_, this.names_)) {
+        this.messages_.refreshAuthors();
+      }
       this.updatePresenceCount_(rows.length);
     });
     this.channel_.on('new_msg', (msg) => this.onNewMessage_(msg));
@@ -233,12 +239,14 @@ export class ChatRoom {
   renderTyping_() {
     const now = Date.now();
     for (const [id, t] of this.typers_) if (t.until <= now) this.typers_.delete(id);
-    const names = [...this.typers_.values()].map((t) => t.name);
-    let text = '';
-    if (names.length === 1) text = `${names[0]} is typing…`;
-    else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
-    else if (names.length > 2) text = 'Several people are typing…';
-    $('typing-indicator').textContent = text;
+    // Names in <bdi>, with the id where it could mislead (identity.js).
+    const who = [...this.typers_].map(([id, t]) => el('span', {},
+      ...identityNodes(id, t.name, this.names_.needsId(id, t.name))));
+    let parts = [];
+    if (who.length === 1) parts = [who[0], ' is typing…'];
+    else if (who.length === 2) parts = [who[0], ' and ', who[1], ' are typing…'];
+    else if (who.length > 2) parts = ['Several people are typing…'];
+    $('typing-indicator').replaceChildren(...parts);
     clearTimeout(this.typingTimer_);
     if (this.typers_.size > 0) {
       const next = Math.min(...[...this.typers_.values()].map((t) => t.until));

@@ -28,8 +28,13 @@ export class Connection {
     this.isStopped_ = false;
     this.onState_ = onState;
     this.socket = new Socket('/socket', {
-      // A function, so every reconnect sends the current (possibly renewed) token.
-      params: () => ({ token: getToken() }),
+      // The token travels in the Sec-WebSocket-Protocol header (phoenix.js authToken), never in
+      // the URL, which proxies and load balancers log. A function, so every reconnect sends the
+      // current (possibly renewed) token.
+      // phoenix.js offers it as `base64url.bearer.phx.` + btoa(token) without padding; for a
+      // JWT (base64url text, see isJwtShaped in auth.js) that never holds '+' or '/', so it is a
+      // valid subprotocol name.
+      authToken: () => getToken(),
       reconnectAfterMs,
       rejoinAfterMs,
     });

@@ -1,5 +1,5 @@
 // Entry point: sign-in, the signed-in shell (connection, rooms), and routing #/room/<id>.
-import { DevTokenUnavailable, fetchDevToken, serverIsUp, tokenClaims } from './auth.js';
+import { DevTokenUnavailable, fetchDevToken, isJwtShaped, serverIsUp, tokenClaims } from './auth.js';
 import { ChatRoom } from './chat_room.js';
 import { Connection } from './connection.js';
 import { $, el, show } from './dom.js';
@@ -43,6 +43,7 @@ async function onSignInSubmit(event) {
   if (isProductionSignIn) {
     const token = $('signin-token').value.trim();
     if (!token) return setSignInError('Paste your token.');
+    if (!isJwtShaped(token)) return setSignInError('That is not a token (three parts separated by dots).');
     saveToken(token);
     saveDevName(null);
     return startSession();
@@ -73,7 +74,7 @@ async function onSignInSubmit(event) {
 
 function startSession() {
   const token = loadToken();
-  if (!token) return showSignIn();
+  if (!isJwtShaped(token)) return showSignIn();
   session.token = token;
   const claims = tokenClaims(token);
   session.userId = typeof claims.sub === 'string' ? claims.sub : null;

@@ -1,6 +1,7 @@
 // The rendered message list of one room: deduplicated by id and kept sorted by id, whatever
 // order history pages, recovery pushes and live broadcasts arrive in.
 import { el } from './dom.js';
+import { identityNodes } from './identity.js';
 
 const kTimeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const kDateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
@@ -11,13 +12,19 @@ export function isWellFormedMessage(m) {
     typeof m.body === 'string' && typeof m.ts === 'number';
 }
 
+// The name a message shows: the sender's name claim, else the user id.
+const authorName = (m) => (typeof m.user === 'string' && m.user ? m.user : String(m.user_id ?? 'unknown'));
+
 export class MessageList {
-  constructor(listNode, scrollerNode, myUserId) {
+  // names: the room's NameDirectory (identity.js), shared with the presence list.
+  constructor(listNode, scrollerNode, myUserId, names) {
     this.list_ = listNode;
     this.scroller_ = scrollerNode;
     this.myUserId_ = myUserId;
+    this.names_ = names;
     this.ids_ = [];          // ascending
     this.nodes_ = new Map(); // id -> <li>
+    this.authors_ = [];      // {userId, name, node}: the author labels, to add ids on a collision
   }
 
   get size() { return this.ids_.length; }
@@ -27,14 +34,25 @@ export class MessageList {
   clear() {
     this.ids_ = [];
     this.nodes_.clear();
+    this.authors_ = [];
     this.list_.replaceChildren();
+  }
+
+  // Re-labels every author (after a name became shared: see identity.js).
+  refreshAuthors() {
+    for (const a of this.authors_) {
+      a.node.replaceChildren(...identityNodes(a.userId, a.name, this.names_.needsId(a.userId, a.name)));
+    }
   }
 
   // Adds messages not seen yet; returns how many were new.
   add(messages) {
     let added = 0;
+    let isNameNewlyShared = false;
     for (const m of messages) {
       if (!isWellFormedMessage(m) || this.nodes_.has(m.id)) continue;
+      const userId = String(m.user_id ?? 'unknown');
+      if (this.names_.note(userId, authorName(m))) isNameNewlyShared = true;
       const at = this.insertionIndex_(m.id);
       const node = this.render_(m);
       const next = at < this.ids_.length ? this.nodes_.get(this.ids_[at]) : null;
@@ -43,6 +61,7 @@ export class MessageList {
       this.nodes_.set(m.id, node);
       added += 1;
     }
+    if (isNameNewlyShared) this.refreshAuthors();
     return added;
   }
 
@@ -68,7 +87,11 @@ export class MessageList {
 
   render_(m) {
     const isMine = this.myUserId_ !== null && m.user_id === this.myUserId_;
-    const author = typeof m.user === 'string' && m.user ? m.user : String(m.user_id ?? 'unknown');
+    const userId = String(m.user_id ?? 'unknown');
+    const name = authorName(m);
+    const author = el('span', { class: 'font-medium text-slate-900', dataset: { testid: 'message-author' } },
+      ...identityNodes(userId, name, this.names_.needsId(userId, name)));
+    this.authors_.push({ userId, name, node: author });
     const when = new Date(m.ts);
     const time = el('time', {
       class: 'text-xs text-slate-500',
@@ -81,7 +104,7 @@ export class MessageList {
       dataset: { testid: 'message-item', id: String(m.id) },
     },
     el('div', { class: 'flex items-baseline gap-2' },
-      el('span', { class: 'font-medium text-slate-900', dataset: { testid: 'message-author' } }, author),
+      author,
       time),
     el('p', { class: 'msg-body text-slate-800', dataset: { testid: 'message-body' } }, m.body));
   }

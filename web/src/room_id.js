@@ -1,8 +1,10 @@
-// Room ids as the server accepts them (chat-events.md, "Topics"): 1..64 of [A-Za-z0-9_.-].
+// Room ids as the server accepts them (chat-events.md, "Topics"): 1..64 of [A-Za-z0-9_.-], not
+// dots alone ("." and ".." are path segments, not names).
 const kRoomIdPattern = /^[A-Za-z0-9_.-]{1,64}$/;
+const kOnlyDots = /^\.+$/;
 
 export function isValidRoomId(id) {
-  return typeof id === 'string' && kRoomIdPattern.test(id);
+  return typeof id === 'string' && kRoomIdPattern.test(id) && !kOnlyDots.test(id);
 }
 
 // Returns null when valid, else a sentence to show next to the input.
@@ -10,5 +12,6 @@ export function roomIdError(id) {
   if (id.length === 0) return 'Enter a room name.';
   if (id.length > 64) return 'Room names are at most 64 characters.';
   if (!kRoomIdPattern.test(id)) return 'Use only letters, digits, "_", "." and "-" (no spaces).';
+  if (kOnlyDots.test(id)) return 'A room name needs a letter, digit, "_" or "-".';
   return null;
 }
