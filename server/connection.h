@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "server/http_request.h"
-#include "server/join_limiter.h"
+#include "server/join_limits.h"
 #include "server/jwt.h"
 #include "server/outbound_queue.h"
 #include "server/shard_messages.h"
@@ -93,8 +93,9 @@ struct Connection {
   };
   std::unique_ptr<SendState> send;
 
-  JoinId last_join_id = 0;   // the counter JoinId comes from (never reused on this connection)
-  JoinLimiter join_limiter;  // joins per topic, on top of the push rate limit below
+  JoinId last_join_id = 0;  // the counter JoinId comes from (never reused on this connection)
+  // Joins per topic, on top of the push rate limit below (server/join_limits.h).
+  KeyedRateLimit joins_per_topic{kTopicJoinBurst, kTopicJoinEveryMs, kMaxTrackedTopics};
 
   // Inbound rate limit (token bucket) and flood strikes.
   double tokens = 0;

@@ -80,6 +80,10 @@ OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, Join
     accepted.refused = kTooManySessions;
     return room;
   }
+  if (!room.joins_per_user.try_take(request.user_id, core::mono_millis())) {
+    accepted.refused = kJoinRateLimited;
+    return room;
+  }
   room.members_per_shard[request.conn.shard]++;
   bool binary = request.format == WireFormat::Binary;
   if (binary) room.binary_members++;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proto/messages.h"
+#include "server/join_limits.h"
 #include "server/shard_messages.h"
 
 namespace rtchat::server {
@@ -21,6 +22,7 @@ namespace rtchat::server {
 // refused with kTooManySessions.
 inline constexpr size_t kMaxSessionsPerUserInRoom = 8;
 inline constexpr std::string_view kTooManySessions = "too many sessions in room";
+inline constexpr std::string_view kJoinRateLimited = "rate_limited";
 
 // Which shard owns a room. Every thread computes the same answer.
 unsigned owner_shard(std::string_view room, unsigned shards);
@@ -46,6 +48,8 @@ struct OwnedRoom {
   std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> pending_joins;
   std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> pending_leaves;
   bool diff_pending = false;
+  // Joins per user (server/join_limits.h): reconnecting brings no fresh budget.
+  KeyedRateLimit joins_per_user{kUserJoinBurst, kUserJoinEveryMs};
   // connection -> its user id, so a leave finds its meta without scanning the room.
   std::unordered_map<uint64_t, std::string> user_of_conn;
 
@@ -73,7 +77,8 @@ class RoomOwner {
 
   // Records a join; fills accepted (without the encoded presence frame) and returns the room.
   // When the join recovers from last_seen_id, catchup is set to the range to load. A user already
-  // at kMaxSessionsPerUserInRoom gets accepted.refused set and nothing is recorded.
+  // at kMaxSessionsPerUserInRoom, or over the room's joins_per_user budget, gets accepted.refused
+  // set (kTooManySessions, kJoinRateLimited) and nothing is recorded.
   OwnedRoom& join(const JoinRoom& request, int64_t recovery_limit, JoinAccepted& accepted,
                   std::optional<StoreCatchup>& catchup);
   // Removes the connection's meta. False when it was not a member.

@@ -214,11 +214,11 @@ void Shard::handle_client_message(Connection& c, proto::ClientMessage& m) {
     send_reply(c, std::move(r));
     return;
   }
-  // A join of a room topic also takes from that topic's join budget (server/join_limiter.h);
+  // A join of a room topic also takes from that topic's join budget (server/join_limits.h);
   // either refusal counts as a strike. Other topics get "unmatched topic" and reach no room.
   const bool is_room_join = m.event == proto::ClientEvent::Join && is_room_topic(m.topic);
   if (!take_rate_token(c) ||
-      (is_room_join && !c.join_limiter.try_join(m.topic, core::mono_millis()))) {
+      (is_room_join && !c.joins_per_topic.try_take(m.topic, core::mono_millis()))) {
     metrics_.rate_limited.add();
     if (++c.strikes >= config_.flood_strikes) {
       close_websocket(c, static_cast<uint16_t>(CloseCode::PolicyViolation), close_reason::kFlood);

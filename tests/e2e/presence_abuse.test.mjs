@@ -3,7 +3,8 @@
 //   join, and the earlier join's late answers (its reply, its catch-up) change nothing;
 // - one token's 32 sockets churning join/leave with control-padded name and device reach another
 //   member of the room with a bounded number of bytes (measured over 5 s and printed);
-// - joins of one topic on one socket are rate limited on their own (burst 5, then 1 per 2 s);
+// - joins of one topic on one socket are rate limited on their own (burst 5, then 1 per 2 s), and
+//   joins of one user in one room too (burst 16, then 1 per s), so reconnecting does not help;
 // - one user holds at most 8 sessions (metas) in a room;
 // - names and devices lose control, bidi and zero-width characters; a device is cut at 32 bytes
 //   on a character boundary.
@@ -184,6 +185,48 @@ test('32 sockets of one token churning join/leave send a bounded number of bytes
     assert.ok(replies.rate_limited > 0, 'joins were rate limited');
   } finally {
     for (const ws of attackers) ws.terminate();
+    observer.terminate();
+  }
+});
+
+test('reconnecting to rejoin brings no fresh budget: one user\'s churn by new sockets stays bounded', async () => {
+  const topic = 'room:reconnect-churn';
+  const kWindowMs = 5000;
+  const observer = await openRaw(srv, 'observer2');
+  try {
+    assert.equal((await observer.join(topic)).status, 'ok');
+    let bytes = 0;
+    let counting = true;
+    observer.ws.on('message', (data) => { if (counting) bytes += data.length; });
+    const token = mintToken('mallory2', { name: kPaddedName });
+    const start = Date.now();
+    let cycles = 0;
+    const replies = {};
+    // 32 workers (the per-user socket cap): connect, join, close, again, for 5 s.
+    const worker = async () => {
+      while (Date.now() - start < kWindowMs) {
+        let ws;
+        try { ws = await openWs(token); } catch { await sleep(5); continue; }
+        ws.send(JSON.stringify(['1', '1', topic, 'phx_join', { device: kPaddedDevice }]));
+        const reply = await new Promise((resolve) => {
+          ws.once('message', (d) => resolve(JSON.parse(d.toString())));
+          setTimeout(() => resolve(null), 1000);
+        });
+        const key = reply ? (reply[4].response?.reason ?? reply[4].status) : 'none';
+        replies[key] = (replies[key] ?? 0) + 1;
+        ws.terminate();
+        cycles++;
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, worker));
+    await sleep(200);
+    counting = false;
+    console.log(`reconnect churn: ${cycles} connect+join+close cycles in ${Date.now() - start} ms -> ` +
+      `observer received ${bytes} bytes; join replies ${JSON.stringify(replies)}`);
+    // Before the per-user budget: about 0.9 MB (5.6 MB before any of these fixes).
+    assert.ok(bytes < 100_000, `observer received ${bytes} bytes`);
+    assert.ok((replies.rate_limited ?? 0) > 0);
+  } finally {
     observer.terminate();
   }
 });

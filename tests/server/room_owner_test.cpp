@@ -294,6 +294,32 @@ TEST(RoomOwner, SessionsOfOneUserInARoomAreCappedAndARefusalRecordsNothing) {
   EXPECT_TRUE(do_join(owner, extra).accepted.refused.empty());
 }
 
+TEST(RoomOwner, JoinsOfOneUserInARoomAreRateLimitedWhateverTheConnection) {
+  RoomOwner owner(0, 1, {});
+  // Each join on a fresh connection that leaves again: the session cap never applies, the
+  // per-user budget does (a reconnect brings no fresh budget).
+  uint32_t slot = 0;
+  int accepted = 0;
+  std::string refusal;
+  for (int i = 0; i < kUserJoinBurst + 4; ++i) {
+    JoinRoom r = join_request("lobby", {0, ++slot, 1}, "mallory");
+    Joined j = do_join(owner, r);
+    if (j.accepted.refused.empty()) {
+      ++accepted;
+      ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", r.conn}));
+    } else {
+      refusal = j.accepted.refused;
+    }
+  }
+  EXPECT_EQ(accepted, kUserJoinBurst);
+  EXPECT_EQ(refusal, kJoinRateLimited);
+  // Other users, and the same user in another room, have their own budgets.
+  EXPECT_TRUE(
+      do_join(owner, join_request("lobby", {0, ++slot, 1}, "alice")).accepted.refused.empty());
+  EXPECT_TRUE(
+      do_join(owner, join_request("other", {0, ++slot, 1}, "mallory")).accepted.refused.empty());
+}
+
 class RoomOwnerRecovery : public ::testing::Test {
  protected:
   // The room's last committed id comes from storage at startup.

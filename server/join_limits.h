@@ -1,0 +1,83 @@
+// Limits on joins, beside the push rate limit. Every join sends a presence meta to every member
+// of the room (and its leave another), so a client that leaves and rejoins as fast as the push
+// limit allows turns 20 frames/s into 20 presence diffs/s for the whole room. Two budgets:
+// - per connection and topic, on the connection's shard: refused at once, counted as a strike;
+// - per user and room, on the room's owner: a fresh socket brings no fresh budget, so
+//   reconnecting to rejoin does not get around the first.
+// Leaves are not limited: each follows one accepted join (a leave of a topic without a channel
+// sends nothing to the room), and refusing one would strand a client that believes it left.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace rtchat::server {
+
+// One token bucket per key, each kept as a single time (GCRA): full_at is when the key's bucket
+// is full again. A take is allowed while full_at - now <= (burst - 1) * every_ms, and moves
+// full_at one interval later; a key whose bucket is full is the same as no key, and is pruned.
+// Shard-local: used by one thread.
+class KeyedRateLimit {
+ public:
+  // max_keys > 0: takes for new keys are refused while that many keys are tracked (the
+  // caller's memory stays bounded whatever the caller's own rate allows).
+  KeyedRateLimit(int64_t burst, int64_t every_ms, size_t max_keys = 0)
+      : tolerance_ms_((burst - 1) * every_ms), every_ms_(every_ms), max_keys_(max_keys) {}
+
+  // True when a take for key at now_ms is within the limit (and counts it).
+  [[nodiscard]] bool try_take(std::string_view key, int64_t now_ms) {
+    auto it = full_at_ms_.find(key);
+    if (it == full_at_ms_.end()) {
+      // Pruning is amortised: only when the map has doubled since the last prune.
+      if (full_at_ms_.size() >= prune_at_ || (max_keys_ && full_at_ms_.size() >= max_keys_)) {
+        std::erase_if(full_at_ms_, [&](const auto& e) { return e.second <= now_ms; });
+        prune_at_ = std::max(kMinPruneAt, 2 * full_at_ms_.size());
+      }
+      if (max_keys_ && full_at_ms_.size() >= max_keys_) return false;
+      full_at_ms_.emplace(std::string(key), now_ms + every_ms_);
+      return true;
+    }
+    const int64_t full_at = std::max(it->second, now_ms);
+    if (full_at - now_ms > tolerance_ms_) return false;
+    it->second = full_at + every_ms_;
+    return true;
+  }
+
+  [[nodiscard]] size_t tracked_keys() const { return full_at_ms_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  static constexpr size_t kMinPruneAt = 16;
+
+  int64_t tolerance_ms_;
+  int64_t every_ms_;
+  size_t max_keys_;
+  size_t prune_at_ = kMinPruneAt;
+  std::unordered_map<std::string, int64_t, Hash, std::equal_to<>> full_at_ms_;
+};
+
+// Per connection, per topic: 5 joins at once cover a client's first join and a few quick rejoins
+// (phoenix.js rejoins after an error; a UI switching back and forth between rooms). Then one
+// every 2 s: phoenix.js's own rejoin backoff (1 s, 2 s, 5 s, 10 s) is already about that slow,
+// and it is a tenth of the push rate.
+inline constexpr int64_t kTopicJoinBurst = 5;
+inline constexpr int64_t kTopicJoinEveryMs = 2000;
+// Topics tracked per connection. An entry lives at most burst * interval (10 s) after its last
+// join, so the push rate keeps real clients far below this.
+inline constexpr size_t kMaxTrackedTopics = 256;
+
+// Per room, per user (on the owner): 16 at once lets all of a user's sessions (at most
+// kMaxSessionsPerUserInRoom, 8) rejoin twice in a row, after a restart or a network change.
+// Then one per second across all of the user's sockets.
+inline constexpr int64_t kUserJoinBurst = 16;
+inline constexpr int64_t kUserJoinEveryMs = 1000;
+
+}  // namespace rtchat::server

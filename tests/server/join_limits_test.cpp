@@ -1,0 +1,74 @@
+#include "server/join_limits.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace rtchat::server {
+namespace {
+
+KeyedRateLimit per_topic() {
+  return KeyedRateLimit(kTopicJoinBurst, kTopicJoinEveryMs, kMaxTrackedTopics);
+}
+
+TEST(KeyedRateLimit, AllowsABurstOfFiveThenOneEveryTwoSeconds) {
+  KeyedRateLimit l = per_topic();
+  int64_t now = 1'000'000;
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(l.try_take("room:a", now)) << i;
+  EXPECT_FALSE(l.try_take("room:a", now));
+  EXPECT_FALSE(l.try_take("room:a", now + 1999));
+  EXPECT_TRUE(l.try_take("room:a", now + 2000));
+  EXPECT_FALSE(l.try_take("room:a", now + 2000));
+  EXPECT_TRUE(l.try_take("room:a", now + 4000));
+}
+
+TEST(KeyedRateLimit, RefusedTakesDoNotCount) {
+  KeyedRateLimit l = per_topic();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(l.try_take("room:a", 0));
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(l.try_take("room:a", 1000));
+  EXPECT_TRUE(l.try_take("room:a", 2000));
+}
+
+TEST(KeyedRateLimit, SteadyRateIsOneEveryInterval) {
+  KeyedRateLimit l = per_topic();
+  int allowed = 0;
+  // A join attempt every 50 ms (the push limit) for 60 s.
+  for (int64_t t = 0; t < 60'000; t += 50) allowed += l.try_take("room:a", t) ? 1 : 0;
+  EXPECT_EQ(allowed, 5 + 60'000 / 2000 - 1);  // the burst, then one per 2 s after the first 2 s
+
+  KeyedRateLimit user(kUserJoinBurst, kUserJoinEveryMs);
+  allowed = 0;
+  for (int64_t t = 0; t < 60'000; t += 50) allowed += user.try_take("mallory", t) ? 1 : 0;
+  EXPECT_EQ(allowed, 16 + 60 - 1);
+}
+
+TEST(KeyedRateLimit, KeysHaveTheirOwnBudgets) {
+  KeyedRateLimit l = per_topic();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(l.try_take("room:a", 0));
+  EXPECT_FALSE(l.try_take("room:a", 0));
+  EXPECT_TRUE(l.try_take("room:b", 0));
+}
+
+TEST(KeyedRateLimit, QuietKeysAreForgottenSoMemoryStaysBounded) {
+  KeyedRateLimit l = per_topic();
+  for (int i = 0; i < 10'000; ++i) {
+    // One new topic every 100 ms: entries expire 2 s after their single join (20 live at most);
+    // amortised pruning keeps at most twice that, and never fewer than 16, plus one.
+    ASSERT_TRUE(l.try_take("room:" + std::to_string(i), int64_t{i} * 100)) << i;
+    ASSERT_LE(l.tracked_keys(), 41u) << i;
+  }
+}
+
+TEST(KeyedRateLimit, TooManyLiveKeysRefusesNewOnesUntilTheyExpire) {
+  KeyedRateLimit l = per_topic();
+  for (size_t i = 0; i < kMaxTrackedTopics; ++i) {
+    ASSERT_TRUE(l.try_take("room:" + std::to_string(i), 0));
+  }
+  EXPECT_FALSE(l.try_take("room:new", 0));
+  EXPECT_TRUE(l.try_take("room:0", 0));  // a tracked key keeps its own budget
+  EXPECT_TRUE(l.try_take("room:new", kTopicJoinEveryMs * kTopicJoinBurst));
+  EXPECT_EQ(l.tracked_keys(), 1u);
+}
+
+}  // namespace
+}  // namespace rtchat::server
