@@ -169,37 +169,44 @@ HttpParseStatus HttpRequestParser::feed(std::string_view bytes, size_t& consumed
       // refused before it is buffered (Redis checks the query buffer the same way).
       if (header_bytes_ >= max_header_bytes_) return status_ = HttpParseStatus::HeadersTooLarge;
       chunk = std::min(chunk, max_header_bytes_ - header_bytes_);
-      header_bytes_ += chunk;
     }
+    bool line_ends_here = false;
     if (!request_line_checked_) {
-      // Copy the request line aside until its LF, then check it before http_parser runs on that
-      // part. Empty lines before it are skipped, as http_parser does (RFC 7230 section 3.5).
-      for (char c : bytes.substr(offset, chunk)) {
+      // Copy the request line aside and stop this chunk at its LF: http_parser reads the line
+      // first (its own errors come first in the stream), then the line is judged, so the outcome
+      // is the same however the bytes were split. Empty lines before the request line are
+      // skipped, as http_parser does (RFC 7230 section 3.5).
+      size_t i = 0;
+      while (i < chunk && !line_ends_here) {
+        char c = bytes[offset + i++];
         if (request_line_.empty() && (c == '\r' || c == '\n')) continue;
         if (c == '\n') {
-          request_line_checked_ = true;
-          break;
+          line_ends_here = true;
+        } else {
+          request_line_.push_back(c);
         }
-        request_line_.push_back(c);
       }
-      if (request_line_checked_) {
-        HttpParseStatus line = check_request_line(request_line_);
-        request_line_ = std::string();
-        if (line != HttpParseStatus::NeedMore) return status_ = line;
-      }
+      chunk = i;
     }
+    if (!headers_complete_) header_bytes_ += chunk;
     size_t parsed = http_parser_execute(&parser_, &settings_, bytes.data() + offset, chunk);
     auto err = static_cast<http_errno>(parser_.http_errno);
+    if (err != HPE_OK && err != HPE_PAUSED) {
+      // A callback may have set a more precise status (BodyTooLarge) before failing the parse.
+      if (status_ == HttpParseStatus::NeedMore) status_ = HttpParseStatus::Malformed;
+      return status_;
+    }
+    if (line_ends_here) {
+      request_line_checked_ = true;
+      HttpParseStatus line = check_request_line(request_line_);
+      request_line_ = std::string();
+      if (line != HttpParseStatus::NeedMore) return status_ = line;
+    }
     if (err == HPE_PAUSED) {
       // on_message_complete pauses the parser so it stops at the end of this request; whatever
       // follows (early WebSocket frames, a pipelined request) stays with the caller.
       consumed = offset + parsed;
       return status_ = HttpParseStatus::Complete;
-    }
-    if (err != HPE_OK) {
-      // A callback may have set a more precise status (BodyTooLarge) before failing the parse.
-      if (status_ == HttpParseStatus::NeedMore) status_ = HttpParseStatus::Malformed;
-      return status_;
     }
     if (message_complete_) {
       // CONNECT-style upgrades return without pausing.

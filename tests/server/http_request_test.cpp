@@ -304,7 +304,8 @@ TEST(HttpRequestParser, ChecksTheRequestLineStrictly) {
       {"GET /a\tb HTTP/1.1", HttpParseStatus::Malformed},
       {"G(T / HTTP/1.1", HttpParseStatus::Malformed},
       {"GET / HTTP/2.0", HttpParseStatus::VersionNotSupported},
-      {"PRI * HTTP/2.0", HttpParseStatus::VersionNotSupported},
+      {"PRI * HTTP/2.0", HttpParseStatus::Malformed},  // http_parser refuses the h2 preface
+      {"GET / HTTP/3.0", HttpParseStatus::VersionNotSupported},
   };
   for (const auto& c : cases) {
     for (std::string_view eol : {"\r\n", "\n"}) {
