@@ -22,7 +22,8 @@ inline constexpr size_t kMaxJwtNameBytes = 64;  // display names are shown in a 
 
 struct JwtClaims {
   std::string sub;   // user id (required, 1..128 bytes)
-  std::string name;  // display name (<= 64 bytes); verify sets it to sub when the claim is absent
+  std::string name;  // display name (<= 64 bytes); without the claim, sub cut to 64 bytes (whole
+                     // UTF-8 characters)
   int64_t exp = 0;   // required, seconds since the Unix epoch
   std::optional<int64_t> nbf, iat;
   // Optional "rooms" claim: room ids, or prefixes ending in '*' ("ops-*"). Absent = all rooms.
@@ -54,9 +55,10 @@ std::string_view jwt_error_reason(JwtError error);
 [[nodiscard]] JwtError verify_jwt(std::string_view token, std::string_view secret, int64_t now_s,
                                   int64_t leeway_s, JwtClaims& out);
 
-// Signs `claims` with HS256. Writes sub, name (sub when empty), exp, iat (the current system time
-// when claims.iat is unset), nbf and rooms when set. Returns "" only if HMAC fails or `secret` is
-// empty. For tests, tools and the dev login endpoint; not a data-path function.
+// Signs `claims` with HS256. Writes sub, name (when empty: sub cut as verify_jwt does), exp, iat
+// (the current system time when claims.iat is unset), nbf and rooms when set. Returns "" only if
+// HMAC fails or `secret` is empty. For tests, tools and the dev login endpoint; not a data-path
+// function.
 std::string mint_jwt(std::string_view secret, const JwtClaims& claims);
 
 // Whether the token's rooms claim admits `room_id`: no claim -> true; an entry matches exactly,
