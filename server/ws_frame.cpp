@@ -100,8 +100,8 @@ uint16_t FrameBoundary::check_header(uint64_t max_message_bytes) {
   }
   frame_payload_ = len;
   if (!is_control(opcode)) {
-    // message_bytes_ <= max_message_bytes holds here, so the subtraction cannot wrap.
-    if (len > max_message_bytes - message_bytes_) {
+    // Written so that nothing can wrap, whatever a 64-bit length holds.
+    if (message_bytes_ > max_message_bytes || len > max_message_bytes - message_bytes_) {
       return fail(static_cast<uint16_t>(CloseCode::MessageTooBig), close_reason::kTooBig);
     }
     message_bytes_ += len;
