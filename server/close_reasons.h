@@ -23,6 +23,22 @@ enum class CloseCode : uint16_t {
 namespace close_reason {
 inline constexpr std::string_view kGoingAway = "going away";
 inline constexpr std::string_view kProtocolError = "protocol error";
+// 1002 for a frame header that breaks RFC 6455 section 5 (FrameBoundary names which rule).
+inline constexpr std::string_view kReservedBits = "protocol error: reserved bits set";
+inline constexpr std::string_view kReservedOpcode = "protocol error: reserved opcode";
+inline constexpr std::string_view kUnmaskedFrame = "protocol error: unmasked client frame";
+inline constexpr std::string_view kFragmentedControl = "protocol error: fragmented control frame";
+inline constexpr std::string_view kControlTooLong = "protocol error: control frame over 125 bytes";
+inline constexpr std::string_view kCloseOneByte =
+    "protocol error: close frame with a 1-byte payload";
+inline constexpr std::string_view kNonMinimalLength =
+    "protocol error: length not minimally encoded";
+inline constexpr std::string_view kLengthTopBit =
+    "protocol error: 64-bit length with the top bit set";
+inline constexpr std::string_view kStrayContinuation =
+    "protocol error: continuation frame outside a message";
+inline constexpr std::string_view kInterleavedMessage =
+    "protocol error: new message inside a fragmented one";
 inline constexpr std::string_view kUnsupportedData = "unsupported data";
 inline constexpr std::string_view kInvalidUtf8 = "invalid payload: bad utf-8";
 inline constexpr std::string_view kNotEnvelope = "invalid payload: not a phoenix v2 frame";

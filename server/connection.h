@@ -74,6 +74,7 @@ struct Connection {
   int64_t last_rx_ms = 0;
 
   std::unique_ptr<HttpRequestParser> http;
+  bool is_head_request = false;  // the request was HEAD: respond() sends the headers only
   WireFormat format = WireFormat::Json;
   WslayContext ws;            // created on the first frame, freed when idle between messages
   FrameBoundary frames;       // where the inbound stream is, to know when ws may be freed

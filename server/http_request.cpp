@@ -68,6 +68,36 @@ bool split_target(HttpRequest& req) {
   return true;
 }
 
+// RFC 7230 tchar: the characters of a method (and header names).
+bool is_tchar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// One request line without its LF (a trailing CR is allowed). NeedMore means "valid".
+HttpParseStatus check_request_line(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  size_t sp1 = line.find(' ');
+  if (sp1 == 0 || sp1 == std::string_view::npos) return HttpParseStatus::Malformed;
+  for (char c : line.substr(0, sp1)) {
+    if (!is_tchar(c)) return HttpParseStatus::Malformed;
+  }
+  size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return HttpParseStatus::Malformed;
+  for (char c : line.substr(sp1 + 1, sp2 - sp1 - 1)) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7F) return HttpParseStatus::Malformed;  // no controls in the target
+  }
+  std::string_view version = line.substr(sp2 + 1);
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (version.size() != 8 || !version.starts_with("HTTP/") || !digit(version[5]) ||
+      version[6] != '.' || !digit(version[7])) {
+    return HttpParseStatus::Malformed;
+  }
+  if (version[5] == '1') return HttpParseStatus::NeedMore;
+  return version[5] == '0' ? HttpParseStatus::Malformed : HttpParseStatus::VersionNotSupported;
+}
+
 }  // namespace
 
 std::string percent_decode(std::string_view in, bool plus_as_space) {
@@ -121,6 +151,8 @@ void HttpRequestParser::reset() {
   request_ = HttpRequest{};
   status_ = HttpParseStatus::NeedMore;
   header_bytes_ = 0;
+  request_line_.clear();
+  request_line_checked_ = false;
   headers_complete_ = false;
   message_complete_ = false;
   last_was_value_ = true;
@@ -137,20 +169,44 @@ HttpParseStatus HttpRequestParser::feed(std::string_view bytes, size_t& consumed
       // refused before it is buffered (Redis checks the query buffer the same way).
       if (header_bytes_ >= max_header_bytes_) return status_ = HttpParseStatus::HeadersTooLarge;
       chunk = std::min(chunk, max_header_bytes_ - header_bytes_);
-      header_bytes_ += chunk;
     }
+    bool line_ends_here = false;
+    if (!request_line_checked_) {
+      // Copy the request line aside and stop this chunk at its LF: http_parser reads the line
+      // first (its own errors come first in the stream), then the line is judged, so the outcome
+      // is the same however the bytes were split. Empty lines before the request line are
+      // skipped, as http_parser does (RFC 7230 section 3.5).
+      size_t i = 0;
+      while (i < chunk && !line_ends_here) {
+        char c = bytes[offset + i++];
+        if (request_line_.empty() && (c == '\r' || c == '\n')) continue;
+        if (c == '\n') {
+          line_ends_here = true;
+        } else {
+          request_line_.push_back(c);
+        }
+      }
+      chunk = i;
+    }
+    if (!headers_complete_) header_bytes_ += chunk;
     size_t parsed = http_parser_execute(&parser_, &settings_, bytes.data() + offset, chunk);
     auto err = static_cast<http_errno>(parser_.http_errno);
+    if (err != HPE_OK && err != HPE_PAUSED) {
+      // A callback may have set a more precise status (BodyTooLarge) before failing the parse.
+      if (status_ == HttpParseStatus::NeedMore) status_ = HttpParseStatus::Malformed;
+      return status_;
+    }
+    if (line_ends_here) {
+      request_line_checked_ = true;
+      HttpParseStatus line = check_request_line(request_line_);
+      request_line_ = std::string();
+      if (line != HttpParseStatus::NeedMore) return status_ = line;
+    }
     if (err == HPE_PAUSED) {
       // on_message_complete pauses the parser so it stops at the end of this request; whatever
       // follows (early WebSocket frames, a pipelined request) stays with the caller.
       consumed = offset + parsed;
       return status_ = HttpParseStatus::Complete;
-    }
-    if (err != HPE_OK) {
-      // A callback may have set a more precise status (BodyTooLarge) before failing the parse.
-      if (status_ == HttpParseStatus::NeedMore) status_ = HttpParseStatus::Malformed;
-      return status_;
     }
     if (message_complete_) {
       // CONNECT-style upgrades return without pausing.

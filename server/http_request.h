@@ -30,7 +30,14 @@ struct HttpRequest {
   [[nodiscard]] std::optional<std::string_view> query_param(std::string_view key) const;
 };
 
-enum class HttpParseStatus { NeedMore, Complete, Malformed, HeadersTooLarge, BodyTooLarge };
+enum class HttpParseStatus {
+  NeedMore,
+  Complete,
+  Malformed,
+  HeadersTooLarge,
+  BodyTooLarge,
+  VersionNotSupported,  // a well-formed request line with HTTP/2.0 or later (answer 505)
+};
 
 // Decodes %XX escapes once; an invalid escape is kept literally. With plus_as_space, '+' -> ' '
 // (query strings, application/x-www-form-urlencoded).
@@ -53,7 +60,12 @@ class HttpRequestParser {
   // or an error, further calls return the same status with consumed == 0 until reset(). Header
   // bytes are counted before they are buffered: a header block over max_header_bytes yields
   // HeadersTooLarge; a body (declared Content-Length or chunked total) over max_body_bytes yields
-  // BodyTooLarge; anything http_parser rejects yields Malformed.
+  // BodyTooLarge; anything http_parser rejects yields Malformed. The request line is checked
+  // strictly (RFC 7230 section 3.1.1: method SP request-target SP "HTTP/" DIGIT "." DIGIT, one
+  // space each, CRLF or bare LF), because the distribution's http_parser is built lenient: it
+  // takes "HTXP/1.1" for a version and a line without one for HTTP/0.9. Any other line is
+  // Malformed; a valid one with a major version other than 1 is Malformed (0.x) or
+  // VersionNotSupported (2 and up, which never arrive as HTTP/1 text).
   [[nodiscard]] HttpParseStatus feed(std::string_view bytes, size_t& consumed);
 
   // The request; meaningful after Complete. The caller may move from it.
@@ -76,7 +88,9 @@ class HttpRequestParser {
   http_parser_settings settings_{};
   HttpRequest request_;
   HttpParseStatus status_ = HttpParseStatus::NeedMore;
-  size_t header_bytes_ = 0;  // bytes handed to the parser before the header block ended
+  size_t header_bytes_ = 0;   // bytes handed to the parser before the header block ended
+  std::string request_line_;  // the request line until its LF arrives (bounded by the header cap)
+  bool request_line_checked_ = false;
   bool headers_complete_ = false;
   bool message_complete_ = false;
   bool last_was_value_ = true;  // to tell a new header name from a name split across feeds

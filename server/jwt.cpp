@@ -37,6 +37,16 @@ constexpr B64Table kUrlTable = make_table(true, false);
 constexpr B64Table kAnyTable = make_table(true, true);
 constexpr char kUrlAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+// The longest prefix of `s` within max_bytes that does not split a UTF-8 sequence: the display
+// name a token without a "name" claim gets from its (up to 128-byte) sub, so names stay within
+// kMaxJwtNameBytes however they were made.
+std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
 // Decoded size of unpadded base64 of `chars` characters; nullopt when no input has that length.
 std::optional<size_t> decoded_size(size_t chars) {
   if (chars % 4 == 1) return std::nullopt;
@@ -202,7 +212,7 @@ JwtError read_claims(const char* json, size_t len, JwtClaims& c) {
   if (exp.error() == simdjson::NO_SUCH_FIELD) return JwtError::MissingExp;
   if (exp.get_int64().get(c.exp)) return JwtError::BadClaims;
 
-  std::string_view name_view = sub_view;
+  std::string_view name_view = utf8_prefix(sub_view, kMaxJwtNameBytes);
   auto name = obj["name"];
   if (name.error() != simdjson::NO_SUCH_FIELD &&
       (name.get_string().get(name_view) || name_view.size() > kMaxJwtNameBytes)) {
@@ -217,7 +227,7 @@ JwtError read_claims(const char* json, size_t len, JwtClaims& c) {
   // can neither reorder nor hide text (a right-to-left override, zero-width padding) nor cost
   // six bytes per control character in every presence frame. Nothing visible: the user id.
   c.name = clean_display_text(name_view, kMaxJwtNameBytes);
-  if (c.name.empty()) c.name = c.sub;
+  if (c.name.empty()) c.name = std::string(utf8_prefix(c.sub, kMaxJwtNameBytes));
   return JwtError::None;
 }
 
@@ -380,7 +390,8 @@ std::string mint_jwt(std::string_view secret, const JwtClaims& claims) {
   std::string payload = "{\"sub\":";
   append_json_string(payload, claims.sub);
   payload += ",\"name\":";
-  append_json_string(payload, claims.name.empty() ? claims.sub : claims.name);
+  append_json_string(payload,
+                     claims.name.empty() ? utf8_prefix(claims.sub, kMaxJwtNameBytes) : claims.name);
   append_json_int(payload, "exp", claims.exp);
   append_json_int(payload, "iat", iat);
   if (claims.nbf) append_json_int(payload, "nbf", *claims.nbf);

@@ -62,9 +62,10 @@ std::string_view jwt_error_reason(JwtError error);
 // sockets.
 [[nodiscard]] bool token_expired(const JwtClaims& claims, int64_t now_s, int64_t leeway_s);
 
-// Signs `claims` with HS256. Writes sub, name (sub when empty), exp, iat (the current system time
-// when claims.iat is unset), nbf and rooms when set. Returns "" only if HMAC fails or `secret` is
-// empty. For tests, tools and the dev login endpoint; not a data-path function.
+// Signs `claims` with HS256. Writes sub, name (when empty: sub cut as verify_jwt does), exp, iat
+// (the current system time when claims.iat is unset), nbf and rooms when set. Returns "" only if
+// HMAC fails or `secret` is empty. For tests, tools and the dev login endpoint; not a data-path
+// function.
 std::string mint_jwt(std::string_view secret, const JwtClaims& claims);
 
 // Whether the token's rooms claim admits `room_id`: no claim -> true; an entry matches exactly,

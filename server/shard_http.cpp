@@ -70,6 +70,28 @@ bool origin_allowed(const HttpRequest& req, const std::vector<std::string>& allo
   return false;
 }
 
+// Upgrade names the "websocket" token (case-insensitive, RFC 6455 4.2.1). Other upgrades (h2c)
+// may be ignored and the request served as plain HTTP (RFC 7230 6.7).
+bool is_websocket_upgrade(const HttpRequest& req) {
+  std::string_view upgrade = req.header("upgrade");
+  constexpr std::string_view kToken = "websocket";
+  for (size_t i = 0; i + kToken.size() <= upgrade.size(); ++i) {
+    bool same = true;
+    for (size_t j = 0; j < kToken.size() && same; ++j) {
+      char c = upgrade[i + j];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      same = c == kToken[j];
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
+std::string method_not_allowed(std::string_view allow) {
+  return http_response(405, "text/plain", "method not allowed\n",
+                       "Allow: " + std::string(allow) + "\r\n");
+}
+
 }  // namespace
 
 bool is_valid_room_id(std::string_view id) { return valid_room_id(id); }
@@ -84,6 +106,7 @@ void Shard::on_http_bytes(Connection& c, std::string_view bytes) {
       metrics_.http_requests.add();
       HttpRequest req = std::move(c.http->request());
       c.http.reset();
+      c.is_head_request = req.method == "HEAD";
       handle_http_request(c, req, bytes.substr(consumed));
       return;
     }
@@ -96,11 +119,20 @@ void Shard::on_http_bytes(Connection& c, std::string_view bytes) {
     case HttpParseStatus::Malformed:
       respond(c, http_response(400, "text/plain", "malformed request\n"));
       return;
+    case HttpParseStatus::VersionNotSupported:
+      respond(c, http_response(505, "text/plain", "only HTTP/1.x is spoken here\n"));
+      return;
   }
 }
 
 void Shard::respond(Connection& c, std::string response) {
   c.http.reset();
+  if (c.is_head_request) {
+    // Every route answers HEAD through here, the asynchronous history page included: the same
+    // status and headers (Content-Length of the body a GET gets), never the body (RFC 9110 9.3.2).
+    size_t end = response.find("\r\n\r\n");
+    if (end != std::string::npos) response.resize(end + 4);
+  }
   queue_frame(c, core::SharedFrame::copy_of(response));
   close_after_flush(c);
 }
@@ -110,16 +142,25 @@ void Shard::handle_http_request(Connection& c, HttpRequest& req, std::string_vie
     return refuse_host(c, req);
   }
   const std::string& path = req.path;
-  bool get = req.method == "GET" || req.method == "HEAD";
-  if (path == kSocketPath) return handle_upgrade(c, req, leftover);
+  const bool get = req.method == "GET" || req.method == "HEAD";
   const bool head = req.method == "HEAD";
-  if (path == "/healthz" && get) {
+  if (path == kSocketPath) return handle_upgrade(c, req, leftover);
+  // Anything else under /socket, or a WebSocket upgrade anywhere else, is an endpoint that does
+  // not exist: a 404, never the UI shell a browser route would get.
+  if (path == "/socket" || path.starts_with("/socket/") || is_websocket_upgrade(req)) {
+    metrics_.upgrades_rejected.add();
+    return respond(c, http_response(404, "text/plain", "no such endpoint\n"));
+  }
+  if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+    if (!get) return respond(c, method_not_allowed("GET, HEAD"));
+  }
+  if (path == "/healthz") {
     // Alive even when the cluster link is down (local clients are still served), but say so.
     const bool degraded = cluster_health() == ClusterHealth::Down;
     return respond(c, http_response(200, "text/plain",
                                     degraded ? "degraded: cluster link down\n" : "ok\n", {}, head));
   }
-  if (path == "/readyz" && get) {
+  if (path == "/readyz") {
     // Storage is opened before the shards start (the process exits when it cannot be); the
     // cluster link, when configured, must be up for this node to take new traffic.
     if (cluster_health() == ClusterHealth::Down ||
@@ -128,21 +169,19 @@ void Shard::handle_http_request(Connection& c, HttpRequest& req, std::string_vie
     }
     return respond(c, http_response(200, "text/plain", "ready\n", {}, head));
   }
-  if (path == "/metrics" && get) {
+  if (path == "/metrics") {
     return respond(c, http_response(200, "text/plain; version=0.0.4", render_metrics(), {}, head));
   }
   if (path == "/api/dev/token") {
     if (!config_.dev_minting()) return respond(c, http_response(404, "text/plain", "not found\n"));
-    if (req.method != "POST") {
-      return respond(c,
-                     http_response(405, "text/plain", "method not allowed\n", "Allow: POST\r\n"));
-    }
+    if (req.method != "POST") return respond(c, method_not_allowed("POST"));
     return handle_dev_token(c, req);
   }
   if (path.starts_with(kRoomsApiPrefix)) {
     std::string_view rest = std::string_view(path).substr(kRoomsApiPrefix.size());
     auto slash = rest.find('/');
-    if (slash != std::string_view::npos && rest.substr(slash) == "/messages" && get) {
+    if (slash != std::string_view::npos && rest.substr(slash) == "/messages") {
+      if (!get) return respond(c, method_not_allowed("GET, HEAD"));
       return handle_history_api(c, req, rest.substr(0, slash));
     }
     return respond(c, http_response(404, "application/json", json_error("not found")));
@@ -150,11 +189,10 @@ void Shard::handle_http_request(Connection& c, HttpRequest& req, std::string_vie
   if (path.starts_with("/api/")) {
     return respond(c, http_response(404, "application/json", json_error("not found")));
   }
-  if (get) {
-    if (const StaticFile* f = shared_.static_files->find(path)) {
-      return respond(c,
-                     static_file_response(*f, req.header("if-none-match"), req.method == "HEAD"));
-    }
+  if (const StaticFile* f = shared_.static_files->find(path)) {
+    // The UI is read-only: other methods on its paths are refused as such, not as missing.
+    if (!get) return respond(c, method_not_allowed("GET, HEAD"));
+    return respond(c, static_file_response(*f, req.header("if-none-match"), head));
   }
   respond(c, http_response(404, "text/plain", "not found\n"));
 }

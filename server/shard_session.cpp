@@ -127,47 +127,67 @@ void Shard::start_websocket(Connection& c) {
 
 void Shard::on_ws_bytes(Connection& c, std::string_view bytes) {
   t_shard = this;
-  if (!ensure_wslay(c)) {
-    abort_connection(c);
-    return;
+  // Headers are checked before wslay sees them: wslay answers a framing error with an empty close
+  // frame, and an oversized frame only once its payload starts to arrive. Complete frames before
+  // the offending header still reach wslay, so their replies go out before the close.
+  FrameVerdict verdict = c.frames.feed(bytes, config_.max_message_bytes);
+  std::string_view valid = verdict.ok() ? bytes : bytes.substr(0, verdict.valid_prefix);
+  if (!valid.empty()) {
+    if (!ensure_wslay(c)) {
+      abort_connection(c);
+      return;
+    }
+    c.ws_idle_tick = false;
+    c.ws_input = valid;
+    int rv = wslay_event_recv(c.ws.get());
+    c.ws_input = {};
+    if (c.phase != Phase::WebSocket) {  // the session closed it meanwhile
+      c.ws.reset();
+      return;
+    }
+    if (rv != 0 && !wslay_event_get_close_sent(c.ws.get()) && !wslay_event_want_write(c.ws.get())) {
+      close_websocket(c, static_cast<uint16_t>(CloseCode::InternalError), close_reason::kInternal);
+      return;
+    }
+    collect_wslay_output(c);
   }
-  c.frames.feed(bytes);
-  c.ws_idle_tick = false;
-  c.ws_input = bytes;
-  int rv = wslay_event_recv(c.ws.get());
-  c.ws_input = {};
-  if (c.phase != Phase::WebSocket) {  // the session closed it meanwhile
-    c.ws.reset();
-    return;
-  }
-  if (rv != 0 && !wslay_event_get_close_sent(c.ws.get()) && !wslay_event_want_write(c.ws.get())) {
-    close_websocket(c, static_cast<uint16_t>(CloseCode::InternalError), close_reason::kInternal);
-    return;
-  }
-  collect_wslay_output(c);
+  // No-op when wslay already closed it (a bad frame before the bad header).
+  if (!verdict.ok()) close_websocket(c, verdict.close_code, verdict.reason);
 }
 
 void Shard::collect_wslay_output(Connection& c) {
   t_wslay_out.clear();
   wslay_event_send(c.ws.get());
-  // wslay writes only control frames here (pong, close); each is complete and unmasked.
+  // wslay writes only control frames here (pong, close); each is complete and unmasked. Its close
+  // frames carry a bare code (or nothing); every close we send carries code and reason.
+  uint16_t close_code_sent = 0;
   std::string_view out = t_wslay_out;
   while (out.size() >= 2) {
     auto opcode = static_cast<uint8_t>(out[0]) & 0x0F;
     size_t len = static_cast<uint8_t>(out[1]) & 0x7F;  // control frames: <= 125
     size_t total = 2 + len;
     if (out.size() < total) break;
-    if (opcode == 0x8 && len == 2) {
-      auto code =
+    if (opcode == 0x8 && len == 0 && !wslay_event_get_close_received(c.ws.get())) {
+      // wslay's own close for an error it met without a code: a framing error.
+      close_code_sent = static_cast<uint16_t>(CloseCode::ProtocolError);
+      queue_frame(c, make_close_frame(close_code_sent, close_reason::kProtocolError));
+    } else if (opcode == 0x8 && len == 2) {
+      close_code_sent =
           static_cast<uint16_t>((static_cast<uint8_t>(out[2]) << 8) | static_cast<uint8_t>(out[3]));
-      queue_frame(c, make_close_frame(code, reason_for(code)));
+      queue_frame(c, make_close_frame(close_code_sent, reason_for(close_code_sent)));
     } else {
+      // A pong, the echo of a client close with its reason, or the empty echo of an empty close.
+      if (opcode == 0x8 && len >= 2) {
+        close_code_sent = static_cast<uint16_t>((static_cast<uint8_t>(out[2]) << 8) |
+                                                static_cast<uint8_t>(out[3]));
+      }
       queue_frame(c, core::SharedFrame::copy_of(out.substr(0, total)));
     }
     out.remove_prefix(total);
   }
   if (wslay_event_get_close_sent(c.ws.get())) {
-    metrics_.count_close(wslay_event_get_status_code_sent(c.ws.get()));
+    metrics_.count_close(close_code_sent != 0 ? close_code_sent
+                                              : wslay_event_get_status_code_sent(c.ws.get()));
     c.ws.reset();
     close_after_flush(c);
   }

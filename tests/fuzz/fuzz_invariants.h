@@ -42,4 +42,12 @@ void check_client_round_trip(const proto::ClientMessage& first, Decode decode, E
   require(same(first, second));
 }
 
+// A segment size in 1..max for feeding `data` in pieces, derived from the input so that no input
+// byte is spent on it: split and whole feeds of the same stream must agree.
+inline size_t stride_for(const uint8_t* data, size_t size, size_t max) {
+  size_t h = size;
+  if (size > 0) h = h * 31 + data[size / 2] + data[size - 1];
+  return 1 + h % max;
+}
+
 }  // namespace rtchat::fuzz

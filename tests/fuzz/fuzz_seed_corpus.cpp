@@ -1,9 +1,12 @@
 // fuzz_seed_corpus OUT_DIR: writes OUT_DIR/binary/* and OUT_DIR/json/*, one seed per message kind
-// in each wire format, produced by the real encoders.
+// in each wire format, produced by the real encoders, and OUT_DIR/ws_frame/*: client frame
+// streams (masked, every length form, fragments, control frames, and one broken rule each).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "proto/binary_codec.h"
@@ -55,6 +58,51 @@ std::vector<ClientMessage> client_messages() {
   return out;
 }
 
+// A masked client frame (RFC 6455 section 5.2) with `len` announced and `payload` sent.
+std::string client_frame(uint8_t b0, std::string_view payload, uint64_t len) {
+  std::string f(1, static_cast<char>(b0));
+  if (len < 126) {
+    f.push_back(static_cast<char>(0x80 | len));
+  } else if (len <= 0xFFFF) {
+    f.push_back(static_cast<char>(0x80 | 126));
+    f.push_back(static_cast<char>(len >> 8));
+    f.push_back(static_cast<char>(len & 0xFF));
+  } else {
+    f.push_back(static_cast<char>(0x80 | 127));
+    for (int i = 0; i < 8; ++i) f.push_back(static_cast<char>((len >> (56 - 8 * i)) & 0xFF));
+  }
+  const char key[4] = {0x12, 0x34, 0x56, 0x78};
+  f.append(key, 4);
+  for (size_t i = 0; i < payload.size(); ++i)
+    f.push_back(static_cast<char>(payload[i] ^ key[i % 4]));
+  return f;
+}
+
+std::string client_frame(uint8_t b0, std::string_view payload) {
+  return client_frame(b0, payload, payload.size());
+}
+
+void write_frame_seeds(Seeds& seeds) {
+  const std::string hb = R"([null,"1","phoenix","heartbeat",{}])";
+  const std::string close_1000 = std::string("\x03\xe8", 2) + "bye";
+  const std::pair<const char*, std::string> streams[] = {
+      {"text", client_frame(0x81, hb)},
+      {"fragments_with_ping", client_frame(0x01, hb.substr(0, 10)) + client_frame(0x89, "p") +
+                                  client_frame(0x80, hb.substr(10))},
+      {"len16", client_frame(0x82, std::string(300, 'b'))},
+      {"len64_header", client_frame(0x82, "", 70000)},
+      {"close", client_frame(0x88, close_1000)},
+      {"close_bad_code", client_frame(0x88, std::string("\x03\xed", 2))},
+      {"ping_pong", client_frame(0x89, "ping") + client_frame(0x8A, "")},
+      {"bad_utf8", client_frame(0x81, "\xff\xfe")},
+      {"ping_no_fin", client_frame(0x09, "x")},
+      {"close_one_byte", client_frame(0x88, "\x03")},
+      {"top_bit_length", client_frame(0x82, "", 0x8000000000000000ULL)},
+      {"over_limit_header", client_frame(0x81, "", 100000)},
+  };
+  for (const auto& [name, bytes] : streams) seeds.write("ws_frame", name, bytes);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -63,6 +111,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   Seeds seeds{argv[1]};
+  write_frame_seeds(seeds);
   int n = 0;
   for (const ClientMessage& m : client_messages()) {
     std::string b, j;

@@ -239,24 +239,98 @@ TEST(HttpRequestParser, ReportsConnectionCloseAsNotKeepAlive) {
   EXPECT_FALSE(parser.request().keep_alive);
 }
 
-TEST(HttpRequestParser, NeverCrashesOnAnyPrefixOrSplitOfMixedInput) {
-  // A bounded, deterministic sweep standing in for the fuzz target: every split point of several
-  // inputs must end in a status, never a crash.
-  const std::string inputs[] = {std::string(kUpgrade),
-                                "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello"
-                                "\r\n0\r\n\r\n",
-                                std::string("\r\n\r\n\0\0\xff GET", 10)};
+TEST(HttpRequestParser, GivesTheSameResultForEverySplitOfMixedInput) {
+  // A bounded, deterministic sweep beside the fuzz target: fed in two parts split anywhere, each
+  // input ends in the status, consumed count and request of a single feed.
+  struct Input {
+    std::string bytes;
+    HttpParseStatus status;
+    size_t consumed;  // when Complete
+    const char* method;
+    const char* path;
+    const char* body;
+  };
+  const std::string chunked =
+      "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+  const Input inputs[] = {
+      {std::string(kUpgrade) + "\x81\x85", HttpParseStatus::Complete, kUpgrade.size(), "GET",
+       "/socket/websocket", ""},
+      {chunked, HttpParseStatus::Complete, chunked.size(), "POST", "/a", "hello"},
+      {std::string("\r\n\r\n\0\0\xff GET", 10), HttpParseStatus::Malformed, 0, "", "", ""},
+      {"GET /healthz\r\n\r\n", HttpParseStatus::Malformed, 0, "", "", ""},
+      {"GET / HTTP/2.0\r\n\r\n", HttpParseStatus::VersionNotSupported, 0, "", "", ""},
+  };
   for (const auto& in : inputs) {
-    for (size_t split = 0; split <= in.size(); ++split) {
+    for (size_t split = 0; split <= in.bytes.size(); ++split) {
       HttpRequestParser parser;
       size_t consumed = 0;
-      auto first = parser.feed(std::string_view(in).substr(0, split), consumed);
-      if (first == HttpParseStatus::NeedMore) {
-        (void)parser.feed(std::string_view(in).substr(split), consumed);
+      size_t total = 0;
+      HttpParseStatus status = parser.feed(std::string_view(in.bytes).substr(0, split), consumed);
+      total += consumed;
+      if (status == HttpParseStatus::NeedMore) {
+        status = parser.feed(std::string_view(in.bytes).substr(split), consumed);
+        total += consumed;
       }
+      ASSERT_EQ(status, in.status) << "split at " << split << " of " << in.bytes;
+      if (status != HttpParseStatus::Complete) continue;
+      EXPECT_EQ(total, in.consumed) << "split at " << split;
+      EXPECT_EQ(parser.request().method, in.method);
+      EXPECT_EQ(parser.request().path, in.path);
+      EXPECT_EQ(parser.request().body, in.body);
     }
   }
-  SUCCEED();
+}
+
+TEST(HttpRequestParser, ChecksTheRequestLineStrictly) {
+  // http_parser as packaged is lenient (HTTP_PARSER_STRICT=0): it reads "HTXP/1.1" as a version
+  // and a line without one as HTTP/0.9. The parser checks the line itself.
+  struct Case {
+    const char* line;
+    HttpParseStatus status;
+  } cases[] = {
+      {"GET / HTTP/1.1", HttpParseStatus::Complete},
+      {"GET / HTTP/1.0", HttpParseStatus::Complete},
+      {"GET /a?b=c HTTP/1.9", HttpParseStatus::Complete},  // a later 1.x reads as 1.1
+      {"GET /healthz", HttpParseStatus::Malformed},        // no version (HTTP/0.9)
+      {"GET /healthz ", HttpParseStatus::Malformed},
+      {"GET /healthz HTXP/1.1", HttpParseStatus::Malformed},
+      {"GET /healthz http/1.1", HttpParseStatus::Malformed},  // the name is case-sensitive
+      {"GET /healthz HTTP/1", HttpParseStatus::Malformed},
+      {"GET /healthz HTTP/1.1x", HttpParseStatus::Malformed},
+      {"GET /healthz HTTP/0.9", HttpParseStatus::Malformed},
+      {"GET  /healthz HTTP/1.1", HttpParseStatus::Malformed},  // one space only
+      {"GET /healthz  HTTP/1.1", HttpParseStatus::Malformed},
+      {" GET /healthz HTTP/1.1", HttpParseStatus::Malformed},
+      {"GET /a\tb HTTP/1.1", HttpParseStatus::Malformed},
+      {"G(T / HTTP/1.1", HttpParseStatus::Malformed},
+      {"GET / HTTP/2.0", HttpParseStatus::VersionNotSupported},
+      {"PRI * HTTP/2.0", HttpParseStatus::Malformed},  // http_parser refuses the h2 preface
+      {"GET / HTTP/3.0", HttpParseStatus::VersionNotSupported},
+  };
+  for (const auto& c : cases) {
+    for (std::string_view eol : {"\r\n", "\n"}) {
+      HttpRequestParser parser;
+      size_t consumed = 0;
+      std::string bytes =
+          std::string(c.line) + std::string(eol) + "Host: x" + std::string(eol) + std::string(eol);
+      EXPECT_EQ(parser.feed(bytes, consumed), c.status) << c.line;
+    }
+  }
+}
+
+TEST(HttpRequestParser, SkipsEmptyLinesBeforeTheRequestLine) {
+  HttpRequestParser parser;
+  size_t consumed = 0;
+  ASSERT_EQ(parser.feed("\r\n\r\nGET /x HTTP/1.1\r\n\r\n", consumed), HttpParseStatus::Complete);
+  EXPECT_EQ(parser.request().path, "/x");
+}
+
+TEST(HttpRequestParser, ChecksTheRequestLineAgainAfterReset) {
+  HttpRequestParser parser;
+  size_t consumed = 0;
+  ASSERT_EQ(parser.feed("GET /a HTTP/1.1\r\n\r\n", consumed), HttpParseStatus::Complete);
+  parser.reset();
+  EXPECT_EQ(parser.feed("GET /b HTXP/1.1\r\n\r\n", consumed), HttpParseStatus::Malformed);
 }
 
 }  // namespace

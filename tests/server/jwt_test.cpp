@@ -63,6 +63,26 @@ TEST(Jwt, HeaderWithoutTypIsAccepted) {
   EXPECT_EQ(c.name, "u1");  // name defaults to sub
 }
 
+TEST(Jwt, NameFromALongSubStaysWithinTheNameCap) {
+  // Found by tests/fuzz/fuzz_jwt: a sub of 65..128 bytes became a name over 64 bytes, and
+  // mint_jwt then wrote it as a "name" claim that verify_jwt refuses.
+  const std::string sub = std::string(63, 'a') + "\xC3\xA9" + std::string(40, 'b');  // é at 63
+  JwtClaims c;
+  ASSERT_EQ(verify(sign_raw(kHs256Header, R"({"sub":")" + sub + R"(","exp":1700003600})"), c),
+            JwtError::None);
+  EXPECT_EQ(c.sub, sub);
+  EXPECT_EQ(c.name, std::string(63, 'a'));  // cut before the 2-byte character, not inside it
+
+  JwtClaims minted;
+  minted.sub = sub;
+  minted.exp = kNow + 60;
+  minted.iat = kNow;
+  JwtClaims out;
+  ASSERT_EQ(verify(mint_jwt(kSecret, minted), out), JwtError::None);
+  EXPECT_EQ(out.sub, sub);
+  EXPECT_EQ(out.name, std::string(63, 'a'));
+}
+
 TEST(Jwt, RejectsExpiredToken) {
   const std::string token = sign_raw(kHs256Header, R"({"sub":"u1","exp":1699999999})");
   JwtClaims c;
