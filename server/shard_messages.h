@@ -46,6 +46,15 @@ struct JoinAccepted {
   core::SharedFrame presence_state;  // encoded in the connection's format, for this join_ref
 };
 
+// Owner -> member shard: the join cannot be recorded now (the room's last id could not be read
+// from storage); reply an error to the join and forget the channel.
+struct JoinRefused {
+  std::string room;
+  ConnRef conn;
+  std::optional<std::string> join_ref;
+  std::string reason;
+};
+
 // Member shard -> owner: a connection left the room (leave, rejoin, close, death).
 struct LeaveRoom {
   std::string room;
@@ -168,9 +177,10 @@ struct ClusterNodeDown {
 };
 
 using ShardMessage =
-    std::variant<JoinRoom, JoinAccepted, LeaveRoom, Publish, Typing, RoomBroadcast, PublishAck,
-                 CatchupReady, ClusterPublish, ClusterWatch, ClusterPresenceOut, ClusterRoomSynced,
-                 ClusterDeliver, ClusterPublishDone, ClusterPresenceIn, ClusterNodeDown>;
+    std::variant<JoinRoom, JoinAccepted, JoinRefused, LeaveRoom, Publish, Typing, RoomBroadcast,
+                 PublishAck, CatchupReady, ClusterPublish, ClusterWatch, ClusterPresenceOut,
+                 ClusterRoomSynced, ClusterDeliver, ClusterPublishDone, ClusterPresenceIn,
+                 ClusterNodeDown>;
 
 // ---- shard <-> storage thread
 
@@ -195,7 +205,11 @@ struct StorePage {
   int limit = 50;
   bool http = false;
 };
-using StorageRequest = std::variant<StoreAppend, StoreCatchup, StorePage>;
+// The owner created a room record: read the room's last stored id (its joins wait for it).
+struct StoreLoadRoom {
+  std::string room;
+};
+using StorageRequest = std::variant<StoreAppend, StoreCatchup, StorePage, StoreLoadRoom>;
 
 struct StoreAppendDone {
   proto::ChatMessage message;
@@ -215,7 +229,13 @@ struct StorePageDone {
   bool has_more = false;
   std::vector<proto::ChatMessage> messages;
 };
-using StorageReply = std::variant<StoreAppendDone, StoreCatchupDone, StorePageDone>;
+struct StoreRoomLoaded {
+  std::string room;
+  bool ok = false;
+  int64_t last_id = 0;
+};
+using StorageReply =
+    std::variant<StoreAppendDone, StoreCatchupDone, StorePageDone, StoreRoomLoaded>;
 
 static_assert(std::is_nothrow_move_constructible_v<ShardMessage>);
 static_assert(std::is_nothrow_move_constructible_v<StorageRequest>);

@@ -129,6 +129,11 @@ void StorageThread::handle(unsigned shard, StorageRequest&& request) {
     done.ok = store_->page(done.request.room, done.request.before_id, done.request.limit,
                            done.messages, done.has_more);
     replies_[shard]->send(std::move(done));
+  } else if (auto* l = std::get_if<StoreLoadRoom>(&request)) {
+    StoreRoomLoaded done{std::move(l->room), false, 0};
+    done.ok = store_->last_id(done.room, done.last_id);
+    if (!done.ok) LOG_ERROR("storage_load_room_failed", "room=%s", done.room.c_str());
+    replies_[shard]->send(std::move(done));
   }
 }
 
