@@ -1,0 +1,91 @@
+// The storage thread's answer to StoreLoadRoom (issue 12, item 4): an owner shard creating a room
+// record asks for the room's last id; a read failure is an answer too (ok = false), so the joins
+// waiting for it get an error instead of hanging.
+#include "server/storage_thread.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "server/memory_store.h"
+#include "support/message_fixtures.h"
+
+namespace rtchat::server {
+namespace {
+
+// A store whose reads fail (a broken disk); appends succeed so a test can tell them apart.
+class UnreadableStore final : public Store {
+ public:
+  bool append(std::span<const proto::ChatMessage>, std::string&) override { return true; }
+  bool page(std::string_view, std::optional<int64_t>, int, std::vector<proto::ChatMessage>&,
+            bool&) override {
+    return false;
+  }
+  bool range(std::string_view, int64_t, int64_t, int, std::vector<proto::ChatMessage>&) override {
+    return false;
+  }
+  bool last_id(std::string_view, int64_t& out) override {
+    out = 0;
+    return false;
+  }
+  bool room_exists(std::string_view) override { return false; }
+  int64_t apply_retention(int64_t, int64_t, int64_t) override { return 0; }
+};
+
+class StorageThreadLoad : public ::testing::Test {
+ protected:
+  void start(std::unique_ptr<Store> store) {
+    thread_ = std::make_unique<StorageThread>(std::move(store), config_, 1);
+    thread_->set_reply_mailbox(0, replies_);
+    thread_->start();
+  }
+  void TearDown() override { thread_.reset(); }
+
+  StoreRoomLoaded load(const std::string& room) {
+    EXPECT_TRUE(thread_->inbox(0).try_push(StoreLoadRoom{room}));
+    thread_->inbox(0).notify();
+    StorageReply reply;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!replies_.try_pop(reply)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "no answer for " << room;
+        return {};
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    auto* loaded = std::get_if<StoreRoomLoaded>(&reply);
+    EXPECT_NE(loaded, nullptr);
+    return loaded ? std::move(*loaded) : StoreRoomLoaded{};
+  }
+
+  ServerConfig config_;
+  core::Doorbell doorbell_;
+  core::Mailbox<StorageReply> replies_{64, doorbell_};
+  std::unique_ptr<StorageThread> thread_;
+};
+
+TEST_F(StorageThreadLoad, AnswersTheRoomsLastStoredIdOrZero) {
+  auto store = open_memory_store();
+  std::string error;
+  ASSERT_TRUE(store->append(rtchat::testing::make_messages("lobby", 1, 7), error));
+  start(std::move(store));
+  StoreRoomLoaded lobby = load("lobby");
+  EXPECT_EQ(lobby.room, "lobby");
+  EXPECT_TRUE(lobby.ok);
+  EXPECT_EQ(lobby.last_id, 7);
+  StoreRoomLoaded fresh = load("fresh");
+  EXPECT_TRUE(fresh.ok);
+  EXPECT_EQ(fresh.last_id, 0);
+}
+
+TEST_F(StorageThreadLoad, ReadFailureIsAnAnswerNotASilence) {
+  start(std::make_unique<UnreadableStore>());
+  StoreRoomLoaded r = load("lobby");
+  EXPECT_EQ(r.room, "lobby");
+  EXPECT_FALSE(r.ok);
+}
+
+}  // namespace
+}  // namespace rtchat::server
