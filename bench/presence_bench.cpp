@@ -60,7 +60,7 @@ uint32_t fill(RoomOwner& owner, uint32_t members, std::deque<uint32_t>& order) {
 void BM_PresenceChurn(benchmark::State& state) {
   const auto members = static_cast<uint32_t>(state.range(0));
   const auto batch = static_cast<uint32_t>(state.range(1));
-  RoomOwner owner(0, kShards, {});
+  RoomOwner owner(0, kShards);
   std::deque<uint32_t> order;
   uint32_t next = fill(owner, members, order);
   std::string frame;
@@ -98,7 +98,7 @@ BENCHMARK(BM_PresenceChurn)->ArgNames({"members", "batch"})->Args({10000, 1})->A
 // What every joiner of a 10k room costs the owner: build the entries and encode presence_state.
 void BM_PresenceStateEncode(benchmark::State& state) {
   const auto members = static_cast<uint32_t>(state.range(0));
-  RoomOwner owner(0, kShards, {});
+  RoomOwner owner(0, kShards);
   std::deque<uint32_t> order;
   fill(owner, members, order);
   const OwnedRoom& room = *owner.find(kRoom);
@@ -119,7 +119,7 @@ BENCHMARK(BM_PresenceStateEncode)->ArgName("members")->Arg(10000)->Unit(benchmar
 // The encoding alone (entries already built), to split the cost above.
 void BM_PresenceStateEncodeOnly(benchmark::State& state) {
   const auto members = static_cast<uint32_t>(state.range(0));
-  RoomOwner owner(0, kShards, {});
+  RoomOwner owner(0, kShards);
   std::deque<uint32_t> order;
   fill(owner, members, order);
   const rtchat::proto::PresenceEntries entries = owner.presence_state(*owner.find(kRoom));

@@ -242,6 +242,8 @@ void ClusterLink::handle(ShardMessage&& message) {
       room.subscribed = false;
       room.last_delivered = -1;
       room.pending.clear();
+      // No member here any more (the publisher left too): nothing of this room is delivered on
+      // this node again, and the messages are stored, so their oks go now.
       release_acks(room, true);
       if (up_) {
         const std::string ch = cluster::channel_key(w->room);
@@ -530,6 +532,14 @@ void ClusterLink::fill_gap(const std::string& name, Room& room, int64_t upto) {
   advance(name, room);
 }
 
+void ClusterLink::fail_acks(Room& room) {
+  for (auto& [id, done] : room.acks) {
+    std::string r = done.origin.room;
+    to_owner(r, ClusterPublishDone{std::move(done.origin), false, 0, "cluster unavailable"});
+  }
+  room.acks.clear();
+}
+
 void ClusterLink::release_acks(Room& room, bool all) {
   while (!room.acks.empty() && (all || room.acks.begin()->first <= room.last_delivered)) {
     ClusterPublishDone done = std::move(room.acks.begin()->second);
@@ -754,8 +764,10 @@ void ClusterLink::go_down(const char* where) {
     room.subscribed = false;
     room.pending.clear();  // the resync reads them from the stream
     room.gap_since_ms = 0;
-    // These messages are in Redis (their script returned): acknowledged, delivered on resync.
-    release_acks(room, true);
+    // Stored (their script returned) but not delivered here yet, and the delivery now waits for
+    // a resync of unknown date: an ok now could reach the sender before its message, so they get
+    // the error. The message still appears after the resync; a retry can duplicate, never lose.
+    fail_acks(room);
   }
   reconnect_at_ms_ = core::mono_millis() + backoff_ms_;
   backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);

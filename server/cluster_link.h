@@ -101,6 +101,7 @@ class ClusterLink {
   void advance(const std::string& name, Room& room);
   void fill_gap(const std::string& name, Room& room, int64_t upto);
   void release_acks(Room& room, bool all);
+  void fail_acks(Room& room);  // Redis went away before their delivery: error, never a false ok
   void tick(int64_t now_ms);
   void check_nodes();
   void connect();

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -63,6 +65,7 @@ class ClusterStore final : public Store {
       proto::ChatMessage m;
       if (parse_stream_entry(r->element[i], room, m)) out.push_back(std::move(m));
     }
+    if (!has_more) continue_from_local(room, before_id, limit, out, has_more);
     return true;
   }
 
@@ -79,17 +82,29 @@ class ClusterStore final : public Store {
       proto::ChatMessage m;
       if (parse_stream_entry(r->element[i], room, m)) out.push_back(std::move(m));
     }
+    // The stream starts after after_id + 1: its older entries were trimmed (MAXLEN ~) or lost
+    // with Redis's data. The node's local copy may have them: they come first.
+    int64_t first = out.empty() ? upto_id + 1 : out.front().id;
+    if (first > after_id + 1) {
+      std::vector<proto::ChatMessage> older;
+      if (local_->range(room, after_id, first - 1, max_count, older) && !older.empty()) {
+        older.insert(older.end(), std::make_move_iterator(out.begin()),
+                     std::make_move_iterator(out.end()));
+        if (older.size() > static_cast<size_t>(max_count)) older.resize(max_count);
+        out = std::move(older);
+      }
+    }
     return true;
   }
 
-  bool last_ids(std::vector<std::pair<std::string, int64_t>>& out) override {
-    return local_->last_ids(out);
-  }
+  // The local copy's last id: only a floor. In cluster mode the room's order comes from Redis
+  // (the link's sync sets the baseline); this value serves while Redis is unreachable.
+  bool last_id(std::string_view room, int64_t& out) override { return local_->last_id(room, out); }
 
   bool room_exists(std::string_view room) override {
     ReplyPtr r = command({"EXISTS", cluster::log_key(room)});
     if (!r || r->type != REDIS_REPLY_INTEGER) return local_->room_exists(room);
-    return r->integer > 0;
+    return r->integer > 0 || local_->room_exists(room);
   }
 
   int64_t apply_retention(int64_t max_per_room, int64_t max_age_ms, int64_t now_ms) override {
@@ -97,6 +112,29 @@ class ClusterStore final : public Store {
   }
 
  private:
+  // The stream gave everything it has below before_id (out, oldest first, possibly empty): older
+  // messages can only be in the node's local copy (the stream keeps about the last 100000 per
+  // room, and a Redis that lost its data keeps none). They fill the rest of the page; has_more
+  // says whether the local copy has more below.
+  void continue_from_local(std::string_view room, std::optional<int64_t> before_id, int limit,
+                           std::vector<proto::ChatMessage>& out, bool& has_more) {
+    std::optional<int64_t> below = out.empty() ? before_id : std::optional(out.front().id);
+    if (below && *below <= 1) return;  // nothing can be older than id 1
+    const int room_left = limit - static_cast<int>(out.size());
+    std::vector<proto::ChatMessage> older;
+    bool older_more = false;
+    // A full page only needs to know whether anything older exists: one row.
+    if (!local_->page(room, below, std::max(room_left, 1), older, older_more)) return;
+    if (room_left <= 0) {
+      has_more = !older.empty();
+      return;
+    }
+    has_more = older_more;
+    older.insert(older.end(), std::make_move_iterator(out.begin()),
+                 std::make_move_iterator(out.end()));
+    out = std::move(older);
+  }
+
   // One retry on a fresh connection: after a Redis restart the old one is simply stale.
   ReplyPtr command(const std::vector<std::string>& argv) {
     bool fresh = !ctx_;

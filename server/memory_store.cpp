@@ -111,12 +111,9 @@ bool MemoryStore::range(std::string_view room, int64_t after_id, int64_t upto_id
   return true;
 }
 
-bool MemoryStore::last_ids(std::vector<std::pair<std::string, int64_t>>& out) {
-  out.clear();
-  for (const auto& [room, log] : rooms_) {
-    if (!log.empty()) out.emplace_back(room, log.back().id);
-  }
-  std::sort(out.begin(), out.end());
+bool MemoryStore::last_id(std::string_view room, int64_t& out) {
+  const Log* log = find(room);
+  out = log == nullptr || log->empty() ? 0 : log->back().id;
   return true;
 }
 

@@ -1,5 +1,6 @@
 #include "server/room_owner.h"
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 
@@ -23,9 +24,7 @@ unsigned owner_shard(std::string_view room, unsigned shards) {
   return static_cast<unsigned>(std::hash<std::string_view>{}(room) % shards);
 }
 
-RoomOwner::RoomOwner(unsigned shard, unsigned shards,
-                     std::unordered_map<std::string, int64_t> last_ids)
-    : shard_(shard), shards_(shards), initial_last_ids_(std::move(last_ids)) {
+RoomOwner::RoomOwner(unsigned shard, unsigned shards) : shard_(shard), shards_(shards) {
   // phx_refs must be unique within a presence key; process start time + shard + counter makes
   // them unique across restarts too, so a client never confuses a new meta with an old one.
   ref_prefix_ = "F";
@@ -56,14 +55,33 @@ void RoomOwner::mark_dirty(const std::string& room_key, OwnedRoom& room) {
 OwnedRoom& RoomOwner::ensure(const std::string& room_id) {
   auto [it, created] = rooms_.try_emplace(room_id);
   OwnedRoom& room = it->second;
-  if (created) {
-    room.members_per_shard.assign(shards_, 0);
-    if (auto last = initial_last_ids_.find(room_id); last != initial_last_ids_.end()) {
-      room.last_assigned_id = room.last_committed_id = last->second;
-      initial_last_ids_.erase(last);
-    }
-  }
+  if (created) room.members_per_shard.assign(shards_, 0);
   return room;
+}
+
+void RoomOwner::apply_loaded(OwnedRoom& room, int64_t last_id) {
+  room.loaded = true;
+  if (room.cluster_baseline) return;  // Redis's last id already set the order
+  room.last_assigned_id = std::max(room.last_assigned_id, last_id);
+  room.last_committed_id = std::max(room.last_committed_id, last_id);
+}
+
+bool RoomOwner::is_unused(const OwnedRoom& room) {
+  return !room.has_members() && room.joins_waiting.empty() && room.appends_in_flight == 0 &&
+         !room.load_pending && !room.diff_pending && !room.cluster_watched &&
+         room.remote_presence.empty() && !room.remote_diff_pending;
+}
+
+bool RoomOwner::drop_if_unused(const std::string& room_id) {
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return true;
+  if (!is_unused(it->second)) return false;
+  // The dirty lists point at map keys: no pointer may outlive the key (clear_remote leaves one).
+  const std::string* key = &it->first;
+  std::erase(dirty_, key);
+  std::erase(remote_dirty_, key);
+  rooms_.erase(it);
+  return true;
 }
 
 OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, JoinAccepted& accepted,

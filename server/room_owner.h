@@ -37,9 +37,15 @@ struct PresenceRecord {
   bool binary = false;
 };
 
+// A room's record lives while it is in use (RoomOwner::is_unused says when it is not) and is
+// dropped after, so memory follows the rooms in use, not every room ever joined. A new record
+// starts unloaded: its joins wait until the storage thread answered with the room's last id.
 struct OwnedRoom {
-  int64_t last_assigned_id = 0;   // last id handed out (persisting or persisted)
-  int64_t last_committed_id = 0;  // last id committed and broadcast
+  int64_t last_assigned_id = 0;    // last id handed out (persisting or persisted)
+  int64_t last_committed_id = 0;   // last id committed and broadcast
+  bool loaded = false;             // the store's last id is in (ids continue after it)
+  bool load_pending = false;       // StoreLoadRoom sent, StoreRoomLoaded not back yet
+  uint32_t appends_in_flight = 0;  // StoreAppend sent, StoreAppendDone not back yet
   std::vector<uint32_t> members_per_shard;
   uint32_t binary_members = 0;
   // user id -> one record per connection. std::map: presence_state is encoded in key order.
@@ -54,9 +60,11 @@ struct OwnedRoom {
   std::unordered_map<uint64_t, std::string> user_of_conn;
 
   // ---- cluster mode only (--cluster; docs/cluster.md)
-  bool cluster_watched = false;         // the link was told to subscribe the room
-  bool cluster_synced = false;          // the link answered (baseline known, or degraded)
-  std::vector<JoinRoom> joins_waiting;  // joins that arrived before the room was synced
+  bool cluster_watched = false;   // the link was told to subscribe the room
+  bool cluster_synced = false;    // the link answered (baseline known, or degraded)
+  bool cluster_baseline = false;  // an ok sync set the ids: Redis's order, not the store's
+  // Joins that arrived before the room was ready (loaded; in cluster mode also synced).
+  std::vector<JoinRoom> joins_waiting;
   // user id -> metas of connections on other nodes (each carries its node id).
   std::map<std::string, std::vector<ClusterMeta>, std::less<>> remote_presence;
   std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> remote_pending_joins;
@@ -73,7 +81,7 @@ struct OwnedRoom {
 
 class RoomOwner {
  public:
-  RoomOwner(unsigned shard, unsigned shards, std::unordered_map<std::string, int64_t> last_ids);
+  RoomOwner(unsigned shard, unsigned shards);
 
   // Records a join; fills accepted (without the encoded presence frame) and returns the room.
   // When the join recovers from last_seen_id, catchup is set to the range to load. A user already
@@ -103,6 +111,16 @@ class RoomOwner {
     dirty_.clear();
   }
   [[nodiscard]] size_t room_count() const { return rooms_.size(); }
+
+  // ---- room records: created on a first join, dropped when unused.
+  // The store's answer for a new record: ids continue after last_id. In cluster mode an ok sync
+  // (Redis's order) wins over it whichever comes first.
+  static void apply_loaded(OwnedRoom& room, int64_t last_id);
+  // Nothing refers to the room any more: no member, no join waiting, no append or load in flight,
+  // no presence diff to send, not watched in the cluster, no remote presence.
+  [[nodiscard]] static bool is_unused(const OwnedRoom& room);
+  // Drops the room's record if it is unused. True when dropped (or already gone).
+  bool drop_if_unused(const std::string& room);
 
   // ---- cluster mode: presence of other nodes, merged into presence_state and diffs.
   // Creates the room record if needed (first join, or a join waiting for the cluster sync).
@@ -142,7 +160,6 @@ class RoomOwner {
   unsigned shard_;
   unsigned shards_;
   std::unordered_map<std::string, OwnedRoom> rooms_;
-  std::unordered_map<std::string, int64_t> initial_last_ids_;
   std::vector<const std::string*> dirty_;  // keys of rooms_ (stable: unordered_map nodes)
   std::vector<const std::string*> remote_dirty_;
   std::string ref_prefix_;

@@ -21,7 +21,6 @@
 #include "server/cluster_store.h"
 #include "server/log.h"
 #include "server/memory_store.h"
-#include "server/room_owner.h"
 #include "server/shard.h"
 #include "server/sqlite_store.h"
 #include "server/storage_thread.h"
@@ -128,10 +127,9 @@ int run_server(ServerConfig config) {
     store = make_cluster_store(std::move(store), config);
     link = std::make_unique<ClusterLink>(config, shards);
   }
-  std::vector<std::pair<std::string, int64_t>> last_ids;
-  if (!store->last_ids(last_ids)) throw std::runtime_error("cannot read message offsets");
-  std::vector<std::unordered_map<std::string, int64_t>> owned(shards);
-  for (auto& [room, id] : last_ids) owned[owner_shard(room, shards)][room] = id;
+  // No per-room state is read at startup: an owner shard asks the storage thread for a room's
+  // last id when the room's record is created (StoreLoadRoom), so memory follows the rooms in use,
+  // not the rooms in the database.
 
   auto web_root = resolve_web_root(config);
   auto static_files = std::make_unique<StaticFiles>(StaticFiles::load(web_root));
@@ -149,8 +147,7 @@ int run_server(ServerConfig config) {
 
   std::vector<std::unique_ptr<Shard>> shard_list;
   for (unsigned i = 0; i < shards; ++i) {
-    shard_list.push_back(
-        std::make_unique<Shard>(i, shared, listeners[i].get(), std::move(owned[i])));
+    shard_list.push_back(std::make_unique<Shard>(i, shared, listeners[i].get()));
     shared.shard_metrics.push_back(&shard_list.back()->metrics());
   }
   // mailbox[i][j]: shard i -> shard j (one SPSC queue per ordered pair).

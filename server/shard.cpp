@@ -40,13 +40,12 @@ constexpr int64_t kDeadRetryMs = 2000;
 
 }  // namespace
 
-Shard::Shard(unsigned index, SharedState& shared, int listen_fd,
-             std::unordered_map<std::string, int64_t> owned_last_ids)
+Shard::Shard(unsigned index, SharedState& shared, int listen_fd)
     : index_(index),
       shared_(shared),
       config_(*shared.config),
       listen_fd_(listen_fd),
-      owner_(index, config_.effective_shards(), std::move(owned_last_ids)) {}
+      owner_(index, config_.effective_shards()) {}
 
 Shard::~Shard() = default;
 

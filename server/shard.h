@@ -53,8 +53,7 @@ class Shard {
   friend class ShardAccess;  // wslay's C callbacks
 
  public:
-  Shard(unsigned index, SharedState& shared, int listen_fd,
-        std::unordered_map<std::string, int64_t> owned_last_ids);
+  Shard(unsigned index, SharedState& shared, int listen_fd);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
   Shard(Shard&&) = delete;
@@ -171,6 +170,11 @@ class Shard {
   void on_catchup_ready(CatchupReady&& m);
   void on_catchup_done(StoreCatchupDone&& m);
   void on_page_done(StorePageDone&& m);
+  // room records (shard_rooms.cpp): loaded on creation, dropped when unused
+  void on_room_loaded(StoreRoomLoaded&& m);
+  void retry_waiting_joins(const std::string& room);
+  void release_if_unused(const std::string& room);
+  void drop_unused_rooms();
   // cluster mode (shard_cluster.cpp, docs/cluster.md)
   void on_cluster_deliver(ClusterDeliver&& m);
   void on_cluster_publish_done(ClusterPublishDone&& m);
@@ -212,6 +216,9 @@ class Shard {
   std::unique_ptr<core::Outbox<StorageRequest>> storage_outbox_;
 
   RoomOwner owner_;
+  // Rooms that may have become unused this turn: dropped at the end of the turn, after the presence
+  // diffs they still owe are flushed (drop_unused_rooms).
+  std::vector<std::string> maybe_unused_;
   // room id -> local members (slot, generation) on this shard.
   std::unordered_map<std::string, std::vector<ConnRef>> local_rooms_;
 

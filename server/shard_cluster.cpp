@@ -34,6 +34,7 @@ void Shard::on_cluster_room_synced(ClusterRoomSynced&& m) {
     room->last_committed_id =
         room->cluster_synced ? std::max(room->last_committed_id, m.last_id) : m.last_id;
     room->last_assigned_id = room->last_committed_id;
+    room->cluster_baseline = true;      // a store answer arriving later does not override it
     bool quiet = !room->has_members();  // nobody to send a diff to
     owner_.replace_remote(m.room, std::move(m.remote));
     if (quiet) {
@@ -45,9 +46,7 @@ void Shard::on_cluster_room_synced(ClusterRoomSynced&& m) {
     LOG_WARN("cluster_room_local", "room=%s reason=\"cluster link down\"", m.room.c_str());
   }
   room->cluster_synced = true;
-  std::vector<JoinRoom> waiting = std::move(room->joins_waiting);
-  room->joins_waiting.clear();
-  for (auto& j : waiting) on_join_room(std::move(j));
+  retry_waiting_joins(m.room);  // those still loading from the store wait again
 }
 
 }  // namespace rtchat::server

@@ -209,7 +209,11 @@ struct StorePage {
   int limit = 50;
   bool http = false;
 };
-using StorageRequest = std::variant<StoreAppend, StoreCatchup, StorePage>;
+// The owner created a room record: read the room's last stored id (its joins wait for it).
+struct StoreLoadRoom {
+  std::string room;
+};
+using StorageRequest = std::variant<StoreAppend, StoreCatchup, StorePage, StoreLoadRoom>;
 
 struct StoreAppendDone {
   proto::ChatMessage message;
@@ -229,7 +233,13 @@ struct StorePageDone {
   bool has_more = false;
   std::vector<proto::ChatMessage> messages;
 };
-using StorageReply = std::variant<StoreAppendDone, StoreCatchupDone, StorePageDone>;
+struct StoreRoomLoaded {
+  std::string room;
+  bool ok = false;
+  int64_t last_id = 0;
+};
+using StorageReply =
+    std::variant<StoreAppendDone, StoreCatchupDone, StorePageDone, StoreRoomLoaded>;
 
 static_assert(std::is_nothrow_move_constructible_v<ShardMessage>);
 static_assert(std::is_nothrow_move_constructible_v<StorageRequest>);

@@ -73,6 +73,7 @@ void Shard::dispatch_storage(StorageReply&& reply) {
                  [&](StoreAppendDone& m) { on_append_done(std::move(m)); },
                  [&](StoreCatchupDone& m) { on_catchup_done(std::move(m)); },
                  [&](StorePageDone& m) { on_page_done(std::move(m)); },
+                 [&](StoreRoomLoaded& m) { on_room_loaded(std::move(m)); },
              },
              reply);
 }
@@ -80,18 +81,24 @@ void Shard::dispatch_storage(StorageReply&& reply) {
 // ---------------------------------------------------------------- owner side
 
 void Shard::on_join_room(JoinRoom&& m) {
-  if (!config_.cluster_url.empty()) {
+  OwnedRoom& record = owner_.ensure(m.room);
+  if (!record.loaded && !record.load_pending) {
+    // A new record: its ids continue after the store's last id, read before any join is
+    // answered (a recovering join compares last_seen_id with it; a publish takes the next id).
+    record.load_pending = true;
+    send_to_storage(StoreLoadRoom{m.room});
+  }
+  const bool cluster = !config_.cluster_url.empty();
+  if (cluster && !record.cluster_synced && !record.cluster_watched) {
     // The room's first member on this node: subscribe and read its baseline before the join is
-    // answered, so a recovering join knows the cluster's last id (ClusterRoomSynced).
-    OwnedRoom& room = owner_.ensure(m.room);
-    if (!room.cluster_synced) {
-      if (!room.cluster_watched) {
-        room.cluster_watched = true;
-        send_to_shard(config_.effective_shards(), ClusterWatch{m.room, true});
-      }
-      room.joins_waiting.push_back(std::move(m));
-      return;
-    }
+    // answered, so a recovering join knows the cluster's last id (ClusterRoomSynced). Runs
+    // alongside the load; the join waits for both.
+    record.cluster_watched = true;
+    send_to_shard(config_.effective_shards(), ClusterWatch{m.room, true});
+  }
+  if (!record.loaded || (cluster && !record.cluster_synced)) {
+    record.joins_waiting.push_back(std::move(m));
+    return;
   }
   JoinAccepted accepted;
   std::optional<StoreCatchup> catchup;
@@ -119,17 +126,65 @@ void Shard::on_join_room(JoinRoom&& m) {
 
 void Shard::on_leave_room(LeaveRoom&& m) {
   owner_.leave(m);
-  if (config_.cluster_url.empty()) return;
   OwnedRoom* room = owner_.find(m.room);
   if (!room) return;
   std::erase_if(room->joins_waiting, [&](const JoinRoom& j) { return j.conn == m.conn; });
-  if (room->cluster_watched && !room->has_members() && room->joins_waiting.empty()) {
+  release_if_unused(m.room);
+}
+
+// No member and no join waiting: stop watching the room in the cluster, and drop its record at the
+// end of the turn once nothing else refers to it.
+void Shard::release_if_unused(const std::string& name) {
+  OwnedRoom* room = owner_.find(name);
+  if (!room || room->has_members() || !room->joins_waiting.empty()) return;
+  if (room->cluster_watched) {
     // The last member here left: stop receiving the room (its leave is still published).
     room->cluster_watched = false;
     room->cluster_synced = false;
     owner_.clear_remote(*room);
-    send_to_shard(config_.effective_shards(), ClusterWatch{m.room, false});
+    send_to_shard(config_.effective_shards(), ClusterWatch{name, false});
   }
+  maybe_unused_.push_back(name);
+}
+
+void Shard::on_room_loaded(StoreRoomLoaded&& d) {
+  OwnedRoom* room = owner_.find(d.room);
+  if (!room) return;  // not expected: a record is never dropped while its load is in flight
+  room->load_pending = false;
+  if (!d.ok) {
+    // The next id is unknown: the joins waiting get an error (the client may retry), and the
+    // record goes, so a later join asks the store again.
+    std::vector<JoinRoom> waiting = std::move(room->joins_waiting);
+    room->joins_waiting.clear();
+    for (auto& j : waiting) {
+      JoinAccepted refused;
+      refused.room = std::move(j.room);
+      refused.conn = j.conn;
+      refused.join_id = j.join_id;
+      refused.join_ref = std::move(j.join_ref);
+      refused.refused = "storage unavailable";
+      send_to_shard(refused.conn.shard, std::move(refused));
+    }
+    release_if_unused(d.room);
+    return;
+  }
+  RoomOwner::apply_loaded(*room, d.last_id);
+  retry_waiting_joins(d.room);
+  maybe_unused_.push_back(std::move(d.room));  // every join that waited may have left meanwhile
+}
+
+void Shard::retry_waiting_joins(const std::string& name) {
+  OwnedRoom* room = owner_.find(name);
+  if (!room) return;
+  // In arrival order; a join still not ready (cluster sync pending) waits again.
+  std::vector<JoinRoom> waiting = std::move(room->joins_waiting);
+  room->joins_waiting.clear();
+  for (auto& j : waiting) on_join_room(std::move(j));
+}
+
+void Shard::drop_unused_rooms() {
+  for (const auto& name : maybe_unused_) owner_.drop_if_unused(name);
+  maybe_unused_.clear();
 }
 
 void Shard::on_publish(Publish&& m) {
@@ -161,7 +216,10 @@ void Shard::on_publish(Publish&& m) {
   proto::ChatMessage msg{
       ++room->last_assigned_id, m.room, m.user_id, m.user_name, std::move(m.body),
       core::unix_millis()};
-  // Fan-out waits for the commit: nobody sees a message that history does not have.
+  // Fan-out waits for the commit: nobody sees a message that history does not have. The room's
+  // record stays until the answer is back (the answer needs it; a re-created record would read
+  // a last id that misses this append).
+  room->appends_in_flight++;
   send_to_storage(StoreAppend{std::move(msg), std::move(m)});
 }
 
@@ -169,9 +227,18 @@ void Shard::on_append_done(StoreAppendDone&& d) {
   if (d.origin.conn.shard == kLocalCopy) return;  // cluster: the node's copy, nobody waits
   OwnedRoom* room = owner_.find(d.message.room);
   const Publish& origin = d.origin;
+  if (room && origin.conn.shard != kNoAck && room->appends_in_flight > 0) {
+    if (--room->appends_in_flight == 0) maybe_unused_.push_back(d.message.room);
+  }
+  if (!room) {
+    // Not expected: a record with appends in flight is never dropped. Answer what storage said.
+    LOG_ERROR("append_done_unknown_room", "room=%s id=%lld", d.message.room.c_str(),
+              static_cast<long long>(d.message.id));
+  }
   if (!d.ok || !room) {
-    send_to_shard(origin.conn.shard, PublishAck{origin.room, origin.conn, origin.join_ref,
-                                                origin.ref, false, 0, "storage unavailable"});
+    send_to_shard(origin.conn.shard,
+                  PublishAck{origin.room, origin.conn, origin.join_ref, origin.ref, d.ok,
+                             d.ok ? d.message.id : 0, d.ok ? "" : "storage unavailable"});
     return;
   }
   room->last_committed_id = std::max(room->last_committed_id, d.message.id);
@@ -261,13 +328,16 @@ void Shard::flush_presence_diffs() {
         }
         broadcast_presence_diff(room, owned, diff);
       });
-  if (!cluster) return;
-  // Other nodes' changes: to this node's members only.
-  owner_.take_remote_diffs(
-      [&](const std::string& room, OwnedRoom& owned, proto::PresenceDiff& diff) {
-        if (!owned.has_members()) return;
-        broadcast_presence_diff(room, owned, diff);
-      });
+  if (cluster) {
+    // Other nodes' changes: to this node's members only.
+    owner_.take_remote_diffs(
+        [&](const std::string& room, OwnedRoom& owned, proto::PresenceDiff& diff) {
+          if (!owned.has_members()) return;
+          broadcast_presence_diff(room, owned, diff);
+        });
+  }
+  // Last: a room whose last member left this turn has just sent its leave diff.
+  drop_unused_rooms();
 }
 
 // ---------------------------------------------------------------- member side

@@ -128,18 +128,13 @@ SqliteStore::SqliteStore(const SqliteOptions& options) {
       " WHERE room = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4");
   room_exists_ = prepare("SELECT 1 FROM messages WHERE room = ?1 LIMIT 1");
   // Distinct rooms by hopping through the (room, id) index: one seek per room instead of a scan
-  // of every row, so startup and retention cost grows with rooms, not with history.
+  // of every row, so retention cost grows with rooms, not with history.
   static constexpr const char* kRoomsCte =
       "WITH RECURSIVE rooms(room) AS ("
       "  SELECT (SELECT MIN(room) FROM messages)"
       "  UNION ALL"
       "  SELECT (SELECT MIN(room) FROM messages WHERE room > rooms.room) FROM rooms"
       "  WHERE rooms.room IS NOT NULL) ";
-  last_ids_ =
-      prepare((std::string(kRoomsCte) +
-               "SELECT room, (SELECT MAX(id) FROM messages WHERE messages.room = rooms.room)"
-               " FROM rooms WHERE room IS NOT NULL")
-                  .c_str());
   list_rooms_ =
       prepare((std::string(kRoomsCte) + "SELECT room FROM rooms WHERE room IS NOT NULL").c_str());
   count_boundary_ =
@@ -334,18 +329,13 @@ bool SqliteStore::range(std::string_view room, int64_t after_id, int64_t upto_id
   return true;
 }
 
-bool SqliteStore::last_ids(std::vector<std::pair<std::string, int64_t>>& out) {
-  out.clear();
-  sqlite3_stmt* s = last_ids_.get();
+bool SqliteStore::last_id(std::string_view room, int64_t& out) {
+  out = 0;
+  // MAX(id) is one seek at the end of the room's (room, id) index range; NULL (no row) reads as 0.
+  sqlite3_stmt* s = newest_id_.get();
   ResetOnExit reset(s);
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    out.emplace_back(column_text(s, 0), sqlite3_column_int64(s, 1));
-  }
-  if (rc != SQLITE_DONE) {
-    out.clear();
-    return false;
-  }
+  if (bind_text(s, 1, room) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) return false;
+  out = sqlite3_column_int64(s, 0);
   return true;
 }
 

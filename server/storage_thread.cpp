@@ -169,6 +169,11 @@ void StorageThread::handle(unsigned shard, StorageRequest&& request) {
                            done.messages, done.has_more);
     cap_page_bytes(done.messages, done.has_more, kMaxPageBytes);
     replies_[shard]->send(std::move(done));
+  } else if (auto* l = std::get_if<StoreLoadRoom>(&request)) {
+    StoreRoomLoaded done{std::move(l->room), false, 0};
+    done.ok = store_->last_id(done.room, done.last_id);
+    if (!done.ok) LOG_ERROR("storage_load_room_failed", "room=%s", done.room.c_str());
+    replies_[shard]->send(std::move(done));
   }
 }
 

@@ -44,9 +44,10 @@ class Store {
   [[nodiscard]] virtual bool range(std::string_view room, int64_t after_id, int64_t upto_id,
                                    int max_count, std::vector<proto::ChatMessage>& out) = 0;
 
-  // The highest stored id of every room, sorted by room. The owner shards resume after it at
-  // startup, so retention never removes a room's newest message.
-  [[nodiscard]] virtual bool last_ids(std::vector<std::pair<std::string, int64_t>>& out) = 0;
+  // The room's highest stored id, 0 when it has none. An owner shard asks when it creates the
+  // room's record (first join since start, or since the record was dropped) and resumes after it;
+  // retention never removes a room's newest message, so ids are never reused.
+  [[nodiscard]] virtual bool last_id(std::string_view room, int64_t& out) = 0;
 
   // True iff the room has at least one stored message (false on error too).
   [[nodiscard]] virtual bool room_exists(std::string_view room) = 0;

@@ -12,7 +12,7 @@ ClusterMeta remote(std::string node, std::string user, std::string ref) {
 }
 
 struct Fixture {
-  RoomOwner owner{0, 1, {}};
+  RoomOwner owner{0, 1};
   OwnedRoom* room = nullptr;
   Fixture() {
     JoinRoom j;

@@ -73,7 +73,7 @@ TEST(RoomOwner, OwnerShardIsDeterministicAndInRange) {
 }
 
 TEST(RoomOwner, FindIsNullUntilSomeoneJoins) {
-  RoomOwner owner(0, 2, {});
+  RoomOwner owner(0, 2);
   EXPECT_EQ(owner.find("lobby"), nullptr);
   EXPECT_EQ(owner.room_count(), 0u);
   do_join(owner, join_request("lobby", {0, 1, 1}, "alice"));
@@ -83,7 +83,7 @@ TEST(RoomOwner, FindIsNullUntilSomeoneJoins) {
 }
 
 TEST(RoomOwner, JoinCountsMembersPerShardAndFillsAccepted) {
-  RoomOwner owner(0, 2, {});
+  RoomOwner owner(0, 2);
   JoinRoom a = join_request("lobby", {0, 3, 9}, "alice");
   a.join_ref = "7";
   Joined ja = do_join(owner, a);
@@ -118,7 +118,7 @@ TEST(RoomOwner, JoinCountsMembersPerShardAndFillsAccepted) {
 }
 
 TEST(RoomOwner, PresenceStateIsSortedByUserWithOneMetaPerConnection) {
-  RoomOwner owner(1, 2, {});
+  RoomOwner owner(1, 2);
   do_join(owner, join_request("lobby", {0, 1, 1}, "zed"));
   do_join(owner, join_request("lobby", {0, 2, 1}, "alice", "laptop"));
   do_join(owner, join_request("lobby", {1, 1, 1}, "alice", "phone"));
@@ -141,7 +141,7 @@ TEST(RoomOwner, PresenceStateIsSortedByUserWithOneMetaPerConnection) {
 }
 
 TEST(RoomOwner, PhxRefsAreUniqueAcrossRoomsAndJoins) {
-  RoomOwner owner(0, 1, {});
+  RoomOwner owner(0, 1);
   std::set<std::string> refs;
   for (uint32_t i = 0; i < 200; ++i) {
     std::string room = i % 2 ? "a" : "b";
@@ -157,7 +157,7 @@ TEST(RoomOwner, PhxRefsAreUniqueAcrossRoomsAndJoins) {
 }
 
 TEST(RoomOwner, LeaveRemovesOnlyThatConnectionsMeta) {
-  RoomOwner owner(0, 2, {});
+  RoomOwner owner(0, 2);
   do_join(owner, join_request("lobby", {0, 1, 1}, "alice", "laptop"));
   do_join(owner, join_request("lobby", {1, 1, 1}, "alice", "phone"));
   take_all(owner);
@@ -185,7 +185,7 @@ TEST(RoomOwner, LeaveRemovesOnlyThatConnectionsMeta) {
 }
 
 TEST(RoomOwner, LeaveOfUnknownRoomOrConnectionIsFalseAndChangesNothing) {
-  RoomOwner owner(0, 2, {});
+  RoomOwner owner(0, 2);
   EXPECT_FALSE(owner.leave(LeaveRoom{"nowhere", {0, 1, 1}}));
   do_join(owner, join_request("lobby", {0, 1, 1}, "alice"));
   take_all(owner);
@@ -201,7 +201,7 @@ TEST(RoomOwner, LeaveOfUnknownRoomOrConnectionIsFalseAndChangesNothing) {
 }
 
 TEST(RoomOwner, JoinsAndLeavesOfOneTurnBecomeOneDiffPerRoom) {
-  RoomOwner owner(0, 2, {});
+  RoomOwner owner(0, 2);
   do_join(owner, join_request("lobby", {0, 1, 1}, "carol"));
   take_all(owner);
 
@@ -241,7 +241,7 @@ TEST(RoomOwner, JoinsAndLeavesOfOneTurnBecomeOneDiffPerRoom) {
 
 TEST(RoomOwner, JoinThenLeaveInOneTurnCarriesTheSameMetaInBoth) {
   // The client applies joins before leaves, so a meta in both ends up absent: correct.
-  RoomOwner owner(0, 1, {});
+  RoomOwner owner(0, 1);
   do_join(owner, join_request("lobby", {0, 1, 1}, "alice"));
   ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}}));
   auto diffs = take_all(owner);
@@ -253,7 +253,7 @@ TEST(RoomOwner, JoinThenLeaveInOneTurnCarriesTheSameMetaInBoth) {
 }
 
 TEST(RoomOwner, ManyJoinsInOneTurnAreOneDiff) {
-  RoomOwner owner(0, 2, {});
+  RoomOwner owner(0, 2);
   for (uint32_t i = 0; i < 100; ++i) {
     do_join(owner, join_request("big", {i % 2, i, 1}, "u" + std::to_string(i)));
   }
@@ -322,8 +322,9 @@ TEST(RoomOwner, JoinsOfOneUserInARoomAreRateLimitedWhateverTheConnection) {
 
 class RoomOwnerRecovery : public ::testing::Test {
  protected:
-  // The room's last committed id comes from storage at startup.
-  RoomOwner owner_{0, 2, {{"lobby", 10}}};
+  // The room's last committed id comes from storage when its record is created.
+  void SetUp() override { RoomOwner::apply_loaded(owner_.ensure("lobby"), 10); }
+  RoomOwner owner_{0, 2};
 
   Joined join_with(std::optional<int64_t> last_seen, int64_t limit = kRecoveryLimit) {
     JoinRoom r = join_request("lobby", {0, next_slot_++, 1}, "alice");
@@ -333,7 +334,7 @@ class RoomOwnerRecovery : public ::testing::Test {
   uint32_t next_slot_ = 1;
 };
 
-TEST_F(RoomOwnerRecovery, InitialLastIdSeedsTheRoom) {
+TEST_F(RoomOwnerRecovery, StoredLastIdSeedsTheRoom) {
   join_with(std::nullopt);
   EXPECT_EQ(owner_.find("lobby")->last_committed_id, 10);
   EXPECT_EQ(owner_.find("lobby")->last_assigned_id, 10);
@@ -418,13 +419,128 @@ TEST_F(RoomOwnerRecovery, CatchupStopsAtTheLastCommittedIdNotTheLastAssigned) {
 }
 
 TEST(RoomOwner, NewRoomWithoutStoredIdsStartsAtZero) {
-  RoomOwner owner(0, 1, {{"lobby", 10}});
+  RoomOwner owner(0, 1);
+  RoomOwner::apply_loaded(owner.ensure("lobby"), 10);
+  RoomOwner::apply_loaded(owner.ensure("fresh"), 0);
   JoinRoom r = join_request("fresh", {0, 1, 1}, "alice");
   r.last_seen_id = 0;
   Joined j = do_join(owner, r);
   EXPECT_EQ(j.room->last_committed_id, 0);
   EXPECT_EQ(j.accepted.recovered, std::optional<bool>(true));
   EXPECT_FALSE(j.catchup.has_value());
+}
+
+// ---- room records: created on demand, loaded from the store, dropped when unused (issue 12).
+
+TEST(RoomOwnerRecords, NewRecordIsUnloadedAndUnusedUntilSomethingRefersToIt) {
+  RoomOwner owner(0, 2);
+  OwnedRoom& room = owner.ensure("new");
+  EXPECT_FALSE(room.loaded);
+  EXPECT_FALSE(room.load_pending);
+  EXPECT_EQ(room.last_committed_id, 0);
+  EXPECT_TRUE(RoomOwner::is_unused(room));
+  EXPECT_EQ(owner.room_count(), 1u);
+  EXPECT_TRUE(owner.drop_if_unused("new"));
+  EXPECT_EQ(owner.room_count(), 0u);
+  EXPECT_EQ(owner.find("new"), nullptr);
+  EXPECT_TRUE(owner.drop_if_unused("never-existed"));
+}
+
+TEST(RoomOwnerRecords, ApplyLoadedContinuesAfterTheStoredId) {
+  RoomOwner owner(0, 1);
+  OwnedRoom& room = owner.ensure("lobby");
+  RoomOwner::apply_loaded(room, 41);
+  EXPECT_TRUE(room.loaded);
+  EXPECT_EQ(room.last_assigned_id, 41);
+  EXPECT_EQ(room.last_committed_id, 41);
+}
+
+TEST(RoomOwnerRecords, ClusterBaselineWinsOverALaterStoreAnswer) {
+  RoomOwner owner(0, 1);
+  OwnedRoom& room = owner.ensure("lobby");
+  room.last_assigned_id = room.last_committed_id = 7;  // Redis's last id (ok sync came first)
+  room.cluster_baseline = true;
+  RoomOwner::apply_loaded(room, 50);  // the node's local copy: only a floor while Redis is away
+  EXPECT_TRUE(room.loaded);
+  EXPECT_EQ(room.last_committed_id, 7);
+}
+
+TEST(RoomOwnerRecords, EachPendingReferenceKeepsTheRecord) {
+  RoomOwner owner(0, 2);
+  auto check = [&](auto&& set, auto&& clear, const char* what) {
+    OwnedRoom& room = owner.ensure("r");
+    set(room);
+    EXPECT_FALSE(RoomOwner::is_unused(room)) << what;
+    EXPECT_FALSE(owner.drop_if_unused("r")) << what;
+    ASSERT_NE(owner.find("r"), nullptr) << what;
+    clear(*owner.find("r"));
+    EXPECT_TRUE(owner.drop_if_unused("r")) << what;
+    EXPECT_EQ(owner.find("r"), nullptr) << what;
+  };
+  check([](OwnedRoom& r) { r.members_per_shard[1] = 1; },
+        [](OwnedRoom& r) { r.members_per_shard[1] = 0; }, "member");
+  check(
+      [](OwnedRoom& r) {
+        r.joins_waiting.push_back(join_request("r", {0, 1, 1}, "a"));
+      },
+      [](OwnedRoom& r) { r.joins_waiting.clear(); }, "join waiting");
+  check([](OwnedRoom& r) { r.appends_in_flight = 2; },
+        [](OwnedRoom& r) { r.appends_in_flight = 0; }, "appends in flight");
+  check([](OwnedRoom& r) { r.load_pending = true; }, [](OwnedRoom& r) { r.load_pending = false; },
+        "load in flight");
+  check([](OwnedRoom& r) { r.cluster_watched = true; },
+        [](OwnedRoom& r) { r.cluster_watched = false; }, "watched in the cluster");
+  check(
+      [](OwnedRoom& r) {
+        r.remote_presence["bob"].push_back(ClusterMeta{"B", "bob", {}});
+      },
+      [](OwnedRoom& r) { r.remote_presence.clear(); }, "remote presence");
+}
+
+TEST(RoomOwnerRecords, LeaveDropsOnlyAfterTheLeaveDiffWasTaken) {
+  RoomOwner owner(0, 2);
+  RoomOwner::apply_loaded(owner.ensure("r"), 3);
+  do_join(owner, join_request("r", {1, 1, 1}, "alice"));
+  take_all(owner);
+  ASSERT_TRUE(owner.leave(LeaveRoom{"r", {1, 1, 1}}));
+  EXPECT_FALSE(owner.drop_if_unused("r")) << "its leave diff is still to be sent";
+  auto diffs = take_all(owner);
+  ASSERT_EQ(diffs.size(), 1u);
+  EXPECT_EQ(diffs[0].diff.leaves.size(), 1u);
+  EXPECT_TRUE(owner.drop_if_unused("r"));
+  EXPECT_EQ(owner.room_count(), 0u);
+}
+
+TEST(RoomOwnerRecords, DroppedRoomLeavesNoDanglingDirtyEntry) {
+  RoomOwner owner(0, 1);
+  // A remote diff queued, then cleared without being taken (the last local member left): the
+  // dirty list still names the room when it is dropped.
+  owner.ensure("r").cluster_watched = true;
+  owner.apply_remote("r", {ClusterMeta{"B", "bob", {"ref1", 1, "Bob", ""}}}, {});
+  OwnedRoom& room = *owner.find("r");
+  owner.clear_remote(room);
+  room.cluster_watched = false;
+  ASSERT_TRUE(owner.drop_if_unused("r"));
+  // A new record under the same name must not be reached through the old entry.
+  owner.ensure("r");
+  int calls = 0;
+  owner.take_remote_diffs([&](const std::string&, OwnedRoom&, proto::PresenceDiff&) { ++calls; });
+  EXPECT_EQ(calls, 0);
+  owner.take_pending_diffs([&](const std::string&, OwnedRoom&, proto::PresenceDiff&) { ++calls; });
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(RoomOwnerRecords, ChurnOfManyNamesLeavesNoRecord) {
+  RoomOwner owner(0, 2);
+  for (int i = 0; i < 1000; ++i) {
+    std::string name = "churn-" + std::to_string(i);
+    RoomOwner::apply_loaded(owner.ensure(name), 0);
+    do_join(owner, join_request(name, {1, 7, 1}, "mallory"));
+    ASSERT_TRUE(owner.leave(LeaveRoom{name, {1, 7, 1}}));
+    take_all(owner);
+    ASSERT_TRUE(owner.drop_if_unused(name));
+  }
+  EXPECT_EQ(owner.room_count(), 0u);
 }
 
 }  // namespace

@@ -50,6 +50,16 @@ class SqliteStoreTest : public ::testing::Test {
     store_.reset();
     store_ = std::make_unique<SqliteStore>(SqliteOptions{.path = path_.string()});
   }
+  // Store::last_id of each room, as (room, id) pairs.
+  std::vector<std::pair<std::string, int64_t>> last_ids_of(const std::vector<std::string>& rooms) {
+    std::vector<std::pair<std::string, int64_t>> out;
+    for (const auto& room : rooms) {
+      int64_t id = -1;
+      EXPECT_TRUE(store_->last_id(room, id)) << room;
+      out.emplace_back(room, id);
+    }
+    return out;
+  }
   void append_ok(const std::vector<ChatMessage>& batch) {
     std::string error;
     ASSERT_TRUE(store_->append(batch, error)) << error;
@@ -110,16 +120,12 @@ TEST_F(SqliteStoreTest, LastIdsPersistAcrossReopen) {
   append_ok(make_messages("b", 1, 3));
   append_ok({make_message("a", 10), make_message("c", 1), make_message("a", 11)});
   reopen();
-  std::vector<std::pair<std::string, int64_t>> ids;
-  ASSERT_TRUE(store_->last_ids(ids));
   const std::vector<std::pair<std::string, int64_t>> expected{{"a", 11}, {"b", 3}, {"c", 1}};
-  EXPECT_EQ(ids, expected);
+  EXPECT_EQ(last_ids_of({"a", "b", "c"}), expected);
 }
 
-TEST_F(SqliteStoreTest, LastIdsOfEmptyStoreIsEmpty) {
-  std::vector<std::pair<std::string, int64_t>> ids{{"stale", 1}};
-  ASSERT_TRUE(store_->last_ids(ids));
-  EXPECT_TRUE(ids.empty());
+TEST_F(SqliteStoreTest, LastIdOfEmptyStoreIsZero) {
+  EXPECT_EQ(last_ids_of({"lobby"}), (std::vector<std::pair<std::string, int64_t>>{{"lobby", 0}}));
 }
 
 TEST_F(SqliteStoreTest, RoomExistsOnlyAfterAMessage) {
@@ -287,9 +293,8 @@ TEST_F(SqliteStoreTest, RetentionByAgeDropsOldPrefixButKeepsNewestOfEachRoom) {
   EXPECT_EQ(ids_of(out), id_sequence(3, 4));
   ASSERT_TRUE(store_->page("idle", std::nullopt, 50, out, has_more));
   EXPECT_EQ(ids_of(out), std::vector<int64_t>{2});  // the room's last id survives
-  std::vector<std::pair<std::string, int64_t>> ids;
-  ASSERT_TRUE(store_->last_ids(ids));
-  EXPECT_EQ(ids, (std::vector<std::pair<std::string, int64_t>>{{"a", 4}, {"idle", 2}}));
+  EXPECT_EQ(last_ids_of({"a", "idle"}),
+            (std::vector<std::pair<std::string, int64_t>>{{"a", 4}, {"idle", 2}}));
 }
 
 TEST_F(SqliteStoreTest, RetentionAppliesTheStricterOfCountAndAge) {
@@ -330,9 +335,7 @@ TEST_F(SqliteStoreTest, DiskFullFailsWholeBatchAndRecoversWhenSpaceReturns) {
   bool has_more = true;
   ASSERT_TRUE(store_->page("lobby", std::nullopt, 200, out, has_more));
   EXPECT_EQ(ids_of(out), id_sequence(1, 3));  // no partial batch
-  std::vector<std::pair<std::string, int64_t>> ids;
-  ASSERT_TRUE(store_->last_ids(ids));
-  EXPECT_EQ(ids, (std::vector<std::pair<std::string, int64_t>>{{"lobby", 3}}));
+  EXPECT_EQ(last_ids_of({"lobby"}), (std::vector<std::pair<std::string, int64_t>>{{"lobby", 3}}));
 
   // Space returns: the same batch now goes in, on the same connection.
   EXPECT_GT(store_->set_max_page_count(1'000'000), 1000);

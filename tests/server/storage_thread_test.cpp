@@ -1,53 +1,90 @@
-// The history page byte cap (server/storage_thread.h): what one history request may queue.
+// The storage thread's answer to StoreLoadRoom (issue 12, item 4): an owner shard creating a room
+// record asks for the room's last id; a read failure is an answer too (ok = false), so the joins
+// waiting for it get an error instead of hanging.
+#include "server/storage_thread.h"
+
 #include <gtest/gtest.h>
 
-#include <string>
-#include <vector>
+#include <chrono>
+#include <memory>
+#include <thread>
 
-#include "server/storage_thread.h"
+#include "server/memory_store.h"
+#include "support/message_fixtures.h"
 
 namespace rtchat::server {
 namespace {
 
-std::vector<proto::ChatMessage> page_of(int count, const std::string& body) {
-  std::vector<proto::ChatMessage> out;
-  for (int i = 1; i <= count; ++i) out.push_back({i, "r", "u", "U", body, 0});
-  return out;
+// A store whose reads fail (a broken disk); appends succeed so a test can tell them apart.
+class UnreadableStore final : public Store {
+ public:
+  bool append(std::span<const proto::ChatMessage>, std::string&) override { return true; }
+  bool page(std::string_view, std::optional<int64_t>, int, std::vector<proto::ChatMessage>&,
+            bool&) override {
+    return false;
+  }
+  bool range(std::string_view, int64_t, int64_t, int, std::vector<proto::ChatMessage>&) override {
+    return false;
+  }
+  bool last_id(std::string_view, int64_t& out) override {
+    out = 0;
+    return false;
+  }
+  bool room_exists(std::string_view) override { return false; }
+  int64_t apply_retention(int64_t, int64_t, int64_t) override { return 0; }
+};
+
+class StorageThreadLoad : public ::testing::Test {
+ protected:
+  void start(std::unique_ptr<Store> store) {
+    thread_ = std::make_unique<StorageThread>(std::move(store), config_, 1);
+    thread_->set_reply_mailbox(0, replies_);
+    thread_->start();
+  }
+  void TearDown() override { thread_.reset(); }
+
+  StoreRoomLoaded load(const std::string& room) {
+    EXPECT_TRUE(thread_->inbox(0).try_push(StoreLoadRoom{room}));
+    thread_->inbox(0).notify();
+    StorageReply reply;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!replies_.try_pop(reply)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "no answer for " << room;
+        return {};
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    auto* loaded = std::get_if<StoreRoomLoaded>(&reply);
+    EXPECT_NE(loaded, nullptr);
+    return loaded ? std::move(*loaded) : StoreRoomLoaded{};
+  }
+
+  ServerConfig config_;
+  core::Doorbell doorbell_;
+  core::Mailbox<StorageReply> replies_{64, doorbell_};
+  std::unique_ptr<StorageThread> thread_;
+};
+
+TEST_F(StorageThreadLoad, AnswersTheRoomsLastStoredIdOrZero) {
+  auto store = open_memory_store();
+  std::string error;
+  ASSERT_TRUE(store->append(rtchat::testing::make_messages("lobby", 1, 7), error));
+  start(std::move(store));
+  StoreRoomLoaded lobby = load("lobby");
+  EXPECT_EQ(lobby.room, "lobby");
+  EXPECT_TRUE(lobby.ok);
+  EXPECT_EQ(lobby.last_id, 7);
+  StoreRoomLoaded fresh = load("fresh");
+  EXPECT_TRUE(fresh.ok);
+  EXPECT_EQ(fresh.last_id, 0);
 }
 
-TEST(PageBytes, ControlCharactersCountAsTheirEscapes) {
-  auto plain = page_of(1, std::string(100, 'a'));
-  auto control = page_of(1, std::string(100, '\x01'));
-  EXPECT_EQ(estimated_page_bytes(control) - estimated_page_bytes(plain), 500u);
-}
-
-TEST(PageBytes, SmallPageIsUntouched) {
-  auto page = page_of(50, "hello");
-  bool has_more = false;
-  cap_page_bytes(page, has_more, 256 * 1024);
-  EXPECT_EQ(page.size(), 50u);
-  EXPECT_FALSE(has_more);
-}
-
-TEST(PageBytes, LargePageKeepsTheNewestThatFitAndSaysThereIsMore) {
-  auto page = page_of(200, std::string(4000, '\x01'));  // ~24 KB each escaped
-  bool has_more = false;
-  cap_page_bytes(page, has_more, 256 * 1024);
-  ASSERT_FALSE(page.empty());
-  EXPECT_LT(page.size(), 200u);
-  EXPECT_TRUE(has_more);
-  EXPECT_LE(estimated_page_bytes(page), 256u * 1024);
-  EXPECT_EQ(page.back().id, 200);  // the newest stay: the client pages on with before_id
-  EXPECT_EQ(page.front().id, 200 - static_cast<int64_t>(page.size()) + 1);
-}
-
-TEST(PageBytes, OneMessageLargerThanTheCapIsStillReturned) {
-  auto page = page_of(3, std::string(4000, '\x01'));
-  bool has_more = false;
-  cap_page_bytes(page, has_more, 1000);
-  ASSERT_EQ(page.size(), 1u);
-  EXPECT_EQ(page.front().id, 3);
-  EXPECT_TRUE(has_more);
+TEST_F(StorageThreadLoad, ReadFailureIsAnAnswerNotASilence) {
+  start(std::make_unique<UnreadableStore>());
+  StoreRoomLoaded r = load("lobby");
+  EXPECT_EQ(r.room, "lobby");
+  EXPECT_FALSE(r.ok);
 }
 
 }  // namespace
