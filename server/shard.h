@@ -160,6 +160,7 @@ class Shard {
   void dispatch(ShardMessage&& message);
   void dispatch_storage(StorageReply&& reply);
   void on_join_room(JoinRoom&& m);
+  void refuse_join(JoinRoom&& j, std::string reason);  // answered on the member shard
   void on_join_accepted(JoinAccepted&& m);
   void on_leave_room(LeaveRoom&& m);
   void on_publish(Publish&& m);

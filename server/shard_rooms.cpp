@@ -80,7 +80,21 @@ void Shard::dispatch_storage(StorageReply&& reply) {
 
 // ---------------------------------------------------------------- owner side
 
+void Shard::refuse_join(JoinRoom&& j, std::string reason) {
+  JoinAccepted refused;
+  refused.room = std::move(j.room);
+  refused.conn = j.conn;
+  refused.join_id = j.join_id;
+  refused.join_ref = std::move(j.join_ref);
+  refused.refused = std::move(reason);
+  send_to_shard(refused.conn.shard, std::move(refused));
+}
+
 void Shard::on_join_room(JoinRoom&& m) {
+  if (!owner_.find(m.room) && storage_overloaded()) {
+    // A room not in use needs a read of its last id: not while storage is behind.
+    return refuse_join(std::move(m), "overloaded");
+  }
   OwnedRoom& record = owner_.ensure(m.room);
   if (!record.loaded && !record.load_pending) {
     // A new record: its ids continue after the store's last id, read before any join is
@@ -156,15 +170,7 @@ void Shard::on_room_loaded(StoreRoomLoaded&& d) {
     // record goes, so a later join asks the store again.
     std::vector<JoinRoom> waiting = std::move(room->joins_waiting);
     room->joins_waiting.clear();
-    for (auto& j : waiting) {
-      JoinAccepted refused;
-      refused.room = std::move(j.room);
-      refused.conn = j.conn;
-      refused.join_id = j.join_id;
-      refused.join_ref = std::move(j.join_ref);
-      refused.refused = "storage unavailable";
-      send_to_shard(refused.conn.shard, std::move(refused));
-    }
+    for (auto& j : waiting) refuse_join(std::move(j), "storage unavailable");
     release_if_unused(d.room);
     return;
   }

@@ -265,7 +265,7 @@ TEST(RoomOwner, ManyJoinsInOneTurnAreOneDiff) {
 }
 
 TEST(RoomOwner, SessionsOfOneUserInARoomAreCappedAndARefusalRecordsNothing) {
-  RoomOwner owner(0, 2, {});
+  RoomOwner owner(0, 2);
   for (uint32_t i = 0; i < kMaxSessionsPerUserInRoom; ++i) {
     Joined j = do_join(owner, join_request("lobby", {i % 2, i, 1}, "mallory"));
     EXPECT_TRUE(j.accepted.refused.empty()) << i;
@@ -295,7 +295,7 @@ TEST(RoomOwner, SessionsOfOneUserInARoomAreCappedAndARefusalRecordsNothing) {
 }
 
 TEST(RoomOwner, JoinsOfOneUserInARoomAreRateLimitedWhateverTheConnection) {
-  RoomOwner owner(0, 1, {});
+  RoomOwner owner(0, 1);
   // Each join on a fresh connection that leaves again: the session cap never applies, the
   // per-user budget does (a reconnect brings no fresh budget).
   uint32_t slot = 0;
