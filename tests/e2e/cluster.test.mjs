@@ -6,15 +6,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Presence, Socket } from 'phoenix';
 import WebSocket from 'ws';
 import { spawnPeer } from './lib/peer.mjs';
+import { freePort, redisCommand as redisCommandAt, startRedis as startRedisAt } from './lib/redis.mjs';
 import { mintToken, sleep, startServer, TEST_SECRET, waitFor } from './lib/server.mjs';
 
-const REDIS_BIN = process.env.RTCHAT_REDIS_BIN || 'redis-server';
 const LOADTEST_BIN = process.env.RTCHAT_LOADTEST_BIN;
 const NODE_DOWN_BOUND_MS = 5000;  // docs/cluster.md: liveness TTL 3 s + check every 1 s
 
@@ -24,46 +23,9 @@ let redisDir;
 const nodes = [];
 const sockets = new Set();
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-// appendonly with fsync always in a temp dir: a restarted Redis has every acknowledged write.
-async function startRedis() {
-  const proc = spawn(REDIS_BIN, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '',
-    '--appendonly', 'yes', '--appendfsync', 'always', '--dir', redisDir, '--protected-mode', 'no'],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis did not start:\n${out}`)), 10000);
-    const onData = (d) => {
-      out += d;
-      if (out.includes('Ready to accept connections')) { clearTimeout(timer); resolve(); }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`redis exited ${code}:\n${out}`)); });
-  });
-  const exited = new Promise((r) => proc.on('exit', r));
-  return { proc, exited, async stop() { proc.kill('SIGTERM'); await exited; } };
-}
-
-// One Redis command over RESP whose reply ends with an integer (PUBSUB NUMSUB, HLEN); resolves
-// with the raw reply text.
-function redisCommand(...args) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(redisPort, '127.0.0.1');
-    let out = '';
-    // Both uses end with an integer reply: wait for it (a reply may come in pieces).
-    sock.on('data', (d) => { out += d; if (/:-?\d+\r\n$/.test(out)) { sock.end(); resolve(out); } });
-    sock.on('error', reject);
-    sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
-  });
-}
+// Both uses end with an integer reply (PUBSUB NUMSUB, HLEN).
+const redisCommand = (...args) => redisCommandAt(redisPort, args, /:-?\d+\r\n$/);
+const startRedis = () => startRedisAt(redisPort, redisDir);
 
 // Subscribers of a room's channel (PUBSUB NUMSUB): one per node with members in the room.
 async function subscribers(room) {

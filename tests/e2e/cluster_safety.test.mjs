@@ -4,59 +4,21 @@
 // - History and recovery past the Redis stream's trim come from the node's local copy.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRaw } from './lib/raw_ws.mjs';
+import { freePort, redisCommand, startRedis as startRedisAt } from './lib/redis.mjs';
 import { mintToken, sleep, startServer, waitFor } from './lib/server.mjs';
-
-const REDIS_BIN = process.env.RTCHAT_REDIS_BIN || 'redis-server';
 
 let redis;
 let redisPort;
 let redisDir;
 let node;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-// As in cluster.test.mjs: appendonly with fsync always, so a restart keeps every stored message.
-async function startRedis() {
-  const proc = spawn(REDIS_BIN, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '',
-    '--appendonly', 'yes', '--appendfsync', 'always', '--dir', redisDir, '--protected-mode', 'no'],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis did not start:\n${out}`)), 10000);
-    const onData = (d) => {
-      out += d;
-      if (out.includes('Ready to accept connections')) { clearTimeout(timer); resolve(); }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`redis exited ${code}:\n${out}`)); });
-  });
-  const exited = new Promise((r) => proc.on('exit', r));
-  return { proc, exited, async stop() { proc.kill('SIGTERM'); await exited; } };
-}
-
+const startRedis = () => startRedisAt(redisPort, redisDir);
 // One Redis command whose reply is a single line (+OK, :n, -ERR); resolves with that line.
-function redisLine(...args) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(redisPort, '127.0.0.1');
-    let out = '';
-    sock.on('data', (d) => { out += d; if (out.endsWith('\r\n')) { sock.end(); resolve(out.trim()); } });
-    sock.on('error', reject);
-    sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
-  });
-}
+const redisLine = async (...args) => (await redisCommand(redisPort, args)).trim();
 
 before(async () => {
   redisPort = await freePort();

@@ -9,21 +9,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import crypto from 'node:crypto';
-import { startServer, mintToken, waitFor, sleep, SOURCE_DIR, TEST_SECRET } from './lib/server.mjs';
+import { mintToken, waitFor, sleep, withServer, SOURCE_DIR, TEST_SECRET } from './lib/server.mjs';
 import { openRaw, metric, rssKiB } from './lib/raw_ws.mjs';
 
 const kUnlimited = ['--rate', '1000000', '--rate-burst', '1000000'];
-
-async function withServer(args, fn) {
-  const srv = await startServer({ args });
-  const opened = [];
-  try {
-    return await fn(srv, opened);
-  } finally {
-    for (const c of opened) c.terminate?.() ?? c.destroy?.();
-    await srv.stop();
-  }
-}
 
 // A body that names its own sequence number and is filled with a letter derived from it, so any
 // byte that does not belong to this message (freed memory, another client's frame) shows.

@@ -8,23 +8,12 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Socket } from 'phoenix';
 import WebSocket from 'ws';
-import { startServer, mintToken, waitFor, sleep } from './lib/server.mjs';
+import { startServer, mintToken, waitFor, sleep, withServer } from './lib/server.mjs';
 import {
   openRaw, rawUpgrade, metricsText, parsePrometheus, metricSum, metric, rssKiB,
 } from './lib/raw_ws.mjs';
 
 const kWait = 5000;
-
-async function withServer(args, fn) {
-  const srv = await startServer({ args });
-  const opened = [];
-  try {
-    return await fn(srv, opened);
-  } finally {
-    for (const c of opened) c.terminate?.() ?? c.disconnect?.();
-    await srv.stop();
-  }
-}
 
 function phx(srv, user, name) {
   const s = new Socket(srv.wsUrl, {

@@ -89,3 +89,16 @@ export async function waitFor(fn, label = 'condition', timeoutMs = 5000) {
     await sleep(20);
   }
 }
+
+// Runs fn(srv, opened) against a fresh server started with args; whatever fn pushes onto `opened`
+// (raw clients, phoenix sockets) is closed and the server stopped afterwards, pass or fail.
+export async function withServer(args, fn) {
+  const srv = await startServer({ args });
+  const opened = [];
+  try {
+    return await fn(srv, opened);
+  } finally {
+    for (const c of opened) c.terminate?.() ?? c.disconnect?.();
+    await srv.stop();
+  }
+}
