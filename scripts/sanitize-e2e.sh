@@ -13,7 +13,8 @@ export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 export RTCHAT_E2E_SERVER_LOG="$PWD/$log"
 export RTCHAT_SERVER_BIN="$PWD/build-asan/server/rtchat-server"
 export RTCHAT_BUILD_DIR="$PWD/build" RTCHAT_SOURCE_DIR="$PWD"
-for suite in phoenix presence history drain ops hostile protocol_conformance; do
+for suite in phoenix presence history drain ops hostile protocol_conformance presence_abuse \
+  rooms_lifecycle web_security cluster_safety; do
   echo "== $suite.test.mjs under ASan+UBSan"
   node --test "tests/e2e/$suite.test.mjs"
 done

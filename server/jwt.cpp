@@ -227,6 +227,11 @@ JwtError read_claims(const char* json, size_t len, JwtClaims& c) {
   // can neither reorder nor hide text (a right-to-left override, zero-width padding) nor cost
   // six bytes per control character in every presence frame. Nothing visible: the user id.
   c.name = clean_display_text(name_view, kMaxJwtNameBytes);
+  // No name claim, or nothing visible in it: the user id's visible characters, and the raw id
+  // only when it has none (the identity itself is never rewritten). Each step is a fixed point
+  // of the next verify, so a re-minted token reads back the same name.
+  if (c.name.empty())
+    c.name = clean_display_text(utf8_prefix(c.sub, kMaxJwtNameBytes), kMaxJwtNameBytes);
   if (c.name.empty()) c.name = std::string(utf8_prefix(c.sub, kMaxJwtNameBytes));
   return JwtError::None;
 }

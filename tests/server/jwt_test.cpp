@@ -63,6 +63,21 @@ TEST(Jwt, HeaderWithoutTypIsAccepted) {
   EXPECT_EQ(c.name, "u1");  // name defaults to sub
 }
 
+TEST(Jwt, NameFromASubWithInvisibleCharactersIsCleanedAndStableOnReMint) {
+  // Found by tests/fuzz/fuzz_jwt: an empty name claim fell back to the raw sub, control
+  // characters included, and a re-minted token then read back another (cleaned) name.
+  JwtClaims c;
+  ASSERT_EQ(verify(sign_raw(kHs256Header, R"({"sub":"b\u009eb","exp":1700003600,"name":""})"), c),
+            JwtError::None);
+  EXPECT_EQ(c.sub, "b\xC2\x9E" "b");
+  EXPECT_EQ(c.name, "bb");
+  JwtClaims minted = c;
+  minted.iat = kNow;
+  JwtClaims again;
+  ASSERT_EQ(verify(mint_jwt(kSecret, minted), again), JwtError::None);
+  EXPECT_EQ(again.name, "bb");
+}
+
 TEST(Jwt, NameFromALongSubStaysWithinTheNameCap) {
   // Found by tests/fuzz/fuzz_jwt: a sub of 65..128 bytes became a name over 64 bytes, and
   // mint_jwt then wrote it as a "name" claim that verify_jwt refuses.
