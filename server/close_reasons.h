@@ -51,4 +51,45 @@ inline constexpr std::string_view kTooSlow = "too slow: reconnect and recover";
 inline constexpr std::string_view kInternal = "internal error";
 }  // namespace close_reason
 
+// The closes the server decides on its own, each paired once with its code and reason (the
+// dynamic ones, a frame header's verdict or wslay's own code, pass both explicitly).
+enum class Close : uint8_t {
+  GoingAway,
+  UnsupportedData,
+  NotEnvelope,
+  BadBuffer,
+  HeartbeatTimeout,
+  Flood,
+  TokenExpired,
+  TooSlow,
+  Internal,
+};
+struct CloseSpec {
+  CloseCode code;
+  std::string_view reason;
+};
+constexpr CloseSpec close_spec(Close which) {
+  switch (which) {
+    case Close::GoingAway:
+      return {CloseCode::GoingAway, close_reason::kGoingAway};
+    case Close::UnsupportedData:
+      return {CloseCode::UnsupportedData, close_reason::kUnsupportedData};
+    case Close::NotEnvelope:
+      return {CloseCode::InvalidPayload, close_reason::kNotEnvelope};
+    case Close::BadBuffer:
+      return {CloseCode::InvalidPayload, close_reason::kBadBuffer};
+    case Close::HeartbeatTimeout:
+      return {CloseCode::PolicyViolation, close_reason::kHeartbeatTimeout};
+    case Close::Flood:
+      return {CloseCode::PolicyViolation, close_reason::kFlood};
+    case Close::TokenExpired:
+      return {CloseCode::TokenExpired, close_reason::kTokenExpired};
+    case Close::TooSlow:
+      return {CloseCode::TooSlow, close_reason::kTooSlow};
+    case Close::Internal:
+      break;
+  }
+  return {CloseCode::InternalError, close_reason::kInternal};
+}
+
 }  // namespace rtchat::server

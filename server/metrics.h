@@ -14,7 +14,18 @@ class Counter {
   void add(uint64_t n = 1) {
     v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
+  [[nodiscard]] uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// A value that goes up and down (open connections, queue depths); same single-writer rule.
+class Gauge {
+ public:
   void set(uint64_t n) { v_.store(n, std::memory_order_relaxed); }
+  void increment() { set(get() + 1); }
+  void decrement() { set(get() - 1); }
   [[nodiscard]] uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -46,8 +57,8 @@ inline constexpr std::array<uint16_t, 10> kCountedCloseCodes = {1000, 1001, 1002
 
 struct ShardMetrics {
   Counter connections_accepted;
-  Counter connections_open;  // gauge
-  Counter websockets_open;   // gauge
+  Gauge connections_open;
+  Gauge websockets_open;
   Counter http_requests;
   Counter upgrades_rejected;
   Counter joins;
@@ -64,8 +75,8 @@ struct ShardMetrics {
   Counter presence_diffs;
   Counter typing_events;
   Counter accept_errors;
-  Counter rooms_owned;      // gauge
-  Counter mailbox_backlog;  // gauge: values waiting in Outbox backlogs
+  Gauge rooms_owned;
+  Gauge mailbox_backlog;                                      // values waiting in Outbox backlogs
   std::array<Counter, kCountedCloseCodes.size() + 1> closes;  // last = other codes
   LatencyHistogram publish_to_deliver;  // owner commit -> frame queued on a member shard
 
@@ -85,7 +96,7 @@ struct StorageMetrics {
   Counter messages_committed;
   Counter commit_failures;
   Counter reads;
-  Counter queue_depth;  // gauge
+  Gauge queue_depth;
   Counter retention_deleted;
   LatencyHistogram commit_latency;
 };

@@ -322,7 +322,7 @@ void Shard::end_of_turn() {
     Connection* c = lookup(ref);
     if (!c || c->phase != Phase::WebSocket) continue;
     metrics_.slow_consumer_closes.add();
-    close_websocket(*c, static_cast<uint16_t>(CloseCode::TooSlow), close_reason::kTooSlow);
+    close_with(*c, Close::TooSlow);
   }
   too_slow_.clear();
   // One gathered send per connection with pending output (corking).
@@ -391,11 +391,9 @@ void Shard::sweep(int64_t now_ms) {
         break;
       case Phase::WebSocket:
         if (now_ms - c.last_rx_ms > int64_t{config_.heartbeat_timeout_s} * 1000) {
-          close_websocket(c, static_cast<uint16_t>(CloseCode::PolicyViolation),
-                          close_reason::kHeartbeatTimeout);
+          close_with(c, Close::HeartbeatTimeout);
         } else if (token_expired(c.claims, now_s, config_.jwt_leeway_s)) {
-          close_websocket(c, static_cast<uint16_t>(CloseCode::TokenExpired),
-                          close_reason::kTokenExpired);
+          close_with(c, Close::TokenExpired);
         } else {
           released += release_idle_wslay(c) ? 1 : 0;
         }
@@ -437,7 +435,7 @@ void Shard::begin_drain() {
   for (auto& slot : slots_) {
     if (!slot) continue;
     if (slot->phase == Phase::WebSocket) {
-      close_websocket(*slot, static_cast<uint16_t>(CloseCode::GoingAway), close_reason::kGoingAway);
+      close_with(*slot, Close::GoingAway);
     } else if (slot->phase == Phase::Http) {
       abort_connection(*slot);
     }
@@ -544,6 +542,11 @@ void Shard::close_after_flush(Connection& c) {
   mark_dirty(c);
 }
 
+void Shard::close_with(Connection& c, Close which) {
+  CloseSpec spec = close_spec(which);
+  close_websocket(c, static_cast<uint16_t>(spec.code), spec.reason);
+}
+
 void Shard::close_websocket(Connection& c, uint16_t code, std::string_view reason) {
   if (c.phase != Phase::WebSocket) return;
   metrics_.count_close(code);
@@ -611,7 +614,7 @@ void Shard::end_websocket(Connection& c) {
     return;
   }
   if (c.phase != Phase::WebSocket) return;
-  metrics_.websockets_open.set(metrics_.websockets_open.get() - 1);
+  metrics_.websockets_open.decrement();
   if (c.counts_as_user_socket) {
     shared_.sockets_per_user.release(c.claims.sub);
     c.counts_as_user_socket = false;

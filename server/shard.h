@@ -16,6 +16,7 @@
 #include "core/keyed_counters.h"
 #include "core/mailbox.h"
 #include "core/ring.h"
+#include "server/close_reasons.h"
 #include "server/config.h"
 #include "server/connection.h"
 #include "server/metrics.h"
@@ -98,7 +99,8 @@ class Shard {
   void cancel_requests(Connection& c);    // cancels the socket's in-flight recv and send
   void close_after_flush(Connection& c);  // HTTP response queued, or close frame queued
   void close_websocket(Connection& c, uint16_t code, std::string_view reason);
-  void abort_connection(Connection& c);  // dead peer: no more output
+  void close_with(Connection& c, Close which);  // a close of close_reasons.h's table
+  void abort_connection(Connection& c);         // dead peer: no more output
   void start_linger(Connection& c);
   void submit_final_close(Connection& c);
   void leave_all_channels(Connection& c);

@@ -23,7 +23,6 @@ namespace {
 
 constexpr std::string_view kSocketPath = "/socket/websocket";
 constexpr std::string_view kRoomsApiPrefix = "/api/rooms/";
-constexpr int kMaxHistoryLimit = 200;
 
 bool valid_room_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
@@ -314,7 +313,7 @@ void Shard::handle_history_api(Connection& c, HttpRequest& req, std::string_view
   }
   if (auto l = req.query_param("limit"); l && !l->empty()) {
     auto v = parse_int(*l);
-    if (!v || *v < 1 || *v > kMaxHistoryLimit) {
+    if (!v || *v < 1 || *v > Store::kMaxPageLimit) {
       return respond(c,
                      http_response(400, "application/json", json_error("invalid limit (1..200)")));
     }

@@ -9,6 +9,7 @@
 #include "server/display_text.h"
 #include "server/log.h"
 #include "server/shard.h"
+#include "server/store.h"
 #include "server/ws_frame.h"
 
 namespace rtchat::server {
@@ -122,7 +123,7 @@ void Shard::start_websocket(Connection& c) {
   --http_connections_;
   c.phase = Phase::WebSocket;
   c.last_rx_ms = core::mono_millis();
-  metrics_.websockets_open.set(metrics_.websockets_open.get() + 1);
+  metrics_.websockets_open.increment();
 }
 
 void Shard::on_ws_bytes(Connection& c, std::string_view bytes) {
@@ -146,7 +147,7 @@ void Shard::on_ws_bytes(Connection& c, std::string_view bytes) {
       return;
     }
     if (rv != 0 && !wslay_event_get_close_sent(c.ws.get()) && !wslay_event_want_write(c.ws.get())) {
-      close_websocket(c, static_cast<uint16_t>(CloseCode::InternalError), close_reason::kInternal);
+      close_with(c, Close::Internal);
       return;
     }
     collect_wslay_output(c);
@@ -197,16 +198,14 @@ void Shard::on_ws_message(Connection& c, uint8_t opcode, std::string_view payloa
   if (c.phase != Phase::WebSocket) return;
   bool binary_frame = opcode == WSLAY_BINARY_FRAME;
   if (binary_frame != (c.format == WireFormat::Binary)) {
-    close_websocket(c, static_cast<uint16_t>(CloseCode::UnsupportedData),
-                    close_reason::kUnsupportedData);
+    close_with(c, Close::UnsupportedData);
     return;
   }
   proto::ClientMessage m;
   proto::DecodeError err = binary_frame ? proto::binary::decode_client(payload, m)
                                         : proto::phoenix::decode_client(payload, m);
   if (err != proto::DecodeError::None) {
-    close_websocket(c, static_cast<uint16_t>(CloseCode::InvalidPayload),
-                    binary_frame ? close_reason::kBadBuffer : close_reason::kNotEnvelope);
+    close_with(c, binary_frame ? Close::BadBuffer : Close::NotEnvelope);
     return;
   }
   metrics_.messages_in.add();
@@ -241,7 +240,7 @@ void Shard::handle_client_message(Connection& c, proto::ClientMessage& m) {
       (is_room_join && !c.joins_per_topic.try_take(m.topic, core::mono_millis()))) {
     metrics_.rate_limited.add();
     if (++c.strikes >= config_.flood_strikes) {
-      close_websocket(c, static_cast<uint16_t>(CloseCode::PolicyViolation), close_reason::kFlood);
+      close_with(c, Close::Flood);
       return;
     }
     send_error_reply(c, m.join_ref, m.ref, m.topic, "rate_limited");
@@ -363,7 +362,8 @@ void Shard::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
       return;
     }
     case proto::ClientEvent::History: {
-      if (!m.payload_valid || m.limit < 1 || m.limit > 200 || (m.before_id && *m.before_id < 1)) {
+      if (!m.payload_valid || m.limit < 1 || m.limit > Store::kMaxPageLimit ||
+          (m.before_id && *m.before_id < 1)) {
         send_error_reply(c, m.join_ref, m.ref, m.topic, "invalid params");
         return;
       }
