@@ -91,7 +91,7 @@ class RoomOwner {
                   std::optional<StoreCatchup>& catchup);
   // Removes the connection's meta. False when it was not a member.
   bool leave(const LeaveRoom& request);
-  // Next id for a publish; nullptr when the room is unknown here (no member ever joined).
+  // The room's record; nullptr when it is not in use on this shard (no member, no pending work).
   OwnedRoom* find(std::string_view room);
   [[nodiscard]] proto::PresenceEntries presence_state(const OwnedRoom& room) const;
   // Rooms whose presence changed since the last call; clears their pending diffs into out.

@@ -167,6 +167,9 @@ class Shard {
   void on_leave_room(LeaveRoom&& m);
   void on_publish(Publish&& m);
   void on_append_done(StoreAppendDone&& m);
+  // A committed message (stored here, or ordered by Redis): the room's last id moves and every
+  // member shard gets its frames, encoded once.
+  void deliver_committed(OwnedRoom& room, const proto::ChatMessage& message);
   void on_typing(Typing&& m);
   void on_broadcast(RoomBroadcast&& m);
   void on_publish_ack(PublishAck&& m);
@@ -182,7 +185,7 @@ class Shard {
   void on_cluster_deliver(ClusterDeliver&& m);
   void on_cluster_publish_done(ClusterPublishDone&& m);
   void on_cluster_room_synced(ClusterRoomSynced&& m);
-  void broadcast_to_members(const std::string& room, OwnedRoom& owned, RoomBroadcast&& b);
+  void broadcast_to_members(OwnedRoom& owned, RoomBroadcast&& b);  // to every member shard
   void flush_presence_diffs();
   void broadcast_presence_diff(const std::string& room, OwnedRoom& owned,
                                const proto::PresenceDiff& diff);

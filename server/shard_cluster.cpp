@@ -11,12 +11,10 @@ void Shard::on_cluster_deliver(ClusterDeliver&& m) {
   OwnedRoom* room = owner_.find(m.message.room);
   // Dedup by id: the link delivers each id once, but a resync may overlap.
   if (!room || !room->cluster_synced || m.message.id <= room->last_committed_id) return;
-  Publish copy;
-  copy.conn.shard = kLocalCopy;
-  send_to_storage(StoreAppend{m.message, std::move(copy)});
-  Publish none;
-  none.conn.shard = kNoAck;
-  on_append_done(StoreAppendDone{std::move(m.message), std::move(none), true, {}});
+  // Redis made it durable and ordered it: fan out now (the link sends the publisher's ok after
+  // this), and keep the node's own copy for history when Redis is away (no answer needed).
+  deliver_committed(*room, m.message);
+  send_to_storage(StoreAppend{std::move(m.message), std::nullopt});
 }
 
 void Shard::on_cluster_publish_done(ClusterPublishDone&& m) {

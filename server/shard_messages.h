@@ -121,10 +121,6 @@ struct CatchupReady {
 
 // ConnRef::shard of an event that came from another node (a typing relayed by the link).
 inline constexpr uint32_t kRemoteNodeShard = 0xFFFFFFFDu;
-// Publish::conn.shard markers for appends with no client waiting: a delivery from the cluster
-// (the link sends the ok itself) and the node's local copy of a cluster message.
-inline constexpr uint32_t kNoAck = 0xFFFFFFFEu;
-inline constexpr uint32_t kLocalCopy = 0xFFFFFFFFu;
 
 // One presence meta of a user, as it crosses nodes.
 struct ClusterMeta {
@@ -189,7 +185,10 @@ using ShardMessage =
 
 struct StoreAppend {
   proto::ChatMessage message;
-  Publish origin;  // echoed back so the owner needs no table of pending publishes
+  // The publish to answer, echoed back so the owner needs no table of pending publishes. None
+  // for a cluster node's own copy of a message Redis already ordered: nobody waits for it, and
+  // storage sends no answer.
+  std::optional<Publish> origin;
 };
 struct StoreCatchup {
   std::string room;

@@ -230,10 +230,9 @@ void Shard::on_publish(Publish&& m) {
 }
 
 void Shard::on_append_done(StoreAppendDone&& d) {
-  if (d.origin.conn.shard == kLocalCopy) return;  // cluster: the node's copy, nobody waits
   OwnedRoom* room = owner_.find(d.message.room);
   const Publish& origin = d.origin;
-  if (room && origin.conn.shard != kNoAck && room->appends_in_flight > 0) {
+  if (room && room->appends_in_flight > 0) {
     if (--room->appends_in_flight == 0) maybe_unused_.push_back(d.message.room);
   }
   if (!room) {
@@ -247,22 +246,25 @@ void Shard::on_append_done(StoreAppendDone&& d) {
                              d.ok ? d.message.id : 0, d.ok ? "" : "storage unavailable"});
     return;
   }
-  room->last_committed_id = std::max(room->last_committed_id, d.message.id);
-  std::string topic = topic_of(d.message.room);
-  RoomBroadcast b;
-  b.room = d.message.room;
-  b.message_id = d.message.id;
-  b.published_us = core::mono_micros();
-  encode_broadcast(
-      b, *room, [&](std::string& o) { proto::phoenix::encode_new_msg(topic, d.message, o); },
-      [&](std::string& o) { proto::binary::encode_new_msg(topic, d.message, o); });
-  broadcast_to_members(b.room, *room, std::move(b));
-  if (origin.conn.shard == kNoAck) return;  // cluster delivery: the link sends the ok after it
+  deliver_committed(*room, d.message);
   // Same queue as the broadcast to the sender's shard, after it: the sender sees its message
   // before the ok reply, as Phoenix does.
   send_to_shard(
       origin.conn.shard,
       PublishAck{origin.room, origin.conn, origin.join_ref, origin.ref, true, d.message.id, {}});
+}
+
+void Shard::deliver_committed(OwnedRoom& room, const proto::ChatMessage& message) {
+  room.last_committed_id = std::max(room.last_committed_id, message.id);
+  std::string topic = topic_of(message.room);
+  RoomBroadcast b;
+  b.room = message.room;
+  b.message_id = message.id;
+  b.published_us = core::mono_micros();
+  encode_broadcast(
+      b, room, [&](std::string& o) { proto::phoenix::encode_new_msg(topic, message, o); },
+      [&](std::string& o) { proto::binary::encode_new_msg(topic, message, o); });
+  broadcast_to_members(room, std::move(b));
 }
 
 void Shard::on_typing(Typing&& m) {
@@ -279,7 +281,7 @@ void Shard::on_typing(Typing&& m) {
       b, *room,
       [&](std::string& o) { proto::phoenix::encode_typing(topic, m.user_id, m.user_name, o); },
       [&](std::string& o) { proto::binary::encode_typing(topic, m.user_id, m.user_name, o); });
-  broadcast_to_members(b.room, *room, std::move(b));
+  broadcast_to_members(*room, std::move(b));
 }
 
 void Shard::on_catchup_done(StoreCatchupDone&& d) {
@@ -288,8 +290,7 @@ void Shard::on_catchup_done(StoreCatchupDone&& d) {
                                      d.ok, d.request.upto_id, std::move(d.messages)});
 }
 
-void Shard::broadcast_to_members(const std::string& room, OwnedRoom& owned, RoomBroadcast&& b) {
-  (void)room;
+void Shard::broadcast_to_members(OwnedRoom& owned, RoomBroadcast&& b) {
   int last = -1;
   for (size_t s = 0; s < owned.members_per_shard.size(); ++s) {
     if (owned.members_per_shard[s]) last = static_cast<int>(s);
@@ -314,7 +315,7 @@ void Shard::broadcast_presence_diff(const std::string& room, OwnedRoom& owned,
       b, owned, [&](std::string& o) { proto::phoenix::encode_presence_diff(topic, diff, o); },
       [&](std::string& o) { proto::binary::encode_presence_diff(topic, diff, o); });
   metrics_.presence_diffs.add();
-  broadcast_to_members(room, owned, std::move(b));
+  broadcast_to_members(owned, std::move(b));
 }
 
 void Shard::flush_presence_diffs() {

@@ -149,7 +149,8 @@ void StorageThread::commit_appends() {
     LOG_ERROR("storage_commit_failed", "messages=%zu error=\"%s\"", batch_.size(), error.c_str());
   }
   for (auto& [shard, append] : appends_) {
-    replies_[shard]->send(StoreAppendDone{std::move(append.message), std::move(append.origin), ok,
+    if (!append.origin) continue;  // a cluster node's own copy: nobody waits for it
+    replies_[shard]->send(StoreAppendDone{std::move(append.message), std::move(*append.origin), ok,
                                           ok ? std::string() : error});
   }
   appends_.clear();
