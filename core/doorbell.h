@@ -34,6 +34,19 @@ class Doorbell {
   // Consumer, after waking or deciding not to sleep.
   void awake() { sleeping_.store(false, std::memory_order_relaxed); }
 
+  // Consumer: the whole sleep protocol, written once for every worker loop (shards, storage,
+  // cluster link). Announces the sleep, looks at its inputs once more (nothing_pending(): the
+  // mailboxes, without popping), blocks in block() only if they are still empty, then marks itself
+  // awake. Returns whether it blocked.
+  template <typename NothingPending, typename Block>
+  bool sleep_unless_pending(NothingPending&& nothing_pending, Block&& block) {
+    prepare_sleep();
+    const bool sleep = nothing_pending();
+    if (sleep) block();
+    awake();
+    return sleep;
+  }
+
   // Producer, after a push.
   void ring() {
     std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -174,15 +174,18 @@ void ClusterLink::run(std::stop_token stop) {
     if (gaps) timeout = static_cast<int>(kGapWaitMs / 2);
     if (backlog) timeout = 1;
 
-    doorbell_.prepare_sleep();
-    bool empty = true;
-    for (auto& in : inboxes_) empty &= in->size_approx() == 0;
-    if (empty && !stop.stop_requested()) {
-      pollfd fds[2] = {{doorbell_.fd(), POLLIN, 0}, {up_ ? sub_->fd : -1, POLLIN, 0}};
-      ::poll(fds, 2, timeout);
-      if (fds[0].revents & POLLIN) doorbell_.drain();
-    }
-    doorbell_.awake();
+    doorbell_.sleep_unless_pending(
+        [&] {
+          bool empty = !stop.stop_requested();
+          for (auto& in : inboxes_) empty &= in->size_approx() == 0;
+          return empty;
+        },
+        [&] {
+          // Woken by a shard (doorbell) or by Redis (a pub/sub message on the subscriber).
+          pollfd fds[2] = {{doorbell_.fd(), POLLIN, 0}, {up_ ? sub_->fd : -1, POLLIN, 0}};
+          ::poll(fds, 2, timeout);
+          if (fds[0].revents & POLLIN) doorbell_.drain();
+        });
   }
 }
 

@@ -132,19 +132,17 @@ void Shard::run() {
     }
     // Nothing to do: announce the sleep, look at the mailboxes once more, then block in the
     // kernel until a completion, a doorbell or the next timer tick.
-    doorbell_.prepare_sleep();
-    bool pending = !self_queue_.empty();
-    for (auto* mb : wiring_.inbox_from) pending |= mb && mb->size_approx() > 0;
-    pending |= wiring_.from_storage->size_approx() > 0;
     bool backlog = storage_outbox_->backlog() > 0;
     for (auto& o : outboxes_) backlog |= o && o->backlog() > 0;
     int wait_ms = backlog ? 1 : static_cast<int>(std::max<int64_t>(1, next_sweep_ms_ - now));
-    if (pending) {
-      ring_->submit_and_wait(0);
-    } else {
-      ring_->submit_and_wait(wait_ms);
-    }
-    doorbell_.awake();
+    const bool slept = doorbell_.sleep_unless_pending(
+        [&] {
+          bool pending = !self_queue_.empty();
+          for (auto* mb : wiring_.inbox_from) pending |= mb && mb->size_approx() > 0;
+          return !pending && wiring_.from_storage->size_approx() == 0;
+        },
+        [&] { ring_->submit_and_wait(wait_ms); });
+    if (!slept) ring_->submit_and_wait(0);  // submit what this turn queued
   }
   // Leave the loop with every remaining socket closed (drain deadline passed).
   for (auto& slot : slots_) {

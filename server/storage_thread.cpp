@@ -97,11 +97,13 @@ void StorageThread::run(std::stop_token stop) {
     }
     bool backlog = false;
     for (auto& r : replies_) backlog |= r->backlog() > 0;
-    doorbell_.prepare_sleep();
-    bool empty = true;
-    for (auto& in : inboxes_) empty &= in->size_approx() == 0;
-    if (empty && !stop.stop_requested()) doorbell_.wait(backlog ? 1 : kIdleWaitMs);
-    doorbell_.awake();
+    doorbell_.sleep_unless_pending(
+        [&] {
+          bool empty = !stop.stop_requested();
+          for (auto& in : inboxes_) empty &= in->size_approx() == 0;
+          return empty;
+        },
+        [&] { doorbell_.wait(backlog ? 1 : kIdleWaitMs); });
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -106,6 +107,35 @@ TEST(Doorbell, RingWakesOnlyASleepingConsumer) {
   bell.ring();  // only the first producer signals
   EXPECT_EQ(::read(bell.fd(), &value, sizeof value), static_cast<ssize_t>(sizeof value));
   EXPECT_EQ(value, 1u);
+}
+
+}  // namespace
+}  // namespace rtchat::core
+
+namespace rtchat::core {
+namespace {
+
+TEST(Doorbell, SleepUnlessPendingBlocksOnlyWhenNothingIsPending) {
+  Doorbell bell;
+  int blocked = 0;
+  EXPECT_FALSE(bell.sleep_unless_pending([] { return false; }, [&] { ++blocked; }));
+  EXPECT_EQ(blocked, 0);
+  EXPECT_TRUE(bell.sleep_unless_pending([] { return true; }, [&] { ++blocked; }));
+  EXPECT_EQ(blocked, 1);
+}
+
+TEST(Doorbell, AProducerRingingDuringTheSleepWakesTheWait) {
+  Doorbell bell;
+  // The producer rings between the announcement and the wait: the eventfd is written, so the
+  // wait returns at once instead of sleeping out its timeout.
+  auto t0 = std::chrono::steady_clock::now();
+  bell.sleep_unless_pending(
+      [&] {
+        bell.ring();
+        return true;
+      },
+      [&] { bell.wait(5000); });
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
 }
 
 }  // namespace
