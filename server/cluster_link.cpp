@@ -83,9 +83,6 @@ bool parse_redis_url(const std::string& url, std::string& host, int& port) {
   return !host.empty();
 }
 
-void ClusterLink::ReplyDeleter::operator()(redisReply* r) const { freeReplyObject(r); }
-void ClusterLink::ContextDeleter::operator()(redisContext* c) const { redisFree(c); }
-
 ClusterLink::ClusterLink(const ServerConfig& config, unsigned shards)
     : config_(config), shards_(shards), node_(config.node_id) {
   if (!parse_redis_url(config.cluster_url, host_, port_)) {

@@ -34,10 +34,9 @@
 #include "core/doorbell.h"
 #include "core/mailbox.h"
 #include "server/config.h"
+#include "server/redis_reply.h"
 #include "server/shard_messages.h"
 
-struct redisContext;
-struct redisReply;
 
 namespace rtchat::server {
 
@@ -80,14 +79,8 @@ class ClusterLink {
     bool is_publish = false;
     size_t publish = 0;  // index into publishes_
   };
-  struct ReplyDeleter {
-    void operator()(redisReply* r) const;
-  };
-  struct ContextDeleter {
-    void operator()(redisContext* c) const;
-  };
-  using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
-  using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+  using ReplyPtr = RedisReplyPtr;
+  using ContextPtr = RedisContextPtr;
 
   void run(std::stop_token stop);
   bool drain_inboxes();

@@ -20,13 +20,7 @@ namespace {
 
 constexpr int64_t kRetryAfterMs = 1000;  // while Redis is away, at most one attempt a second
 
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
-struct ContextDeleter {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
+using ReplyPtr = RedisReplyPtr;
 
 std::string stream_id(int64_t id) { return std::to_string(id) + "-0"; }
 
@@ -180,7 +174,7 @@ class ClusterStore final : public Store {
   std::unique_ptr<Store> local_;
   std::string host_;
   int port_;
-  std::unique_ptr<redisContext, ContextDeleter> ctx_;
+  RedisContextPtr ctx_;
   int64_t retry_at_ms_ = 0;
   int64_t next_log_ms_ = 0;
   std::string last_error_;

@@ -11,10 +11,13 @@
 #include <cstring>
 #include <limits>
 
+#include "proto/phoenix_codec.h"
 #include "server/display_text.h"
 
 namespace rtchat::server {
 namespace {
+
+using proto::phoenix::append_json_string;  // one JSON string escaper for the codec and tokens
 
 constexpr size_t kHs256Bytes = 32;
 constexpr size_t kHs256B64Chars = 43;  // 32 bytes, unpadded base64url
@@ -243,25 +246,6 @@ int64_t saturating_add(int64_t a, int64_t b) {
     return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
   }
   return sum;
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (const char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (u < 0x20) {
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xF];
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
 }
 
 void append_json_int(std::string& out, std::string_view key, int64_t v) {

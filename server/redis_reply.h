@@ -15,6 +15,10 @@ struct RedisReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
 using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
+struct RedisContextDeleter {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+using RedisContextPtr = std::unique_ptr<redisContext, RedisContextDeleter>;
 
 // The text of a string, status or error reply; "" for anything else (or null).
 std::string_view reply_text(const redisReply* r);
