@@ -61,8 +61,8 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-# /etc/rtchat is an absolute destination: staged under DESTDIR with the rest.
-set(CPACK_SET_DESTDIR ON)
+# No CPACK_SET_DESTDIR: it would package CMAKE_INSTALL_PREFIX (/usr/local), not /usr; CPack
+# stages the absolute /etc/rtchat destination by itself.
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # rtchat_0.1.0_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)

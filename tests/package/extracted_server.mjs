@@ -11,7 +11,7 @@ import { SERVER_BIN, startServer, mintToken } from '../e2e/lib/server.mjs';
 
 const installedWeb = join(dirname(dirname(realpathSync(SERVER_BIN))), 'share', 'rtchat', 'web');
 let srv;
-before(async () => { srv = await startServer({ args: ['--shards', '1'] }); });
+before(async () => { srv = await startServer({ args: ['--shards', '1', '--drain-timeout', '2'] }); });
 after(async () => { await srv?.stop(); });
 
 test('runs in production mode from the packaged env file and serves the installed UI', async () => {

@@ -22,7 +22,8 @@ DEBS=("$WORK"/out/rtchat_*_*.deb)
 DEB=${DEBS[0]}
 echo "package: $(basename "$DEB") $(stat -c %s "$DEB") bytes"
 
-dpkg-deb -c "$DEB" | awk '{print $6}' >"$WORK/files"
+dpkg-deb -c "$DEB" >"$WORK/listing"
+awk '{print $6}' "$WORK/listing" >"$WORK/files"
 for f in ./usr/bin/rtchat-server ./usr/bin/rtchat-loadtest ./usr/bin/rtchat-cli \
   ./usr/share/rtchat/web/index.html ./usr/share/doc/rtchat/README.md \
   ./usr/share/doc/rtchat/protocol.md ./usr/share/man/man1/rtchat-server.1.gz \
@@ -31,7 +32,7 @@ for f in ./usr/bin/rtchat-server ./usr/bin/rtchat-loadtest ./usr/bin/rtchat-cli 
 done
 grep -q '^\./usr/share/rtchat/web/assets/.*\.js$' "$WORK/files" || fail "no UI script under share/"
 # The secret file is not world-readable, even before postinst hands it to group rtchat.
-dpkg-deb -c "$DEB" | grep -q '^-rw-r----- .* \./etc/rtchat/rtchat.env$' || fail "rtchat.env mode"
+grep -q '^-rw-r----- .* \./etc/rtchat/rtchat.env$' "$WORK/listing" || fail "rtchat.env mode"
 
 DEPENDS=$(dpkg-deb -f "$DEB" Depends)
 echo "Depends: $DEPENDS"
