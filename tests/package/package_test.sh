@@ -47,6 +47,9 @@ grep -qx /etc/rtchat/rtchat.env "$WORK/control/conffiles" || fail "rtchat.env is
 grep -q 'adduser --system' "$WORK/control/postinst" || fail "postinst creates no system user"
 grep -q '/var/lib/rtchat' "$WORK/control/postinst" || fail "postinst creates no /var/lib/rtchat"
 [ -x "$WORK/control/postinst" ] || fail "postinst not executable"
+for script in postinst prerm postrm; do
+  sh -n "$WORK/control/$script" || fail "$script: syntax error"
+done
 
 ROOT="$WORK/root"
 dpkg -x "$DEB" "$ROOT"
