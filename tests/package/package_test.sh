@@ -79,6 +79,13 @@ grep -q 'package-test-secret' <<<"$CONFIG" && fail "config prints the secret"
 (cd "$SOURCE_DIR" && env "${PKG_ENV[@]}" RTCHAT_SERVER_BIN="$SERVER" \
   node --test tests/package/extracted_server.mjs) || fail "extracted server"
 
+# Type=notify: READY=1 once it answers, STOPPING=1 on SIGTERM (a stand-in NOTIFY_SOCKET).
+if command -v python3 >/dev/null; then
+  python3 "$SOURCE_DIR/tests/package/notify_check.py" "$SERVER" || fail "sd_notify"
+else
+  echo "python3 not installed: sd_notify check skipped (unit test NotifyTest covers the message)"
+fi
+
 if command -v systemd-analyze >/dev/null; then
   # verify resolves ExecStart and the unit's man page on this machine: point them at the tree.
   sed "s|^ExecStart=/usr/bin/|ExecStart=$ROOT/usr/bin/|; /^Documentation=/d" \
