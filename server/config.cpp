@@ -15,9 +15,17 @@ bool ServerConfig::dev_minting() const {
   return !production && (jwt_secret == kDevJwtSecret || dev_tokens);
 }
 
-bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
-  CLI::App app{
-      "rtchat-server: realtime chat over WebSockets (Phoenix v2 JSON and rtchat.v1 binary)"};
+namespace {
+
+// A flag's value as its default string: CLI11 captures defaults of options but not of flags, and
+// format_config prints every setting from the default strings of an app bound to a copy.
+CLI::Option* add_bool_flag(CLI::App& app, const std::string& name, bool& value,
+                           const std::string& description) {
+  return app.add_flag(name, value, description)->default_str(value ? "true" : "false");
+}
+
+// Every flag, bound to c; one list for parsing, printing (rtchat-server config) and the env names.
+void add_options(CLI::App& app, ServerConfig& c) {
   app.option_defaults()->always_capture_default();
   app.add_option("--host", c.host, "Listen address (default: 127.0.0.1, 0.0.0.0 with --production)")
       ->envname("RTCHAT_HOST");
@@ -38,10 +46,11 @@ bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
       ->envname("RTCHAT_WEB_ROOT");
   app.add_option("--jwt-secret", c.jwt_secret, "HS256 secret for socket tokens")
       ->envname("RTCHAT_JWT_SECRET");
-  app.add_flag("--production", c.production, "Production mode: no dev tokens, secret required")
+  add_bool_flag(app, "--production", c.production,
+                "Production mode: no dev tokens, secret required")
       ->envname("RTCHAT_PRODUCTION");
-  app.add_flag("--dev-tokens", c.dev_tokens,
-               "Dev mode with your own --jwt-secret: keep POST /api/dev/token (signs any name)")
+  add_bool_flag(app, "--dev-tokens", c.dev_tokens,
+                "Dev mode with your own --jwt-secret: keep POST /api/dev/token (signs any name)")
       ->envname("RTCHAT_DEV_TOKENS");
   app.add_option("--jwt-leeway", c.jwt_leeway_s, "Seconds of clock skew on exp/nbf")
       ->envname("RTCHAT_JWT_LEEWAY");
@@ -82,7 +91,8 @@ bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
       ->envname("RTCHAT_RETENTION_MAX_MESSAGES");
   app.add_option("--retention-max-age", c.retention_max_age_s, "Seconds, 0 = forever")
       ->envname("RTCHAT_RETENTION_MAX_AGE");
-  app.add_flag("--sync-full", c.sync_full, "SQLite synchronous=FULL")->envname("RTCHAT_SYNC_FULL");
+  add_bool_flag(app, "--sync-full", c.sync_full, "SQLite synchronous=FULL")
+      ->envname("RTCHAT_SYNC_FULL");
   app.add_option("--allowed-origins", c.allowed_origins,
                  "Browser origins allowed to open sockets (default: same origin)")
       ->delimiter(',')
@@ -97,6 +107,67 @@ bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
       ->envname("RTCHAT_CLUSTER");
   app.add_option("--node-id", c.node_id, "This node's id in the cluster (default: random)")
       ->envname("RTCHAT_NODE_ID");
+}
+
+constexpr const char* kAppDescription =
+    "rtchat-server: realtime chat over WebSockets (Phoenix v2 JSON and rtchat.v1 binary)";
+
+// Secrets never reach a terminal or a log: the JWT secret by length only, a cluster URL's
+// user:password part replaced.
+std::string masked(const std::string& env, const std::string& value) {
+  if (env == "RTCHAT_JWT_SECRET") {
+    if (value.empty()) return "";
+    if (value == kDevJwtSecret) return "<built-in development secret>";
+    return "<hidden, " + std::to_string(value.size()) + " characters>";
+  }
+  if (env == "RTCHAT_CLUSTER") {
+    auto scheme = value.find("://");
+    auto at = value.find('@');
+    if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+      return value.substr(0, scheme + 3) + "<hidden>" + value.substr(at);
+    }
+  }
+  return value;
+}
+
+}  // namespace
+
+std::vector<std::string> config_env_names() {
+  ServerConfig scratch;
+  CLI::App app{kAppDescription};
+  add_options(app, scratch);
+  std::vector<std::string> names;
+  for (const CLI::Option* opt : app.get_options()) {
+    if (!opt->get_envname().empty() && !opt->get_group().empty()) {
+      names.push_back(opt->get_envname());
+    }
+  }
+  return names;
+}
+
+std::string format_config(const ServerConfig& config) {
+  ServerConfig copy = config;
+  // What run_server will use: outside production an empty secret means the built-in one.
+  if (copy.jwt_secret.empty() && !copy.production) copy.jwt_secret = kDevJwtSecret;
+  CLI::App app{kAppDescription};
+  add_options(app, copy);  // captures copy's values as each option's default string
+  std::string out;
+  for (const CLI::Option* opt : app.get_options()) {
+    // Hidden options (group "") are test switches, not settings.
+    if (opt->get_envname().empty() || opt->get_group().empty()) continue;
+    std::string value = opt->get_default_str();
+    // Lists print as [a,b]; the env form (and the flag's delimiter) is a,b.
+    if (value.size() >= 2 && value.front() == '[' && value.back() == ']') {
+      value = value.substr(1, value.size() - 2);
+    }
+    out += opt->get_envname() + "=" + masked(opt->get_envname(), value) + "\n";
+  }
+  return out;
+}
+
+bool parse_config(int argc, char** argv, ServerConfig& c, int& exit_code) {
+  CLI::App app{kAppDescription};
+  add_options(app, c);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -65,6 +65,13 @@ struct ServerConfig {
 // (--help, bad flags). The "token" subcommand is handled in main.
 bool parse_config(int argc, char** argv, ServerConfig& out, int& exit_code);
 
+// The RTCHAT_* variable of every setting (hidden test switches excluded), in --help order.
+std::vector<std::string> config_env_names();
+
+// The configuration as RTCHAT_NAME=value lines (an env file), secrets masked: what
+// `rtchat-server config` prints.
+std::string format_config(const ServerConfig& config);
+
 // The development secret used when none is given outside production; logged as a warning.
 inline constexpr const char* kDevJwtSecret = "rtchat-dev-secret-do-not-use-in-production";
 

@@ -9,6 +9,7 @@
 #include "server/dev_tokens.h"
 #include "server/jwt.h"
 #include "server/server.h"
+#include "server/web_root.h"
 
 namespace {
 
@@ -54,10 +55,26 @@ int mint_token_command(int argc, char** argv) {
   return token.empty() ? 1 : 0;
 }
 
+// `rtchat-server config [flags]`: the effective configuration (flags over RTCHAT_* env over
+// defaults, as the server would run with it), secrets masked. The env file and the unit's flags
+// are checked with `sudo -u rtchat env $(cat /etc/rtchat/rtchat.env) rtchat-server config`.
+int print_config_command(int argc, char** argv) {
+  rtchat::server::ServerConfig config;
+  int exit_code = 0;
+  if (!rtchat::server::parse_config(argc, argv, config, exit_code)) return exit_code;
+  config.web_root =
+      rtchat::server::find_web_root(config.web_root, rtchat::server::current_executable()).string();
+  std::fputs(rtchat::server::format_config(config).c_str(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "token") == 0) return mint_token_command(argc - 1, argv + 1);
+  if (argc > 1 && std::strcmp(argv[1], "config") == 0) {
+    return print_config_command(argc - 1, argv + 1);
+  }
   rtchat::server::ServerConfig config;
   int exit_code = 0;
   if (!rtchat::server::parse_config(argc, argv, config, exit_code)) return exit_code;

@@ -21,9 +21,11 @@
 #include "server/cluster_store.h"
 #include "server/log.h"
 #include "server/memory_store.h"
+#include "server/service_notify.h"
 #include "server/shard.h"
 #include "server/sqlite_store.h"
 #include "server/storage_thread.h"
+#include "server/web_root.h"
 
 namespace rtchat::server {
 namespace {
@@ -60,17 +62,6 @@ uint16_t bound_port(int fd) {
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   return ntohs(addr.sin_port);
-}
-
-std::filesystem::path resolve_web_root(const ServerConfig& config) {
-  if (!config.web_root.empty()) return config.web_root;
-  // Next to the sources when run from the build tree, else ./web/dist.
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  for (auto dir = exe.parent_path(); !ec && dir.has_relative_path(); dir = dir.parent_path()) {
-    if (std::filesystem::exists(dir / "web" / "dist" / "index.html")) return dir / "web" / "dist";
-  }
-  return "web/dist";
 }
 
 // One line that says who can get a token and which Host names are answered, so an operator
@@ -131,7 +122,7 @@ int run_server(ServerConfig config) {
   // last id when the room's record is created (StoreLoadRoom), so memory follows the rooms in use,
   // not the rooms in the database.
 
-  auto web_root = resolve_web_root(config);
+  auto web_root = find_web_root(config.web_root, current_executable());
   auto static_files = std::make_unique<StaticFiles>(StaticFiles::load(web_root));
 
   std::vector<core::UniqueFd> listeners;
@@ -215,11 +206,14 @@ int run_server(ServerConfig config) {
   }
   std::printf("rtchat-server listening on %s:%u\n", config.host.c_str(), port);
   std::fflush(stdout);
+  // Listeners are bound, the store is open and every shard is running: ready for traffic.
+  notify_ready();
 
   int sig = 0;
   sigwait(&signals, &sig);
   LOG_INFO("drain", "signal=%s timeout_s=%d", sig == SIGTERM ? "SIGTERM" : "SIGINT",
            config.drain_timeout_s);
+  notify_stopping();
   shared.stopping.store(true);
   for (auto& s : shard_list) s->doorbell().signal();
   for (auto& t : threads) t.join();
