@@ -11,7 +11,7 @@ PACKAGES=(
   libssl-dev libsqlite3-dev libhiredis-dev libcli11-dev libreaderwriterqueue-dev libhttp-parser-dev
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
   clang libclang-rt-14-dev
-  libsystemd-dev pandoc dpkg-dev
+  libsystemd-dev pandoc dpkg-dev python3
   redis-server gnuplot-nox
   nodejs npm chromium
 )
