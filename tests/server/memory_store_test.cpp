@@ -53,15 +53,8 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
     EXPECT_TRUE(store_->page(room, before, limit, out, has_more));
     return ids_of(out);
   }
-  // Store::last_id of each room, as (room, id) pairs.
   std::vector<std::pair<std::string, int64_t>> last_ids_of(const std::vector<std::string>& rooms) {
-    std::vector<std::pair<std::string, int64_t>> out;
-    for (const auto& room : rooms) {
-      int64_t id = -1;
-      EXPECT_TRUE(store_->last_id(room, id)) << room;
-      out.emplace_back(room, id);
-    }
-    return out;
+    return testing::last_ids_of(*store_, rooms);
   }
   std::vector<int64_t> all_ids(const std::string& room) {
     bool has_more = false;

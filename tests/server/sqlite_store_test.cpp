@@ -50,15 +50,8 @@ class SqliteStoreTest : public ::testing::Test {
     store_.reset();
     store_ = std::make_unique<SqliteStore>(SqliteOptions{.path = path_.string()});
   }
-  // Store::last_id of each room, as (room, id) pairs.
   std::vector<std::pair<std::string, int64_t>> last_ids_of(const std::vector<std::string>& rooms) {
-    std::vector<std::pair<std::string, int64_t>> out;
-    for (const auto& room : rooms) {
-      int64_t id = -1;
-      EXPECT_TRUE(store_->last_id(room, id)) << room;
-      out.emplace_back(room, id);
-    }
-    return out;
+    return testing::last_ids_of(*store_, rooms);
   }
   void append_ok(const std::vector<ChatMessage>& batch) {
     std::string error;

@@ -1,11 +1,15 @@
 // Chat messages for store tests (SQLite, memory, and the contract suite that runs on both).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "proto/messages.h"
+#include "server/store.h"
 
 namespace rtchat::testing {
 
@@ -36,6 +40,18 @@ inline std::vector<int64_t> id_sequence(int64_t first, int64_t last) {
   std::vector<int64_t> ids;
   for (int64_t id = first; id <= last; ++id) ids.push_back(id);
   return ids;
+}
+
+// Store::last_id of each room, as (room, id) pairs (a failed read is a test failure).
+inline std::vector<std::pair<std::string, int64_t>> last_ids_of(
+    server::Store& store, const std::vector<std::string>& rooms) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& room : rooms) {
+    int64_t id = -1;
+    EXPECT_TRUE(store.last_id(room, id)) << room;
+    out.emplace_back(room, id);
+  }
+  return out;
 }
 
 }  // namespace rtchat::testing
