@@ -37,7 +37,6 @@
 #include "server/redis_reply.h"
 #include "server/shard_messages.h"
 
-
 namespace rtchat::server {
 
 enum class ClusterHealth : int { Off = 0, Up = 1, Down = 2 };

@@ -110,9 +110,10 @@ struct CatchupReady {
   std::string room;
   ConnRef conn;
   JoinId join_id = 0;  // the join it answers
-  bool ok = false;     // false: storage failed; the channel gets phx_error and rejoins
+  bool ok = false;     // false: storage failed; the join gets an error and the client retries
   int64_t upto_id = 0;
   std::vector<proto::ChatMessage> messages;
+  bool too_large = false;  // over the catch-up budget: answered recovered: false
 };
 
 // ---- cluster mode (--cluster): owner shard <-> cluster link thread (server/cluster_link.h).
@@ -197,6 +198,9 @@ struct StoreCatchup {
   int64_t after_id = 0;
   int64_t upto_id = 0;
   int max_count = 0;
+  // Past this estimate of JSON bytes the storage thread drops the messages and answers too_large
+  // (0 = no budget): an oversized catch-up never leaves the storage thread.
+  size_t max_bytes = 0;
 };
 // A history page for a connection (push) or an HTTP request (http = true).
 struct StorePage {
@@ -224,6 +228,7 @@ struct StoreCatchupDone {
   StoreCatchup request;
   bool ok = false;
   std::vector<proto::ChatMessage> messages;
+  bool too_large = false;  // over request.max_bytes: messages dropped, the client pages history
 };
 struct StorePageDone {
   StorePage request;

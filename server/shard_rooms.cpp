@@ -121,6 +121,7 @@ void Shard::on_join_room(JoinRoom&& m) {
     send_to_shard(m.conn.shard, std::move(accepted));
     return;
   }
+  if (catchup) catchup->max_bytes = config_.outbound_cap_bytes / 2;  // see on_catchup_ready
   if (catchup && storage_overloaded()) {
     // Storage is behind: the client learns it must page history itself instead of the server
     // queueing one more read without bound.
@@ -287,7 +288,7 @@ void Shard::on_typing(Typing&& m) {
 void Shard::on_catchup_done(StoreCatchupDone&& d) {
   unsigned member = d.request.conn.shard;
   send_to_shard(member, CatchupReady{std::move(d.request.room), d.request.conn, d.request.join_id,
-                                     d.ok, d.request.upto_id, std::move(d.messages)});
+                                     d.ok, d.request.upto_id, std::move(d.messages), d.too_large});
 }
 
 void Shard::broadcast_to_members(OwnedRoom& owned, RoomBroadcast&& b) {
@@ -493,7 +494,7 @@ void Shard::on_catchup_ready(CatchupReady&& m) {
   }
   // A catch-up larger than half the outbound cap would close a client that reads (4008) and
   // make it reconnect into the same catch-up: it gets recovered: false and pages history.
-  const bool fits = missed_bytes <= config_.outbound_cap_bytes / 2;
+  const bool fits = !m.too_large && missed_bytes <= config_.outbound_cap_bytes / 2;
   send_join_ok(*c, *ch, fits);
   queue_frame(*c, std::move(ch->pending_state));
   if (fits) {

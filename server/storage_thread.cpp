@@ -161,9 +161,15 @@ void StorageThread::commit_appends() {
 void StorageThread::handle(unsigned shard, StorageRequest&& request) {
   metrics_.reads.add();
   if (auto* c = std::get_if<StoreCatchup>(&request)) {
-    StoreCatchupDone done{std::move(*c), false, {}};
+    StoreCatchupDone done{std::move(*c), false, {}, false};
     done.ok = store_->range(done.request.room, done.request.after_id, done.request.upto_id,
                             done.request.max_count, done.messages);
+    // This thread reads one catch-up at a time, so an oversized one costs memory only here,
+    // briefly; it never crosses to a shard nor gets encoded.
+    if (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes) {
+      std::vector<proto::ChatMessage>().swap(done.messages);
+      done.too_large = true;
+    }
     replies_[shard]->send(std::move(done));
   } else if (auto* p = std::get_if<StorePage>(&request)) {
     StorePageDone done{std::move(*p), false, false, false, {}};

@@ -60,6 +60,23 @@ class StorageThreadLoad : public ::testing::Test {
     return loaded ? std::move(*loaded) : StoreRoomLoaded{};
   }
 
+  StoreCatchupDone catchup(StoreCatchup request) {
+    EXPECT_TRUE(thread_->inbox(0).try_push(std::move(request)));
+    thread_->inbox(0).notify();
+    StorageReply reply;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!replies_.try_pop(reply)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "no catch-up answer";
+        return {};
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    auto* done = std::get_if<StoreCatchupDone>(&reply);
+    EXPECT_NE(done, nullptr);
+    return done ? std::move(*done) : StoreCatchupDone{};
+  }
+
   ServerConfig config_;
   core::Doorbell doorbell_;
   core::Mailbox<StorageReply> replies_{64, doorbell_};
@@ -78,6 +95,21 @@ TEST_F(StorageThreadLoad, AnswersTheRoomsLastStoredIdOrZero) {
   StoreRoomLoaded fresh = load("fresh");
   EXPECT_TRUE(fresh.ok);
   EXPECT_EQ(fresh.last_id, 0);
+}
+
+TEST_F(StorageThreadLoad, ACatchUpOverItsByteBudgetStaysInTheStorageThread) {
+  auto store = open_memory_store();
+  std::string error;
+  ASSERT_TRUE(store->append(rtchat::testing::make_messages("lobby", 1, 40), error));
+  start(std::move(store));
+  StoreCatchupDone small = catchup(StoreCatchup{"lobby", {}, 1, 0, 40, 1000, 1000});
+  EXPECT_TRUE(small.ok);
+  EXPECT_TRUE(small.too_large);  // 40 messages of ~130 bytes estimated: over 1000
+  EXPECT_TRUE(small.messages.empty());
+  StoreCatchupDone fits = catchup(StoreCatchup{"lobby", {}, 2, 0, 40, 1000, 1 << 20});
+  EXPECT_TRUE(fits.ok);
+  EXPECT_FALSE(fits.too_large);
+  EXPECT_EQ(fits.messages.size(), 40u);
 }
 
 TEST_F(StorageThreadLoad, ReadFailureIsAnAnswerNotASilence) {
