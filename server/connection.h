@@ -104,6 +104,14 @@ struct Connection {
   unsigned strikes = 0;
   int64_t last_typing_ms = 0;
 
+  // Removes a channel and returns it; its held frames stop counting against the outbound cap.
+  Channel take_channel(Channel* ch) {
+    held_bytes -= ch->held_bytes;
+    Channel out = std::move(*ch);
+    channels.erase(channels.begin() + (ch - channels.data()));
+    return out;
+  }
+
   Channel* find_channel(std::string_view topic) {
     for (auto& c : channels) {
       if (c.topic == topic) return &c;

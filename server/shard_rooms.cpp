@@ -379,7 +379,7 @@ void Shard::on_join_accepted(JoinAccepted&& m) {
   if (!m.refused.empty()) {
     metrics_.joins_rejected.add();
     send_error_reply(*c, ch->join_ref, ch->join_push_ref, topic, m.refused);
-    c->channels.erase(c->channels.begin() + (ch - c->channels.data()));
+    c->take_channel(ch);
     return;
   }
   ch->is_joined = true;
@@ -478,9 +478,7 @@ void Shard::on_catchup_ready(CatchupReady&& m) {
   if (!m.ok) {
     // The missed messages cannot be read now: the join fails (the client retries it with its
     // backoff, still from its last_seen_id).
-    Channel gone = std::move(*ch);
-    c->channels.erase(c->channels.begin() + (ch - c->channels.data()));
-    c->held_bytes -= gone.held_bytes;
+    Channel gone = c->take_channel(ch);
     remove_local_member(gone.room, c->ref);
     send_to_shard(owner_shard(gone.room, config_.effective_shards()), LeaveRoom{gone.room, c->ref});
     send_error_reply(*c, gone.join_ref, gone.join_push_ref, topic, "storage unavailable");

@@ -168,20 +168,19 @@ void Shard::collect_wslay_output(Connection& c) {
     size_t len = static_cast<uint8_t>(out[1]) & 0x7F;  // control frames: <= 125
     size_t total = 2 + len;
     if (out.size() < total) break;
-    if (opcode == 0x8 && len == 0 && !wslay_event_get_close_received(c.ws.get())) {
+    const bool is_close = opcode == 0x8;
+    if (is_close && len >= 2) {
+      close_code_sent =
+          static_cast<uint16_t>((static_cast<uint8_t>(out[2]) << 8) | static_cast<uint8_t>(out[3]));
+    }
+    if (is_close && len == 0 && !wslay_event_get_close_received(c.ws.get())) {
       // wslay's own close for an error it met without a code: a framing error.
       close_code_sent = static_cast<uint16_t>(CloseCode::ProtocolError);
       queue_frame(c, make_close_frame(close_code_sent, close_reason::kProtocolError));
-    } else if (opcode == 0x8 && len == 2) {
-      close_code_sent =
-          static_cast<uint16_t>((static_cast<uint8_t>(out[2]) << 8) | static_cast<uint8_t>(out[3]));
+    } else if (is_close && len == 2) {
       queue_frame(c, make_close_frame(close_code_sent, reason_for(close_code_sent)));
     } else {
       // A pong, the echo of a client close with its reason, or the empty echo of an empty close.
-      if (opcode == 0x8 && len >= 2) {
-        close_code_sent = static_cast<uint16_t>((static_cast<uint8_t>(out[2]) << 8) |
-                                                static_cast<uint8_t>(out[3]));
-      }
       queue_frame(c, core::SharedFrame::copy_of(out.substr(0, total)));
     }
     out.remove_prefix(total);
@@ -293,8 +292,7 @@ void Shard::handle_join(Connection& c, proto::ClientMessage& m) {
     send_channel_close(c, *old);
     if (old->is_joined) remove_local_member(old->room, c.ref);
     send_to_shard(owner_shard(room, config_.effective_shards()), LeaveRoom{room, c.ref});
-    c.held_bytes -= old->held_bytes;
-    c.channels.erase(c.channels.begin() + (old - c.channels.data()));
+    c.take_channel(old);
   }
   if (c.channels.size() >= config_.max_rooms_per_conn) {
     metrics_.joins_rejected.add();
@@ -338,8 +336,7 @@ void Shard::handle_leave(Connection& c, proto::ClientMessage& m) {
   send_channel_close(c, *ch);
   if (ch->is_joined) remove_local_member(ch->room, c.ref);
   send_to_shard(owner_shard(ch->room, config_.effective_shards()), LeaveRoom{ch->room, c.ref});
-  c.held_bytes -= ch->held_bytes;
-  c.channels.erase(c.channels.begin() + (ch - c.channels.data()));
+  c.take_channel(ch);
 }
 
 void Shard::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {

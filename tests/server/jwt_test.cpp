@@ -69,7 +69,9 @@ TEST(Jwt, NameFromASubWithInvisibleCharactersIsCleanedAndStableOnReMint) {
   JwtClaims c;
   ASSERT_EQ(verify(sign_raw(kHs256Header, R"({"sub":"b\u009eb","exp":1700003600,"name":""})"), c),
             JwtError::None);
-  EXPECT_EQ(c.sub, "b\xC2\x9E" "b");
+  EXPECT_EQ(c.sub,
+            "b\xC2\x9E"
+            "b");
   EXPECT_EQ(c.name, "bb");
   JwtClaims minted = c;
   minted.iat = kNow;
