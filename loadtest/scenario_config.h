@@ -37,6 +37,9 @@ struct ScenarioConfig {
   std::string csv_path;
   bool json = false;
   bool quiet = false;
+  // Every delivered new_msg is answered with mark_read {id}, as a chat UI with the room in view
+  // does: the cost of read-state writes (issue 16) under a scenario. Their replies are not timed.
+  bool mark_read = false;
   bool strict =
       false;  // exit 3 when any delivery is lost, reordered or duplicated  // no progress lines
 

@@ -54,6 +54,10 @@ void add_options(CLI::App& app, ServerConfig& c) {
       ->envname("RTCHAT_DEV_TOKENS");
   app.add_option("--jwt-leeway", c.jwt_leeway_s, "Seconds of clock skew on exp/nbf")
       ->envname("RTCHAT_JWT_LEEWAY");
+  app.add_option("--token-refresh-notice-secs", c.token_refresh_notice_s,
+                 "Push token_expiring this long before a socket's token expires (s)")
+      ->check(CLI::NonNegativeNumber)
+      ->envname("RTCHAT_TOKEN_REFRESH_NOTICE_SECS");
   app.add_option("--max-message-bytes", c.max_message_bytes, "Max WebSocket message (close 1009)")
       ->envname("RTCHAT_MAX_MESSAGE_BYTES");
   app.add_option("--max-body-chars", c.max_body_chars, "Max new_msg body characters")

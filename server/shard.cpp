@@ -393,6 +393,7 @@ void Shard::sweep(int64_t now_ms) {
         } else if (token_expired(c.claims, now_s, config_.jwt_leeway_s)) {
           close_with(c, Close::TokenExpired);
         } else {
+          notify_token_expiring(c, now_s);
           released += release_idle_wslay(c) ? 1 : 0;
         }
         break;

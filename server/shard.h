@@ -190,10 +190,25 @@ class Shard {
   void broadcast_presence_diff(const std::string& room, OwnedRoom& owned,
                                const proto::PresenceDiff& diff);
   void add_local_member(const std::string& room, const ConnRef& ref);
-  void send_join_ok(Connection& c, const Channel& ch, std::optional<bool> recovered);
+  void send_join_ok(Connection& c, const Channel& ch, std::optional<bool> recovered,
+                    std::optional<int64_t> last_read_id = {}, int unread = 0);
   // Keeps a live frame for a channel whose catch-up is loading (counted against the cap).
   void hold_frame(Connection& c, Channel& ch, int64_t message_id, const core::SharedFrame& frame);
   void remove_local_member(const std::string& room, const ConnRef& ref);
+
+  // ---- read state (shard_read_state.cpp, docs/protocol.md "Read state")
+  void handle_mark_read(Connection& c, Channel& ch, proto::ClientMessage& m);  // member
+  void on_mark_read(MarkRead&& m);                                             // owner
+  void on_mark_read_done(StoreMarkReadDone&& d);                               // owner
+  void push_read_state(const MarkRead& origin, int64_t last_read_id);          // owner
+  void on_mark_read_ack(MarkReadAck&& a);                                      // member
+  void on_read_state_push(ReadStatePush&& p);                                  // member
+  void load_read_state_with_join(const JoinRoom& m, const OwnedRoom& room, JoinAccepted& accepted,
+                                 std::optional<StoreCatchup>& catchup);  // owner
+
+  // ---- token refresh (shard_token_refresh.cpp, docs/protocol.md "Token refresh")
+  void notify_token_expiring(Connection& c, int64_t now_s);  // from the sweep
+  void handle_refresh(Connection& c, proto::ClientMessage& m);
 
   unsigned index_;
   SharedState& shared_;

@@ -114,6 +114,38 @@ struct CatchupReady {
   int64_t upto_id = 0;
   std::vector<proto::ChatMessage> messages;
   bool too_large = false;  // over the catch-up budget: answered recovered: false
+  bool recovering = true;  // false: only the read state was loaded; recovered is the answer
+  std::optional<bool> recovered;
+  std::optional<int64_t> last_read_id;  // the join reply's read state, when it was loaded
+  int unread = 0;
+};
+
+// ---- read state (docs/protocol.md "Read state"; server/shard_read_state.cpp)
+
+// Member shard -> owner: a mark_read push, ordered on the owner like a publish.
+struct MarkRead {
+  std::string room;
+  ConnRef conn;
+  std::optional<std::string> join_ref;
+  std::optional<std::string> ref;
+  std::string user_id;
+  int64_t id = 0;
+};
+// Owner -> origin shard: the mark is stored (ok {last_read_id}) or failed (reason).
+struct MarkReadAck {
+  std::string room;
+  ConnRef conn;
+  std::optional<std::string> join_ref;
+  std::optional<std::string> ref;
+  bool ok = false;
+  int64_t last_read_id = 0;
+  std::string reason;
+};
+// Owner -> a member shard: push read_state to these sockets of the user (its other devices).
+struct ReadStatePush {
+  std::string room;
+  int64_t last_read_id = 0;
+  std::vector<ConnRef> conns;
 };
 
 // ---- cluster mode (--cluster): owner shard <-> cluster link thread (server/cluster_link.h).
@@ -180,7 +212,8 @@ struct ClusterNodeDown {
 using ShardMessage =
     std::variant<JoinRoom, JoinAccepted, LeaveRoom, Publish, Typing, RoomBroadcast, PublishAck,
                  CatchupReady, ClusterPublish, ClusterWatch, ClusterPresenceOut, ClusterRoomSynced,
-                 ClusterDeliver, ClusterPublishDone, ClusterPresenceIn, ClusterNodeDown>;
+                 ClusterDeliver, ClusterPublishDone, ClusterPresenceIn, ClusterNodeDown, MarkRead,
+                 MarkReadAck, ReadStatePush>;
 
 // ---- shard <-> storage thread
 
@@ -201,6 +234,13 @@ struct StoreCatchup {
   // Past this estimate of JSON bytes the storage thread drops the messages and answers too_large
   // (0 = no budget): an oversized catch-up never leaves the storage thread.
   size_t max_bytes = 0;
+  // False: the join does not recover through this trip (max_count 0); it only loads the read
+  // state below, and recovered is the reply's answer (nullopt: the join had no last_seen_id).
+  bool recovering = true;
+  std::optional<bool> recovered;
+  // Set: the join reply's read state of this user (last_read_id, unread up to upto_id) is read
+  // in the same trip (docs/protocol.md "Read state").
+  std::optional<std::string> read_state_of;
 };
 // A history page for a connection (push) or an HTTP request (http = true).
 struct StorePage {
@@ -216,7 +256,14 @@ struct StorePage {
 struct StoreLoadRoom {
   std::string room;
 };
-using StorageRequest = std::variant<StoreAppend, StoreCatchup, StorePage, StoreLoadRoom>;
+// The owner ordered a mark_read: stored in the storage thread's group commit, like an append.
+struct StoreMarkRead {
+  std::string user_id;
+  int64_t id = 0;  // clamped by the owner to the room's last committed id
+  MarkRead origin;
+};
+using StorageRequest =
+    std::variant<StoreAppend, StoreCatchup, StorePage, StoreLoadRoom, StoreMarkRead>;
 
 struct StoreAppendDone {
   proto::ChatMessage message;
@@ -228,7 +275,9 @@ struct StoreCatchupDone {
   StoreCatchup request;
   bool ok = false;
   std::vector<proto::ChatMessage> messages;
-  bool too_large = false;  // over request.max_bytes: messages dropped, the client pages history
+  bool too_large = false;    // over request.max_bytes: messages dropped, the client pages history
+  int64_t last_read_id = 0;  // request.read_state_of's position (0 = never marked)
+  int unread = 0;
 };
 struct StorePageDone {
   StorePage request;
@@ -242,8 +291,14 @@ struct StoreRoomLoaded {
   bool ok = false;
   int64_t last_id = 0;
 };
-using StorageReply =
-    std::variant<StoreAppendDone, StoreCatchupDone, StorePageDone, StoreRoomLoaded>;
+struct StoreMarkReadDone {
+  MarkRead origin;
+  bool ok = false;
+  int64_t last_read_id = 0;  // the stored position: max(stored, origin's id)
+  std::string error;
+};
+using StorageReply = std::variant<StoreAppendDone, StoreCatchupDone, StorePageDone, StoreRoomLoaded,
+                                  StoreMarkReadDone>;
 
 static_assert(std::is_nothrow_move_constructible_v<ShardMessage>);
 static_assert(std::is_nothrow_move_constructible_v<StorageRequest>);

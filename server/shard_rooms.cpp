@@ -60,6 +60,10 @@ void Shard::dispatch(ShardMessage&& message) {
                    owner_.apply_remote(m.room, m.joins, m.leaves);
                  },
                  [&](ClusterNodeDown& m) { owner_.drop_remote_node(m.node); },
+                 // ---- read state: shard_read_state.cpp
+                 [&](MarkRead& m) { on_mark_read(std::move(m)); },
+                 [&](MarkReadAck& m) { on_mark_read_ack(std::move(m)); },
+                 [&](ReadStatePush& m) { on_read_state_push(std::move(m)); },
                  // Shard -> link types: never sent to a shard.
                  [&](ClusterPublish&) {},
                  [&](ClusterWatch&) {},
@@ -74,6 +78,7 @@ void Shard::dispatch_storage(StorageReply&& reply) {
                  [&](StoreCatchupDone& m) { on_catchup_done(std::move(m)); },
                  [&](StorePageDone& m) { on_page_done(std::move(m)); },
                  [&](StoreRoomLoaded& m) { on_room_loaded(std::move(m)); },
+                 [&](StoreMarkReadDone& m) { on_mark_read_done(std::move(m)); },
              },
              reply);
 }
@@ -129,6 +134,7 @@ void Shard::on_join_room(JoinRoom&& m) {
     accepted.recovered = false;
     accepted.catchup_pending = false;
   }
+  load_read_state_with_join(m, room, accepted, catchup);
   proto::PresenceEntries state = owner_.presence_state(room);
   std::string topic = topic_of(m.room);
   accepted.presence_state = encode_frame(
@@ -287,8 +293,13 @@ void Shard::on_typing(Typing&& m) {
 
 void Shard::on_catchup_done(StoreCatchupDone&& d) {
   unsigned member = d.request.conn.shard;
-  send_to_shard(member, CatchupReady{std::move(d.request.room), d.request.conn, d.request.join_id,
-                                     d.ok, d.request.upto_id, std::move(d.messages), d.too_large});
+  CatchupReady ready{std::move(d.request.room), d.request.conn,        d.request.join_id, d.ok,
+                     d.request.upto_id,         std::move(d.messages), d.too_large};
+  ready.recovering = d.request.recovering;
+  ready.recovered = d.request.recovered;
+  if (d.request.read_state_of) ready.last_read_id = d.last_read_id;
+  ready.unread = d.unread;
+  send_to_shard(member, std::move(ready));
 }
 
 void Shard::broadcast_to_members(OwnedRoom& owned, RoomBroadcast&& b) {
@@ -396,14 +407,17 @@ void Shard::on_join_accepted(JoinAccepted&& m) {
   queue_frame(*c, std::move(m.presence_state));
 }
 
-void Shard::send_join_ok(Connection& c, const Channel& ch, std::optional<bool> recovered) {
+void Shard::send_join_ok(Connection& c, const Channel& ch, std::optional<bool> recovered,
+                         std::optional<int64_t> last_read_id, int unread) {
   proto::Reply ok;
   ok.join_ref = ch.join_ref;
   ok.ref = ch.join_push_ref;  // phoenix.js sends ref == join_ref; echo what the client sent
   ok.topic = ch.topic;
-  if (recovered) {
+  if (recovered || last_read_id) {
     ok.body.kind = proto::ReplyBody::Kind::Join;
     ok.body.recovered = recovered;
+    ok.body.last_read_id = last_read_id;
+    ok.body.unread = unread;
   }
   send_reply(c, std::move(ok));
 }
@@ -493,7 +507,8 @@ void Shard::on_catchup_ready(CatchupReady&& m) {
   // A catch-up larger than half the outbound cap would close a client that reads (4008) and
   // make it reconnect into the same catch-up: it gets recovered: false and pages history.
   const bool fits = !m.too_large && missed_bytes <= config_.outbound_cap_bytes / 2;
-  send_join_ok(*c, *ch, fits);
+  send_join_ok(*c, *ch, m.recovering ? std::optional<bool>(fits) : m.recovered, m.last_read_id,
+               m.unread);
   queue_frame(*c, std::move(ch->pending_state));
   if (fits) {
     for (auto& frame : missed) queue_frame(*c, std::move(frame));

@@ -246,6 +246,10 @@ void Shard::handle_client_message(Connection& c, proto::ClientMessage& m) {
     return;
   }
   c.strikes = 0;
+  if (m.event == proto::ClientEvent::Refresh && m.topic == "phoenix") {
+    handle_refresh(c, m);
+    return;
+  }
   switch (m.event) {
     case proto::ClientEvent::Join:
       handle_join(c, m);
@@ -401,6 +405,9 @@ void Shard::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
       send_reply(c, std::move(ok));
       return;
     }
+    case proto::ClientEvent::MarkRead:
+      handle_mark_read(c, ch, m);
+      return;
     default:
       send_error_reply(c, m.join_ref, m.ref, m.topic, "unknown event");
       return;
