@@ -28,10 +28,6 @@ void Shard::handle_mark_read(Connection& c, Channel& ch, proto::ClientMessage& m
     send_error_reply(c, m.join_ref, m.ref, m.topic, kInvalidPayload);
     return;
   }
-  if (storage_overloaded()) {
-    send_error_reply(c, m.join_ref, m.ref, m.topic, "overloaded");
-    return;
-  }
   send_to_shard(owner_shard(ch.room, config_.effective_shards()),
                 MarkRead{ch.room, c.ref, m.join_ref, m.ref, c.claims.sub, *m.read_id});
 }
@@ -81,9 +77,10 @@ void Shard::on_read_state_push(ReadStatePush&& p) {
 
 void Shard::on_mark_read(MarkRead&& m) {
   OwnedRoom* room = owner_.find(m.room);
-  if (!room) {
+  if (!room || storage_overloaded()) {  // a slow disk: refuse rather than queue without bound
+    std::string reason = room ? "overloaded" : "not joined";
     send_to_shard(m.conn.shard,
-                  MarkReadAck{m.room, m.conn, m.join_ref, m.ref, false, 0, "not joined"});
+                  MarkReadAck{m.room, m.conn, m.join_ref, m.ref, false, 0, std::move(reason)});
     return;
   }
   // Nobody can have read past the last message: an id above it is clamped, so a client's

@@ -406,6 +406,10 @@ void Shard::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
       return;
     }
     case proto::ClientEvent::MarkRead:
+      if (owner != index_ && outboxes_[owner]->overloaded(kOwnerBacklogLimit)) {
+        send_error_reply(c, m.join_ref, m.ref, m.topic, "overloaded");
+        return;
+      }
       handle_mark_read(c, ch, m);
       return;
     default:
