@@ -22,8 +22,8 @@ after(async () => { await srv?.stop(); });
 const now = () => Math.floor(Date.now() / 1000);
 
 // A phoenix.js socket that records every frame on topic "phoenix" and its first close.
-function connect(token) {
-  const s = new Socket(srv.wsUrl, { transport: WebSocket, params: { token }, reconnectAfterMs: () => 60000 });
+function connect(token, server = srv) {
+  const s = new Socket(server.wsUrl, { transport: WebSocket, params: { token }, reconnectAfterMs: () => 60000 });
   const seen = { frames: [], close: null, openedAt: Date.now() };
   s.onMessage((m) => { if (m.topic === 'phoenix') seen.frames.push({ ...m, at: Date.now() }); });
   s.onClose((e) => { seen.close ??= { code: e.code, reason: e.reason, at: Date.now() }; });
@@ -101,16 +101,20 @@ test('a refused refresh (bad signature, other sub, expired, no token) keeps the 
 });
 
 test('a token with less than the notice left gets token_expiring at once; a refresh renews the notice', async () => {
-  const exp = now() + 1;
-  const client = connect(mintToken('tom', { exp }));
+  // Its own server with a long notice, so "less than the notice left" still leaves seconds to act.
+  const long = await startServer({ args: ['--jwt-leeway', '0', '--token-refresh-notice-secs', '30'] });
+  const exp = now() + 10;
+  const client = connect(mintToken('tom', { exp }), long);
   try {
     const first = await waitFor(() => expiring(client)[0], 'immediate token_expiring', 3000);
     assert.deepEqual(first.payload, { exp });
-    const newExp = now() + NOTICE_S;  // within the notice again: a new token, a new notice
+    assert.ok(first.at - client.seen.openedAt < 2500, 'sent within a sweep of the connect');
+    const newExp = now() + 20;  // within the notice again: a new token, a new notice
     assert.equal((await refresh(client, { token: mintToken('tom', { exp: newExp }) })).status, 'ok');
     const second = await waitFor(() => expiring(client)[1], 'token_expiring for the new token', 3000);
     assert.deepEqual(second.payload, { exp: newExp });
   } finally {
     client.s.disconnect();
+    await long.stop();
   }
 });
