@@ -163,7 +163,7 @@ void LoadWorker::on_new_msg(LoadConnection& c, const proto::ChatMessage& msg, in
   } else {
     ++counters_[Counter::OrderViolations];
   }
-  if (config_.mark_read) send_mark_read(c, msg.id);
+  if (config_.mark_read || config_.heartbeat_per_delivery) send_mark_read(c, msg.id);
   const auto latency = static_cast<uint64_t>(std::max<int64_t>(0, now - stamp.send_ns));
   interval_e2e_.record(latency);
   if (stamp.send_ns >= t_measure_ns_ && stamp.send_ns < t_end_ns_) {
@@ -180,6 +180,12 @@ void LoadWorker::send_mark_read(LoadConnection& c, int64_t id) {
   m.event = proto::ClientEvent::MarkRead;
   m.event_name = "mark_read";
   m.read_id = id;
+  if (config_.heartbeat_per_delivery) {
+    m.join_ref.reset();
+    m.topic = "phoenix";
+    m.event = proto::ClientEvent::Heartbeat;
+    m.event_name = "heartbeat";
+  }
   queue_message(c, m);
 }
 
