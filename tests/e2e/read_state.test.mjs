@@ -2,12 +2,16 @@
 // --shards 2 with phoenix.js. mark_read {id} is stored per (user, room), never moves back, and is
 // pushed as read_state to the user's other sockets in the room (not to the sender, not to other
 // users); the join reply carries last_read_id and unread (capped at 100); the position survives a
-// restart on the same SQLite file; a bad payload is refused with invalid_payload.
+// restart on the same SQLite file; a bad payload is refused with invalid_payload; in cluster mode
+// the position is kept per node and the unread count follows the cluster's order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { Socket } from 'phoenix';
 import WebSocket from 'ws';
+import { freePort, startRedis } from './lib/redis.mjs';
 import { mintToken, sleep, startServer, waitFor } from './lib/server.mjs';
 
 const ARGS = ['--shards', '2', '--rate', '1000', '--rate-burst', '1000'];
@@ -145,5 +149,42 @@ test('a bad mark_read payload is refused with invalid_payload', async () => {
     });
   } finally {
     await srv.stop();
+  }
+});
+
+test('cluster mode: read state is per node (documented), unread follows the cluster order', async () => {
+  const redisPort = await freePort();
+  const redisDir = mkdtempSync(joinPath(tmpdir(), 'rtchat-redis-'));
+  const redis = await startRedis(redisPort, redisDir);
+  const nodes = [];
+  try {
+    for (const id of ['A', 'B']) {
+      nodes.push(await startServer({
+        args: [...ARGS, '--cluster', `redis://127.0.0.1:${redisPort}`, '--node-id', id],
+      }));
+    }
+    const [a, b] = nodes;
+    await withSockets(a, async (openA) => withSockets(b, async (openB) => {
+      const onA = await join(openA('cleo'), 'room:span');
+      const otherA = await join(openA('cleo'), 'room:span');
+      const onB = await join(openB('cleo'), 'room:span');
+      const writerB = await join(openB('dirk'), 'room:span');
+      await publish(onA.ch, 3);
+      const last = await publish(writerB.ch, 4);  // ids from one cluster order, whoever posts
+      assert.deepEqual(await push(onA.ch, 'mark_read', { id: 5 }), { ok: { last_read_id: 5 } });
+      await waitFor(() => otherA.readStates.length === 1, 'read_state on the same node');
+      assert.deepEqual(otherA.readStates, [{ last_read_id: 5 }]);
+      await sleep(200);
+      assert.deepEqual(onB.readStates, [], 'another node is not told (docs/cluster.md)');
+      const againA = await join(openA('cleo'), 'room:span');
+      assert.deepEqual([againA.reply.last_read_id, againA.reply.unread], [5, last - 5]);
+      const againB = await join(openB('cleo'), 'room:span');
+      assert.deepEqual([againB.reply.last_read_id, againB.reply.unread], [0, last],
+        'node B counts every message of the cluster order as unread');
+    }));
+  } finally {
+    for (const n of nodes) await n.stop();
+    await redis.stop();
+    rmSync(redisDir, { recursive: true, force: true });
   }
 });
