@@ -238,6 +238,12 @@ void ClusterLink::handle(ShardMessage&& message) {
       append({"PUBLISH", cluster::channel_key(t->room),
               cluster::typing_payload(node_, t->user_id, t->user_name)});
     }
+  } else if (auto* rs = std::get_if<ClusterReadState>(&message)) {
+    // Like typing: best effort, dropped while Redis is away (each node keeps its own copy).
+    if (up_) {
+      append({"PUBLISH", cluster::channel_key(rs->room),
+              cluster::read_state_payload(node_, rs->user_id, rs->last_read_id)});
+    }
   } else if (auto* po = std::get_if<ClusterPresenceOut>(&message)) {
     auto& mine = own_presence_[po->room];
     std::vector<std::string> del{"HDEL", cluster::presence_key(po->room)};
@@ -400,6 +406,13 @@ void ClusterLink::on_sub_reply(redisReply* r) {
     t.room = name;
     t.conn.shard = kRemoteNodeShard;
     to_owner(name, std::move(t));
+  } else if (payload.starts_with("r")) {
+    ClusterReadState rs{name, {}, 0};
+    std::string node;
+    if (!cluster::parse_read_state(payload, node, rs.user_id, rs.last_read_id) || node == node_) {
+      return;
+    }
+    to_owner(name, std::move(rs));
   }
 }
 

@@ -38,6 +38,15 @@ struct ReadStatePush {
   std::vector<ConnRef> conns;
 };
 
+// Owner <-> cluster link (cluster mode): a mark stored on one node, for the user's sockets on the
+// others. Out: published after the local commit. In: from another node; the receiving owner
+// stores it (monotonic, no answer) and pushes read_state to every local socket of the user.
+struct ClusterReadState {
+  std::string room;
+  std::string user_id;
+  int64_t last_read_id = 0;
+};
+
 // Owner -> storage thread: stored in the storage thread's group commit, like an append.
 struct StoreMarkRead {
   std::string user_id;

@@ -15,7 +15,7 @@ using ShardMessage =
     std::variant<JoinRoom, JoinAccepted, LeaveRoom, Publish, Typing, RoomBroadcast, PublishAck,
                  CatchupReady, ClusterPublish, ClusterWatch, ClusterPresenceOut, ClusterRoomSynced,
                  ClusterDeliver, ClusterPublishDone, ClusterPresenceIn, ClusterNodeDown, MarkRead,
-                 MarkReadAck, ReadStatePush>;
+                 MarkReadAck, ReadStatePush, ClusterReadState>;
 
 static_assert(std::is_nothrow_move_constructible_v<ShardMessage>);
 

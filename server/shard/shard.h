@@ -205,6 +205,7 @@ class Shard {
   void push_read_state(const MarkRead& origin, int64_t last_read_id);          // owner
   void on_mark_read_ack(MarkReadAck&& a);                                      // member
   void on_read_state_push(ReadStatePush&& p);                                  // member
+  void on_cluster_read_state(ClusterReadState&& m);  // owner, a mark from another node
   void load_read_state_with_join(const JoinRoom& m, const OwnedRoom& room, JoinAccepted& accepted,
                                  std::optional<StoreCatchup>& catchup);  // owner
 

@@ -92,15 +92,33 @@ void Shard::on_mark_read(MarkRead&& m) {
 
 void Shard::on_mark_read_done(StoreMarkReadDone&& d) {
   const MarkRead& origin = d.origin;
+  if (origin.conn.shard == kRemoteNodeShard) {  // another node's mark: nobody to answer
+    if (d.ok) push_read_state(origin, d.last_read_id);
+    return;
+  }
   if (!d.ok) {
     send_to_shard(origin.conn.shard, MarkReadAck{origin.room, origin.conn, origin.join_ref,
                                                  origin.ref, false, 0, "storage unavailable"});
     return;
   }
   push_read_state(origin, d.last_read_id);
+  if (!config_.cluster_url.empty()) {  // the user's sockets on the other nodes
+    send_to_shard(config_.effective_shards(),
+                  ClusterReadState{origin.room, origin.user_id, d.last_read_id});
+  }
   send_to_shard(
       origin.conn.shard,
       MarkReadAck{origin.room, origin.conn, origin.join_ref, origin.ref, true, d.last_read_id, {}});
+}
+
+// Stored here too (max, like any mark), then pushed to every local socket of the user in the
+// room. Only nodes with members in the room receive it (the link subscribes rooms in use).
+void Shard::on_cluster_read_state(ClusterReadState&& m) {
+  if (storage_overloaded()) return;  // best effort, like the publish that carried it
+  MarkRead origin{m.room,       ConnRef{kRemoteNodeShard, 0, 0},
+                  std::nullopt, std::nullopt,
+                  m.user_id,    m.last_read_id};
+  send_to_storage(StoreMarkRead{std::move(m.user_id), m.last_read_id, std::move(origin)});
 }
 
 // The user's other sockets in the room, grouped by their shard: one message per shard.

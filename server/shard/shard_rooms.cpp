@@ -64,6 +64,7 @@ void Shard::dispatch(ShardMessage&& message) {
                  [&](MarkRead& m) { on_mark_read(std::move(m)); },
                  [&](MarkReadAck& m) { on_mark_read_ack(std::move(m)); },
                  [&](ReadStatePush& m) { on_read_state_push(std::move(m)); },
+                 [&](ClusterReadState& m) { on_cluster_read_state(std::move(m)); },
                  // Shard -> link types: never sent to a shard.
                  [&](ClusterPublish&) {},
                  [&](ClusterWatch&) {},
