@@ -1,0 +1,199 @@
+// The outbox of one room: what the user sent that the server has not accepted yet. Messages go
+// out one at a time, in the order they were written; a refusal that passes (rate_limited, no
+// answer, not connected, server busy) is retried after a growing pause, and the text is never
+// dropped: it stays on screen as a pending row, and in localStorage across a reload. A refusal
+// that will not pass by itself ("invalid body", "unauthorized") stops the queue at that message
+// until the user retries, edits or discards it.
+import { messageDate } from './dates.js';
+import { el } from './dom.js';
+import { loadOutbox, saveOutbox } from './storage.js';
+
+export const kMaxOutboxItems = 100;   // a bound on what one room keeps (and stores) unsent
+const kSendTimeoutMs = 10_000;        // phoenix.js's own default push timeout
+const kRetryBaseMs = 250;             // the server refills its bucket at --rate/s (20): one token is 50 ms
+const kRetryCapMs = 8_000;
+const kClockSkewMs = 60_000;          // restored items: a stored message this much older still counts
+
+const kRetryable = new Set(['rate_limited', 'timeout', 'overloaded', 'storage unavailable',
+  'not joined', 'unmatched topic', 'cluster unavailable']);
+
+function describe(reason) {
+  switch (reason) {
+    case 'rate_limited': return 'you are sending too fast';
+    case 'timeout': return 'the server did not answer';
+    case 'invalid body': return 'the server refused the text (empty or too long)';
+    case 'storage unavailable': return 'the server could not store it';
+    case 'overloaded': case 'cluster unavailable': return 'the server is busy';
+    case 'not joined': case 'unmatched topic': return 'not in the room';
+    default: return typeof reason === 'string' ? reason : 'unknown error';
+  }
+}
+
+const retryDelayMs = (attempts) =>
+  Math.round(Math.min(kRetryCapMs, kRetryBaseMs * 2 ** (attempts - 1)) * (0.75 + Math.random() / 2));
+
+export class Outbox {
+  // push(body, timeoutMs) -> a phoenix Push; isJoined() -> bool; highestSeenId() -> id or null;
+  // onNotice(text or null): the line under the composer; onEdit(body) -> true when the text went
+  // back into the (empty) box.
+  constructor({ userId, roomId, listNode, push, isJoined, highestSeenId, onNotice, onEdit }) {
+    Object.assign(this, { userId_: userId, roomId_: roomId, list_: listNode, push_: push,
+      isJoined_: isJoined, highestSeenId_: highestSeenId, onNotice_: onNotice, onEdit_: onEdit });
+    this.items_ = loadOutbox(userId, roomId).slice(0, kMaxOutboxItems).map((i) => this.item_(i));
+    this.timer_ = null;
+    this.isStopped_ = false;
+    this.isReady_ = false;  // set once history is loaded: restored items are checked against it first
+    this.render_();
+  }
+
+  get size() { return this.items_.length; }
+
+  // Queues a message; false when the outbox is full (the caller keeps the text in the box).
+  enqueue(body) {
+    if (this.items_.length >= kMaxOutboxItems) return false;
+    this.items_.push(this.item_({ body, queuedAt: Date.now(), wasSent: false }));
+    this.changed_();
+    this.pump_();
+    return true;
+  }
+
+  // The channel is joined (first join or a rejoin): send what waits.
+  onReady() {
+    this.isReady_ = true;
+    this.pump_();
+  }
+
+  stop() {
+    this.isStopped_ = true;
+    clearTimeout(this.timer_);
+    this.list_.replaceChildren();
+  }
+
+  // Messages from the server (live, recovered or a history page): our own that match a sent
+  // item prove it arrived even if its reply was lost (a drop, a timeout), so it is not sent twice.
+  noteMessages(messages) {
+    let isChanged = false;
+    for (const m of messages) {
+      if (m?.user_id !== this.userId_ || typeof m.body !== 'string') continue;
+      const i = this.items_.findIndex((item) => this.proves_(m, item));
+      if (i < 0) continue;
+      this.items_.splice(i, 1);
+      isChanged = true;
+    }
+    if (isChanged) {
+      this.changed_();
+      this.pump_();
+    }
+  }
+
+  proves_(m, item) {
+    if (!item.wasSent || m.body !== item.body) return false;
+    if (item.sentAfterId !== null) return m.id > item.sentAfterId;
+    const when = messageDate(m);  // restored from storage: no id to compare with, use the time
+    return when !== null && when.getTime() >= item.queuedAt - kClockSkewMs;
+  }
+
+  item_({ body, queuedAt, wasSent }) {
+    return { body, queuedAt, wasSent: Boolean(wasSent), sentAfterId: null, attempts: 0,
+      state: 'queued', reason: null };
+  }
+
+  pump_() {
+    if (this.isStopped_ || !this.isReady_ || this.timer_ !== null) return;
+    const head = this.items_[0];
+    if (!head || head.state === 'sending' || head.state === 'failed') return;
+    if (!this.isJoined_()) {
+      head.state = 'queued';
+      return this.changed_();
+    }
+    head.state = 'sending';
+    head.wasSent = true;
+    head.sentAfterId = this.highestSeenId_();
+    this.changed_();
+    this.push_(head.body, kSendTimeoutMs)
+      .receive('ok', () => this.settle_(head, null))
+      .receive('error', (resp) => this.settle_(head, typeof resp?.reason === 'string' ? resp.reason : 'error'))
+      .receive('timeout', () => this.settle_(head, 'timeout'));
+  }
+
+  settle_(item, reason) {
+    if (this.isStopped_ || this.items_[0] !== item || item.state !== 'sending') return;  // proven already
+    if (reason === null) {
+      this.items_.shift();
+      this.changed_();
+      return this.pump_();
+    }
+    item.attempts += 1;
+    item.reason = reason;
+    if (!kRetryable.has(reason)) {
+      item.state = 'failed';
+      return this.changed_();
+    }
+    item.state = 'retrying';
+    this.changed_();
+    this.timer_ = setTimeout(() => {
+      this.timer_ = null;
+      if (item.state === 'retrying') item.state = 'queued';
+      this.pump_();
+    }, retryDelayMs(item.attempts));
+  }
+
+  retry_(item) {
+    item.state = 'queued';
+    item.attempts = 0;
+    this.changed_();
+    this.pump_();
+  }
+
+  remove_(item) {
+    const i = this.items_.indexOf(item);
+    if (i < 0) return;
+    this.items_.splice(i, 1);
+    this.changed_();
+    this.pump_();
+  }
+
+  changed_() {
+    if (this.isStopped_) return;
+    saveOutbox(this.userId_, this.roomId_,
+      this.items_.map(({ body, queuedAt, wasSent }) => ({ body, queuedAt, wasSent })));
+    this.render_();
+  }
+
+  notice_() {
+    const head = this.items_[0];
+    if (!head || head.reason === null || head.state === 'sending') {
+      if (head && !this.isJoined_() && this.isReady_) return 'Not sent yet: waiting for the connection.';
+      return null;
+    }
+    if (head.state === 'failed') return `Not sent: ${describe(head.reason)}. Retry, edit or discard it below.`;
+    return `Not sent yet: ${describe(head.reason)}. Retrying…`;
+  }
+
+  render_() {
+    this.onNotice_(this.notice_());
+    this.list_.replaceChildren(...this.items_.map((item) => this.row_(item)));
+  }
+
+  row_(item) {
+    const status = item.state === 'failed' ? `Not sent: ${describe(item.reason)}`
+      : item.state === 'retrying' ? `Not sent yet (${describe(item.reason)}); retrying…`
+        : item.state === 'sending' ? 'Sending…' : 'Waiting to send…';
+    const button = (label, testid, onClick) => {
+      const b = el('button', { type: 'button', dataset: { testid },
+        class: 'rounded border border-slate-300 px-1.5 hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500' }, label);
+      b.addEventListener('click', onClick);
+      return b;
+    };
+    return el('li', {
+      class: 'rounded-lg border border-dashed border-slate-300 bg-white/60 px-3 py-2 text-slate-500',
+      dataset: { testid: 'pending-item', state: item.state },
+    },
+    el('p', { class: 'msg-body', dataset: { testid: 'pending-body' } }, item.body),
+    el('div', { class: 'mt-1 flex flex-wrap items-center gap-2 text-xs' },
+      el('span', { class: item.state === 'failed' ? 'text-red-700' : '', dataset: { testid: 'pending-status' } }, status),
+      item.state === 'failed' ? button('Retry', 'pending-retry', () => this.retry_(item)) : null,
+      item.state === 'failed' ? button('Edit', 'pending-edit', () => { if (this.onEdit_(item.body)) this.remove_(item); }) : null,
+      item.state === 'failed' ? button('Discard', 'pending-discard', () => this.remove_(item)) : null));
+  }
+}
