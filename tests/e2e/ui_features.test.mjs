@@ -255,6 +255,135 @@ test('token refresh: a tab whose token lives 8 s stays on one socket for 20 s', 
   assert.notEqual(await page.evaluate(() => localStorage.getItem('rtchat.token')), token, 'the new token is kept');
 });
 
+// ---- The UI against protocol-16 frames supplied by the test (runs on any server) -------------
+// The socket route below answers delete_msg, mark_read and refresh itself, adds `unread` and
+// `last_read_id` to join replies, and can push msg_deleted / read_state / token_expiring, so the
+// UI's side of the contract is exercised today; the tests above do the same against the server.
+const sim = { unread: {}, lastRead: {}, marks: [], refreshed: null, sockets: [], joins: new Set(), auth: null };
+let simPage;
+let simBob;
+const simPost = async (body) => (await simBob.push(simBob.x, 'new_msg', { body })).ok.id;
+const badgeOf = (page, id) => recentRoom(page, id).locator('[data-testid="unread-badge"]');
+
+function simulateProtocol16(ws) {
+  const up = ws.connectToServer();
+  sim.sockets.push(ws);
+  const reply = (f, status, response) => ws.send(JSON.stringify([f[0], f[1], f[2], 'phx_reply', { status, response }]));
+  ws.onMessage((m) => {
+    const f = JSON.parse(String(m));
+    const [, , topic, event, payload] = f;
+    if (event === 'delete_msg') {
+      if (payload.id === 0) return reply(f, 'error', { reason: 'not_found' });
+      reply(f, 'ok', { id: payload.id });
+      return ws.send(JSON.stringify([null, null, topic, 'msg_deleted', { id: payload.id, event_id: 1e6, deleted_by: 'x' }]));
+    }
+    if (event === 'mark_read') {
+      sim.marks.push([topic, payload.id]);
+      return reply(f, 'ok', { last_read_id: payload.id });
+    }
+    if (topic === 'phoenix' && event === 'refresh') {
+      sim.refreshed = payload.token;
+      return reply(f, 'ok', { exp: Math.floor(Date.now() / 1000) + 3600 });
+    }
+    if (event === 'phx_join') sim.joins.add(`${topic} ${f[1]}`);
+    up.send(m);
+  });
+  up.onMessage((m) => {
+    const f = JSON.parse(String(m));
+    if (f[3] === 'phx_reply' && sim.joins.has(`${f[2]} ${f[1]}`) && f[4].status === 'ok') {
+      f[4].response = { ...f[4].response, unread: sim.unread[f[2]] ?? 0, last_read_id: sim.lastRead[f[2]] ?? 0 };
+    }
+    ws.send(JSON.stringify(f));
+  });
+}
+
+const pushToPage = (frame) => sim.sockets[sim.sockets.length - 1].send(JSON.stringify(frame));
+
+test('simulated: the directory lists valid rooms with counts, asked with the JWT as Bearer', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  cleanups.push(() => context.close().catch(() => {}));
+  await context.route('**/api/rooms?**', (route) => {
+    sim.auth = route.request().headers().authorization;
+    route.fulfill({ json: { rooms: [{ id: 'sim-a', members: 3 }, { id: 'bad id!', members: 1 }], has_more: true } });
+  });
+  await context.routeWebSocket(/\/socket\/websocket/, simulateProtocol16);
+  simPage = await context.newPage();
+  simPage.setDefaultTimeout(kWait);
+  simPage.on('pageerror', (e) => problems.push(`sim pageerror: ${e}`));
+  await simPage.goto(`${server.url}/`);
+  await byTestId(simPage, 'signin-name').fill('simmer');
+  await byTestId(simPage, 'signin-submit').click();
+  const a = simPage.locator('[data-testid="directory-room"][data-room-id="sim-a"]');
+  await a.waitFor();
+  assert.equal(await a.locator('[data-testid="directory-members"]').textContent(), '3 online');
+  assert.equal(await simPage.locator('[data-testid="directory-room"]').count(), 1, 'an invalid room id is not listed');
+  assert.match(await byTestId(simPage, 'directory-status').textContent(), /More rooms exist/);
+  assert.match(sim.auth, /^Bearer eyJ/);
+});
+
+test('simulated: entering a room shows "New messages" after last_read_id and marks the newest read', async () => {
+  simBob = nodeClient(mint('sim-bob'));
+  const joined = await simBob.join('sim-x');
+  simBob.x = joined.channel;
+  const ids = [];
+  for (const body of ['x1', 'x2', 'x3', 'x4']) ids.push(await simPost(body));
+  sim.unread['room:sim-x'] = 3;
+  sim.lastRead['room:sim-x'] = ids[0];
+  await simPage.goto(`${server.url}/#/room/sim-x`);
+  const divider = byTestId(simPage, 'new-messages-divider');
+  await divider.waitFor();
+  assert.match(await divider.evaluate((d) => d.nextElementSibling.textContent), /x2/);
+  for (let i = 0; i < 30 && !sim.marks.some(([, id]) => id === ids[3]); i++) await sleep(100);
+  assert.deepEqual(sim.marks.at(-1), ['room:sim-x', ids[3]]);
+});
+
+test('simulated: own messages can be deleted (two clicks), others\' not; msg_deleted leaves a tombstone', async () => {
+  await byTestId(simPage, 'composer').fill('mine to delete');
+  await byTestId(simPage, 'composer').press('Enter');
+  const mine = messageItem(simPage, 'mine to delete');
+  await mine.waitFor();
+  assert.equal(await messageItem(simPage, 'x2').locator('[data-testid="message-delete"]').count(), 0);
+  const button = mine.locator('[data-testid="message-delete"]');
+  await button.click();
+  await button.click();
+  const tombstone = simPage.locator('[data-testid="message-item"][data-deleted="true"]');
+  await tombstone.waitFor();
+  assert.equal(await tombstone.locator('[data-testid="message-tombstone"]').textContent(), 'message deleted');
+  // A deletion by someone else, pushed by the server.
+  const x3 = await messageItem(simPage, 'x3').getAttribute('data-id');
+  pushToPage([null, null, 'room:sim-x', 'msg_deleted', { id: Number(x3), event_id: 1e6 + 1, deleted_by: 'mod' }]);
+  await simPage.locator(`[data-testid="message-item"][data-id="${x3}"][data-deleted="true"]`).waitFor();
+  assert.equal(await messageItem(simPage, 'x3').count(), 0);
+});
+
+test('simulated: unread badge of a background room counts, clears on read_state, shows 99+', async () => {
+  sim.unread['room:sim-x'] = 2;
+  await simPage.goto(`${server.url}/#/room/sim-y`);
+  const badge = badgeOf(simPage, 'sim-x');
+  await badge.waitFor();
+  assert.equal(await badge.textContent(), '2');
+  await simPost('x5');
+  await simPage.waitForFunction(() => document.querySelector(
+    '[data-testid="recent-room"][data-room-id="sim-x"] [data-testid="unread-badge"]')?.textContent === '3');
+  pushToPage([null, null, 'room:sim-x', 'read_state', { last_read_id: 1e7 }]);
+  await badge.waitFor({ state: 'detached' });
+  sim.unread['room:sim-x'] = 100;
+  await simPage.reload();
+  await badge.waitFor();
+  assert.equal(await badge.textContent(), '99+');
+});
+
+test('simulated: token_expiring gets a fresh token sent as refresh, and kept for reconnects', async () => {
+  const before = await simPage.evaluate(() => localStorage.getItem('rtchat.token'));
+  await sleep(1100);  // the fresh token gets another iat, so it differs
+  pushToPage([null, null, 'phoenix', 'token_expiring', { exp: Math.floor(Date.now() / 1000) + 30 }]);
+  for (let i = 0; i < 50 && !sim.refreshed; i++) await sleep(100);
+  assert.ok(sim.refreshed, 'the page sent refresh');
+  await simPage.waitForFunction((t) => localStorage.getItem('rtchat.token') === t, sim.refreshed);
+  assert.notEqual(sim.refreshed, before);
+  simBob.socket.disconnect();
+});
+
 test('no script errors, dialogs or CSP / Trusted Types violations', () => {
   assert.deepEqual(problems, []);
 });
