@@ -4,7 +4,6 @@
 // dropped: it stays on screen as a pending row, and in localStorage across a reload. A refusal
 // that will not pass by itself ("invalid body", "unauthorized") stops the queue at that message
 // until the user retries, edits or discards it.
-import { messageDate } from './dates.js';
 import { el } from './dom.js';
 import { loadOutbox, saveOutbox } from './storage.js';
 
@@ -12,7 +11,6 @@ export const kMaxOutboxItems = 100;   // a bound on what one room keeps (and sto
 const kSendTimeoutMs = 10_000;        // phoenix.js's own default push timeout
 const kRetryBaseMs = 250;             // the server refills its bucket at --rate/s (20): one token is 50 ms
 const kRetryCapMs = 8_000;
-const kClockSkewMs = 60_000;          // restored items: a stored message this much older still counts
 
 const kRetryable = new Set(['rate_limited', 'timeout', 'overloaded', 'storage unavailable',
   'not joined', 'unmatched topic', 'cluster unavailable']);
@@ -70,7 +68,9 @@ export class Outbox {
   }
 
   // Messages from the server (live, recovered or a history page): our own that match a sent
-  // item prove it arrived even if its reply was lost (a drop, a timeout), so it is not sent twice.
+  // item prove it arrived even if its reply was lost (a drop, a reload), so it is not sent twice.
+  // (A reply that only comes after the 10 s timeout, from a stalled server, can still mean a
+  // duplicate: the socket protocol has no idempotency key.)
   noteMessages(messages) {
     let isChanged = false;
     for (const m of messages) {
@@ -86,16 +86,16 @@ export class Outbox {
     }
   }
 
+  // sentAfterId: the newest id this page knew when the item was last sent (kept across reloads);
+  // our message with the same text and a higher id is that send having arrived. Never a guess by
+  // time: a wrong match would lose the user's text.
   proves_(m, item) {
-    if (!item.wasSent || m.body !== item.body) return false;
-    if (item.sentAfterId !== null) return m.id > item.sentAfterId;
-    const when = messageDate(m);  // restored from storage: no id to compare with, use the time
-    return when !== null && when.getTime() >= item.queuedAt - kClockSkewMs;
+    return item.wasSent && m.body === item.body && Number.isSafeInteger(m.id) && m.id > item.sentAfterId;
   }
 
-  item_({ body, queuedAt, wasSent }) {
-    return { body, queuedAt, wasSent: Boolean(wasSent), sentAfterId: null, attempts: 0,
-      state: 'queued', reason: null };
+  item_({ body, queuedAt, wasSent, sentAfterId }) {
+    return { body, queuedAt, wasSent: Boolean(wasSent) && Number.isSafeInteger(sentAfterId),
+      sentAfterId: Number.isSafeInteger(sentAfterId) ? sentAfterId : 0, attempts: 0, state: 'queued', reason: null };
   }
 
   pump_() {
@@ -108,7 +108,7 @@ export class Outbox {
     }
     head.state = 'sending';
     head.wasSent = true;
-    head.sentAfterId = this.highestSeenId_();
+    head.sentAfterId = this.highestSeenId_() ?? 0;  // null: the room had no messages (history is loaded first)
     this.changed_();
     this.push_(head.body, kSendTimeoutMs)
       .receive('ok', () => this.settle_(head, null))
@@ -156,7 +156,7 @@ export class Outbox {
   changed_() {
     if (this.isStopped_) return;
     saveOutbox(this.userId_, this.roomId_,
-      this.items_.map(({ body, queuedAt, wasSent }) => ({ body, queuedAt, wasSent })));
+      this.items_.map(({ body, queuedAt, wasSent, sentAfterId }) => ({ body, queuedAt, wasSent, sentAfterId })));
     this.render_();
   }
 

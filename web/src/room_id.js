@@ -9,7 +9,7 @@ export function isValidRoomId(id) {
 
 // Returns null when valid, else a sentence to show next to the input.
 export function roomIdError(id) {
-  if (id.length === 0) return 'Type a room name first (for example: lobby), or pick a room from the list.';
+  if (id.length === 0) return 'Type a room name first (for example: lobby).';
   if (id.length > 64) return 'Room names are at most 64 characters.';
   if (!kRoomIdPattern.test(id)) return 'Use only letters, digits, "_", "." and "-" (no spaces).';
   if (kOnlyDots.test(id)) return 'A room name needs a letter, digit, "_" or "-".';

@@ -44,13 +44,15 @@ export class RoomsPanel {
     const result = await fetchRoomDirectory(this.getToken_());
     if (load !== this.directoryLoad_) return;
     this.directory_ = result;
-    renderRoomDirectory(result, this.activeRoomId_);
+    this.render();
   }
 
   render() {
     const rooms = loadRecentRooms();
     $('recent-rooms').replaceChildren(...rooms.map((id) => this.recentRow_(id)));
     show($('recent-empty'), rooms.length === 0);
+    $('recent-empty').textContent = this.directory_.rooms?.length
+      ? 'No rooms yet. Join one above or pick an active room below.' : 'No rooms yet. Join one above.';
     if (!this.directory_.unsupported) renderRoomDirectory(this.directory_, this.activeRoomId_);
   }
 
@@ -98,7 +100,8 @@ export class RoomsPanel {
   onSubmit_(event) {
     event.preventDefault();
     const id = $('room-input').value.trim();
-    const error = roomIdError(id);
+    let error = roomIdError(id);
+    if (id === '' && this.knownRoomIds_().length > 0) error += ' Or pick a room below.';
     $('room-error').textContent = error ?? '';
     show($('room-error'), Boolean(error));
     $('room-input').setAttribute('aria-invalid', error ? 'true' : 'false');
