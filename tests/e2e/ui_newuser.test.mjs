@@ -64,6 +64,7 @@ async function newUser(name, { width = 1280, height = 800, link = null } = {}) {
       link.current = ws;
       const upstream = ws.connectToServer();
       ws.onMessage((m) => {
+        link.sent?.push(String(m));
         // dropsPushes: new_msg pushes vanish on the way (no reply ever comes), all else passes.
         if (link.dropsPushes && JSON.parse(String(m))[3] === 'new_msg') return;
         upstream.send(m);
@@ -113,6 +114,7 @@ test('a 5000-character paste is kept whole and refused with a visible reason unt
     await composer.press('Enter');
     await page.locator('[data-testid="message-item"]').first().waitFor();
     assert.equal((await bodies(page))[0], 'y'.repeat(3999) + '😀');
+    assert.equal(sentEvents(frames, 'new_msg').length, 1, 'sent once it fit');
     assert.equal(await composer.inputValue(), '');
   } finally {
     await context.close();
@@ -221,6 +223,41 @@ test('a message not yet accepted survives a reload of the tab and is sent after 
     await pending.waitFor({ state: 'detached' });
     await sleep(500);
     assert.equal(await page.locator('[data-testid="message-item"]', { hasText: 'kept across a reload' }).count(), 1);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a second tab of the same room does not send what the first tab still holds', async () => {
+  const link = { isBlocked: false, dropsPushes: false, current: null, sent: [] };
+  const { context, page: tab1 } = await newUser('twotabs', { link });
+  const sends = () => link.sent.filter((f) => f.includes('only once please')).length;
+  try {
+    await openRoom(tab1, 'newuser.tabs');
+    link.dropsPushes = true;
+    await byTestId(tab1, 'composer').fill('only once please');
+    await byTestId(tab1, 'composer').press('Enter');
+    await tab1.locator('[data-testid="pending-item"]', { hasText: 'only once please' }).waitFor();
+
+    const tab2 = await context.newPage();
+    tab2.setDefaultTimeout(kWait);
+    tab2.on('pageerror', (e) => problems.push(`tab2 pageerror: ${e}`));
+    assert.equal(sends(), 1, 'tab1 sent it (and it was dropped on the way)');
+    await tab2.goto(`${server.url}/#/room/newuser.tabs`);
+    await byTestId(tab2, 'history-status').waitFor({ state: 'hidden' });
+    await sleep(1000);
+    assert.equal(await tab2.locator('[data-testid="pending-item"]').count(), 0, 'tab1 owns the stored outbox');
+    assert.equal(sends(), 1, 'tab2 did not send it');
+
+    // tab1 goes away with the message unsent; the next tab to open the room sends it, once.
+    link.dropsPushes = false;
+    await tab1.close();
+    await tab2.reload();
+    const item = tab2.locator('[data-testid="message-list"] [data-testid="message-item"]', { hasText: 'only once please' });
+    await item.waitFor();
+    await sleep(500);
+    assert.equal(await item.count(), 1);
+    assert.equal(sends(), 2, 'sent again only by the reloaded tab');
   } finally {
     await context.close();
   }

@@ -113,18 +113,16 @@ export class MessageList {
     this.rows_.set(m.id, row);
   }
 
-  separatorOrRow_(id) {
-    return this.separators_.get(id) ?? this.rows_.get(id).node;
-  }
-
   firstIdAfterDivider_() {
     if (!this.divider_) return null;
     return this.ids_[this.insertionIndex_(this.divider_.afterId + 1)] ?? null;
   }
 
-  // Day separators and the unread divider, moved to where they belong now. Only nodes whose
+  // Day separators and the unread divider, moved to where they belong now: before a row come its
+  // day's separator, then the divider ("Today", "New messages", the first unread). Only nodes whose
   // place changed are touched, so scrolling and focus are not disturbed.
   placeDecorations_() {
+    const dividerAnchor = this.placeDivider_();
     const dates = this.ids_.map((id) => messageDate(this.rows_.get(id).message));
     const starts = new Set(dayStarts(dates).map((i) => this.ids_[i]));
     for (const [id, node] of this.separators_) {
@@ -142,21 +140,22 @@ export class MessageList {
         node = daySeparator(label);
         this.separators_.set(id, node);
       }
-      const rowNode = this.rows_.get(id).node;
-      if (node.nextSibling !== rowNode) this.list_.insertBefore(node, rowNode);
+      const anchor = id === dividerAnchor ? this.divider_.node : this.rows_.get(id).node;
+      if (node.nextSibling !== anchor) this.list_.insertBefore(node, anchor);
     }
-    this.placeDivider_();
   }
 
+  // Returns the id of the row the divider now sits on, or null.
   placeDivider_() {
-    if (!this.divider_) return;
+    if (!this.divider_) return null;
     const id = this.firstIdAfterDivider_();
     if (id === null) {
       this.divider_.node.remove();
-      return;
+      return null;
     }
-    const anchor = this.separatorOrRow_(id);
-    if (this.divider_.node.nextSibling !== anchor) this.list_.insertBefore(this.divider_.node, anchor);
+    const row = this.rows_.get(id).node;
+    if (this.divider_.node.nextSibling !== row) this.list_.insertBefore(this.divider_.node, row);
+    return id;
   }
 
   insertionIndex_(id) {

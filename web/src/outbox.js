@@ -37,11 +37,33 @@ export class Outbox {
   constructor({ userId, roomId, listNode, push, isJoined, highestSeenId, onNotice, onEdit }) {
     Object.assign(this, { userId_: userId, roomId_: roomId, list_: listNode, push_: push,
       isJoined_: isJoined, highestSeenId_: highestSeenId, onNotice_: onNotice, onEdit_: onEdit });
-    this.items_ = loadOutbox(userId, roomId).slice(0, kMaxOutboxItems).map((i) => this.item_(i));
+    this.items_ = [];
     this.timer_ = null;
     this.isStopped_ = false;
     this.isReady_ = false;  // set once history is loaded: restored items are checked against it first
-    this.render_();
+    this.isOwner_ = false;  // this tab keeps the room's stored outbox
+    this.releaseLock_ = null;
+    this.claimStoredItems_();
+  }
+
+  // Two tabs of one user in one room must not both send what a closed tab left: the tab holding
+  // the room's Web Lock owns the stored items (restores and saves them); another tab's outbox
+  // lives in memory only. Without Web Locks (an insecure origin) every tab owns them.
+  claimStoredItems_() {
+    const adopt = () => {
+      if (this.isStopped_) return false;
+      this.isOwner_ = true;
+      const stored = loadOutbox(this.userId_, this.roomId_).map((i) => this.item_(i));
+      this.items_ = [...stored, ...this.items_].slice(0, kMaxOutboxItems);  // older ones first
+      this.changed_();
+      this.pump_();
+      return true;
+    };
+    if (!navigator.locks?.request) return void adopt();
+    navigator.locks.request(`rtchat.outbox.${this.userId_}.${this.roomId_}`, { ifAvailable: true }, (lock) => {
+      if (!lock || !adopt()) return undefined;
+      return new Promise((resolve) => { this.releaseLock_ = resolve; });  // held until stop()
+    }).catch(() => {});
   }
 
   get size() { return this.items_.length; }
@@ -63,6 +85,7 @@ export class Outbox {
 
   stop() {
     this.isStopped_ = true;
+    this.releaseLock_?.();
     clearTimeout(this.timer_);
     this.list_.replaceChildren();
   }
@@ -155,7 +178,7 @@ export class Outbox {
 
   changed_() {
     if (this.isStopped_) return;
-    saveOutbox(this.userId_, this.roomId_,
+    if (this.isOwner_) saveOutbox(this.userId_, this.roomId_,
       this.items_.map(({ body, queuedAt, wasSent, sentAfterId }) => ({ body, queuedAt, wasSent, sentAfterId })));
     this.render_();
   }
