@@ -263,6 +263,40 @@ test('a second tab of the same room does not send what the first tab still holds
   }
 });
 
+test('a refusal that will not pass by itself stops the queue with Retry, Edit and Discard', async () => {
+  // A server with a lower body limit than the UI's 4000: "invalid body" is final, not retried.
+  const strict = await startServer({ args: ['--web-root', webDistDir, '--dev-tokens', '--max-body-chars', '10'] });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(kWait);
+    page.on('pageerror', (e) => problems.push(`strict pageerror: ${e}`));
+    await page.goto(strict.url + '/');
+    await byTestId(page, 'signin-name').fill('strict');
+    await byTestId(page, 'signin-submit').click();
+    await openRoom(page, 'newuser.strict');
+    for (const text of ['this one is too long', 'short']) {
+      await byTestId(page, 'composer').fill(text);
+      await byTestId(page, 'composer').press('Enter');
+    }
+    const failed = page.locator('[data-testid="pending-item"][data-state="failed"]', { hasText: 'this one is too long' });
+    await failed.waitFor();
+    assert.match(await byTestId(page, 'composer-error').textContent(), /Not sent: the server refused the text/);
+    await sleep(500);
+    assert.equal(await page.locator('[data-testid="message-item"]').count(), 0, '"short" waits behind it: order is kept');
+    await failed.locator('[data-testid="pending-retry"]').click();  // refused again
+    await page.locator('[data-testid="pending-item"][data-state="failed"]').waitFor();
+    await failed.locator('[data-testid="pending-edit"]').click();  // back into the box, out of the queue
+    assert.equal(await byTestId(page, 'composer').inputValue(), 'this one is too long');
+    await page.locator('[data-testid="message-item"]', { hasText: 'short' }).waitFor();
+    assert.equal(await page.locator('[data-testid="pending-item"]').count(), 0);
+    assert.equal(await byTestId(page, 'composer-error').textContent(), '');
+  } finally {
+    await context.close();
+    await strict.stop();
+  }
+});
+
 test('day separators between days, and the full date on hover of each time', async () => {
   // The grouping itself, over three days (the server stamps messages now, so the browser below
   // can only show one day).

@@ -40,16 +40,19 @@ function deleteButton(onDelete) {
     dataset: { testid: 'message-delete' },
   }, 'Delete');
   let disarmTimer = null;
+  const disarm = () => {
+    delete button.dataset.armed;
+    button.textContent = 'Delete';
+    button.setAttribute('aria-label', 'Delete message');
+    button.classList.replace('text-red-700', 'text-slate-400');
+  };
   button.addEventListener('click', () => {
     if (button.dataset.armed !== 'true') {
       button.dataset.armed = 'true';
       button.textContent = 'Delete?';
-      button.classList.add('text-red-700');
-      disarmTimer = setTimeout(() => {
-        delete button.dataset.armed;
-        button.textContent = 'Delete';
-        button.classList.remove('text-red-700');
-      }, kConfirmDeleteMs);
+      button.setAttribute('aria-label', 'Press again to delete the message');
+      button.classList.replace('text-slate-400', 'text-red-700');
+      disarmTimer = setTimeout(disarm, kConfirmDeleteMs);
       return;
     }
     clearTimeout(disarmTimer);
@@ -57,9 +60,7 @@ function deleteButton(onDelete) {
     button.textContent = 'Deleting…';
     onDelete(() => {  // called back when the delete failed: back to the first step
       button.disabled = false;
-      delete button.dataset.armed;
-      button.textContent = 'Delete';
-      button.classList.remove('text-red-700');
+      disarm();
     });
   });
   return button;
