@@ -101,10 +101,13 @@ async function newTab(context, hash = '') {
   });
   await page.goto(`${server.url}/${hash}`);
   await page.locator('[data-testid="connection-status"][data-state="connected"]').waitFor();
-  if (hash) await byTestId(page, 'history-status').waitFor({ state: 'hidden' });
+  if (hash) await historyLoaded(page);
   return page;
 }
 
+// The first history page is in (the status then reads "Beginning of the room" or nothing).
+const historyLoaded = (page) => page.waitForFunction(
+  () => !/Loading/.test(document.querySelector('[data-testid="history-status"]').textContent));
 const messageItem = (page, text) => page.locator('[data-testid="message-list"] [data-testid="message-item"]', { hasText: text });
 const recentRoom = (page, id) => page.locator(`[data-testid="recent-room"][data-room-id="${id}"]`);
 
@@ -180,7 +183,7 @@ test('unread: a badge for a room in the background, cleared when another tab rea
   const context = await newContext(mint('reader'));
   const tab1 = await newTab(context, `#/room/${x}`);
   await tab1.goto(`${server.url}/#/room/${y}`);  // x is now a recent room, watched in the background
-  await byTestId(tab1, 'history-status').waitFor({ state: 'hidden' });
+  await historyLoaded(tab1);
   await bob.post(joined.channel, ['unread 1', 'unread 2', 'unread 3']);
   const badge = recentRoom(tab1, x).locator('[data-testid="unread-badge"]');
   await badge.waitFor();
