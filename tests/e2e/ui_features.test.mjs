@@ -180,8 +180,11 @@ test('unread: a badge for a room in the background, cleared when another tab rea
   const joined = await bob.join(x);
   if (!Number.isSafeInteger(joined.ok?.unread)) return t.skip('join reply has no "unread": server without read state');
 
+  await bob.post(joined.channel, ['read before']);
   const context = await newContext(mint('reader'));
-  const tab1 = await newTab(context, `#/room/${x}`);
+  const tab1 = await newTab(context, `#/room/${x}`);  // reads "read before" (mark_read)
+  await messageItem(tab1, 'read before').waitFor();
+  await sleep(500);
   await tab1.goto(`${server.url}/#/room/${y}`);  // x is now a recent room, watched in the background
   await historyLoaded(tab1);
   await bob.post(joined.channel, ['unread 1', 'unread 2', 'unread 3']);

@@ -131,8 +131,9 @@ export class ChatRoom {
   onJoined_(resp) {
     this.setError_(null);
     if (Number.isSafeInteger(resp.last_read_id)) {
-      // First entry: the divider goes after what was read before this visit.
-      if (!this.hasJoinedOnce_ && resp.unread > 0) this.unreadDividerAt_ = resp.last_read_id;
+      // First entry: the divider goes after what was read before this visit. Not on a first visit
+      // (nothing ever read): everything would be "new", and the view would open at the top.
+      if (!this.hasJoinedOnce_ && resp.unread > 0 && resp.last_read_id > 0) this.unreadDividerAt_ = resp.last_read_id;
       this.reads_.enable(resp.last_read_id);
     }
     if (!this.hasJoinedOnce_) {
