@@ -297,6 +297,29 @@ test('a refusal that will not pass by itself stops the queue with Retry, Edit an
   }
 });
 
+test('switching rooms right after sending: sent once, shown once, nothing strays into the other room', async () => {
+  const { context, page, frames } = await newUser('switcher');
+  try {
+    await openRoom(page, 'newuser.switch-a');
+    await openRoom(page, 'newuser.switch-b');
+    await page.goto(`${server.url}/#/room/newuser.switch-a`);
+    await byTestId(page, 'composer').fill('sent while leaving');
+    await byTestId(page, 'composer').press('Enter');
+    await page.goto(`${server.url}/#/room/newuser.switch-b`);  // at once, before the reply
+    await sleep(500);
+    assert.equal(await page.locator('[data-testid="message-item"]').count(), 0, 'room b shows nothing of room a');
+    await page.goto(`${server.url}/#/room/newuser.switch-a`);
+    await page.locator('[data-testid="message-item"]', { hasText: 'sent while leaving' }).waitFor();
+    await sleep(1000);
+    assert.equal(await page.locator('[data-testid="message-item"]', { hasText: 'sent while leaving' }).count(), 1);
+    assert.equal(await page.locator('[data-testid="pending-item"]').count(), 0);
+    const sends = sentEvents(frames, 'new_msg').filter((f) => f[4].body === 'sent while leaving');
+    assert.equal(sends.length, 1, 'sent once');
+  } finally {
+    await context.close();
+  }
+});
+
 test('day separators between days, and the full date on hover of each time', async () => {
   // The grouping itself, over three days (the server stamps messages now, so the browser below
   // can only show one day).

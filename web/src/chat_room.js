@@ -34,6 +34,7 @@ export class ChatRoom {
     this.isLoadingOlder_ = false;
     this.hasLoadedHistory_ = false;
     this.hasJoinedOnce_ = false;
+    this.isClosed_ = false;
     this.unreadDividerAt_ = null;
     this.abort_ = new AbortController();
     // A function, so every rejoin (after a network drop) asks for what we missed since the
@@ -51,6 +52,7 @@ export class ChatRoom {
       userId: myUserId, roomId, listNode: $('pending-list'), isJoined,
       push: (body, timeout) => this.channel_.push('new_msg', { body }, timeout),
       highestSeenId: () => this.highestSeenId_,
+      shownMessages: () => this.messages_.messages,
       onNotice: (text) => this.composer_.setNotice(text),
       onEdit: (body) => this.composer_.restore(body),
     });
@@ -75,6 +77,7 @@ export class ChatRoom {
     this.updatePresenceCount_(0);
 
     this.presence_.onSync(() => {
+      if (this.isClosed_) return;
       const rows = presenceRows(this.presence_);
       // A member who joined under a name already on screen: label the messages again.
       if (renderPresence($('presence-list'), rows, this.myUserId_, this.names_)) {
@@ -82,15 +85,22 @@ export class ChatRoom {
       }
       this.updatePresenceCount_(rows.length);
     });
-    this.channel_.on('new_msg', (msg) => this.onNewMessage_(msg));
-    this.channel_.on('msg_deleted', (p) => this.onDeleted_(p));
-    this.channel_.on('read_state', (p) => this.reads_.noteRead(p?.last_read_id));
-    this.channel_.on('typing', (p) => this.typing_.onTyping(p));
+    const live = (fn) => this.live_(fn);
+    this.channel_.on('new_msg', live((msg) => this.onNewMessage_(msg)));
+    this.channel_.on('msg_deleted', live((p) => this.onDeleted_(p)));
+    this.channel_.on('read_state', live((p) => this.reads_.noteRead(p?.last_read_id)));
+    this.channel_.on('typing', live((p) => this.typing_.onTyping(p)));
     this.channel_.join()
-      .receive('ok', (resp) => this.onJoined_(resp || {}))
-      .receive('error', (resp) => this.onJoinError_(resp || {}))
-      .receive('timeout', () => this.setError_('Joining the room is taking long; still trying…'));
+      .receive('ok', live((resp) => this.onJoined_(resp || {})))
+      .receive('error', live((resp) => this.onJoinError_(resp || {})))
+      .receive('timeout', live(() => this.setError_('Joining the room is taking long; still trying…')));
+
     this.listen_();
+  }
+
+  // The page has one message list: a closed room's late events and replies must not reach it.
+  live_(fn) {
+    return (...args) => { if (!this.isClosed_) fn(...args); };
   }
 
   listen_() {
@@ -118,6 +128,7 @@ export class ChatRoom {
   }
 
   close() {
+    this.isClosed_ = true;
     this.abort_.abort();
     this.typing_.clear();
     this.outbox_.stop();
@@ -165,15 +176,15 @@ export class ChatRoom {
   // answer, delete buttons stay hidden (CSS: message-list[data-deletable]).
   probeDelete_() {
     this.channel_.push('delete_msg', { id: 0 })
-      .receive('ok', () => { $('message-list').dataset.deletable = 'true'; })
-      .receive('error', (resp) => {
+      .receive('ok', this.live_(() => { $('message-list').dataset.deletable = 'true'; }))
+      .receive('error', this.live_((resp) => {
         if (resp?.reason !== 'unknown event' && resp?.reason !== 'rate_limited') $('message-list').dataset.deletable = 'true';
-      });
+      }));
   }
 
   loadLatest_(reset) {
     this.channel_.push('history', { before_id: null, limit: kHistoryPageSize })
-      .receive('ok', (resp) => {
+      .receive('ok', this.live_((resp) => {
         if (reset) this.messages_.clear();
         this.addMessages_(resp.messages);
         this.hasMoreHistory_ = resp.has_more === true;
@@ -184,15 +195,15 @@ export class ChatRoom {
         this.fillScreen_();
         this.outbox_.onReady();
         this.reads_.poke();
-      })
-      .receive('error', (resp) => {
+      }))
+      .receive('error', this.live_((resp) => {
         this.setHistoryStatus_(`Could not load messages: ${resp?.reason ?? 'error'}`);
         this.outbox_.onReady();
-      })
-      .receive('timeout', () => {
+      }))
+      .receive('timeout', this.live_(() => {
         this.setHistoryStatus_('Could not load messages: no answer from the server.');
         this.outbox_.onReady();
-      });
+      }));
   }
 
   // Once, on entering: "New messages" above the first unread one, scrolled into view.
@@ -216,7 +227,7 @@ export class ChatRoom {
       this.setHistoryStatus_(text);
     };
     this.channel_.push('history', { before_id: this.messages_.oldestId, limit: kHistoryPageSize })
-      .receive('ok', (resp) => {
+      .receive('ok', this.live_((resp) => {
         const heightBefore = scroller.scrollHeight;
         const topBefore = scroller.scrollTop;
         this.addMessages_(resp.messages);
@@ -225,9 +236,9 @@ export class ChatRoom {
         this.isLoadingOlder_ = false;
         this.setHistoryStatus_(this.hasMoreHistory_ ? null : 'Beginning of the room');
         this.fillScreen_();
-      })
-      .receive('error', (resp) => failed(`Could not load older messages: ${resp?.reason ?? 'error'}`))
-      .receive('timeout', () => failed('Could not load older messages: no answer from the server.'));
+      }))
+      .receive('error', this.live_((resp) => failed(`Could not load older messages: ${resp?.reason ?? 'error'}`)))
+      .receive('timeout', this.live_(() => failed('Could not load older messages: no answer from the server.')));
   }
 
   // If the first page does not fill the scroller there is nothing to scroll: keep paging.
@@ -268,15 +279,15 @@ export class ChatRoom {
 
   delete_(id, onFailed) {
     this.channel_.push('delete_msg', { id })
-      .receive('ok', () => this.messages_.markDeleted(id))
-      .receive('error', (resp) => {
+      .receive('ok', this.live_(() => this.messages_.markDeleted(id)))
+      .receive('error', this.live_((resp) => {
         onFailed();
         this.setError_(`Could not delete the message: ${describeDeleteError(resp?.reason)}`);
-      })
-      .receive('timeout', () => {
+      }))
+      .receive('timeout', this.live_(() => {
         onFailed();
         this.setError_(`Could not delete the message: ${describeDeleteError('timeout')}`);
-      });
+      }));
   }
 
   send_() {

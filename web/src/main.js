@@ -12,6 +12,7 @@ import { TokenRefresher } from './token_refresh.js';
 import { UnreadWatcher } from './unread.js';
 
 const kRenewBeforeExpiryMs = 60_000;  // renew a dev token a minute early: clocks drift
+const kDirectoryAfterJoinMs = 1000;   // a join is answered in milliseconds; a second is plenty
 
 const session = {
   token: null,
@@ -264,6 +265,7 @@ function route() {
   setRoomLayout(true);
   session.room.open();
   session.rooms.setActive(id);
+  setTimeout(() => session.rooms?.loadDirectory(), kDirectoryAfterJoinMs);  // counts with us in it
   $('composer').focus();
 }
 

@@ -26,6 +26,7 @@ export class MessageList {
   get oldestId() { return this.ids_.length ? this.ids_[0] : null; }
   get newestId() { return this.ids_.length ? this.ids_[this.ids_.length - 1] : null; }
   get dividerNode() { return this.divider_?.node ?? null; }
+  get messages() { return this.ids_.map((id) => this.rows_.get(id).message); }
 
   clear() {
     this.ids_ = [];
@@ -113,9 +114,14 @@ export class MessageList {
     this.rows_.set(m.id, row);
   }
 
+  // The first unread message from someone else: our own messages are not news to us.
   firstIdAfterDivider_() {
     if (!this.divider_) return null;
-    return this.ids_[this.insertionIndex_(this.divider_.afterId + 1)] ?? null;
+    for (let i = this.insertionIndex_(this.divider_.afterId + 1); i < this.ids_.length; i++) {
+      const m = this.rows_.get(this.ids_[i]).message;
+      if (this.myUserId_ === null || m.user_id !== this.myUserId_) return this.ids_[i];
+    }
+    return null;
   }
 
   // Day separators and the unread divider, moved to where they belong now: before a row come its

@@ -32,11 +32,11 @@ const retryDelayMs = (attempts) =>
 
 export class Outbox {
   // push(body, timeoutMs) -> a phoenix Push; isJoined() -> bool; highestSeenId() -> id or null;
-  // onNotice(text or null): the line under the composer; onEdit(body) -> true when the text went
-  // back into the (empty) box.
-  constructor({ userId, roomId, listNode, push, isJoined, highestSeenId, onNotice, onEdit }) {
-    Object.assign(this, { userId_: userId, roomId_: roomId, list_: listNode, push_: push,
-      isJoined_: isJoined, highestSeenId_: highestSeenId, onNotice_: onNotice, onEdit_: onEdit });
+  // shownMessages() -> the messages on screen; onNotice(text or null): the line under the
+  // composer; onEdit(body) -> true when the text went back into the (empty) box.
+  constructor({ userId, roomId, listNode, push, isJoined, highestSeenId, shownMessages, onNotice, onEdit }) {
+    Object.assign(this, { userId_: userId, roomId_: roomId, list_: listNode, push_: push, isJoined_: isJoined,
+      highestSeenId_: highestSeenId, shownMessages_: shownMessages, onNotice_: onNotice, onEdit_: onEdit });
     this.items_ = [];
     this.timer_ = null;
     this.isStopped_ = false;
@@ -56,6 +56,8 @@ export class Outbox {
       const stored = loadOutbox(this.userId_, this.roomId_).map((i) => this.item_(i));
       this.items_ = [...stored, ...this.items_].slice(0, kMaxOutboxItems);  // older ones first
       this.changed_();
+      // The lock may come after the history page: check the restored items against it first.
+      this.noteMessages(this.shownMessages_());
       this.pump_();
       return true;
     };

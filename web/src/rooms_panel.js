@@ -6,6 +6,9 @@ import { caseTwin, roomIdError } from './room_id.js';
 import { loadRecentRooms } from './storage.js';
 import { badgeText } from './unread.js';
 
+// Member counts change while the list is on screen (desktop shows it beside the chat).
+const kDirectoryRefreshMs = 30_000;
+
 const kLinkClass = 'flex items-center gap-2 rounded-md px-2 py-1 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500';
 
 export class RoomsPanel {
@@ -24,10 +27,14 @@ export class RoomsPanel {
       this.renderCaseHint_();
     }, { signal });
     $('directory-refresh').addEventListener('click', () => this.loadDirectory(), { signal });
+    this.refreshTimer_ = setInterval(() => {
+      if (!this.directory_.unsupported && document.visibilityState === 'visible') this.loadDirectory();
+    }, kDirectoryRefreshMs);
   }
 
   stop() {
     this.abort_.abort();
+    clearInterval(this.refreshTimer_);
     this.directoryLoad_ += 1;  // drop an answer still on its way
     $('recent-rooms').replaceChildren();
     $('room-directory').replaceChildren();
