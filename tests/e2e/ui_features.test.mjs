@@ -310,6 +310,7 @@ test('simulated: the directory lists valid rooms with counts, asked with the JWT
   cleanups.push(() => context.close().catch(() => {}));
   await context.route('**/api/rooms?**', (route) => {
     sim.auth = route.request().headers().authorization;
+    if (sim.directoryStatus) return route.fulfill({ status: sim.directoryStatus, json: { error: 'unauthorized' } });
     route.fulfill({ json: { rooms: [{ id: 'sim-a', members: 3 }, { id: 'bad id!', members: 1 }], has_more: true } });
   });
   await context.routeWebSocket(/\/socket\/websocket/, simulateProtocol16);
@@ -325,6 +326,12 @@ test('simulated: the directory lists valid rooms with counts, asked with the JWT
   assert.equal(await simPage.locator('[data-testid="directory-room"]').count(), 1, 'an invalid room id is not listed');
   assert.match(await byTestId(simPage, 'directory-status').textContent(), /More rooms exist/);
   assert.match(sim.auth, /^Bearer eyJ/);
+  sim.directoryStatus = 401;  // a token the listing refuses: said in the section, nothing breaks
+  await byTestId(simPage, 'directory-refresh').click();
+  await simPage.waitForFunction(() => /does not include the room list/.test(
+    document.querySelector('[data-testid="directory-status"]').textContent));
+  assert.equal(await simPage.locator('[data-testid="directory-room"]').count(), 0);
+  sim.directoryStatus = 0;
 });
 
 test('simulated: entering a room shows "New messages" after last_read_id and marks the newest read', async () => {
