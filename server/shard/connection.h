@@ -118,9 +118,9 @@ struct Connection {
   // Removes a channel and returns it; its held frames stop counting against the outbound cap.
   Channel take_channel(Channel* ch) {
     held_bytes -= ch->held_bytes;
-    Channel out = std::move(*ch);
+    Channel taken = std::move(*ch);
     channels.erase(channels.begin() + (ch - channels.data()));
-    return out;
+    return taken;
   }
 
   Channel* find_channel(std::string_view topic) {

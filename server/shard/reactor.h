@@ -62,6 +62,13 @@ class Reactor final : public SocketPort {
   void abort(Connection& c) override;
 
  private:
+  static constexpr int64_t kSweepEveryMs = 1000;  // coarse timers: one pass per second
+  // What each SQE's user data names (core::OpTag), so its completion finds its handler.
+  enum Op : uint8_t { kAccept = 1, kRecv, kSend, kShutdown, kClose, kDoorbell, kCancel };
+  static uint64_t tag(Op op, const Connection& c) {
+    return core::OpTag{op, c.ref.generation, c.ref.slot}.pack();
+  }
+
   void arm_accept();
   void arm_doorbell();
   void arm_recv(Connection& c);

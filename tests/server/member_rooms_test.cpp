@@ -64,9 +64,9 @@ struct MemberFixture : ::testing::Test {
     return proto::ChatMessage{id, "lobby", "bob", "Bob", "missed " + std::to_string(id), 0};
   }
   std::vector<std::string> texts() {
-    std::vector<std::string> out;
-    for (auto& f : take_frames(c())) out.push_back(f.payload);
-    return out;
+    std::vector<std::string> payloads;
+    for (auto& f : take_frames(c())) payloads.push_back(f.payload);
+    return payloads;
   }
 
   ServerConfig config;
