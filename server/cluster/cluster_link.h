@@ -1,5 +1,5 @@
 // The cluster link (--cluster redis://HOST:PORT): the one thread of a node that talks to Redis, so
-// that the shards never block on the network (ARCHITECTURE.md, "Threads"). It is wired as one
+// that the shards never block on the network (docs/architecture.md). It is wired as one
 // more mailbox peer of every shard: index = shard count in each shard's inbox_from/outbox_to.
 //
 // What it does (docs/cluster.md has the why):

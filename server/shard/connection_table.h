@@ -27,7 +27,7 @@ class ConnectionTable {
   // nullptr for a ConnRef of another shard, a freed slot or an older generation.
   Connection* lookup(const ConnRef& ref);
   // Frees the slot once nothing refers to it: Dead, closed, and no request in flight
-  // (STYLE.md section 3). c is gone when this returns true.
+  // (a late completion must not find a new connection in it). c is gone when this returns true.
   bool release(Connection& c);
   [[nodiscard]] size_t live() const { return live_; }
   std::vector<std::unique_ptr<Connection>>& slots() { return slots_; }
