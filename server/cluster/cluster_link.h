@@ -79,6 +79,10 @@ class ClusterLink {
   void run(std::stop_token stop);
   bool drain_inboxes();
   void handle(ShardMessage&& m);
+  void on_publish(ClusterPublish& p);
+  void on_watch(ClusterWatch& w);
+  void on_typing(Typing& t);
+  void on_presence_out(ClusterPresenceOut& po);
   void flush_pipeline();
   void flush_subscriptions();
   void read_subscriptions();
