@@ -24,6 +24,10 @@ constexpr int64_t kNodeCheckMs = 1000;    // so a death is seen <= 4 s after the
 constexpr int64_t kGraceMs = 3500;        // after reconnecting, others may not have beaten yet
 constexpr int64_t kGapWaitMs = 20;        // a hole in the ids: wait for pub/sub, then XRANGE
 constexpr int64_t kMaxBackoffMs = 2000;
+// A Redis Cluster master lost is replaced by its replica in about --cluster-node-timeout plus a
+// second; retrying the map at most every 400 ms finds the new master soon after, and a map read
+// costs one CLUSTER SLOTS on a live node.
+constexpr int64_t kMaxClusterBackoffMs = 400;
 constexpr long kStreamMaxLen = 100000;  // per room, approximate (MAXLEN ~): the shared history
 constexpr int kFillCount = 10000;       // ids fetched per XRANGE when filling a gap
 
@@ -548,7 +552,8 @@ void ClusterLink::connect() {
       logged_down_ = true;
     }
     reconnect_at_ms_ = core::mono_millis() + backoff_ms_;
-    backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+    backoff_ms_ =
+        std::min(backoff_ms_ * 2, router_.cluster() ? kMaxClusterBackoffMs : kMaxBackoffMs);
     return;
   }
   up_ = true;
@@ -689,7 +694,7 @@ void ClusterLink::go_down(const char* where) {
     fail_acks(room);
   }
   reconnect_at_ms_ = core::mono_millis() + backoff_ms_;
-  backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+  backoff_ms_ = std::min(backoff_ms_ * 2, router_.cluster() ? kMaxClusterBackoffMs : kMaxBackoffMs);
 }
 
 }  // namespace rtchat::server

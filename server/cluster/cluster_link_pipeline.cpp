@@ -110,7 +110,14 @@ void ClusterLink::on_publish_reply(const Pending& pending, redisReply* reply) {
   if (reply->type != REDIS_REPLY_INTEGER) {
     LOG_WARN("cluster_publish_failed", "room=%s error=\"%.*s\"", p.message.room.c_str(),
              static_cast<int>(reply_text(reply).size()), reply_text(reply).data());
-    to_owner(p.origin.room, ClusterPublishDone{std::move(p.origin), false, 0, "cluster error"});
+    // A Redis Cluster without a master for the slot (CLUSTERDOWN during a failover) or in the
+    // middle of moving it (TRYAGAIN) is unavailable for now, like a Redis that is down.
+    auto text = reply_text(reply);
+    bool transient = text.starts_with("CLUSTERDOWN") || text.starts_with("TRYAGAIN") ||
+                     text.starts_with("MOVED") || text.starts_with("ASK");
+    to_owner(p.origin.room,
+             ClusterPublishDone{std::move(p.origin), false, 0,
+                                transient ? "cluster unavailable" : "cluster error"});
     return;
   }
   p.message.id = reply->integer;

@@ -53,6 +53,9 @@ function startNode(port, dir) {
   const proc = spawn(REDIS_BIN, ['--port', String(port), '--bind', '127.0.0.1',
     '--protected-mode', 'no', '--cluster-enabled', 'yes', '--cluster-node-timeout', '1000',
     '--cluster-config-file', 'nodes.conf', '--appendonly', 'yes', '--appendfsync', 'always',
+    // Diskless sync starts at once (default: waits 5 s for more replicas), so a replica is in
+    // sync, and WAIT answers, right after the cluster is created or a killed master rejoins.
+    '--repl-diskless-sync-delay', '0',
     '--save', '', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const ready = new Promise((resolve, reject) => {
@@ -139,8 +142,9 @@ export async function startRedisCluster() {
   return cluster;
 }
 
-// Every live node reports cluster_state:ok and the same slot owners (all 16384 slots served).
-export async function waitClusterOk(ports, timeoutMs = 30000) {
+// Every live node reports cluster_state:ok (all 16384 slots served), and every master serving
+// slots has as many online replicas as `replicas` (the rtchat link's WAIT 1 needs one).
+export async function waitClusterOk(ports, timeoutMs = 30000, replicas = 1) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let ok = true;
@@ -148,6 +152,16 @@ export async function waitClusterOk(ports, timeoutMs = 30000) {
       try {
         const info = await nodeCommand(p, 'CLUSTER', 'INFO');
         ok = ok && /cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info);
+      } catch { ok = false; }
+    }
+    if (ok) {
+      try {
+        const masters = parseClusterNodes(await nodeCommand(ports[0], 'CLUSTER', 'NODES'))
+          .filter((n) => n.role === 'master' && !n.failed && n.slots.length);
+        for (const m of masters) {
+          const repl = await nodeCommand(m.port, 'INFO', 'replication');
+          ok = ok && (repl.match(/state=online/g) || []).length >= replicas;
+        }
       } catch { ok = false; }
     }
     if (ok) return;

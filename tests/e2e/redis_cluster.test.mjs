@@ -1,0 +1,245 @@
+// End-to-end: two rtchat-server nodes on a real Redis Cluster (3 masters + 3 replicas, started by
+// lib/redis_cluster.mjs) with the official phoenix.js client: one order per room, presence,
+// history and recovery across nodes; rooms spread over every master; a master killed with SIGKILL
+// under load: every acknowledged message is in history once, in order, ids keep increasing, and
+// publishes during the gap get errors, never a false ok.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Presence, Socket } from 'phoenix';
+import WebSocket from 'ws';
+import { keySlot, nodeCommand, startRedisCluster } from './lib/redis_cluster.mjs';
+import { mintToken, sleep, startServer, waitFor } from './lib/server.mjs';
+
+let rc;
+const nodes = [];
+const sockets = new Set();
+
+async function startNode(id) {
+  const n = await startServer({ args: ['--shards', '2', '--cluster', rc.url, '--node-id', id] });
+  n.id = id;
+  nodes.push(n);
+  return n;
+}
+
+before(async () => {
+  rc = await startRedisCluster();
+  await startNode('A');
+  await startNode('B');
+});
+
+after(async () => {
+  for (const n of nodes) {
+    for (const l of n.output().split('\n')) {
+      if (/cluster_(link_down|link_up|pipeline_failed|gap_skipped|bad_payload|publish_failed|not_replicated|id_regressed)/.test(l)) {
+        console.log(`# ${n.id}: ${l}`);
+      }
+    }
+  }
+  for (const s of sockets) s.disconnect();
+  for (const n of nodes) await n.stop();
+  if (rc) await rc.stop();
+});
+
+function connect(node, user) {
+  const s = new Socket(node.wsUrl, { transport: WebSocket, params: { token: mintToken(user, { name: user }) } });
+  s.connect();
+  sockets.add(s);
+  return s;
+}
+
+function joinChannel(channel, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    channel.join(timeoutMs)
+      .receive('ok', resolve)
+      .receive('error', (e) => reject(new Error(`join error ${JSON.stringify(e)}`)))
+      .receive('timeout', () => reject(new Error('join timeout')));
+  });
+}
+
+// Resolves {ok: true, reply} or {ok: false, error}; a timeout is neither (it rejects).
+function push(channel, event, payload, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    channel.push(event, payload, timeoutMs)
+      .receive('ok', (reply) => resolve({ ok: true, reply }))
+      .receive('error', (error) => resolve({ ok: false, error }))
+      .receive('timeout', () => reject(new Error(`push ${event} timeout`)));
+  });
+}
+
+async function member(node, user, topic, params = {}) {
+  const socket = connect(node, user);
+  const channel = socket.channel(topic, params);
+  const got = [];
+  channel.on('new_msg', (m) => got.push(m));
+  const presence = new Presence(channel);
+  let synced = 0;
+  presence.onSync(() => { synced++; });
+  const reply = await joinChannel(channel);
+  await waitFor(() => synced > 0, `${user} presence_state`);
+  const users = () => presence.list((key) => key).sort();
+  return { socket, channel, got, users, reply, node };
+}
+
+async function history(node, room, query = '') {
+  const r = await fetch(`${node.url}/api/rooms/${encodeURIComponent(room)}/messages${query}`,
+    { headers: { authorization: `Bearer ${mintToken('reader')}` } });
+  assert.equal(r.status, 200, `history from node ${node.id}`);
+  return r.json();
+}
+
+// Every page of a room's history, oldest first.
+async function fullHistory(node, room) {
+  const all = [];
+  let before;
+  for (let i = 0; i < 100; i++) {
+    const page = await history(node, room, `?limit=100${before ? `&before=${before}` : ''}`);
+    all.unshift(...page.messages);
+    if (!page.has_more || page.messages.length === 0) break;
+    before = page.messages[0].id;
+  }
+  return all;
+}
+
+function assertIncreasing(ids, label) {
+  for (let i = 1; i < ids.length; i++) assert.ok(ids[i] > ids[i - 1], `${label}: ${ids[i - 1]} then ${ids[i]}`);
+}
+
+test('two nodes on a Redis Cluster: one order, presence, history, recovery', async () => {
+  const [a, b] = nodes;
+  const room = 'rc-order';
+  const ana = await member(a, 'ana', `room:${room}`);
+  const ben = await member(b, 'ben', `room:${room}`);
+  await waitFor(() => ana.users().includes('ben') && ben.users().includes('ana'), 'presence across nodes', 10000);
+  const per = 20;
+  const acks = await Promise.all([ana, ben].flatMap((m, i) => Array.from({ length: per },
+    (_, k) => push(m.channel, 'new_msg', { body: `m${i}-${k}` }))));
+  assert.ok(acks.every((r) => r.ok), `every publish acknowledged: ${JSON.stringify(acks.filter((r) => !r.ok))}`);
+  for (const m of [ana, ben]) await waitFor(() => m.got.length >= 2 * per, `${m.node.id} got all`, 10000);
+  await sleep(200);
+  const order = ana.got.map((m) => m.id);
+  assert.deepEqual(ben.got.map((m) => m.id), order, 'same order on both nodes');
+  assert.equal(order.length, 2 * per, 'each message once');
+  assertIncreasing(order, 'ids');
+  assert.deepEqual(acks.map((r) => r.reply.id).sort((x, y) => x - y), [...order].sort((x, y) => x - y));
+  const ha = await history(a, room, '?limit=100');
+  const hb = await history(b, room, '?limit=100');
+  assert.deepEqual(ha.messages.map((m) => [m.id, m.body]), ana.got.map((m) => [m.id, m.body]));
+  assert.deepEqual(hb, ha, 'history identical on both nodes');
+  // Recovery on the other node: exactly the messages after last_seen_id.
+  const seen = order[9];
+  const late = await member(b, 'cid', `room:${room}`, { last_seen_id: seen });
+  assert.equal(late.reply.recovered, true);
+  await waitFor(() => late.got.length >= order.length - 10, 'recovered messages', 10000);
+  assert.deepEqual(late.got.map((m) => m.id), order.slice(10));
+  // The room's keys share one slot (hash tag): its sequence is on the master of that slot.
+  const owner = await rc.masterOfSlot(keySlot(room));
+  assert.equal((await nodeCommand(owner.port, 'GET', `rtchat:seq:{${room}}`)).trim(), String(order.at(-1)));
+  // A leave on one node reaches the other.
+  await new Promise((r) => ben.channel.leave().receive('ok', r));
+  await waitFor(() => !ana.users().includes('ben'), 'leave across nodes', 10000);
+});
+
+test('rooms spread over all three masters', async () => {
+  const [a, b] = nodes;
+  const rooms = Array.from({ length: 90 }, (_, i) => `rc-spread-${i}`);
+  const before = {};
+  for (const m of await rc.masters()) before[m.port] = await evalshaCalls(m.port);
+  // Nine sockets, ten rooms each (under the per-connection push budget), on both nodes.
+  await Promise.all(Array.from({ length: 9 }, async (_, s) => {
+    const socket = connect(s % 2 ? b : a, `spread${s}`);
+    for (const room of rooms.slice(s * 10, s * 10 + 10)) {
+      const ch = socket.channel(`room:${room}`, {});
+      await joinChannel(ch);
+      const r = await push(ch, 'new_msg', { body: room });
+      assert.ok(r.ok, `publish in ${room}: ${JSON.stringify(r.error)}`);
+      assert.equal(r.reply.id, 1);
+    }
+  }));
+  const masters = await rc.masters();
+  assert.equal(masters.length, 3);
+  const perMaster = {};
+  for (const m of masters) {
+    perMaster[m.port] = (await evalshaCalls(m.port)) - (before[m.port] ?? 0);
+    const mine = rooms.filter((r) => m.slots.some(([lo, hi]) => keySlot(r) >= lo && keySlot(r) <= hi));
+    assert.equal(perMaster[m.port], mine.length, `master ${m.port} ran the script once per room it owns`);
+    assert.ok(mine.length >= 10, `master ${m.port} owns ${mine.length} of 90 rooms`);
+  }
+  console.log(`# publish scripts per master for 90 rooms: ${JSON.stringify(perMaster)}`);
+});
+
+async function evalshaCalls(port) {
+  const info = await nodeCommand(port, 'INFO', 'commandstats');
+  const m = info.match(/cmdstat_evalsha:calls=(\d+)/);
+  return m ? Number(m[1]) : 0;
+}
+
+test('a master killed under load: acknowledged messages survive once, in order; errors, never false oks', { timeout: 120000 }, async () => {
+  const [a, b] = nodes;
+  const room = 'rc-failover';
+  const topic = `room:${room}`;
+  const victim = await rc.masterOfSlot(keySlot(room));
+  const watchA = await member(a, 'wa', topic);
+  const watchB = await member(b, 'wb', topic);
+  const pubs = [await member(a, 'pa', topic), await member(b, 'pb', topic)];
+  const results = [];  // {ok, id, body, at}
+  let stopAt = Infinity;
+  let killedAt = 0;
+  const publisher = async (m, p) => {
+    // Bounded: at most 600 pushes per publisher, ~12/s (under the per-connection budget).
+    for (let k = 0; k < 600 && Date.now() < stopAt; k++) {
+      const body = `p${p}-${k}`;
+      const r = await push(m.channel, 'new_msg', { body });
+      results.push({ ok: r.ok, id: r.reply?.id, body, error: r.error, at: Date.now() });
+      await sleep(80);
+    }
+  };
+  const running = pubs.map((m, p) => publisher(m, p));
+  await waitFor(() => results.filter((r) => r.ok).length >= 20, 'publishing before the kill', 20000);
+  killedAt = Date.now();
+  await rc.kill9(victim.port);
+  // A replica takes over; the killed node comes back as its replica (WAIT needs one again).
+  await waitFor(async () => (await rc.masterOfSlot(keySlot(room)))?.port !== victim.port, 'failover', 30000);
+  const promotedAt = Date.now();
+  await rc.restart(victim.port);
+  await rc.waitOk();
+  await waitFor(() => results.some((r) => r.ok && r.at > promotedAt), 'acknowledged again after the failover', 30000);
+  const backAt = results.find((r) => r.ok && r.at > killedAt)?.at;
+  stopAt = Date.now() + 1500;
+  await Promise.all(running);
+  const acked = results.filter((r) => r.ok);
+  const refused = results.filter((r) => !r.ok);
+  console.log(`# failover: ${results.length} publishes, ${acked.length} ok, ${refused.length} errors ` +
+    `(${[...new Set(refused.map((r) => JSON.stringify(r.error)))].join(' ')}); replica promoted after ` +
+    `${promotedAt - killedAt} ms; first ok after the kill ${backAt - killedAt} ms`);
+  for (const r of refused) assert.ok(r.error?.reason, `an error reply says why: ${JSON.stringify(r.error)}`);
+  // Ids acknowledged to the publishers are distinct and each publisher's increase.
+  const ackIds = acked.map((r) => r.id);
+  assert.equal(new Set(ackIds).size, ackIds.length, 'no id acknowledged twice');
+  for (const p of [0, 1]) assertIncreasing(acked.filter((r) => r.body.startsWith(`p${p}-`)).map((r) => r.id), `publisher ${p}`);
+  // History on both nodes: every acknowledged message, once, in order.
+  await sleep(500);
+  const ha = await fullHistory(a, room);
+  const hb = await fullHistory(b, room);
+  assert.deepEqual(hb.map((m) => [m.id, m.body]), ha.map((m) => [m.id, m.body]), 'same history on both nodes');
+  assertIncreasing(ha.map((m) => m.id), 'history ids');
+  const byBody = new Map(ha.map((m) => [m.body, m.id]));
+  for (const r of acked) assert.equal(byBody.get(r.body), r.id, `acknowledged ${r.body} (id ${r.id}) in history under its id`);
+  // Deliveries on both nodes: increasing ids, each once, every ok among them, same list on both.
+  for (const w of [watchA, watchB]) {
+    await waitFor(() => acked.every((r) => w.got.some((m) => m.id === r.id)), `${w.node.id} got every acknowledged message`, 10000);
+    assertIncreasing(w.got.map((m) => m.id), `deliveries on ${w.node.id}`);
+  }
+  assert.deepEqual(watchB.got.map((m) => [m.id, m.body]), watchA.got.map((m) => [m.id, m.body]), 'same deliveries on both nodes');
+  // Delivered = history (nothing fanned out that the failover took back).
+  const hist = new Map(ha.map((m) => [m.id, m.body]));
+  for (const m of watchA.got) assert.equal(hist.get(m.id), m.body, `delivered ${m.id} is in history`);
+  // Recovery on both nodes from before the kill.
+  const seen = acked[5].id;
+  for (const node of [a, b]) {
+    const late = await member(node, `late${node.id}`, topic, { last_seen_id: seen });
+    assert.equal(late.reply.recovered, true);
+    const want = ha.filter((m) => m.id > seen).map((m) => m.id);
+    await waitFor(() => late.got.length >= want.length, `recovery on ${node.id}`, 10000);
+    assert.deepEqual(late.got.map((m) => m.id), want);
+  }
+});
