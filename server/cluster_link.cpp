@@ -61,19 +61,6 @@ end
 return id
 )lua";
 
-// KEYS: seq. ARGV: floor. A sequence below what this node delivered (Redis lost data, or a
-// failover lost writes nobody was told about) is raised to it, so ids continue above every id
-// this node delivered. Returns the (raised) last id. Creates nothing for a new room (floor 0).
-constexpr const char* kRaiseScript = R"lua(
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-local floor = tonumber(ARGV[1])
-if cur < floor then
-  redis.call('SET', KEYS[1], floor)
-  return floor
-end
-return cur
-)lua";
-
 std::string to_string(int64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
@@ -342,8 +329,7 @@ void ClusterLink::sync_room(const std::string& name) {
   if (it == rooms_.end() || !it->second.wanted) return;
   Room& room = it->second;
   // The baseline, raised to what this node delivered if Redis went back below it.
-  ReplyPtr seq = command({"EVAL", kRaiseScript, "1", keys_.seq(name),
-                          to_string(std::max<int64_t>(room.last_delivered, 0))});
+  ReplyPtr seq = raise_sequence(name, std::max<int64_t>(room.last_delivered, 0));
   ReplyPtr hash = command({"HGETALL", keys_.presence(name)});
   if (!seq || !hash) return;
   int64_t last_id = reply_int(seq.get());
@@ -479,6 +465,7 @@ void ClusterLink::tick(int64_t now) {
       republish_own_presence();
       flush_pipeline();
     }
+    check_canaries(now);
   }
   if (!up_) return;
   if (now >= next_node_check_ms_) {
@@ -570,6 +557,7 @@ void ClusterLink::connect() {
   if (!up_) return;
   append({"SET", keys_.node(node_), "1", "PX", to_string(kLivenessTtlMs)});
   republish_own_presence();
+  place_canaries();
   flush_pipeline();
   if (!up_) return;
   if (!connected_once_) {

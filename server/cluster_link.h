@@ -115,6 +115,10 @@ class ClusterLink {
   void connect();
   void load_script();
   void republish_own_presence();
+  ReplyPtr raise_sequence(const std::string& room, int64_t floor);
+  void place_canaries();
+  void check_canaries(int64_t now);
+  void restore_floors(size_t node);
   void purge_stale_self();
   void purge_stale_self_on(size_t node);
   void purge_stale_room(const std::string& room);
@@ -157,7 +161,11 @@ class ClusterLink {
   // has them) has not answered yet (indices into publishes_), and whether a WAIT is due.
   std::vector<std::vector<size_t>> unconfirmed_;
   std::vector<bool> wait_due_;
-  bool map_stale_ = false;  // a MOVED came back: reconnect (fresh map) after this pipeline
+  bool map_stale_ = false;
+  std::vector<std::string> canaries_;  // per master: a key whose loss means the data went
+  // Liveness keys vanish with the data: no node is declared dead for this long after.
+  static constexpr int64_t kDataLossGraceMs =
+      3500;  // a MOVED came back: reconnect (fresh map) after this pipeline
   std::jthread thread_;
 };
 

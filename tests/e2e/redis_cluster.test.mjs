@@ -243,3 +243,40 @@ test('a master killed under load: acknowledged messages survive once, in order; 
     assert.deepEqual(late.got.map((m) => m.id), want);
   }
 });
+
+test('the Redis Cluster loses its data (FLUSHALL): ids continue above every delivered id, no late ok', async () => {
+  const [a, b] = nodes;
+  const room = 'rc-flush';
+  const topic = `room:${room}`;
+  const alice = await member(a, 'alice', topic);
+  for (let k = 1; k <= 5; k++) {
+    const r = await push(alice.channel, 'new_msg', { body: `pre-flush-${k}` });
+    assert.ok(r.ok);
+    assert.equal(r.reply.id, k);
+  }
+  const noticed = () => (a.output().match(/cluster_data_lost/g) || []).length;
+  const before = noticed();
+  const flushedAt = Date.now();
+  for (const m of await rc.masters()) await nodeCommand(m.port, 'FLUSHALL');
+  await waitFor(() => noticed() > before, 'node A notices the loss', 5000);
+  console.log(`# data loss noticed by A ${Date.now() - flushedAt} ms after FLUSHALL`);
+  // Bob's node never had the room: only A's floor keeps his message above pre-flush-5.
+  const bob = await member(b, 'bob', topic);
+  await waitFor(() => bob.users().includes('alice'), 'alice still present for bob', 5000);
+  const t0 = Date.now();
+  const r = await push(bob.channel, 'new_msg', { body: 'after-flush' });
+  assert.ok(r.ok, JSON.stringify(r.error));
+  assert.ok(Date.now() - t0 < 2000, 'the ok does not wait for a later message');
+  assert.equal(r.reply.id, 6, 'the id continues above every delivered id');
+  await waitFor(() => alice.got.some((m) => m.body === 'after-flush'), 'alice gets the message', 5000);
+  const expected = [1, 2, 3, 4, 5].map((k) => [k, `pre-flush-${k}`]).concat([[6, 'after-flush']]);
+  assert.deepEqual(alice.got.map((m) => [m.id, m.body]), expected, 'each id once, never reused');
+  // History on A: its local copy below the (new) stream, then the stream.
+  const ha = await history(a, room, '?limit=100');
+  assert.deepEqual(ha.messages.map((m) => [m.id, m.body]), expected);
+  // A client recovering on A from id 5 gets exactly the new message.
+  const late = await member(a, 'dora', topic, { last_seen_id: 5 });
+  assert.equal(late.reply.recovered, true);
+  await waitFor(() => late.got.length >= 1, 'recovery after the loss', 5000);
+  assert.deepEqual(late.got.map((m) => m.id), [6]);
+});
