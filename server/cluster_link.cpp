@@ -524,8 +524,8 @@ ClusterLink::ReplyPtr ClusterLink::command_on(size_t node, const std::vector<std
     go_down("command");
     return nullptr;
   }
-  if (cluster::RedisRouter::is_moved(r.get())) {
-    go_down("slot map changed (MOVED)");
+  if (cluster::RedisRouter::is_moved(r.get()) || reply_text(r.get()).starts_with("CLUSTERDOWN")) {
+    go_down("slot map changed (MOVED) or cluster down");
     return nullptr;
   }
   return r;

@@ -41,12 +41,14 @@ ClusterLink::ReplyPtr ClusterLink::raise_sequence(const std::string& room, int64
   return command({"EVAL", kRaiseScript, "1", keys_.seq(room), std::to_string(floor)});
 }
 
-// One key per master: on a Redis Cluster the first decimal tag whose slot that master serves.
+// One key per master and node (each node must see the loss itself: a key shared by the nodes
+// would be set again by the first that noticed). On a Redis Cluster the key's tag is the first
+// decimal whose slot that master serves.
 void ClusterLink::place_canaries() {
-  canaries_.assign(router_.size(), "rtchat:canary");
+  canaries_.assign(router_.size(), "rtchat:canary:" + node_);
   for (size_t n = 0; router_.cluster() && n < router_.size(); ++n) {
     for (int i = 0; i < cluster::kSlotCount * 8; ++i) {
-      std::string key = "rtchat:canary:{" + std::to_string(i) + "}";
+      std::string key = "rtchat:canary:{" + std::to_string(i) + "}:" + node_;
       if (router_.node_of(key) != n) continue;
       canaries_[n] = std::move(key);
       break;

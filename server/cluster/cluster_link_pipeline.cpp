@@ -67,12 +67,18 @@ void ClusterLink::flush_pipeline() {
       break;
     }
     ReplyPtr reply(static_cast<redisReply*>(raw));
-    if (cluster::RedisRouter::is_moved(reply.get())) map_stale_ = true;
+    // A MOVED: the map is stale. CLUSTERDOWN: the cluster has slots without a master (a
+    // failover under way); writes such as presence fail meanwhile, and the reconnect that
+    // follows rewrites them once the cluster is whole again.
+    if (cluster::RedisRouter::is_moved(reply.get()) ||
+        reply_text(reply.get()).starts_with("CLUSTERDOWN")) {
+      map_stale_ = true;
+    }
     if (p.kind == Pending::Kind::Publish) {
       on_publish_reply(p, reply.get());
     } else if (p.kind == Pending::Kind::Wait) {
       on_wait_reply(p.node, reply.get());
-    } else if (reply->type == REDIS_REPLY_ERROR) {
+    } else if (reply->type == REDIS_REPLY_ERROR && !map_stale_) {  // else: one link_down says it
       LOG_WARN("cluster_command_failed", "error=\"%.*s\"", static_cast<int>(reply->len),
                reply->str);
     }
@@ -80,7 +86,7 @@ void ClusterLink::flush_pipeline() {
   fail_unanswered(i);
   pipeline_.clear();
   publishes_.clear();
-  if (map_stale_ && up_) go_down("slot map changed (MOVED)");
+  if (map_stale_ && up_) go_down("slot map changed (MOVED) or cluster down");
   map_stale_ = false;
 }
 

@@ -72,6 +72,13 @@ bool RedisRouter::read_map() {
       error_ = a.text() + ": slots without a master (failover under way?)";
       continue;
     }
+    // A map can be whole while the cluster still says it is down (just after a failover):
+    // every write would fail with CLUSTERDOWN, so wait until it is ok.
+    RedisReplyPtr info = run_argv(c.get(), {"CLUSTER", "INFO"});
+    if (!info || reply_text(info.get()).find("cluster_state:ok") == std::string_view::npos) {
+      error_ = a.text() + ": cluster_state not ok";
+      continue;
+    }
     map_ = std::move(m);
     known_ = map_.masters();
     return true;
@@ -94,6 +101,7 @@ bool RedisRouter::connect() {
     nodes.push_back(std::move(n));
   }
   nodes_ = std::move(nodes);
+  error_.clear();  // what failed before this connect is not the cause of a later failure
   return true;
 }
 
