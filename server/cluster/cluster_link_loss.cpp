@@ -1,6 +1,6 @@
-// The cluster link when Redis loses data (server/cluster_link.h): FLUSHALL, a restore from an
-// older snapshot, a failover that dropped writes. A room's sequence that went back would hand out
-// ids again that clients already have. Two defences:
+// The cluster link when Redis loses data (server/cluster/cluster_link.h): FLUSHALL, a restore from
+// an older snapshot, a failover that dropped writes. A room's sequence that went back would hand
+// out ids again that clients already have. Two defences:
 // - every sync (first subscribe, resync after a reconnect) raises the room's sequence to what
 //   this node delivered (raise_sequence);
 // - a canary key per master, set when the link connects and checked with every heartbeat (1 s):
@@ -15,10 +15,10 @@
 #include <string>
 
 #include "core/clock.h"
+#include "server/cluster/cluster_link.h"
+#include "server/cluster/redis_reply.h"
 #include "server/cluster/slot_map.h"
-#include "server/cluster_link.h"
 #include "server/log.h"
-#include "server/redis_reply.h"
 
 namespace rtchat::server {
 namespace {

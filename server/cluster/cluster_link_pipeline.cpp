@@ -1,5 +1,5 @@
-// The cluster link's pipelines (server/cluster_link.h): commands taken from the mailboxes in one
-// loop turn go out in one write per master and their replies are read in order; on a Redis
+// The cluster link's pipelines (server/cluster/cluster_link.h): commands taken from the mailboxes
+// in one loop turn go out in one write per master and their replies are read in order; on a Redis
 // Cluster a publish is confirmed by WAIT before its ok and its fan-out. Also the pub/sub side:
 // (S)SUBSCRIBE per room on the room's master and the messages that arrive there.
 #include <hiredis/hiredis.h>
@@ -7,10 +7,10 @@
 
 #include <string>
 
-#include "server/cluster_link.h"
-#include "server/cluster_wire.h"
+#include "server/cluster/cluster_link.h"
+#include "server/cluster/cluster_wire.h"
+#include "server/cluster/redis_reply.h"
 #include "server/log.h"
-#include "server/redis_reply.h"
 
 namespace rtchat::server {
 namespace {

@@ -16,13 +16,11 @@
 #include <string_view>
 #include <vector>
 
+#include "server/cluster/redis_reply.h"
+#include "server/cluster/redis_url.h"
 #include "server/cluster/slot_map.h"
-#include "server/redis_reply.h"
 
 namespace rtchat::server::cluster {
-
-// "redis://HOST:PORT" (cluster = false) or "redis-cluster://HOST:PORT,..." (cluster = true).
-bool parse_backend_url(std::string_view url, std::vector<RedisAddress>& seeds, bool& cluster);
 
 class RedisRouter {
  public:

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "server/cluster/cluster_router.h"
+#include "server/cluster/redis_reply.h"
 #include "server/cluster/slot_map.h"
-#include "server/redis_reply.h"
 
 namespace rtchat::server::cluster {
 namespace {
