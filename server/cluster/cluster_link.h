@@ -90,6 +90,9 @@ class ClusterLink {
   void run(std::stop_token stop);
   bool drain_inboxes();
   void handle(ShardMessage&& m);
+  void publish(ClusterPublish& p);
+  void presence_out(ClusterPresenceOut& po);
+  void say_goodbye();
   void flush_pipeline();
   void write_pipelines();
   void on_publish_reply(const Pending& p, redisReply* reply);
