@@ -49,10 +49,11 @@ export function cli(args, timeoutMs = 20000) {
 // One command on one node (no redirects followed): the reply as redis-cli prints it.
 export const nodeCommand = (port, ...args) => cli(['-h', '127.0.0.1', '-p', String(port), ...args]);
 
-function startNode(port, dir) {
+function startNode(port, dir, persist) {
   const proc = spawn(REDIS_BIN, ['--port', String(port), '--bind', '127.0.0.1',
     '--protected-mode', 'no', '--cluster-enabled', 'yes', '--cluster-node-timeout', '1000',
-    '--cluster-config-file', 'nodes.conf', '--appendonly', 'yes', '--appendfsync', 'always',
+    '--cluster-config-file', 'nodes.conf',
+    ...(persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     // Diskless sync starts at once (default: waits 5 s for more replicas), so a replica is in
     // sync, and WAIT answers, right after the cluster is created or a killed master rejoins.
     '--repl-diskless-sync-delay', '0',
@@ -88,15 +89,16 @@ export function parseClusterNodes(text) {
 }
 
 // Starts six nodes and creates the cluster; resolves once every node says cluster_state:ok.
+// persist: appendonly + fsync always (the tests); false for benchmarks against `appendonly no`.
 // Returns {ports, seeds, url, nodes, masters(), masterOfSlot(slot), kill9(port), restart(port), stop()}.
-export async function startRedisCluster() {
+export async function startRedisCluster({ persist = true } = {}) {
   const ports = await freeBlock();
   const root = mkdtempSync(join(tmpdir(), 'rtchat-rcluster-'));
   const nodes = new Map();
   const launch = (port) => {
     const dir = join(root, String(port));
     mkdirSync(dir, { recursive: true });
-    const n = startNode(port, dir);
+    const n = startNode(port, dir, persist);
     nodes.set(port, n);
     return n.ready;
   };
