@@ -67,6 +67,7 @@ void ClusterLink::flush_pipeline() {
       break;
     }
     ReplyPtr reply(static_cast<redisReply*>(raw));
+    pipeline_[i].kind = Pending::Kind::Other;  // answered: a later go_down must not answer it again
     // A MOVED: the map is stale. CLUSTERDOWN: the cluster has slots without a master (a
     // failover under way); writes such as presence fail meanwhile, and the reconnect that
     // follows rewrites them once the cluster is whole again.
