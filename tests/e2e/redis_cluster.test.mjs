@@ -1,10 +1,12 @@
 // End-to-end: two rtchat-server nodes on a real Redis Cluster (3 masters + 3 replicas, started by
 // lib/redis_cluster.mjs) with the official phoenix.js client: one order per room, presence,
-// history and recovery across nodes; rooms spread over every master; a master killed with SIGKILL
-// under load: every acknowledged message is in history once, in order, ids keep increasing, and
-// publishes during the gap get errors, never a false ok.
+// history and recovery across nodes; rooms spread over every master; a killed node leaves
+// presence; a master killed with SIGKILL or a room's slot moved under load: every acknowledged
+// message is in history once, in order, ids keep increasing, and publishes during the gap get
+// errors, never a false ok; FLUSHALL: ids are not reused.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { Presence, Socket } from 'phoenix';
 import WebSocket from 'ws';
 import { keySlot, nodeCommand, startRedisCluster } from './lib/redis_cluster.mjs';
@@ -165,6 +167,23 @@ test('rooms spread over all three masters', async () => {
     assert.ok(mine.length >= 10, `master ${m.port} owns ${mine.length} of 90 rooms`);
   }
   console.log(`# publish scripts per master for 90 rooms: ${JSON.stringify(perMaster)}`);
+});
+
+test('a node killed with SIGKILL: its users leave on the others within 5 s (liveness keys on the cluster)', async () => {
+  const [a] = nodes;
+  const c = await startNode('C');
+  const topic = 'room:rc-death';
+  const watcher = await member(a, 'wendy', topic);
+  const victim = await member(c, 'vic', topic);
+  await waitFor(() => watcher.users().includes('vic'), 'vic present on A', 10000);
+  sockets.delete(victim.socket);
+  const killedAt = Date.now();
+  await c.kill9();
+  nodes.splice(nodes.indexOf(c), 1);
+  rmSync(c.dataDir, { recursive: true, force: true });
+  await waitFor(() => !watcher.users().includes('vic'), 'vic leaves on A', 5000);
+  console.log(`# node death announced as leave after ${Date.now() - killedAt} ms`);
+  victim.socket.disconnect();
 });
 
 async function evalshaCalls(port) {
