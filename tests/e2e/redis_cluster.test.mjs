@@ -293,6 +293,49 @@ test('a busy room\'s slot moved to another master under load: nothing acknowledg
   console.log(`# reshard: ${results.length} publishes, ${acked.length} ok, ${refused.length} errors`);
 });
 
+test('a replica that misses writes: no ok without it, and its promotion takes back nothing anybody saw', { timeout: 120000 }, async () => {
+  const [a, b] = nodes;
+  const room = 'rc-unreplicated';
+  const topic = `room:${room}`;
+  const slot = keySlot(room);
+  const wa = await member(a, 'uwa', topic);
+  const wb = await member(b, 'uwb', topic);
+  for (let k = 1; k <= 3; k++) assert.ok((await push(wa.channel, 'new_msg', { body: `kept-${k}` })).ok);
+  const master = await rc.masterOfSlot(slot);
+  const replica = (await rc.view()).find((n) => n.role === 'slave' && n.masterId === master.id);
+  const replicaProc = rc.nodes.get(replica.port).proc;
+  // Frozen, and its replication connection cut (a frozen process would still receive the
+  // master's stream into its socket buffer): the master takes writes that no replica gets.
+  replicaProc.kill('SIGSTOP');
+  try {
+    await nodeCommand(master.port, 'CLIENT', 'KILL', 'TYPE', 'replica');
+    const t0 = Date.now();
+    const refused = await Promise.all([push(wa.channel, 'new_msg', { body: 'unconfirmed-1' }),
+      push(wb.channel, 'new_msg', { body: 'unconfirmed-2' })]);
+    for (const r of refused) assert.deepEqual(r, { ok: false, error: { reason: 'cluster unavailable' } });
+    console.log(`# without a replica: refused after ${Date.now() - t0} ms`);
+    await sleep(300);
+    for (const w of [wa, wb]) assert.deepEqual(w.got.map((m) => m.body), ['kept-1', 'kept-2', 'kept-3'], 'nothing unconfirmed fanned out');
+    await rc.kill9(master.port);
+  } finally {
+    replicaProc.kill('SIGCONT');
+  }
+  // The replica, which never got the unconfirmed writes, takes over; the old master rejoins as its replica.
+  await waitFor(async () => (await rc.masterOfSlot(slot))?.port === replica.port, 'replica promoted', 30000);
+  await rc.restart(master.port);
+  await rc.waitOk();
+  let after;
+  await waitFor(async () => { after = await push(wb.channel, 'new_msg', { body: 'after' }); return after.ok; }, 'publishing again', 30000);
+  assert.ok(after.reply.id > 3, `id ${after.reply.id} above every delivered id`);
+  for (const w of [wa, wb]) {
+    await waitFor(() => w.got.some((m) => m.body === 'after'), `${w.node.id} gets the new message`, 10000);
+    assert.deepEqual(w.got.map((m) => m.body).filter((x) => x !== 'after'), ['kept-1', 'kept-2', 'kept-3']);
+  }
+  assert.deepEqual(wb.got.map((m) => [m.id, m.body]), wa.got.map((m) => [m.id, m.body]));
+  const ha = await history(a, room, '?limit=100');
+  assert.deepEqual(ha.messages.map((m) => [m.id, m.body]), wa.got.map((m) => [m.id, m.body]), 'history = what was delivered');
+});
+
 test('the Redis Cluster loses its data (FLUSHALL): ids continue above every delivered id, no late ok', async () => {
   const [a, b] = nodes;
   const room = 'rc-flush';
