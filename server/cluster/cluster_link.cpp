@@ -17,12 +17,11 @@ namespace rtchat::server {
 namespace {
 
 constexpr size_t kMailboxCapacity = 16384;
-constexpr size_t kMaxDrain = 4096;        // messages taken per loop turn (one pipeline)
-constexpr int64_t kHeartbeatMs = 1000;    // liveness refresh
-constexpr int64_t kLivenessTtlMs = 3000;  // a dead node's key expires <= 3 s after its last beat
-constexpr int64_t kNodeCheckMs = 1000;    // so a death is seen <= 4 s after the last beat
-constexpr int64_t kGraceMs = 3500;        // after reconnecting, others may not have beaten yet
-constexpr int64_t kGapWaitMs = 20;        // a hole in the ids: wait for pub/sub, then XRANGE
+constexpr size_t kMaxDrain = 4096;      // messages taken per loop turn (one pipeline)
+constexpr int64_t kHeartbeatMs = 1000;  // liveness refresh
+constexpr int64_t kNodeCheckMs = 1000;  // so a death is seen <= 4 s after the last beat
+constexpr int64_t kGraceMs = 3500;      // after reconnecting, others may not have beaten yet
+constexpr int64_t kGapWaitMs = 20;      // a hole in the ids: wait for pub/sub, then XRANGE
 constexpr int64_t kMaxBackoffMs = 2000;
 // A Redis Cluster master lost is replaced by its replica in about --cluster-node-timeout plus a
 // second; retrying the map at most every 400 ms finds the new master soon after, and a map read
@@ -230,6 +229,12 @@ void ClusterLink::publish(ClusterPublish& p) {
     return;
   }
   const auto& msg = p.message;
+  if (router_.cluster() &&
+      core::mono_millis() < no_replica_until_ms_[router_.node_of(keys_.seq(msg.room))]) {
+    to_owner(p.origin.room,
+             ClusterPublishDone{std::move(p.origin), false, 0, "cluster unavailable"});
+    return;
+  }
   // The floor: the owner's last id, or what this link delivered in the room if higher.
   int64_t floor = p.floor_id;
   if (auto it = rooms_.find(msg.room); it != rooms_.end()) {
@@ -353,6 +358,7 @@ void ClusterLink::connect() {
   up_ = true;
   unconfirmed_.assign(router_.size(), {});
   wait_due_.assign(router_.size(), false);
+  no_replica_until_ms_.assign(router_.size(), 0);
   backoff_ms_ = 100;
   int64_t now = core::mono_millis();
   grace_until_ms_ = now + kGraceMs;

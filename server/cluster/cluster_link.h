@@ -163,11 +163,15 @@ class ClusterLink {
   // has them) has not answered yet (indices into publishes_), and whether a WAIT is due.
   std::vector<std::vector<size_t>> unconfirmed_;
   std::vector<bool> wait_due_;
-  bool map_stale_ = false;
+  // Per master: until when its publishes are refused at once, because its last WAIT found no
+  // replica (so a master without one does not block the link for the WAIT timeout every turn).
+  std::vector<int64_t> no_replica_until_ms_;
+  bool map_stale_ = false;  // a MOVED or CLUSTERDOWN came back: reconnect after this pipeline
   std::vector<std::string> canaries_;  // per master: a key whose loss means the data went
   // Liveness keys vanish with the data: no node is declared dead for this long after.
-  static constexpr int64_t kDataLossGraceMs =
-      3500;  // a MOVED came back: reconnect (fresh map) after this pipeline
+  static constexpr int64_t kDataLossGraceMs = 3500;
+  // A dead node's liveness key expires <= 3 s after its last beat (one beat a second).
+  static constexpr int64_t kLivenessTtlMs = 3000;
   std::jthread thread_;
 };
 

@@ -58,6 +58,7 @@ void ClusterLink::place_canaries() {
 }
 
 void ClusterLink::check_canaries(int64_t now) {
+  bool lost = false;
   for (size_t n = 0; up_ && n < canaries_.size(); ++n) {
     ReplyPtr r = command_on(n, {"SET", canaries_[n], "1", "GET"});
     if (!r || r->type != REDIS_REPLY_NIL) continue;
@@ -65,7 +66,14 @@ void ClusterLink::check_canaries(int64_t now) {
              router_.address(n).text().c_str());
     grace_until_ms_ = now + kDataLossGraceMs;
     restore_floors(n);
+    lost = true;
   }
+  if (!lost || !up_) return;
+  // This node's presence hashes and liveness key may have gone with the data (the heartbeat only
+  // sees the master of its own key): written again, idempotently, as after a reconnect.
+  append({"SET", keys_.node(node_), "1", "PX", std::to_string(kLivenessTtlMs)});
+  republish_own_presence();
+  flush_pipeline();
 }
 
 void ClusterLink::restore_floors(size_t node) {

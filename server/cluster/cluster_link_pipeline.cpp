@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "core/clock.h"
 #include "server/cluster/cluster_link.h"
 #include "server/cluster/cluster_wire.h"
 #include "server/cluster/redis_reply.h"
@@ -20,6 +21,9 @@ namespace {
 // without a live replica (just after a failover, until the old master is back as a replica)
 // costs each turn that publishes to it this long before its publishes are refused.
 constexpr int kWaitReplicaMs = 500;
+// After a WAIT found no replica, that master's publishes are refused at once for this long; then
+// one turn's publishes try again (and wait once more).
+constexpr int64_t kNoReplicaRetryMs = 1000;
 
 }  // namespace
 
@@ -140,6 +144,7 @@ void ClusterLink::on_publish_reply(const Pending& pending, redisReply* reply) {
 // and are not fanned out (if they survive, they show up in history and fill a later gap).
 void ClusterLink::on_wait_reply(size_t node, redisReply* reply) {
   bool replicated = reply->type == REDIS_REPLY_INTEGER && reply->integer >= 1;
+  if (!replicated) no_replica_until_ms_[node] = core::mono_millis() + kNoReplicaRetryMs;
   for (size_t idx : unconfirmed_[node]) {
     ClusterPublish& p = publishes_[idx];
     if (replicated) {

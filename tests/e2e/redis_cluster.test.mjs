@@ -314,6 +314,11 @@ test('a replica that misses writes: no ok without it, and its promotion takes ba
       push(wb.channel, 'new_msg', { body: 'unconfirmed-2' })]);
     for (const r of refused) assert.deepEqual(r, { ok: false, error: { reason: 'cluster unavailable' } });
     console.log(`# without a replica: refused after ${Date.now() - t0} ms`);
+    // Then refused at once for a while: a master without a replica does not stall the link.
+    const t1 = Date.now();
+    const fast = await push(wa.channel, 'new_msg', { body: 'unconfirmed-3' });
+    assert.deepEqual(fast, { ok: false, error: { reason: 'cluster unavailable' } });
+    assert.ok(Date.now() - t1 < 300, `refused at once (${Date.now() - t1} ms)`);
     await sleep(300);
     for (const w of [wa, wb]) assert.deepEqual(w.got.map((m) => m.body), ['kept-1', 'kept-2', 'kept-3'], 'nothing unconfirmed fanned out');
     await rc.kill9(master.port);
