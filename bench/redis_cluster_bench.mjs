@@ -67,10 +67,8 @@ async function cluster() {
   }
 }
 
-const pick = (r) => ({ sent: r.sent ?? r.published, deliver: r.latency ?? r.deliver, ack: r.ack });
 const one = await single();
 console.log('single Redis:', JSON.stringify(one));
 const many = await cluster();
 console.log('Redis Cluster:', JSON.stringify(many.result));
 console.log('per master (evalsha, wait, spublish):', JSON.stringify(many.counts));
-void pick;

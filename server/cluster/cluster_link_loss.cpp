@@ -23,6 +23,10 @@
 namespace rtchat::server {
 namespace {
 
+// A canary is refreshed with every heartbeat; the TTL only removes the canaries of nodes that
+// are gone (a crashed process leaves them behind; a graceful stop deletes them).
+constexpr const char* kCanaryTtlMs = "3600000";
+
 // KEYS: seq. ARGV: floor. A sequence below the floor is raised to it; returns the (raised) last
 // id. Creates nothing for a new room (floor 0).
 constexpr const char* kRaiseScript = R"lua(
@@ -54,13 +58,13 @@ void ClusterLink::place_canaries() {
       break;
     }
   }
-  for (const auto& key : canaries_) append({"SET", key, "1"});
+  for (const auto& key : canaries_) append({"SET", key, "1", "PX", kCanaryTtlMs});
 }
 
 void ClusterLink::check_canaries(int64_t now) {
   bool lost = false;
   for (size_t n = 0; up_ && n < canaries_.size(); ++n) {
-    ReplyPtr r = command_on(n, {"SET", canaries_[n], "1", "GET"});
+    ReplyPtr r = command_on(n, {"SET", canaries_[n], "1", "PX", kCanaryTtlMs, "GET"});
     if (!r || r->type != REDIS_REPLY_NIL) continue;
     LOG_WARN("cluster_data_lost", "master=%s action=\"raise room sequences, grace for liveness\"",
              router_.address(n).text().c_str());

@@ -57,6 +57,7 @@ void ClusterLink::say_goodbye() {
       append({publish_verb(), keys_.channel(room), cluster::presence_payload(node_, {}, leaves)});
     }
     append({"DEL", keys_.node(node_)});
+    for (const auto& key : canaries_) append({"DEL", key});
     flush_pipeline();
   }
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { Presence, Socket } from 'phoenix';
 import WebSocket from 'ws';
-import { keySlot, nodeCommand, startRedisCluster } from './lib/redis_cluster.mjs';
+import { cli, keySlot, nodeCommand, startRedisCluster } from './lib/redis_cluster.mjs';
 import { mintToken, sleep, startServer, waitFor } from './lib/server.mjs';
 
 let rc;
@@ -184,6 +184,22 @@ test('a node killed with SIGKILL: its users leave on the others within 5 s (live
   await waitFor(() => !watcher.users().includes('vic'), 'vic leaves on A', 5000);
   console.log(`# node death announced as leave after ${Date.now() - killedAt} ms`);
   victim.socket.disconnect();
+});
+
+test('a node stopped gracefully leaves no key of its own on any master', async () => {
+  const d = await startNode('D');
+  const keysOfD = async () => {
+    const found = [];
+    for (const m of await rc.masters()) {
+      const out = await cli(['-h', '127.0.0.1', '-p', String(m.port), '--scan', '--pattern', 'rtchat:*']);
+      found.push(...out.split('\n').filter((k) => k === 'rtchat:node:D' || /^rtchat:canary:.*:D$/.test(k)));
+    }
+    return found;
+  };
+  await waitFor(async () => (await keysOfD()).length === 4, 'liveness key and one canary per master', 5000);
+  nodes.splice(nodes.indexOf(d), 1);
+  await d.stop();
+  assert.deepEqual(await keysOfD(), []);
 });
 
 async function evalshaCalls(port) {
