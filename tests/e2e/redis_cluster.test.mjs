@@ -395,4 +395,8 @@ test('the Redis Cluster loses its data (FLUSHALL): ids continue above every deli
   assert.equal(late.reply.recovered, true);
   await waitFor(() => late.got.length >= 1, 'recovery after the loss', 5000);
   assert.deepEqual(late.got.map((m) => m.id), [6]);
+  // On B, which has no copy of 4 and 5 (the room came to it after the loss), a recovery from 3
+  // cannot be served: recovered: false, never a true with a gap.
+  const gap = await member(b, 'eve', topic, { last_seen_id: 3 });
+  assert.equal(gap.reply.recovered, false);
 });
