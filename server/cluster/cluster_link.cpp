@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/clock.h"
+#include "core/overloaded.h"
 #include "server/cluster/cluster_wire.h"
 #include "server/cluster/redis_reply.h"
 #include "server/log.h"
@@ -188,41 +189,47 @@ bool ClusterLink::drain_inboxes() {
 }
 
 void ClusterLink::handle(ShardMessage&& message) {
-  if (auto* p = std::get_if<ClusterPublish>(&message)) {
-    publish(*p);
-  } else if (auto* w = std::get_if<ClusterWatch>(&message)) {
-    Room& room = rooms_[w->room];
-    if (w->watch) {
-      room.wanted = true;
-      if (up_) {
-        subscribe(w->room, true);
-      } else {
-        to_owner(w->room, ClusterRoomSynced{w->room, false, 0, {}});
-      }
-    } else {
-      room.wanted = false;
-      room.subscribed = false;
-      room.last_delivered = -1;
-      room.pending.clear();
-      // No member here any more (the publisher left too): nothing of this room is delivered on
-      // this node again, and the messages are stored, so their oks go now.
-      release_acks(room, true);
-      if (up_) subscribe(w->room, false);
-      rooms_.erase(w->room);
-    }
-  } else if (auto* t = std::get_if<Typing>(&message)) {
-    // Ephemeral: not stored, dropped while Redis is away.
+  std::visit(
+      core::Overloaded{
+          [&](ClusterPublish& p) { on_publish(p); }, [&](ClusterWatch& w) { on_watch(w); },
+          [&](Typing& t) { on_typing(t); }, [&](ClusterPresenceOut& po) { on_presence_out(po); },
+          [](auto&) {},  // link -> shard types: never sent to the link
+      },
+      message);
+}
+
+void ClusterLink::on_watch(ClusterWatch& w) {
+  Room& room = rooms_[w.room];
+  if (w.watch) {
+    room.wanted = true;
     if (up_) {
-      append({publish_verb(), keys_.channel(t->room),
-              cluster::typing_payload(node_, t->user_id, t->user_name)});
+      subscribe(w.room, true);
+    } else {
+      to_owner(w.room, ClusterRoomSynced{w.room, false, 0, {}});
     }
-  } else if (auto* po = std::get_if<ClusterPresenceOut>(&message)) {
-    presence_out(*po);
+  } else {
+    room.wanted = false;
+    room.subscribed = false;
+    room.last_delivered = -1;
+    room.pending.clear();
+    // No member here any more (the publisher left too): nothing of this room is delivered on
+    // this node again, and the messages are stored, so their oks go now.
+    release_acks(room, true);
+    if (up_) subscribe(w.room, false);
+    rooms_.erase(w.room);
+  }
+}
+
+void ClusterLink::on_typing(Typing& t) {
+  // Ephemeral: not stored, dropped while Redis is away.
+  if (up_) {
+    append({publish_verb(), keys_.channel(t.room),
+            cluster::typing_payload(node_, t.user_id, t.user_name)});
   }
 }
 
 // INCR + XADD (+ PUBLISH on one Redis) in one script, pipelined to the room's master.
-void ClusterLink::publish(ClusterPublish& p) {
+void ClusterLink::on_publish(ClusterPublish& p) {
   if (!up_) {
     to_owner(p.origin.room,
              ClusterPublishDone{std::move(p.origin), false, 0, "cluster unavailable"});

@@ -1,7 +1,7 @@
 // The cluster link (--cluster redis://HOST:PORT or redis-cluster://HOST:PORT,...): the one thread
-// of a node that talks to Redis, so that the shards never block on the network (ARCHITECTURE.md,
-// "Threads"). It is wired as one more mailbox peer of every shard: index = shard count in each
-// shard's inbox_from/outbox_to.
+// of a node that talks to Redis, so that the shards never block on the network
+// (docs/architecture.md). It is wired as one more mailbox peer of every shard: index = shard count
+// in each shard's inbox_from/outbox_to.
 //
 // What it does (docs/cluster.md has the why):
 // - Order: a ClusterPublish runs one Lua script (INCR the room's sequence -> id, XADD to the room's
@@ -90,8 +90,10 @@ class ClusterLink {
   void run(std::stop_token stop);
   bool drain_inboxes();
   void handle(ShardMessage&& m);
-  void publish(ClusterPublish& p);
-  void presence_out(ClusterPresenceOut& po);
+  void on_publish(ClusterPublish& p);
+  void on_watch(ClusterWatch& w);
+  void on_typing(Typing& t);
+  void on_presence_out(ClusterPresenceOut& po);
   void say_goodbye();
   void flush_pipeline();
   void write_pipelines();

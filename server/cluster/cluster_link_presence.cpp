@@ -14,7 +14,7 @@ namespace rtchat::server {
 
 // This node's presence diff in a room: mirrored in own_presence_ (rewritten after Redis comes
 // back), written to the room's hash and published to the other nodes.
-void ClusterLink::presence_out(ClusterPresenceOut& po) {
+void ClusterLink::on_presence_out(ClusterPresenceOut& po) {
   auto& mine = own_presence_[po.room];
   std::vector<std::string> del{"HDEL", keys_.presence(po.room)};
   std::vector<std::string> set{"HSET", keys_.presence(po.room)};
