@@ -1,5 +1,7 @@
 #include "server/storage/storage_thread.h"
 
+#include <algorithm>
+
 #include "core/clock.h"
 #include "core/overloaded.h"
 #include "server/log.h"
@@ -159,6 +161,20 @@ void StorageThread::commit_appends() {
   appends_.clear();
 }
 
+namespace {
+// The range after_id+1..upto_id (at most max_count of it) is there, every id once, in order.
+bool gapless(const std::vector<proto::ChatMessage>& got, int64_t after_id, int64_t upto_id,
+             int max_count) {
+  const int64_t want = std::min<int64_t>(upto_id - after_id, max_count);
+  if (want <= 0) return true;
+  if (static_cast<int64_t>(got.size()) != want) return false;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (got[i].id != after_id + 1 + static_cast<int64_t>(i)) return false;
+  }
+  return true;
+}
+}  // namespace
+
 void StorageThread::handle(unsigned shard, StorageRequest&& request) {
   metrics_.reads.add();
   std::visit(core::Overloaded{
@@ -176,7 +192,12 @@ StoreCatchupDone StorageThread::read_catchup(StoreCatchup&& c) {
                           done.request.max_count, done.messages);
   // This thread reads one catch-up at a time, so an oversized one costs memory only here,
   // briefly; it never crosses to a shard nor gets encoded.
-  if (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes) {
+  // recovered: true promises every id after last_seen_id, no gap: a range with a hole (trimmed
+  // by retention, or lost with Redis's data) cannot keep it.
+  const bool whole =
+      gapless(done.messages, done.request.after_id, done.request.upto_id, done.request.max_count);
+  if (!whole ||
+      (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes)) {
     std::vector<proto::ChatMessage>().swap(done.messages);
     done.too_large = true;
   }
