@@ -1,6 +1,7 @@
-// Read state across devices (docs/protocol.md "Read state"; server/shard/shard_read_state.cpp):
-// the values a mark_read turns into on its way member shard -> owner shard -> storage thread ->
-// owner -> member shards. Like every cross-thread value they own what they refer to.
+// Read state across devices (docs/protocol.md "Read state"; server/shard/read_state_owner.cpp,
+// read_state_member.cpp): the values a mark_read turns into on its way member shard -> owner shard
+// -> storage thread -> owner -> member shards. Like every cross-thread value they own what they
+// refer to.
 #pragma once
 
 #include <cstdint>

@@ -50,7 +50,10 @@ class StorageThread {
   void commit_appends();  // the messages, then the read marks, each in one transaction
   void commit_messages();
   void commit_read_marks();
-  void handle(unsigned shard, StorageRequest&& request);
+  void handle(unsigned shard, StorageRequest&& request);  // a read: answered at once
+  StoreCatchupDone read_catchup(StoreCatchup&& c);
+  StorePageDone read_page(StorePage&& p);
+  StoreRoomLoaded load_room(StoreLoadRoom&& l);
 
   std::unique_ptr<Store> store_;
   const ServerConfig& config_;

@@ -4,9 +4,7 @@
 // sweep's 4001 check reads claims.exp). Only exp moves: the rooms claim and the name of the
 // token the socket connected with stay (new rights need a new connection).
 #include "core/clock.h"
-#include "proto/binary_codec.h"
-#include "proto/phoenix_codec.h"
-#include "server/shard/shard.h"
+#include "server/shard/session.h"
 
 namespace rtchat::server {
 namespace {
@@ -18,33 +16,28 @@ std::string_view refresh_refusal(JwtError error) {
 
 }  // namespace
 
-void Shard::notify_token_expiring(Connection& c, int64_t now_s) {
+void Session::notify_token_expiring(Connection& c, int64_t now_s) {
   const int64_t exp = c.claims.exp;
   if (c.token_notice_exp == exp) return;  // once per token
   // exp - now_s cannot overflow while exp > now_s >= 0.
   if (exp > now_s && exp - now_s > config_.token_refresh_notice_s) return;
   c.token_notice_exp = exp;
-  queue_frame(c,
-              encode_frame(
-                  c.format, [&](std::string& o) { proto::phoenix::encode_token_expiring(exp, o); },
-                  [&](std::string& o) { proto::binary::encode_token_expiring(exp, o); }));
+  table_.queue_frame(c, replies_.encode_token_expiring(c.format, exp));
 }
 
-void Shard::handle_refresh(Connection& c, proto::ClientMessage& m) {
+void Session::refresh(Connection& c, proto::ClientMessage& m) {
   JwtClaims fresh;
   JwtError error = m.payload_valid
                        ? verify_jwt(m.token, config_.jwt_secret, core::unix_millis() / 1000,
                                     config_.jwt_leeway_s, fresh)
                        : JwtError::Malformed;
+  if (error == JwtError::None && fresh.sub != c.claims.sub) {
+    metrics_.token_refresh_refused.add();
+    return replies_.send_error(c, m.join_ref, m.ref, m.topic, "wrong_subject");
+  }
   if (error != JwtError::None) {
     metrics_.token_refresh_refused.add();
-    send_error_reply(c, m.join_ref, m.ref, m.topic, refresh_refusal(error));
-    return;
-  }
-  if (fresh.sub != c.claims.sub) {
-    metrics_.token_refresh_refused.add();
-    send_error_reply(c, m.join_ref, m.ref, m.topic, "wrong_subject");
-    return;
+    return replies_.send_error(c, m.join_ref, m.ref, m.topic, refresh_refusal(error));
   }
   metrics_.token_refreshes.add();
   c.claims.exp = fresh.exp;
@@ -54,7 +47,7 @@ void Shard::handle_refresh(Connection& c, proto::ClientMessage& m) {
   ok.topic = m.topic;
   ok.body.kind = proto::ReplyBody::Kind::Refresh;
   ok.body.exp = fresh.exp;
-  send_reply(c, std::move(ok));
+  replies_.send(c, std::move(ok));
 }
 
 }  // namespace rtchat::server
