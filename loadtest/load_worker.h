@@ -57,6 +57,7 @@ class LoadWorker {
   void check_setup_timeouts(int64_t now);
   void publish_due(int64_t now);
   void send_heartbeats(int64_t now);
+  void send_mark_read(LoadConnection& c, int64_t id);  // --mark-read
   void maybe_sample(int64_t now);
   void flush_dirty();
   void process_completions();

@@ -129,7 +129,7 @@ void LoadWorker::on_reply(LoadConnection& c, const proto::ServerMessage& msg, in
     c.next_heartbeat_ns = now + seconds_ns(config_.heartbeat_s) * (100 + c.index % 100) / 200;
     return;
   }
-  if (ref.empty() || ref[0] == 'h') return;  // heartbeat replies
+  if (ref.empty() || ref[0] == 'h' || ref[0] == 'r') return;  // heartbeat and mark_read replies
   uint64_t seq = 0;
   std::from_chars(ref.data(), ref.data() + ref.size(), seq);
   if (ok) {
@@ -163,12 +163,30 @@ void LoadWorker::on_new_msg(LoadConnection& c, const proto::ChatMessage& msg, in
   } else {
     ++counters_[Counter::OrderViolations];
   }
+  if (config_.mark_read || config_.heartbeat_per_delivery) send_mark_read(c, msg.id);
   const auto latency = static_cast<uint64_t>(std::max<int64_t>(0, now - stamp.send_ns));
   interval_e2e_.record(latency);
   if (stamp.send_ns >= t_measure_ns_ && stamp.send_ns < t_end_ns_) {
     ++counters_[Counter::ReceivedMeasured];
     e2e_.record(latency);
   }
+}
+
+void LoadWorker::send_mark_read(LoadConnection& c, int64_t id) {
+  proto::ClientMessage m;
+  m.join_ref = std::string(kJoinRef);
+  m.ref = "r" + std::to_string(id);
+  m.topic = topic_for(c.room);
+  m.event = proto::ClientEvent::MarkRead;
+  m.event_name = "mark_read";
+  m.read_id = id;
+  if (config_.heartbeat_per_delivery) {
+    m.join_ref.reset();
+    m.topic = "phoenix";
+    m.event = proto::ClientEvent::Heartbeat;
+    m.event_name = "heartbeat";
+  }
+  queue_message(c, m);
 }
 
 }  // namespace rtchat::loadtest

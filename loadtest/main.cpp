@@ -123,6 +123,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--heartbeat", c.heartbeat_s, "Phoenix heartbeat period in seconds")
       ->capture_default_str();
+  app.add_flag("--mark-read", c.mark_read, "answer every delivered new_msg with mark_read {id}");
+  app.add_flag("--heartbeat-per-delivery", c.heartbeat_per_delivery,
+               "answer every delivered new_msg with a heartbeat (the control for --mark-read)");
   app.add_option("--server-pid", c.server_pid, "sample this process's RSS (idle, soak)");
   app.add_option("--csv", c.csv_path, "write the per-second time series here");
   app.add_flag("--json", c.json, "print one JSON result line (last line of stdout)");

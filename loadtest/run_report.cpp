@@ -62,10 +62,13 @@ std::string format_config(const ScenarioConfig& c) {
   return fmt(
       "target %s:%u  format %s  connections %u  rooms %u  publishers %u  rate %.3g/s per "
       "publisher (%.4g/s total)  msg-size %u B  warmup %.3g s  duration %.3g s  ramp %.4g/s"
-      "  procs %u  threads %u  source-addrs %u",
+      "  procs %u  threads %u  source-addrs %u%s",
       c.host.c_str(), c.port, format_name(c.format), c.connections, c.rooms, c.publishers,
       c.per_publisher_rate(), c.per_publisher_rate() * c.publishers, c.msg_size, c.warmup_s,
-      c.duration_s, c.ramp, c.procs, c.threads, c.source_addrs);
+      c.duration_s, c.ramp, c.procs, c.threads, c.source_addrs,
+      c.mark_read                ? "  mark-read"
+      : c.heartbeat_per_delivery ? "  heartbeat-per-delivery"
+                                 : "");
 }
 
 std::string progress_line(const SecondRow& r, uint64_t connections) {

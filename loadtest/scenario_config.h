@@ -37,6 +37,12 @@ struct ScenarioConfig {
   std::string csv_path;
   bool json = false;
   bool quiet = false;
+  // Every delivered new_msg is answered with mark_read {id}, as a chat UI with the room in view
+  // does: the cost of read-state writes (issue 16) under a scenario. Their replies are not timed.
+  bool mark_read = false;
+  // The control for mark_read: a heartbeat per delivered new_msg (same frames in and out, no
+  // cross-shard hop, no write), to tell the cost of the frames from the cost of the writes.
+  bool heartbeat_per_delivery = false;
   bool strict =
       false;  // exit 3 when any delivery is lost, reordered or duplicated  // no progress lines
 

@@ -125,6 +125,14 @@ std::string_view event_name(fb::Body type) {
       return "phx_close";
     case fb::Body::ChannelError:
       return "phx_error";
+    case fb::Body::MarkReadPush:
+      return "mark_read";
+    case fb::Body::RefreshPush:
+      return "refresh";
+    case fb::Body::ReadState:
+      return "read_state";
+    case fb::Body::TokenExpiring:
+      return "token_expiring";
     case fb::Body::GenericPush:
     case fb::Body::NONE:
       break;
@@ -257,11 +265,16 @@ bool valid_body(const fb::Frame* frame) {
       const fb::TypingBroadcast* t = frame->body_as_TypingBroadcast();
       return valid(t->user_id()) && valid(t->user());
     }
+    case fb::Body::RefreshPush:
+      return valid(frame->body_as_RefreshPush()->token());
     case fb::Body::Heartbeat:
     case fb::Body::Leave:
     case fb::Body::HistoryRequest:
     case fb::Body::Typing:
     case fb::Body::ChannelClose:
+    case fb::Body::MarkReadPush:
+    case fb::Body::ReadState:
+    case fb::Body::TokenExpiring:
       return true;
     case fb::Body::NONE:
       break;
@@ -349,6 +362,24 @@ DecodeError decode_client(std::string_view bytes, ClientMessage& out) {
     case fb::Body::Typing:
       out.event = ClientEvent::Typing;
       break;
+    case fb::Body::MarkReadPush:
+      out.event = ClientEvent::MarkRead;
+      if (int64_t id = frame->body_as_MarkReadPush()->id(); id >= 0) {
+        out.read_id = id;
+      } else {
+        out.payload_valid = false;
+      }
+      break;
+    case fb::Body::RefreshPush: {
+      out.event = ClientEvent::Refresh;
+      const flatbuffers::String* token = frame->body_as_RefreshPush()->token();
+      if (token == nullptr) {
+        out.payload_valid = false;
+      } else {
+        assign(out.token, token);
+      }
+      break;
+    }
     case fb::Body::GenericPush:
       // Known events only travel as their typed tables; a GenericPush naming one is still Other,
       // so the server answers it like any unknown event.
@@ -391,6 +422,20 @@ void encode_reply(const Reply& reply, std::string& out) {
         rb.add_has_recovered(true);
         rb.add_recovered(*body.recovered);
       }
+      if (body.last_read_id) {
+        rb.add_has_last_read_id(true);
+        rb.add_last_read_id(*body.last_read_id);
+        rb.add_unread(body.unread);
+      }
+      break;
+    case ReplyBody::Kind::MarkRead:
+      rb.add_kind(fb::ReplyKind::MarkRead);
+      rb.add_has_last_read_id(true);
+      rb.add_last_read_id(body.last_read_id.value_or(0));
+      break;
+    case ReplyBody::Kind::Refresh:
+      rb.add_kind(fb::ReplyKind::Refresh);
+      rb.add_exp(body.exp);
       break;
     case ReplyBody::Kind::Publish:
       rb.add_kind(fb::ReplyKind::Publish);
@@ -451,6 +496,19 @@ void encode_typing(std::string_view topic, std::string_view user_id, std::string
   finish_frame(b, std::nullopt, std::nullopt, topic, fb::Body::TypingBroadcast, body.Union(), out);
 }
 
+void encode_read_state(std::string_view topic, int64_t last_read_id, std::string& out) {
+  auto& b = thread_builder();
+  auto body = fb::CreateReadState(b, last_read_id);
+  finish_frame(b, std::nullopt, std::nullopt, topic, fb::Body::ReadState, body.Union(), out);
+}
+
+void encode_token_expiring(int64_t exp, std::string& out) {
+  auto& b = thread_builder();
+  auto body = fb::CreateTokenExpiring(b, exp);
+  finish_frame(b, std::nullopt, std::nullopt, "phoenix", fb::Body::TokenExpiring, body.Union(),
+               out);
+}
+
 // ------------------------------------------------------------------ client side
 
 void encode_client(const ClientMessage& msg, std::string& out) {
@@ -488,6 +546,15 @@ void encode_client(const ClientMessage& msg, std::string& out) {
     case ClientEvent::Typing:
       type = fb::Body::Typing;
       body = fb::CreateTyping(b).Union();
+      break;
+    case ClientEvent::MarkRead:
+      type = fb::Body::MarkReadPush;
+      body = fb::CreateMarkReadPush(b, msg.read_id.value_or(0)).Union();
+      break;
+    case ClientEvent::Refresh:
+      topic = "phoenix";
+      type = fb::Body::RefreshPush;
+      body = fb::CreateRefreshPush(b, b.CreateString(msg.token)).Union();
       break;
     case ClientEvent::Other: {
       auto event = b.CreateString(msg.event_name);
@@ -528,6 +595,18 @@ DecodeError decode_server(std::string_view bytes, ServerMessage& out) {
         case fb::ReplyKind::Join:
           body.kind = ReplyBody::Kind::Join;
           if (r->has_recovered()) body.recovered = r->recovered();
+          if (r->has_last_read_id()) {
+            body.last_read_id = r->last_read_id();
+            body.unread = r->unread();
+          }
+          break;
+        case fb::ReplyKind::MarkRead:
+          body.kind = ReplyBody::Kind::MarkRead;
+          body.last_read_id = r->last_read_id();
+          break;
+        case fb::ReplyKind::Refresh:
+          body.kind = ReplyBody::Kind::Refresh;
+          body.exp = r->exp();
           break;
         case fb::ReplyKind::Publish:
           body.kind = ReplyBody::Kind::Publish;
@@ -581,6 +660,14 @@ DecodeError decode_server(std::string_view bytes, ServerMessage& out) {
       assign(out.user, t->user());
       break;
     }
+    case fb::Body::ReadState:
+      out.event = ServerEvent::ReadState;
+      out.last_read_id = frame->body_as_ReadState()->last_read_id();
+      break;
+    case fb::Body::TokenExpiring:
+      out.event = ServerEvent::TokenExpiring;
+      out.exp = frame->body_as_TokenExpiring()->exp();
+      break;
     case fb::Body::GenericPush:
       out.event = ServerEvent::Other;
       assign(out.event_name, frame->body_as_GenericPush()->event());

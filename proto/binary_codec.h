@@ -26,6 +26,8 @@ void encode_channel_error(const std::optional<std::string>& join_ref, std::strin
                           std::string_view reason, std::string& out);
 void encode_typing(std::string_view topic, std::string_view user_id, std::string_view user,
                    std::string& out);
+void encode_read_state(std::string_view topic, int64_t last_read_id, std::string& out);
+void encode_token_expiring(int64_t exp, std::string& out);
 
 // ---- client side
 void encode_client(const ClientMessage& msg, std::string& out);

@@ -20,6 +20,8 @@ enum class ClientEvent : uint8_t {
   NewMsg,     // new_msg {"body"}
   History,    // history {"before_id", "limit"}
   Typing,     // typing {}
+  MarkRead,   // mark_read {"id"} (a room topic)
+  Refresh,    // refresh {"token"} (topic "phoenix")
   Other,      // any other event name: the server answers with an error reply
 };
 
@@ -42,6 +44,10 @@ struct ClientMessage {
   // History
   std::optional<int64_t> before_id;
   int64_t limit = 50;
+  // MarkRead (nullopt: missing or not an integer, an invalid payload)
+  std::optional<int64_t> read_id;
+  // Refresh
+  std::string token;
 };
 
 // Why a client frame could not be decoded at all (the connection is then closed with 1007).
@@ -85,9 +91,21 @@ enum class ReplyStatus : uint8_t { Ok, Error };
 
 // The response object of a phx_reply. Exactly one kind is meaningful.
 struct ReplyBody {
-  enum class Kind : uint8_t { Empty, Error, Join, Publish, History } kind = Kind::Empty;
-  std::string reason;                 // Error: {"reason": ...}
-  std::optional<bool> recovered;      // Join: {} or {"recovered": bool}
+  enum class Kind : uint8_t {
+    Empty,
+    Error,
+    Join,
+    Publish,
+    History,
+    MarkRead,  // {"last_read_id": M}
+    Refresh,   // {"exp": E}
+  } kind = Kind::Empty;
+  std::string reason;             // Error: {"reason": ...}
+  std::optional<bool> recovered;  // Join: {} or {"recovered": bool}
+  // Join: with "last_read_id" and "unread" when the read state was loaded; MarkRead.
+  std::optional<int64_t> last_read_id;
+  int64_t unread = 0;                 // Join
+  int64_t exp = 0;                    // Refresh
   int64_t id = 0;                     // Publish: {"id": N}
   std::vector<ChatMessage> messages;  // History: {"messages": [...], "has_more": bool}
   bool has_more = false;
@@ -110,6 +128,8 @@ enum class ServerEvent : uint8_t {
   Close,          // phx_close
   Error,          // phx_error
   Typing,         // typing broadcast {"user_id","user"}
+  ReadState,      // read_state push {"last_read_id"}
+  TokenExpiring,  // token_expiring push {"exp"} (topic "phoenix")
   Other,
 };
 
@@ -119,12 +139,14 @@ struct ServerMessage {
   std::optional<std::string> ref;
   std::string topic;
   std::string event_name;
-  Reply reply;            // Reply (its join_ref/ref/topic mirror the fields above)
-  ChatMessage message;    // NewMsg
-  PresenceEntries state;  // PresenceState
-  PresenceDiff diff;      // PresenceDiff
-  std::string user_id;    // Typing
-  std::string user;       // Typing
+  Reply reply;               // Reply (its join_ref/ref/topic mirror the fields above)
+  ChatMessage message;       // NewMsg
+  PresenceEntries state;     // PresenceState
+  PresenceDiff diff;         // PresenceDiff
+  std::string user_id;       // Typing
+  std::string user;          // Typing
+  int64_t last_read_id = 0;  // ReadState
+  int64_t exp = 0;           // TokenExpiring
 };
 
 }  // namespace rtchat::proto

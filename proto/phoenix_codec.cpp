@@ -119,6 +119,23 @@ void append_entries(std::string& out, const PresenceEntries& entries) {
   out.push_back('}');
 }
 
+// {} or {"recovered": b}, plus "last_read_id" and "unread" when the read state was loaded.
+void append_join_body(std::string& out, const ReplyBody& body) {
+  out.push_back('{');
+  if (body.recovered) {
+    out.append("\"recovered\":");
+    append_bool(out, *body.recovered);
+  }
+  if (body.last_read_id) {
+    if (body.recovered) out.push_back(',');
+    out.append("\"last_read_id\":");
+    append_int(out, *body.last_read_id);
+    out.append(",\"unread\":");
+    append_int(out, body.unread);
+  }
+  out.push_back('}');
+}
+
 void append_reply_body(std::string& out, const ReplyBody& body) {
   switch (body.kind) {
     case ReplyBody::Kind::Empty:
@@ -130,13 +147,17 @@ void append_reply_body(std::string& out, const ReplyBody& body) {
       out.push_back('}');
       return;
     case ReplyBody::Kind::Join:
-      if (!body.recovered) {
-        out.append("{}");
-      } else {
-        out.append("{\"recovered\":");
-        append_bool(out, *body.recovered);
-        out.push_back('}');
-      }
+      append_join_body(out, body);
+      return;
+    case ReplyBody::Kind::MarkRead:
+      out.append("{\"last_read_id\":");
+      append_int(out, body.last_read_id.value_or(0));
+      out.push_back('}');
+      return;
+    case ReplyBody::Kind::Refresh:
+      out.append("{\"exp\":");
+      append_int(out, body.exp);
+      out.push_back('}');
       return;
     case ReplyBody::Kind::Publish:
       out.append("{\"id\":");
@@ -164,6 +185,10 @@ std::string_view client_event_name(const ClientMessage& msg) {
       return "history";
     case ClientEvent::Typing:
       return "typing";
+    case ClientEvent::MarkRead:
+      return "mark_read";
+    case ClientEvent::Refresh:
+      return "refresh";
     case ClientEvent::Other:
       break;
   }
@@ -382,11 +407,30 @@ bool read_reply(object payload, Reply& reply) {
       }
     }
     if (!response.at_key("has_more").get(el) && el.get_bool().get(body.has_more)) return false;
+  } else if (!response.at_key("unread").get(el)) {
+    body.kind = ReplyBody::Kind::Join;
+    int64_t last_read_id = 0;
+    if (el.get_int64().get(body.unread)) return false;
+    if (read_int(response, "last_read_id", last_read_id) != Field::Ok) return false;
+    body.last_read_id = last_read_id;
+    if (!response.at_key("recovered").get(el)) {
+      bool recovered = false;
+      if (el.get_bool().get(recovered)) return false;
+      body.recovered = recovered;
+    }
   } else if (!response.at_key("recovered").get(el)) {
     body.kind = ReplyBody::Kind::Join;
     bool recovered = false;
     if (el.get_bool().get(recovered)) return false;
     body.recovered = recovered;
+  } else if (!response.at_key("last_read_id").get(el)) {
+    body.kind = ReplyBody::Kind::MarkRead;
+    int64_t last_read_id = 0;
+    if (el.get_int64().get(last_read_id)) return false;
+    body.last_read_id = last_read_id;
+  } else if (!response.at_key("exp").get(el)) {
+    body.kind = ReplyBody::Kind::Refresh;
+    if (el.get_int64().get(body.exp)) return false;
   } else {
     body.kind = ReplyBody::Kind::Empty;
   }
@@ -472,6 +516,8 @@ DecodeError decode_client(std::string_view text, ClientMessage& out) {
   out.body.clear();
   out.before_id.reset();
   out.limit = ClientMessage{}.limit;
+  out.read_id.reset();
+  out.token.clear();
   Envelope env;
   if (DecodeError err = parse_envelope(text, env); err != DecodeError::None) return err;
   out.join_ref = std::move(env.join_ref);
@@ -500,6 +546,22 @@ DecodeError decode_client(std::string_view text, ClientMessage& out) {
   } else if (event == "history") {
     out.event = ClientEvent::History;
     decode_history_payload(env.payload, out);
+  } else if (event == "mark_read") {
+    out.event = ClientEvent::MarkRead;
+    int64_t id = 0;
+    if (read_int(env.payload, "id", id) == Field::Ok && id >= 0) {
+      out.read_id = id;
+    } else {
+      out.payload_valid = false;
+    }
+  } else if (event == "refresh") {
+    out.event = ClientEvent::Refresh;
+    std::string_view token;
+    if (read_string(env.payload, "token", token) == Field::Ok) {
+      out.token.assign(token);
+    } else {
+      out.payload_valid = false;
+    }
   } else {
     out.event = ClientEvent::Other;
   }
@@ -591,6 +653,20 @@ void encode_history_json(const std::vector<ChatMessage>& messages, bool has_more
   out.push_back('}');
 }
 
+void encode_read_state(std::string_view topic, int64_t last_read_id, std::string& out) {
+  append_broadcast_head(out, topic, "\"read_state\"");
+  out.append("{\"last_read_id\":");
+  append_int(out, last_read_id);
+  out.append("}]");
+}
+
+void encode_token_expiring(int64_t exp, std::string& out) {
+  append_broadcast_head(out, "phoenix", "\"token_expiring\"");
+  out.append("{\"exp\":");
+  append_int(out, exp);
+  out.append("}]");
+}
+
 // ------------------------------------------------------------------ client side
 
 void encode_client(const ClientMessage& msg, std::string& out) {
@@ -636,6 +712,16 @@ void encode_client(const ClientMessage& msg, std::string& out) {
       }
       out.append(",\"limit\":");
       append_int(out, msg.limit);
+      out.push_back('}');
+      break;
+    case ClientEvent::MarkRead:
+      out.append("{\"id\":");
+      append_int(out, msg.read_id.value_or(0));
+      out.push_back('}');
+      break;
+    case ClientEvent::Refresh:
+      out.append("{\"token\":");
+      append_json_string(out, msg.token);
       out.push_back('}');
       break;
     case ClientEvent::Heartbeat:
@@ -694,6 +780,12 @@ DecodeError decode_server(std::string_view text, ServerMessage& out) {
     std::string_view s;
     if (read_string(env.payload, "user_id", s) == Field::Ok) out.user_id.assign(s);
     if (read_string(env.payload, "user", s) == Field::Ok) out.user.assign(s);
+  } else if (event == "read_state") {
+    out.event = ServerEvent::ReadState;
+    ok = read_int(env.payload, "last_read_id", out.last_read_id) == Field::Ok;
+  } else if (event == "token_expiring") {
+    out.event = ServerEvent::TokenExpiring;
+    ok = read_int(env.payload, "exp", out.exp) == Field::Ok;
   } else {
     out.event = ServerEvent::Other;
   }

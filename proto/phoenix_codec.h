@@ -35,6 +35,10 @@ void encode_channel_error(const std::optional<std::string>& join_ref, std::strin
 // [null, null, topic, "typing", {"user_id", "user"}]
 void encode_typing(std::string_view topic, std::string_view user_id, std::string_view user,
                    std::string& out);
+// [null, null, topic, "read_state", {"last_read_id": M}] (the user's other devices)
+void encode_read_state(std::string_view topic, int64_t last_read_id, std::string& out);
+// [null, null, "phoenix", "token_expiring", {"exp": E}]
+void encode_token_expiring(int64_t exp, std::string& out);
 
 // {"messages": [...oldest first], "has_more": bool} — the HTTP history API body.
 void encode_history_json(const std::vector<ChatMessage>& messages, bool has_more, std::string& out);

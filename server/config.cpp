@@ -53,6 +53,10 @@ void add_process_options(CLI::App& app, ServerConfig& c) {
       ->envname("RTCHAT_DEV_TOKENS");
   app.add_option("--jwt-leeway", c.jwt_leeway_s, "Seconds of clock skew on exp/nbf")
       ->envname("RTCHAT_JWT_LEEWAY");
+  app.add_option("--token-refresh-notice-secs", c.token_refresh_notice_s,
+                 "Push token_expiring this long before a socket's token expires (s)")
+      ->check(CLI::NonNegativeNumber)
+      ->envname("RTCHAT_TOKEN_REFRESH_NOTICE_SECS");
 }
 
 // What one client may do: sizes, timeouts, connection and rate limits.

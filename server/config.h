@@ -54,6 +54,9 @@ struct ServerConfig {
   // Host headers served (name, name:port or *.suffix). Empty = any in production; in dev mode
   // only localhost names are served, plus these (DNS rebinding: see host_policy.h).
   std::vector<std::string> allowed_hosts;
+  // token_expiring is pushed this long before a socket's token expires: a minute leaves a client
+  // time for a round trip to its token endpoint, with a retry or two, before the 4001 close.
+  int64_t token_refresh_notice_s = 60;
 
   [[nodiscard]] unsigned effective_shards() const;
   // Whether POST /api/dev/token mints: never in production; in dev mode with the built-in secret

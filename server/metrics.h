@@ -74,6 +74,9 @@ struct ShardMetrics {
   Counter late_completions;  // sockets whose cancelled requests had not completed in 2 s
   Counter presence_diffs;
   Counter typing_events;
+  Counter token_refreshes;        // refresh accepted: the socket's deadline moved
+  Counter token_refresh_refused;  // refresh answered with an error
+  Counter read_marks;             // mark_read acknowledged ok
   Counter accept_errors;
   Gauge rooms_owned;
   Gauge mailbox_backlog;                                      // values waiting in Outbox backlogs

@@ -92,6 +92,11 @@ std::string render_prometheus(const std::vector<ShardMetrics*>& shards,
   RTCHAT_SHARD_METRIC("rtchat_presence_diffs_total", "counter", "presence_diff broadcasts",
                       presence_diffs);
   RTCHAT_SHARD_METRIC("rtchat_typing_total", "counter", "typing events relayed", typing_events);
+  RTCHAT_SHARD_METRIC("rtchat_token_refreshes_total", "counter", "Token refreshes accepted",
+                      token_refreshes);
+  RTCHAT_SHARD_METRIC("rtchat_token_refreshes_refused_total", "counter",
+                      "Token refreshes answered with an error", token_refresh_refused);
+  RTCHAT_SHARD_METRIC("rtchat_read_marks_total", "counter", "mark_read pushes stored", read_marks);
   RTCHAT_SHARD_METRIC("rtchat_accept_errors_total", "counter", "accept failures", accept_errors);
   RTCHAT_SHARD_METRIC("rtchat_rooms_owned", "gauge", "Rooms owned by the shard", rooms_owned);
   RTCHAT_SHARD_METRIC("rtchat_mailbox_backlog", "gauge",

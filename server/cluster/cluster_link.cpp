@@ -193,6 +193,7 @@ void ClusterLink::handle(ShardMessage&& message) {
       core::Overloaded{
           [&](ClusterPublish& p) { on_publish(p); }, [&](ClusterWatch& w) { on_watch(w); },
           [&](Typing& t) { on_typing(t); }, [&](ClusterPresenceOut& po) { on_presence_out(po); },
+          [&](ClusterReadState& rs) { on_read_state(rs); },
           [](auto&) {},  // link -> shard types: never sent to the link
       },
       message);
@@ -225,6 +226,14 @@ void ClusterLink::on_typing(Typing& t) {
   if (up_) {
     append({publish_verb(), keys_.channel(t.room),
             cluster::typing_payload(node_, t.user_id, t.user_name)});
+  }
+}
+
+void ClusterLink::on_read_state(ClusterReadState& rs) {
+  // Like typing: best effort, dropped while Redis is away (each node keeps its own copy).
+  if (up_) {
+    append({publish_verb(), keys_.channel(rs.room),
+            cluster::read_state_payload(node_, rs.user_id, rs.last_read_id)});
   }
 }
 
@@ -293,6 +302,13 @@ void ClusterLink::on_room_payload(const std::string& name, Room& room, std::stri
     t.room = name;
     t.conn.shard = kRemoteNodeShard;
     to_owner(name, std::move(t));
+  } else if (payload.starts_with("r")) {
+    ClusterReadState rs{name, {}, 0};
+    std::string node;
+    if (!cluster::parse_read_state(payload, node, rs.user_id, rs.last_read_id) || node == node_) {
+      return;
+    }
+    to_owner(name, std::move(rs));
   }
 }
 

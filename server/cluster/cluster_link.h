@@ -93,6 +93,7 @@ class ClusterLink {
   void on_publish(ClusterPublish& p);
   void on_watch(ClusterWatch& w);
   void on_typing(Typing& t);
+  void on_read_state(ClusterReadState& rs);  // issue 16: a stored mark, for the other nodes
   void on_presence_out(ClusterPresenceOut& po);
   void say_goodbye();
   void flush_pipeline();

@@ -105,6 +105,23 @@ class ClusterStore final : public Store {
     return local_->apply_retention(max_per_room, max_age_ms, now_ms);
   }
 
+  // Read state is kept in each node's local store (docs/cluster.md): a user's devices on one
+  // node share it. The unread count comes from the stream, the cluster's one order.
+  bool mark_read(std::span<ReadMark> marks, std::string& error) override {
+    return local_->mark_read(marks, error);
+  }
+  bool read_state(std::string_view user_id, std::string_view room, int64_t upto_id, int max_unread,
+                  int64_t& last_read_id, int& unread) override {
+    if (!local_->read_state(user_id, room, upto_id, max_unread, last_read_id, unread)) {
+      return false;
+    }
+    std::vector<proto::ChatMessage> newer;
+    if (range(room, last_read_id, upto_id, max_unread, newer)) {
+      unread = static_cast<int>(newer.size());
+    }
+    return true;
+  }
+
  private:
   // The stream gave everything it has below before_id (out, oldest first, possibly empty): older
   // messages can only be in the node's local copy (the stream keeps about the last 100000 per

@@ -162,6 +162,29 @@ bool parse_typing(std::string_view payload, std::string& node, std::string& user
   return true;
 }
 
+std::string read_state_payload(std::string_view node, std::string_view user_id,
+                               int64_t last_read_id) {
+  std::string out = "r";
+  append_lp(out, node);
+  append_lp(out, user_id);
+  append_lp(out, last_read_id);
+  return out;
+}
+
+bool parse_read_state(std::string_view payload, std::string& node, std::string& user_id,
+                      int64_t& last_read_id) {
+  LpReader r(payload);
+  char kind = 0;
+  std::string_view n, u;
+  if (!r.next_char(kind) || kind != 'r' || !r.next(n) || !r.next(u) || !r.next_int(last_read_id) ||
+      !r.done() || last_read_id < 0) {
+    return false;
+  }
+  node = n;
+  user_id = u;
+  return true;
+}
+
 std::string presence_field(std::string_view node, std::string_view phx_ref) {
   std::string f(node);
   f.push_back('|');

@@ -86,6 +86,13 @@ std::string typing_payload(std::string_view node, std::string_view user_id, std:
 [[nodiscard]] bool parse_typing(std::string_view payload, std::string& node, std::string& user_id,
                                 std::string& user);
 
+// Read state payload: 'r' lp(node) lp(user_id) lp(last_read_id): a mark stored on node, for the
+// user's sockets on the other nodes (docs/cluster.md "Read state across nodes").
+std::string read_state_payload(std::string_view node, std::string_view user_id,
+                               int64_t last_read_id);
+[[nodiscard]] bool parse_read_state(std::string_view payload, std::string& node,
+                                    std::string& user_id, int64_t& last_read_id);
+
 // Presence hash: field "<node>|<phx_ref>", value lp(user) lp(online_at) lp(name) lp(device).
 std::string presence_field(std::string_view node, std::string_view phx_ref);
 std::string presence_value(const ClusterMeta& m);

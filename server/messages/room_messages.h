@@ -114,6 +114,10 @@ struct CatchupReady {
   int64_t upto_id = 0;
   std::vector<proto::ChatMessage> messages;
   bool too_large = false;  // over the catch-up budget: answered recovered: false
+  bool recovering = true;  // false: only the read state was loaded; recovered is the answer
+  std::optional<bool> recovered;
+  std::optional<int64_t> last_read_id;  // the join reply's read state, when it was loaded
+  int unread = 0;
 };
 
 // The shard that owns a room (orders, persists and fans out its messages): a stable hash of the

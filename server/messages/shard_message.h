@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "server/messages/cluster_messages.h"
+#include "server/messages/read_state_messages.h"
 #include "server/messages/room_messages.h"
 
 namespace rtchat::server {
@@ -13,7 +14,8 @@ namespace rtchat::server {
 using ShardMessage =
     std::variant<JoinRoom, JoinAccepted, LeaveRoom, Publish, Typing, RoomBroadcast, PublishAck,
                  CatchupReady, ClusterPublish, ClusterWatch, ClusterPresenceOut, ClusterRoomSynced,
-                 ClusterDeliver, ClusterPublishDone, ClusterPresenceIn, ClusterNodeDown>;
+                 ClusterDeliver, ClusterPublishDone, ClusterPresenceIn, ClusterNodeDown, MarkRead,
+                 MarkReadAck, ReadStatePush, ClusterReadState>;
 
 static_assert(std::is_nothrow_move_constructible_v<ShardMessage>);
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proto/messages.h"
+#include "server/messages/read_state_messages.h"
 #include "server/messages/room_messages.h"
 
 namespace rtchat::server {
@@ -33,6 +34,13 @@ struct StoreCatchup {
   // Past this estimate of JSON bytes the storage thread drops the messages and answers too_large
   // (0 = no budget): an oversized catch-up never leaves the storage thread.
   size_t max_bytes = 0;
+  // False: the join does not recover through this trip (max_count 0); it only loads the read
+  // state below, and recovered is the reply's answer (nullopt: the join had no last_seen_id).
+  bool recovering = true;
+  std::optional<bool> recovered;
+  // Set: the join reply's read state of this user (last_read_id, unread up to upto_id) is read
+  // in the same trip (docs/protocol.md "Read state").
+  std::optional<std::string> read_state_of;
 };
 // A history page for a connection (push) or an HTTP request (http = true).
 struct StorePage {
@@ -48,7 +56,8 @@ struct StorePage {
 struct StoreLoadRoom {
   std::string room;
 };
-using StorageRequest = std::variant<StoreAppend, StoreCatchup, StorePage, StoreLoadRoom>;
+using StorageRequest =
+    std::variant<StoreAppend, StoreCatchup, StorePage, StoreLoadRoom, StoreMarkRead>;
 
 struct StoreAppendDone {
   proto::ChatMessage message;
@@ -64,6 +73,8 @@ struct StoreCatchupDone {
   // Redis that lost data on a node without a local copy): messages dropped, the join answers
   // recovered: false and the client pages history.
   bool too_large = false;
+  int64_t last_read_id = 0;  // request.read_state_of's position (0 = never marked)
+  int unread = 0;
 };
 struct StorePageDone {
   StorePage request;
@@ -77,8 +88,8 @@ struct StoreRoomLoaded {
   bool ok = false;
   int64_t last_id = 0;
 };
-using StorageReply =
-    std::variant<StoreAppendDone, StoreCatchupDone, StorePageDone, StoreRoomLoaded>;
+using StorageReply = std::variant<StoreAppendDone, StoreCatchupDone, StorePageDone, StoreRoomLoaded,
+                                  StoreMarkReadDone>;
 
 static_assert(std::is_nothrow_move_constructible_v<StorageRequest>);
 

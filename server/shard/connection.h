@@ -94,6 +94,8 @@ struct Connection {
 
   // Identity, from the verified token only.
   JwtClaims claims;
+  // The exp whose token_expiring was pushed: once per token (a refresh changes claims.exp).
+  std::optional<int64_t> token_notice_exp;
 
   std::vector<Channel> channels;
 

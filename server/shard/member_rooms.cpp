@@ -195,7 +195,8 @@ void MemberRooms::release_held(Connection& c, Channel& ch, const CatchupReady& m
   // A catch-up larger than half the outbound cap would close a client that reads (4008) and
   // make it reconnect into the same catch-up: it gets recovered: false and pages history.
   const bool fits = !m.too_large && missed_bytes <= config_.outbound_cap_bytes / 2;
-  replies_.send_join_ok(c, ch, fits);
+  replies_.send_join_ok(c, ch, m.recovering ? std::optional<bool>(fits) : m.recovered,
+                        m.last_read_id, m.unread);
   table_.queue_frame(c, std::move(ch.pending_state));
   if (fits) {
     for (auto& frame : missed) table_.queue_frame(c, std::move(frame));

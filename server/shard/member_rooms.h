@@ -34,6 +34,8 @@ class MemberRooms {
   void on_join_accepted(JoinAccepted&& m);
   void on_broadcast(RoomBroadcast&& b);
   void on_catchup_ready(CatchupReady&& m);
+  // read_state to the user's other sockets here (read_state_member.cpp)
+  void on_read_state_push(ReadStatePush&& p);
 
   [[nodiscard]] size_t local_members(const std::string& room) const;
 

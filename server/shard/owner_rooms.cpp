@@ -78,6 +78,7 @@ void OwnerRooms::answer_join(JoinRoom&& m) {
     accepted.recovered = false;
     accepted.catchup_pending = false;
   }
+  load_read_state_with_join(m, room, accepted, catchup);
   proto::PresenceEntries state = owner_.presence_state(room);
   std::string topic = topic_of(m.room);
   accepted.presence_state = encoder_.encode(
@@ -219,9 +220,13 @@ void OwnerRooms::on_typing(Typing&& m) {
 
 void OwnerRooms::on_catchup_done(StoreCatchupDone&& d) {
   unsigned member = d.request.conn.shard;
-  out_.send_to_shard(
-      member, CatchupReady{std::move(d.request.room), d.request.conn, d.request.join_id, d.ok,
-                           d.request.upto_id, std::move(d.messages), d.too_large});
+  CatchupReady ready{std::move(d.request.room), d.request.conn,        d.request.join_id, d.ok,
+                     d.request.upto_id,         std::move(d.messages), d.too_large};
+  ready.recovering = d.request.recovering;
+  ready.recovered = d.request.recovered;
+  if (d.request.read_state_of) ready.last_read_id = d.last_read_id;
+  ready.unread = d.unread;
+  out_.send_to_shard(member, std::move(ready));
 }
 
 void OwnerRooms::broadcast_to_members(OwnedRoom& owned, RoomBroadcast&& b) {

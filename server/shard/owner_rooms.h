@@ -36,6 +36,10 @@ class OwnerRooms {
   void on_cluster_room_synced(ClusterRoomSynced&& m);
   void on_cluster_presence_in(ClusterPresenceIn&& m);
   void on_cluster_node_down(ClusterNodeDown&& m);
+  // ---- read state (read_state_owner.cpp, docs/protocol.md "Read state")
+  void on_mark_read(MarkRead&& m);                   // from a member shard
+  void on_mark_read_done(StoreMarkReadDone&& d);     // from the storage thread
+  void on_cluster_read_state(ClusterReadState&& m);  // a mark from another node
 
   // End of a loop turn: one presence diff per changed room, then rooms no longer used are dropped.
   void end_of_turn();
@@ -62,6 +66,10 @@ class OwnerRooms {
   void broadcast_presence_diff(const std::string& room, OwnedRoom& owned,
                                const proto::PresenceDiff& diff);
   void publish_presence_to_cluster(const std::string& room, const proto::PresenceDiff& diff);
+  // read_state_owner.cpp
+  void push_read_state(const MarkRead& origin, int64_t last_read_id);
+  void load_read_state_with_join(const JoinRoom& m, const OwnedRoom& room, JoinAccepted& accepted,
+                                 std::optional<StoreCatchup>& catchup);
 
   const ServerConfig& config_;
   OutboundPort& out_;

@@ -34,14 +34,17 @@ void Replies::send_error(Connection& c, const std::optional<std::string>& join_r
   send(c, std::move(r));
 }
 
-void Replies::send_join_ok(Connection& c, const Channel& ch, std::optional<bool> recovered) {
+void Replies::send_join_ok(Connection& c, const Channel& ch, std::optional<bool> recovered,
+                           std::optional<int64_t> last_read_id, int unread) {
   proto::Reply ok;
   ok.join_ref = ch.join_ref;
   ok.ref = ch.join_push_ref;  // phoenix.js sends ref == join_ref; echo what the client sent
   ok.topic = ch.topic;
-  if (recovered) {
+  if (recovered || last_read_id) {
     ok.body.kind = proto::ReplyBody::Kind::Join;
     ok.body.recovered = recovered;
+    ok.body.last_read_id = last_read_id;
+    ok.body.unread = unread;
   }
   send(c, std::move(ok));
 }
@@ -59,6 +62,19 @@ core::SharedFrame Replies::encode_new_msg(WireFormat format, const proto::ChatMe
   return encoder_.encode(
       format, [&](std::string& o) { proto::phoenix::encode_new_msg(topic, msg, o); },
       [&](std::string& o) { proto::binary::encode_new_msg(topic, msg, o); });
+}
+
+core::SharedFrame Replies::encode_read_state(WireFormat format, std::string_view topic,
+                                             int64_t last_read_id) {
+  return encoder_.encode(
+      format, [&](std::string& o) { proto::phoenix::encode_read_state(topic, last_read_id, o); },
+      [&](std::string& o) { proto::binary::encode_read_state(topic, last_read_id, o); });
+}
+
+core::SharedFrame Replies::encode_token_expiring(WireFormat format, int64_t exp) {
+  return encoder_.encode(
+      format, [&](std::string& o) { proto::phoenix::encode_token_expiring(exp, o); },
+      [&](std::string& o) { proto::binary::encode_token_expiring(exp, o); });
 }
 
 }  // namespace rtchat::server

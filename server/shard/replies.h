@@ -23,12 +23,18 @@ class Replies {
   void send_error(Connection& c, const std::optional<std::string>& join_ref,
                   const std::optional<std::string>& ref, std::string_view topic,
                   std::string_view reason);
-  // The join's ok; recovered is sent when the join asked to recover (last_seen_id).
-  void send_join_ok(Connection& c, const Channel& ch, std::optional<bool> recovered);
+  // The join's ok; recovered is sent when the join asked to recover (last_seen_id), the read
+  // state (last_read_id, unread) when it was loaded with the join.
+  void send_join_ok(Connection& c, const Channel& ch, std::optional<bool> recovered,
+                    std::optional<int64_t> last_read_id = {}, int unread = 0);
   // phx_close for a channel the server ends (a second join replaces the first; a leave).
   void send_channel_close(Connection& c, const Channel& ch);
   core::SharedFrame encode_new_msg(WireFormat format, const proto::ChatMessage& msg,
                                    std::string_view topic);
+  // Pushes of issue 16: read_state on a room topic, token_expiring on "phoenix".
+  core::SharedFrame encode_read_state(WireFormat format, std::string_view topic,
+                                      int64_t last_read_id);
+  core::SharedFrame encode_token_expiring(WireFormat format, int64_t exp);
   ConnectionTable& table() { return table_; }
 
  private:

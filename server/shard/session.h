@@ -45,6 +45,10 @@ class Session {
 
   // ---- answers to pushes
   void on_publish_ack(PublishAck&& a);
+  void on_mark_read_ack(MarkReadAck&& a);  // read_state_member.cpp
+  // From the sweep: token_expiring once per token, --token-refresh-notice-secs before it
+  // expires (session_token_refresh.cpp).
+  void notify_token_expiring(Connection& c, int64_t now_s);
   void on_page_done(StorePageDone&& d);
 
  private:
@@ -66,6 +70,8 @@ class Session {
   void publish(Connection& c, Channel& ch, proto::ClientMessage& m);
   void history(Connection& c, Channel& ch, proto::ClientMessage& m);
   void typing(Connection& c, Channel& ch, proto::ClientMessage& m);
+  void mark_read(Connection& c, Channel& ch, proto::ClientMessage& m);  // read_state_member.cpp
+  void refresh(Connection& c, proto::ClientMessage& m);                 // session_token_refresh.cpp
 
   unsigned index_;
   const ServerConfig& config_;

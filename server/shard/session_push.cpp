@@ -44,6 +44,7 @@ void Session::handle(Connection& c, proto::ClientMessage& m) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "rate_limited");
   }
   c.strikes = 0;
+  if (m.event == proto::ClientEvent::Refresh && m.topic == "phoenix") return refresh(c, m);
   if (m.event == proto::ClientEvent::Join) return members_.join(c, m);
   if (m.event == proto::ClientEvent::Leave) return members_.leave(c, m);
   Channel* ch = c.find_channel(m.topic);
@@ -61,6 +62,8 @@ void Session::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
       return history(c, ch, m);
     case proto::ClientEvent::Typing:
       return typing(c, ch, m);
+    case proto::ClientEvent::MarkRead:
+      return mark_read(c, ch, m);
     default:
       return replies_.send_error(c, m.join_ref, m.ref, m.topic, "unknown event");
   }

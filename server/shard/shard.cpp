@@ -112,6 +112,11 @@ void Shard::dispatch(ShardMessage&& message) {
                  [&](RoomBroadcast& m) { members_.on_broadcast(std::move(m)); },
                  [&](CatchupReady& m) { members_.on_catchup_ready(std::move(m)); },
                  [&](PublishAck& m) { session_.on_publish_ack(std::move(m)); },
+                 // ---- read state (read_state_owner.cpp, read_state_member.cpp)
+                 [&](MarkRead& m) { owners_.on_mark_read(std::move(m)); },
+                 [&](MarkReadAck& m) { session_.on_mark_read_ack(std::move(m)); },
+                 [&](ReadStatePush& m) { members_.on_read_state_push(std::move(m)); },
+                 [&](ClusterReadState& m) { owners_.on_cluster_read_state(std::move(m)); },
                  // ---- to the owner side, from the cluster link (docs/cluster.md)
                  [&](ClusterDeliver& m) { owners_.on_cluster_deliver(std::move(m)); },
                  [&](ClusterPublishDone& m) { owners_.on_cluster_publish_done(std::move(m)); },
@@ -131,6 +136,7 @@ void Shard::dispatch(StorageReply&& reply) {
                  [&](StoreAppendDone& m) { owners_.on_append_done(std::move(m)); },
                  [&](StoreCatchupDone& m) { owners_.on_catchup_done(std::move(m)); },
                  [&](StoreRoomLoaded& m) { owners_.on_room_loaded(std::move(m)); },
+                 [&](StoreMarkReadDone& m) { owners_.on_mark_read_done(std::move(m)); },
                  [&](StorePageDone& m) {
                    if (m.request.http) return routes_.on_page_done(std::move(m));
                    session_.on_page_done(std::move(m));

@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/doorbell.h"
 #include "core/mailbox.h"
 #include "server/shard/connection_table.h"
@@ -54,7 +55,10 @@ class Shard final : public OutboundPort, public ReactorEvents {
   void on_ws_bytes(Connection& c, std::string_view bytes) override { session_.on_bytes(c, bytes); }
   void on_phase_end(Connection& c) override;
   void close_session(Connection& c, Close which) override { session_.close(c, which); }
-  bool on_idle_tick(Connection& c) override { return session_.release_idle(c); }
+  bool on_idle_tick(Connection& c) override {
+    session_.notify_token_expiring(c, core::unix_millis() / 1000);
+    return session_.release_idle(c);
+  }
 
  private:
   bool poll_mailboxes();

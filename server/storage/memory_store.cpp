@@ -154,4 +154,27 @@ int64_t MemoryStore::apply_retention(int64_t max_per_room, int64_t max_age_ms, i
   return deleted;
 }
 
+bool MemoryStore::mark_read(std::span<ReadMark> marks, std::string&) {
+  for (ReadMark& mark : marks) {
+    int64_t& stored = read_marks_[{mark.user_id, mark.room}];
+    stored = std::max(stored, mark.last_read_id);
+    mark.last_read_id = stored;
+  }
+  return true;
+}
+
+bool MemoryStore::read_state(std::string_view user_id, std::string_view room, int64_t upto_id,
+                             int max_unread, int64_t& last_read_id, int& unread) {
+  last_read_id = 0;
+  unread = 0;
+  auto it = read_marks_.find(std::pair<std::string_view, std::string_view>(user_id, room));
+  if (it != read_marks_.end()) last_read_id = it->second;
+  const Log* log = find(room);
+  if (log == nullptr) return true;
+  auto first = std::upper_bound(log->begin(), log->end(), last_read_id,
+                                [](int64_t id, const ChatMessage& m) { return id < m.id; });
+  for (auto m = first; m != log->end() && m->id <= upto_id && unread < max_unread; ++m) ++unread;
+  return true;
+}
+
 }  // namespace rtchat::server

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -32,6 +33,9 @@ class MemoryStore final : public Store {
   [[nodiscard]] bool last_id(std::string_view room, int64_t& out) override;
   [[nodiscard]] bool room_exists(std::string_view room) override;
   int64_t apply_retention(int64_t max_per_room, int64_t max_age_ms, int64_t now_ms) override;
+  [[nodiscard]] bool mark_read(std::span<ReadMark> marks, std::string& error) override;
+  [[nodiscard]] bool read_state(std::string_view user_id, std::string_view room, int64_t upto_id,
+                                int max_unread, int64_t& last_read_id, int& unread) override;
 
  private:
   using Log = std::deque<proto::ChatMessage>;  // sorted by id, no duplicates
@@ -50,6 +54,17 @@ class MemoryStore final : public Store {
                                     int64_t now_ms);
 
   std::unordered_map<std::string, Log, RoomHash, std::equal_to<>> rooms_;
+  // Orders (user id, room) keys; transparent, so a lookup by two views allocates nothing.
+  struct ReadKeyLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return std::pair<std::string_view, std::string_view>(a.first, a.second) <
+             std::pair<std::string_view, std::string_view>(b.first, b.second);
+    }
+  };
+  // (user id, room) -> last read id.
+  std::map<std::pair<std::string, std::string>, int64_t, ReadKeyLess> read_marks_;
 };
 
 }  // namespace rtchat::server

@@ -34,6 +34,14 @@ constexpr Migration kMigrations[] = {
      ") STRICT;"
      // UNIQUE: a (room, id) stored twice would mean a reused id, which recovery can't survive.
      "CREATE UNIQUE INDEX messages_by_room ON messages(room, id);"},
+    // Read state (docs/protocol.md "Read state"): one row per (user, room) that ever marked.
+    {2,
+     "CREATE TABLE read_state("
+     "  user_id TEXT NOT NULL,"
+     "  room TEXT NOT NULL,"
+     "  last_read_id INTEGER NOT NULL,"
+     "  PRIMARY KEY(user_id, room)"
+     ") STRICT, WITHOUT ROWID;"},
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -143,6 +151,16 @@ SqliteStore::SqliteStore(const SqliteOptions& options) {
       prepare("SELECT id FROM messages WHERE room = ?1 AND ts >= ?2 ORDER BY id LIMIT 1");
   newest_id_ = prepare("SELECT MAX(id) FROM messages WHERE room = ?1");
   delete_prefix_ = prepare("DELETE FROM messages WHERE room = ?1 AND id < ?2");
+  // max(): a position never moves back, whatever order marks arrive in.
+  mark_read_ = prepare(
+      "INSERT INTO read_state(user_id, room, last_read_id) VALUES(?1, ?2, ?3)"
+      " ON CONFLICT(user_id, room) DO UPDATE SET"
+      " last_read_id = max(last_read_id, excluded.last_read_id) RETURNING last_read_id");
+  read_mark_ = prepare("SELECT last_read_id FROM read_state WHERE user_id = ?1 AND room = ?2");
+  // The inner LIMIT stops the walk of the (room, id) index at max_unread rows.
+  count_unread_ = prepare(
+      "SELECT COUNT(*) FROM (SELECT 1 FROM messages"
+      " WHERE room = ?1 AND id > ?2 AND id <= ?3 LIMIT ?4)");
 }
 
 SqliteStore::~SqliteStore() = default;
@@ -434,6 +452,60 @@ int64_t SqliteStore::set_max_page_count(int64_t pages) {
   Statement statement(raw);
   if (sqlite3_step(raw) != SQLITE_ROW) return -1;
   return sqlite3_column_int64(raw, 0);
+}
+
+int SqliteStore::upsert_mark(ReadMark& mark) {
+  sqlite3_stmt* s = mark_read_.get();
+  ResetOnExit reset(s);
+  int rc = bind_text(s, 1, mark.user_id);
+  if (rc == SQLITE_OK) rc = bind_text(s, 2, mark.room);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, 3, mark.last_read_id);
+  if (rc != SQLITE_OK) return rc;
+  rc = sqlite3_step(s);  // every change happens in this first step; the row is the stored value
+  if (rc != SQLITE_ROW) return rc;
+  mark.last_read_id = sqlite3_column_int64(s, 0);
+  return SQLITE_DONE;
+}
+
+bool SqliteStore::mark_read(std::span<ReadMark> marks, std::string& error) {
+  if (marks.empty()) return true;
+  roll_back_open_transaction();
+  int rc = step_done(begin_.get());
+  for (size_t i = 0; rc == SQLITE_DONE && i < marks.size(); ++i) rc = upsert_mark(marks[i]);
+  if (rc == SQLITE_DONE) rc = step_done(commit_.get());
+  if (rc != SQLITE_DONE) {
+    error = describe(rc);  // before the rollback replaces the connection's error message
+    roll_back_open_transaction();
+    return false;
+  }
+  return true;
+}
+
+bool SqliteStore::read_state(std::string_view user_id, std::string_view room, int64_t upto_id,
+                             int max_unread, int64_t& last_read_id, int& unread) {
+  last_read_id = 0;
+  unread = 0;
+  {
+    sqlite3_stmt* s = read_mark_.get();
+    ResetOnExit reset(s);
+    if (bind_text(s, 1, user_id) != SQLITE_OK || bind_text(s, 2, room) != SQLITE_OK) return false;
+    const int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      last_read_id = sqlite3_column_int64(s, 0);
+    } else if (rc != SQLITE_DONE) {
+      return false;
+    }
+  }
+  if (max_unread <= 0 || upto_id <= last_read_id) return true;
+  sqlite3_stmt* s = count_unread_.get();
+  ResetOnExit reset(s);
+  if (bind_text(s, 1, room) != SQLITE_OK || sqlite3_bind_int64(s, 2, last_read_id) != SQLITE_OK ||
+      sqlite3_bind_int64(s, 3, upto_id) != SQLITE_OK ||
+      sqlite3_bind_int(s, 4, max_unread) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+    return false;
+  }
+  unread = static_cast<int>(sqlite3_column_int64(s, 0));
+  return true;
 }
 
 }  // namespace rtchat::server

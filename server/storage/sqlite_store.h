@@ -40,7 +40,7 @@ std::unique_ptr<Store> open_sqlite_store(const SqliteOptions& options);
 // Thread-confined like every Store (the connection is opened without SQLite's own mutex).
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Throws std::runtime_error if the file can't be opened, isn't in WAL mode, or its schema is
   // newer than this build.
@@ -55,6 +55,9 @@ class SqliteStore final : public Store {
   [[nodiscard]] bool last_id(std::string_view room, int64_t& out) override;
   [[nodiscard]] bool room_exists(std::string_view room) override;
   int64_t apply_retention(int64_t max_per_room, int64_t max_age_ms, int64_t now_ms) override;
+  [[nodiscard]] bool mark_read(std::span<ReadMark> marks, std::string& error) override;
+  [[nodiscard]] bool read_state(std::string_view user_id, std::string_view room, int64_t upto_id,
+                                int max_unread, int64_t& last_read_id, int& unread) override;
 
   // A size cap in pages (PRAGMA max_page_count), never below the current size: growing past it
   // fails like a full disk. For quotas and for tests that simulate a full disk. Returns the cap
@@ -74,6 +77,8 @@ class SqliteStore final : public Store {
   void migrate();
   Statement prepare(const char* sql);
   [[nodiscard]] int insert(const proto::ChatMessage& message);
+  // SQLITE_DONE when stored; mark.last_read_id becomes the stored value.
+  [[nodiscard]] int upsert_mark(ReadMark& mark);
   [[nodiscard]] bool read_messages(sqlite3_stmt* statement, std::string_view room,
                                    std::vector<proto::ChatMessage>& out);
   [[nodiscard]] bool list_rooms(std::vector<std::string>& out);
@@ -97,6 +102,9 @@ class SqliteStore final : public Store {
   Statement age_boundary_;
   Statement newest_id_;
   Statement delete_prefix_;
+  Statement mark_read_;
+  Statement read_mark_;
+  Statement count_unread_;
 };
 
 }  // namespace rtchat::server

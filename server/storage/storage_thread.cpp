@@ -117,10 +117,12 @@ bool StorageThread::drain_once() {
   size_t depth = 0;
   for (unsigned shard = 0; shard < inboxes_.size(); ++shard) {
     depth += inboxes_[shard]->size_approx();
-    while (appends_.size() < kMaxBatch && inboxes_[shard]->try_pop(request)) {
+    while (appends_.size() + marks_.size() < kMaxBatch && inboxes_[shard]->try_pop(request)) {
       worked = true;
       if (auto* a = std::get_if<StoreAppend>(&request)) {
         appends_.emplace_back(shard, std::move(*a));
+      } else if (auto* r = std::get_if<StoreMarkRead>(&request)) {
+        marks_.emplace_back(shard, std::move(*r));  // same group commit as the appends
       } else {
         // Reads see every append that came before them from the same shard: commit those first
         // so the answer is consistent with what that shard already acknowledged.
@@ -135,6 +137,16 @@ bool StorageThread::drain_once() {
 }
 
 void StorageThread::commit_appends() {
+  commit_messages();
+  if (!marks_.empty()) {
+    // The message answers leave (and wake their shards) before the read marks' transaction:
+    // read-state writes never delay a delivery committed in the same batch.
+    for (auto& r : replies_) r->flush();
+    commit_read_marks();
+  }
+}
+
+void StorageThread::commit_messages() {
   if (appends_.empty()) return;
   batch_.clear();
   for (auto& entry : appends_) batch_.push_back(entry.second.message);
@@ -161,6 +173,28 @@ void StorageThread::commit_appends() {
   appends_.clear();
 }
 
+// Every mark_read waiting goes into one transaction, after the messages its room's owner ordered
+// before it. Each publisher learns the stored value (never below what was stored before).
+void StorageThread::commit_read_marks() {
+  if (marks_.empty()) return;
+  mark_batch_.clear();
+  for (auto& [shard, m] : marks_) mark_batch_.push_back(ReadMark{m.user_id, m.origin.room, m.id});
+  std::string error;
+  const bool ok = store_->mark_read(mark_batch_, error);
+  if (ok) {
+    metrics_.commits.add();
+  } else {
+    metrics_.commit_failures.add();
+    LOG_ERROR("storage_mark_read_failed", "marks=%zu error=\"%s\"", marks_.size(), error.c_str());
+  }
+  for (size_t i = 0; i < marks_.size(); ++i) {
+    auto& [shard, m] = marks_[i];
+    replies_[shard]->send(
+        StoreMarkReadDone{std::move(m.origin), ok, ok ? mark_batch_[i].last_read_id : 0, error});
+  }
+  marks_.clear();
+}
+
 namespace {
 // The range after_id+1..upto_id (at most max_count of it) is there, every id once, in order.
 bool gapless(const std::vector<proto::ChatMessage>& got, int64_t after_id, int64_t upto_id,
@@ -181,7 +215,8 @@ void StorageThread::handle(unsigned shard, StorageRequest&& request) {
                  [&](StoreCatchup& c) { replies_[shard]->send(read_catchup(std::move(c))); },
                  [&](StorePage& p) { replies_[shard]->send(read_page(std::move(p))); },
                  [&](StoreLoadRoom& l) { replies_[shard]->send(load_room(std::move(l))); },
-                 [](StoreAppend&) {},  // batched by drain_once, never handled here
+                 [](StoreAppend&) {},    // batched by drain_once, never handled here
+                 [](StoreMarkRead&) {},  // batched by drain_once, never handled here
              },
              request);
 }
@@ -190,6 +225,11 @@ StoreCatchupDone StorageThread::read_catchup(StoreCatchup&& c) {
   StoreCatchupDone done{std::move(c), false, {}, false};
   done.ok = store_->range(done.request.room, done.request.after_id, done.request.upto_id,
                           done.request.max_count, done.messages);
+  if (done.ok && done.request.read_state_of) {  // the join reply's read state, same trip
+    done.ok =
+        store_->read_state(*done.request.read_state_of, done.request.room, done.request.upto_id,
+                           kMaxUnreadCount, done.last_read_id, done.unread);
+  }
   // This thread reads one catch-up at a time, so an oversized one costs memory only here,
   // briefly; it never crosses to a shard nor gets encoded.
   // recovered: true promises every id after last_seen_id, no gap: a range with a hole (trimmed

@@ -47,7 +47,9 @@ class StorageThread {
  private:
   void run(std::stop_token stop);
   bool drain_once();
-  void commit_appends();
+  void commit_appends();  // the messages, then the read marks, each in one transaction
+  void commit_messages();
+  void commit_read_marks();
   void handle(unsigned shard, StorageRequest&& request);  // a read: answered at once
   StoreCatchupDone read_catchup(StoreCatchup&& c);
   StorePageDone read_page(StorePage&& p);
@@ -60,6 +62,8 @@ class StorageThread {
   std::vector<std::unique_ptr<core::Outbox<StorageReply>>> replies_;
   std::vector<std::pair<unsigned, StoreAppend>> appends_;  // reused batch
   std::vector<proto::ChatMessage> batch_;
+  std::vector<std::pair<unsigned, StoreMarkRead>> marks_;  // reused batch
+  std::vector<ReadMark> mark_batch_;
   StorageMetrics metrics_;
   std::jthread thread_;
 };

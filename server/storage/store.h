@@ -14,6 +14,17 @@
 
 namespace rtchat::server {
 
+// One user's read position in one room (docs/protocol.md "Read state"): the highest message id
+// the user has seen there. Stored per (user, room) and never moves back.
+struct ReadMark {
+  std::string user_id;
+  std::string room;
+  int64_t last_read_id = 0;
+};
+
+// The join reply's "unread" counts at most this many messages (the UI shows "99+" above 99).
+inline constexpr int kMaxUnreadCount = 100;
+
 // Thread-confined: created, used and destroyed on the storage thread. Every method reports failure
 // as a value (false, -1, or an error string) and never throws once the store is open. Out
 // parameters are replaced, not appended to. A PostgreSQL implementation can be added later.
@@ -57,6 +68,17 @@ class Store {
   // room's log is removed (history never gets holes), and each room's newest message is kept
   // whatever its age so ids are never reused. Returns the rows deleted, or -1 on failure.
   virtual int64_t apply_retention(int64_t max_per_room, int64_t max_age_ms, int64_t now_ms) = 0;
+
+  // ---- read state (per user and room; docs/protocol.md "Read state")
+  // Stores every mark in ONE transaction as max(stored, mark.last_read_id), so a position never
+  // moves back; on success each mark's last_read_id is replaced by the value now stored. All or
+  // nothing, like append.
+  [[nodiscard]] virtual bool mark_read(std::span<ReadMark> marks, std::string& error) = 0;
+  // The user's stored position in room (0 = never marked) and the number of messages with
+  // last_read_id < id <= upto_id, counted up to max_unread (the join reply's "unread").
+  [[nodiscard]] virtual bool read_state(std::string_view user_id, std::string_view room,
+                                        int64_t upto_id, int max_unread, int64_t& last_read_id,
+                                        int& unread) = 0;
 };
 
 }  // namespace rtchat::server

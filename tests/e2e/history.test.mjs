@@ -204,7 +204,7 @@ test('rejoin with last_seen_id recovers exactly the missed messages in order', a
   const missed = await publishAll(pub.channel, ['m1', 'm2', 'm3', 'm4'], 1);
   const bob = connect('bob');
   const j = await joinRoom(bob, room, { last_seen_id: lastSeen });
-  assert.deepEqual(j.reply, { recovered: true });
+  assert.equal(j.reply.recovered, true);  // (+ last_read_id/unread: read_state.test.mjs)
   await waitFor(() => j.received.length >= 4, 'the 4 missed messages', kWait);
   const live = await publish(pub.channel, 'after');
   await waitFor(() => j.received.some((m) => m.id === live), 'the live message', kWait);
@@ -215,13 +215,13 @@ test('rejoin with last_seen_id recovers exactly the missed messages in order', a
   // Nothing missed: recovered, nothing replayed.
   const carol = connect('carol');
   const c = await joinRoom(carol, room, { last_seen_id: live });
-  assert.deepEqual(c.reply, { recovered: true });
+  assert.equal(c.reply.recovered, true);  // (+ last_read_id/unread: read_state.test.mjs)
   await sleep(200);
   assert.deepEqual(c.received, []);
-  // A plain join replays nothing and replies {}.
+  // A plain join replays nothing and replies with the read state only.
   const dave = connect('dave');
   const d = await joinRoom(dave, room);
-  assert.deepEqual(d.reply, {});
+  assert.deepEqual(d.reply, { last_read_id: 0, unread: 8 });
   await sleep(200);
   assert.deepEqual(d.received, []);
   for (const s of [pubSocket, bob, carol, dave]) await disconnect(s);
@@ -262,7 +262,7 @@ test('rejoin with last_seen_id while another client publishes a burst: every id 
       // Vary where in the burst the rejoin lands.
       await waitFor(() => acked >= round * 10, `round ${round}: burst at ${round * 10}`, kWait);
       const j = await joinRoom(connect2(`racer${round}`), room, { last_seen_id: lastSeen });
-      assert.deepEqual(j.reply, { recovered: true });
+      assert.equal(j.reply.recovered, true);  // (+ last_read_id/unread: read_state.test.mjs)
       const ids = await burst;
       const lastId = Math.max(...ids);
       await waitFor(() => j.received.some((m) => m.id === lastId), `round ${round}: last id ${lastId}`, kWait);
@@ -285,11 +285,11 @@ test('more missed messages than --recovery-limit gives recovered: false and no r
   await publishAll(pub.channel, ['1', '2', '3', '4', '5'], 1);
   // Exactly the limit (5) missing: still recovered.
   const at = await joinRoom(connect('atlimit'), room, { last_seen_id: lastSeen });
-  assert.deepEqual(at.reply, { recovered: true });
+  assert.equal(at.reply.recovered, true);  // (+ last_read_id/unread: read_state.test.mjs)
   await waitFor(() => at.received.length === 5, 'five replayed', kWait);
   await publish(pub.channel, '6');
   const over = await joinRoom(connect('overlimit'), room, { last_seen_id: lastSeen });
-  assert.deepEqual(over.reply, { recovered: false });
+  assert.equal(over.reply.recovered, false);  // (+ last_read_id/unread: read_state.test.mjs)
   const live = await publish(pub.channel, 'live');
   await waitFor(() => over.received.length > 0, 'the live message', kWait);
   await sleep(100);
@@ -307,7 +307,7 @@ test('last_seen_id beyond the newest id and of an unknown room', async () => {
   const j = await joinRoom(connect('future2'), 'h-future', { last_seen_id: id + 1000 });
   assert.equal(typeof j.reply.recovered, 'boolean', JSON.stringify(j.reply));
   const fresh = await joinRoom(connect('fresh'), 'h-never-used', { last_seen_id: 0 });
-  assert.deepEqual(fresh.reply, { recovered: true });
+  assert.equal(fresh.reply.recovered, true);  // (+ last_read_id/unread: read_state.test.mjs)
   await sleep(100);
   assert.deepEqual(fresh.received, []);
   const bad = await new Promise((resolve) => {
@@ -437,7 +437,7 @@ test('--storage memory: the same history and recovery behaviour (nothing survive
     assert.equal(older.has_more, false);
     assert.deepEqual(older.messages.map((m) => m.id), ids.slice(0, 10));
     const j = await joinRoom(connectMem('memrecover'), 'h-memory', { last_seen_id: ids[55] });
-    assert.deepEqual(j.reply, { recovered: true });
+    assert.equal(j.reply.recovered, true);  // (+ last_read_id/unread: read_state.test.mjs)
     await waitFor(() => j.received.length === 4, 'four recovered', kWait);
     assert.deepEqual(j.received.map((m) => m.id), ids.slice(56));
     const res = await fetch(`${mem.url}/api/rooms/h-memory/messages?limit=5`,

@@ -270,6 +270,6 @@ test('a join reply echoes the join\'s own ref, even when it differs from join_re
   r.ws.send(JSON.stringify(['7', '8', 'room:refs', 'phx_join', {}]));
   await waitFor(() => r.frames.some((f) => f[3] === 'phx_reply'), 'join reply');
   assert.deepEqual(r.frames.find((f) => f[3] === 'phx_reply'),
-    ['7', '8', 'room:refs', 'phx_reply', { status: 'ok', response: {} }]);
+    ['7', '8', 'room:refs', 'phx_reply', { status: 'ok', response: { last_read_id: 0, unread: 0 } }]);
   r.ws.close();
 });

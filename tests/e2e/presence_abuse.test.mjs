@@ -74,7 +74,7 @@ for (const variant of [
       const reply = await reader.waitFrame((f) => f[3] === 'phx_reply' && f[1] === variant.second[1],
         'reply to the final join');
       assert.equal(reply[0], variant.second[0], 'the reply carries the final join_ref');
-      assert.deepEqual(reply[4], { status: 'ok', response: { recovered: true } });
+      assert.deepEqual(reply[4], { status: 'ok', response: { recovered: true, last_read_id: 0, unread: 5 } });
       await waitFor(() => newMsgIds(reader, topic).length >= 5, 'catch-up of ids 1..5');
 
       // A live message after the catch-up arrives once, after it.

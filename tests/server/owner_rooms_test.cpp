@@ -40,6 +40,8 @@ struct OwnerFixture : ::testing::Test {
     for (auto& r : requests) {
       if (auto* l = std::get_if<StoreLoadRoom>(&r)) owner.on_room_loaded({l->room, true, 0});
     }
+    // The join's read-state trip (issue 16; owner_read_state_test.cpp covers it).
+    out.to_storage.clear();
   }
   Publish publish(ConnRef conn, std::string body) {
     return Publish{"lobby", conn, "1", "2", "ann", "Ann", std::move(body), 0};
