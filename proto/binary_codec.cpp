@@ -125,6 +125,10 @@ std::string_view event_name(fb::Body type) {
       return "phx_close";
     case fb::Body::ChannelError:
       return "phx_error";
+    case fb::Body::DeleteMsgPush:
+      return "delete_msg";
+    case fb::Body::MsgDeleted:
+      return "msg_deleted";
     case fb::Body::GenericPush:
     case fb::Body::NONE:
       break;
@@ -140,7 +144,7 @@ flatbuffers::Offset<fb::ChatMessage> create_chat_message(flatbuffers::FlatBuffer
   auto user_id = b.CreateString(msg.user_id);
   auto user = b.CreateString(msg.user);
   auto body = b.CreateString(msg.body);
-  return fb::CreateChatMessage(b, msg.id, room, user_id, user, body, msg.ts);
+  return fb::CreateChatMessage(b, msg.id, room, user_id, user, body, msg.ts, msg.deleted);
 }
 
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::PresenceEntry>>> create_entries(
@@ -220,6 +224,7 @@ void read_chat_message(const fb::ChatMessage* m, ChatMessage& out) {
   assign(out.user, m->user());
   assign(out.body, m->body());
   out.ts = m->ts();
+  out.deleted = m->deleted();
 }
 
 // Checks every string of the body is UTF-8 (the Verifier has already checked the bounds).
@@ -257,11 +262,14 @@ bool valid_body(const fb::Frame* frame) {
       const fb::TypingBroadcast* t = frame->body_as_TypingBroadcast();
       return valid(t->user_id()) && valid(t->user());
     }
+    case fb::Body::MsgDeleted:
+      return valid(frame->body_as_MsgDeleted()->deleted_by());
     case fb::Body::Heartbeat:
     case fb::Body::Leave:
     case fb::Body::HistoryRequest:
     case fb::Body::Typing:
     case fb::Body::ChannelClose:
+    case fb::Body::DeleteMsgPush:
       return true;
     case fb::Body::NONE:
       break;
@@ -348,6 +356,10 @@ DecodeError decode_client(std::string_view bytes, ClientMessage& out) {
     }
     case fb::Body::Typing:
       out.event = ClientEvent::Typing;
+      break;
+    case fb::Body::DeleteMsgPush:
+      out.event = ClientEvent::DeleteMsg;
+      out.message_id = frame->body_as_DeleteMsgPush()->id();
       break;
     case fb::Body::GenericPush:
       // Known events only travel as their typed tables; a GenericPush naming one is still Other,
@@ -451,6 +463,13 @@ void encode_typing(std::string_view topic, std::string_view user_id, std::string
   finish_frame(b, std::nullopt, std::nullopt, topic, fb::Body::TypingBroadcast, body.Union(), out);
 }
 
+void encode_msg_deleted(std::string_view topic, const ChatMessage& delete_event, std::string& out) {
+  auto& b = thread_builder();
+  auto by = b.CreateString(delete_event.user_id);
+  auto body = fb::CreateMsgDeleted(b, delete_event.delete_target, delete_event.id, by);
+  finish_frame(b, std::nullopt, std::nullopt, topic, fb::Body::MsgDeleted, body.Union(), out);
+}
+
 // ------------------------------------------------------------------ client side
 
 void encode_client(const ClientMessage& msg, std::string& out) {
@@ -488,6 +507,10 @@ void encode_client(const ClientMessage& msg, std::string& out) {
     case ClientEvent::Typing:
       type = fb::Body::Typing;
       body = fb::CreateTyping(b).Union();
+      break;
+    case ClientEvent::DeleteMsg:
+      type = fb::Body::DeleteMsgPush;
+      body = fb::CreateDeleteMsgPush(b, msg.message_id).Union();
       break;
     case ClientEvent::Other: {
       auto event = b.CreateString(msg.event_name);
@@ -579,6 +602,14 @@ DecodeError decode_server(std::string_view bytes, ServerMessage& out) {
       const fb::TypingBroadcast* t = frame->body_as_TypingBroadcast();
       assign(out.user_id, t->user_id());
       assign(out.user, t->user());
+      break;
+    }
+    case fb::Body::MsgDeleted: {
+      out.event = ServerEvent::MsgDeleted;
+      const fb::MsgDeleted* d = frame->body_as_MsgDeleted();
+      out.message.id = d->id();
+      out.deleted_event_id = d->event_id();
+      assign(out.user_id, d->deleted_by());
       break;
     }
     case fb::Body::GenericPush:

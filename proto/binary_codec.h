@@ -26,6 +26,8 @@ void encode_channel_error(const std::optional<std::string>& join_ref, std::strin
                           std::string_view reason, std::string& out);
 void encode_typing(std::string_view topic, std::string_view user_id, std::string_view user,
                    std::string& out);
+// msg_deleted from a delete event (as phoenix::encode_msg_deleted).
+void encode_msg_deleted(std::string_view topic, const ChatMessage& delete_event, std::string& out);
 
 // ---- client side
 void encode_client(const ClientMessage& msg, std::string& out);

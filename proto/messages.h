@@ -21,6 +21,7 @@ enum class ClientEvent : uint8_t {
   History,    // history {"before_id", "limit"}
   Typing,     // typing {}
   Other,      // any other event name: the server answers with an error reply
+  DeleteMsg,  // delete_msg {"id"} (moderation)
 };
 
 // A decoded client frame. Refs are opaque strings, echoed byte for byte; nullopt = JSON null.
@@ -42,6 +43,8 @@ struct ClientMessage {
   // History
   std::optional<int64_t> before_id;
   int64_t limit = 50;
+  // DeleteMsg: the message id (a missing or non-integer id makes payload_valid false)
+  int64_t message_id = 0;
 };
 
 // Why a client frame could not be decoded at all (the connection is then closed with 1007).
@@ -62,6 +65,13 @@ struct ChatMessage {
   std::string user;  // display name
   std::string body;
   int64_t ts = 0;  // ms since the Unix epoch, UTC
+  // Moderation (docs/protocol.md "Moderation"). A tombstone: the message was deleted and its
+  // body erased; it still holds its id, author and time.
+  bool deleted = false;
+  // Non-zero: this is not a chat message but a delete event, ordered like one, that tombstones
+  // message delete_target (user_id is who deleted it). History pages never list delete events;
+  // catch-up replays them as msg_deleted.
+  int64_t delete_target = 0;
   friend bool operator==(const ChatMessage&, const ChatMessage&) = default;
 };
 
@@ -111,6 +121,7 @@ enum class ServerEvent : uint8_t {
   Error,          // phx_error
   Typing,         // typing broadcast {"user_id","user"}
   Other,
+  MsgDeleted,  // msg_deleted broadcast {"id","event_id","deleted_by"} (moderation)
 };
 
 struct ServerMessage {
@@ -125,6 +136,9 @@ struct ServerMessage {
   PresenceDiff diff;      // PresenceDiff
   std::string user_id;    // Typing
   std::string user;       // Typing
+  // MsgDeleted: the deleted id is message.id, the delete event's id deleted_event_id, and who
+  // deleted it user_id.
+  int64_t deleted_event_id = 0;
 };
 
 }  // namespace rtchat::proto

@@ -164,6 +164,8 @@ std::string_view client_event_name(const ClientMessage& msg) {
       return "history";
     case ClientEvent::Typing:
       return "typing";
+    case ClientEvent::DeleteMsg:
+      return "delete_msg";
     case ClientEvent::Other:
       break;
   }
@@ -313,6 +315,9 @@ bool read_chat_message(object obj, ChatMessage& msg) {
   std::string_view s;
   if (read_int(obj, "id", msg.id) == Field::WrongType) return false;
   if (read_int(obj, "ts", msg.ts) == Field::WrongType) return false;
+  if (auto deleted = obj["deleted"]; deleted.error() == simdjson::SUCCESS) {
+    if (deleted.get_bool().get(msg.deleted)) return false;
+  }
   struct StringField {
     std::string_view key;
     std::string* target;
@@ -472,6 +477,7 @@ DecodeError decode_client(std::string_view text, ClientMessage& out) {
   out.body.clear();
   out.before_id.reset();
   out.limit = ClientMessage{}.limit;
+  out.message_id = 0;
   Envelope env;
   if (DecodeError err = parse_envelope(text, env); err != DecodeError::None) return err;
   out.join_ref = std::move(env.join_ref);
@@ -500,6 +506,9 @@ DecodeError decode_client(std::string_view text, ClientMessage& out) {
   } else if (event == "history") {
     out.event = ClientEvent::History;
     decode_history_payload(env.payload, out);
+  } else if (event == "delete_msg") {
+    out.event = ClientEvent::DeleteMsg;
+    out.payload_valid = read_int(env.payload, "id", out.message_id) == Field::Ok;
   } else {
     out.event = ClientEvent::Other;
   }
@@ -527,7 +536,23 @@ void encode_message_object(const ChatMessage& msg, std::string& out) {
   append_json_string(out, msg.body);
   out.append(",\"ts\":");
   append_int(out, msg.ts);
+  if (msg.deleted) out.append(",\"deleted\":true");
   out.push_back('}');
+}
+
+void encode_presence_object(const PresenceEntries& entries, std::string& out) {
+  append_entries(out, entries);
+}
+
+void encode_msg_deleted(std::string_view topic, const ChatMessage& delete_event, std::string& out) {
+  append_broadcast_head(out, topic, "\"msg_deleted\"");
+  out.append("{\"id\":");
+  append_int(out, delete_event.delete_target);
+  out.append(",\"event_id\":");
+  append_int(out, delete_event.id);
+  out.append(",\"deleted_by\":");
+  append_json_string(out, delete_event.user_id);
+  out.append("}]");
 }
 
 void encode_new_msg(std::string_view topic, const ChatMessage& msg, std::string& out) {
@@ -638,6 +663,11 @@ void encode_client(const ClientMessage& msg, std::string& out) {
       append_int(out, msg.limit);
       out.push_back('}');
       break;
+    case ClientEvent::DeleteMsg:
+      out.append("{\"id\":");
+      append_int(out, msg.message_id);
+      out.push_back('}');
+      break;
     case ClientEvent::Heartbeat:
     case ClientEvent::Leave:
     case ClientEvent::Typing:
@@ -694,6 +724,12 @@ DecodeError decode_server(std::string_view text, ServerMessage& out) {
     std::string_view s;
     if (read_string(env.payload, "user_id", s) == Field::Ok) out.user_id.assign(s);
     if (read_string(env.payload, "user", s) == Field::Ok) out.user.assign(s);
+  } else if (event == "msg_deleted") {
+    out.event = ServerEvent::MsgDeleted;
+    std::string_view s;
+    ok = read_int(env.payload, "id", out.message.id) != Field::WrongType &&
+         read_int(env.payload, "event_id", out.deleted_event_id) != Field::WrongType;
+    if (read_string(env.payload, "deleted_by", s) == Field::Ok) out.user_id.assign(s);
   } else {
     out.event = ServerEvent::Other;
   }

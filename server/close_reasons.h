@@ -9,15 +9,16 @@ namespace rtchat::server {
 
 enum class CloseCode : uint16_t {
   Normal = 1000,
-  GoingAway = 1001,        // drain / shutdown: clients reconnect and recover
-  ProtocolError = 1002,    // invalid frame (e.g. unmasked client frame)
-  UnsupportedData = 1003,  // binary frame on a JSON socket / text on a binary one
-  InvalidPayload = 1007,   // invalid UTF-8, not a Phoenix envelope, FlatBuffer fails verify
-  PolicyViolation = 1008,  // flooding after rate-limit replies, idle/heartbeat timeout
-  MessageTooBig = 1009,    // over --max-message-bytes
-  InternalError = 1011,    // a bug on our side, or storage lost
-  TokenExpired = 4001,     // reconnect with a fresh token
-  TooSlow = 4008,          // outbound queue over its cap: reconnect and recover (last_seen_id)
+  GoingAway = 1001,             // drain / shutdown: clients reconnect and recover
+  ProtocolError = 1002,         // invalid frame (e.g. unmasked client frame)
+  UnsupportedData = 1003,       // binary frame on a JSON socket / text on a binary one
+  InvalidPayload = 1007,        // invalid UTF-8, not a Phoenix envelope, FlatBuffer fails verify
+  PolicyViolation = 1008,       // flooding after rate-limit replies, idle/heartbeat timeout
+  MessageTooBig = 1009,         // over --max-message-bytes
+  InternalError = 1011,         // a bug on our side, or storage lost
+  TokenExpired = 4001,          // reconnect with a fresh token
+  TooSlow = 4008,               // outbound queue over its cap: reconnect and recover (last_seen_id)
+  DisconnectedByServer = 4010,  // POST /api/users/<id>/disconnect (a ban): do not reconnect blindly
 };
 
 namespace close_reason {
@@ -49,6 +50,8 @@ inline constexpr std::string_view kFlood = "policy violation: rate limit";
 inline constexpr std::string_view kTokenExpired = "token expired";
 inline constexpr std::string_view kTooSlow = "too slow: reconnect and recover";
 inline constexpr std::string_view kInternal = "internal error";
+// The server API's reason, when given, follows after ": " (cut to fit the 123-byte limit).
+inline constexpr std::string_view kDisconnected = "disconnected by server";
 }  // namespace close_reason
 
 // The closes the server decides on its own, each paired once with its code and reason (the
@@ -62,6 +65,7 @@ enum class Close : uint8_t {
   Flood,
   TokenExpired,
   TooSlow,
+  Disconnected,
   Internal,
 };
 struct CloseSpec {
@@ -86,6 +90,8 @@ constexpr CloseSpec close_spec(Close which) {
       return {CloseCode::TokenExpired, close_reason::kTokenExpired};
     case Close::TooSlow:
       return {CloseCode::TooSlow, close_reason::kTooSlow};
+    case Close::Disconnected:
+      return {CloseCode::DisconnectedByServer, close_reason::kDisconnected};
     case Close::Internal:
       break;
   }

@@ -53,6 +53,9 @@ struct ServerConfig {
   // Host headers served (name, name:port or *.suffix). Empty = any in production; in dev mode
   // only localhost names are served, plus these (DNS rebinding: see host_policy.h).
   std::vector<std::string> allowed_hosts;
+  // Bearer keys of the server API for backends (docs/protocol.md "Server API"). Several so a key
+  // can be rotated without downtime; empty = the API is off (its key-only routes answer 404).
+  std::vector<std::string> api_keys;
 
   [[nodiscard]] unsigned effective_shards() const;
   // Whether POST /api/dev/token mints: never in production; in dev mode with the built-in secret

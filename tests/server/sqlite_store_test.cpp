@@ -84,7 +84,7 @@ TEST_F(SqliteStoreTest, ReopenKeepsDataAndVersionWithoutReapplyingMigrations) {
   append_ok(make_messages("lobby", 1, 5));
   reopen();
   reopen();
-  EXPECT_EQ(query_int(path_, "SELECT COUNT(*) FROM schema_version"), 1);
+  EXPECT_EQ(query_int(path_, "SELECT COUNT(*) FROM schema_version"), SqliteStore::kSchemaVersion);
   EXPECT_EQ(query_int(path_, "SELECT MAX(version) FROM schema_version"),
             SqliteStore::kSchemaVersion);
   std::vector<ChatMessage> out;
