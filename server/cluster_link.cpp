@@ -29,7 +29,8 @@ constexpr int kFillCount = 10000;       // ids fetched per XRANGE when filling a
 
 std::atomic<int> g_health{static_cast<int>(ClusterHealth::Off)};
 
-// KEYS: seq, log, channel. ARGV: floor id, maxlen, user_id, user, body, ts, payload tail.
+// KEYS: seq, log, channel. ARGV: floor id, maxlen, user_id, user, body, ts, payload tail, and
+// the target of a delete event ('0' for a message: no 'd' field).
 // The three writes are one atomic step, so the order of ids, the stream and the channel agree.
 // A reset counter (Redis lost its data, or a new room) never goes below the stream's last id or
 // the publisher's floor, so an id is never handed out twice.
@@ -47,8 +48,13 @@ if id <= floor then
   id = floor + 1
   redis.call('SET', KEYS[1], id)
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id .. '-0', 'u', ARGV[3], 'n', ARGV[4],
-           'b', ARGV[5], 't', ARGV[6])
+if ARGV[8] == '0' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id .. '-0', 'u', ARGV[3], 'n', ARGV[4],
+             'b', ARGV[5], 't', ARGV[6])
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id .. '-0', 'u', ARGV[3], 'n', ARGV[4],
+             'b', ARGV[5], 't', ARGV[6], 'd', ARGV[8])
+end
 local ids = tostring(id)
 redis.call('PUBLISH', KEYS[3], 'm' .. #ids .. ':' .. ids .. ARGV[7])
 return id
@@ -220,7 +226,8 @@ void ClusterLink::handle(ShardMessage&& message) {
                                   msg.user,
                                   msg.body,
                                   to_string(msg.ts),
-                                  cluster::message_tail(msg)};
+                                  cluster::message_tail(msg),
+                                  to_string(msg.delete_target)};
     append(argv);
     pipeline_.back() = Pending{true, publishes_.size()};
     publishes_.push_back(std::move(*p));
@@ -253,6 +260,12 @@ void ClusterLink::handle(ShardMessage&& message) {
         sub_dirty_ = true;
       }
       rooms_.erase(w->room);
+    }
+  } else if (auto* d = std::get_if<DisconnectUser>(&message)) {
+    // Server API: the other nodes close the user's sockets too (this node's shards already do).
+    if (up_) {
+      append({"PUBLISH", std::string(cluster::kControlChannel),
+              cluster::disconnect_payload(node_, d->user_id, d->reason)});
     }
   } else if (auto* t = std::get_if<Typing>(&message)) {
     // Ephemeral: not stored, dropped while Redis is away.
@@ -388,6 +401,16 @@ void ClusterLink::on_sub_reply(redisReply* r) {
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
   auto kind = reply_text(r->element[0]);
   auto channel = reply_text(r->element[1]);
+  if (channel == cluster::kControlChannel) {
+    DisconnectUser d;
+    std::string node;
+    if (kind == "message" &&
+        cluster::parse_disconnect(reply_text(r->element[2]), node, d.user_id, d.reason) &&
+        node != node_) {
+      for (auto& o : outboxes_) o->send(DisconnectUser(d));
+    }
+    return;
+  }
   if (!channel.starts_with(cluster::kChannelPrefix)) return;
   std::string name(channel.substr(cluster::kChannelPrefix.size()));
   if (kind == "subscribe") {
@@ -667,6 +690,13 @@ void ClusterLink::connect() {
     if (!up_) return;
     connected_once_ = true;
     grace_until_ms_ = 0;  // a first start trusts the liveness keys it finds
+  }
+  {
+    const std::string ctl(cluster::kControlChannel);
+    const char* argv[] = {"SUBSCRIBE", ctl.c_str()};
+    size_t lens[] = {9, ctl.size()};
+    redisAppendCommandArgv(sub_.get(), 2, argv, lens);
+    sub_dirty_ = true;
   }
   for (auto& [name, room] : rooms_) {
     room.subscribed = false;

@@ -22,6 +22,8 @@ std::string seq_key(std::string_view room);       // rtchat:seq:<room>   (INCR: 
 std::string presence_key(std::string_view room);  // rtchat:pres:<room>  (hash: node|ref -> meta)
 std::string node_key(std::string_view node);      // rtchat:node:<node>  (liveness, PX ttl)
 inline constexpr std::string_view kChannelPrefix = "rtchat:chan:";
+// Node-wide commands (the server API's disconnect): one channel every node subscribes to.
+inline constexpr std::string_view kControlChannel = "rtchat:ctl";
 
 void append_lp(std::string& out, std::string_view s);
 void append_lp(std::string& out, int64_t v);
@@ -39,7 +41,8 @@ class LpReader {
   std::string_view in_;
 };
 
-// The tail of a message payload after its id: lp(ts) lp(user_id) lp(user) lp(body). The Lua
+// The tail of a message payload after its id: lp(ts) lp(user_id) lp(user) lp(body), then
+// lp(delete_target) for a delete event only (moderation; older nodes' messages lack it). The Lua
 // script prepends 'm' lp(id) once Redis has assigned the id.
 std::string message_tail(const proto::ChatMessage& m);
 [[nodiscard]] bool parse_message(std::string_view payload, std::string_view room,
@@ -56,6 +59,12 @@ std::string presence_payload(std::string_view node, const std::vector<ClusterMet
 std::string typing_payload(std::string_view node, std::string_view user_id, std::string_view user);
 [[nodiscard]] bool parse_typing(std::string_view payload, std::string& node, std::string& user_id,
                                 std::string& user);
+
+// Disconnect payload (server API): 'x' lp(node) lp(user_id) lp(close reason).
+std::string disconnect_payload(std::string_view node, std::string_view user_id,
+                               std::string_view reason);
+[[nodiscard]] bool parse_disconnect(std::string_view payload, std::string& node,
+                                    std::string& user_id, std::string& reason);
 
 // Presence hash: field "<node>|<phx_ref>", value lp(user) lp(online_at) lp(name) lp(device).
 std::string presence_field(std::string_view node, std::string_view phx_ref);

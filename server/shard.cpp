@@ -417,6 +417,7 @@ void Shard::sweep(int64_t now_ms) {
         break;
     }
   }
+  expire_rooms_gathers(now_ms);
   // Many wslay contexts went back to malloc at once (a burst went idle): give the pages back
   // to the kernel so RSS reflects the idle footprint.
   if (released >= 256) malloc_trim(0);

@@ -21,6 +21,7 @@
 #include "server/connection.h"
 #include "server/metrics.h"
 #include "server/room_owner.h"
+#include "server/shard/idempotency_table.h"
 #include "server/shard_messages.h"
 #include "server/static_files.h"
 #include "server/ws_frame.h"
@@ -134,6 +135,8 @@ class Shard {
   void send_error_reply(Connection& c, const std::optional<std::string>& join_ref,
                         const std::optional<std::string>& ref, std::string_view topic,
                         std::string_view reason);
+  // A stored entry as a client sees it: new_msg (a tombstone too), or msg_deleted for a delete
+  // event (shard_server_api.cpp).
   core::SharedFrame encode_for(WireFormat format, const proto::ChatMessage& msg,
                                std::string_view topic);
   void send_channel_close(Connection& c, const Channel& ch);
@@ -166,6 +169,7 @@ class Shard {
   void on_join_accepted(JoinAccepted&& m);
   void on_leave_room(LeaveRoom&& m);
   void on_publish(Publish&& m);
+  void order_publish(Publish&& m);  // the owner's part: a loaded record (or Redis) orders it
   void on_append_done(StoreAppendDone&& m);
   // A committed message (stored here, or ordered by Redis): the room's last id moves and every
   // member shard gets its frames, encoded once.
@@ -194,6 +198,39 @@ class Shard {
   // Keeps a live frame for a channel whose catch-up is loading (counted against the cap).
   void hold_frame(Connection& c, Channel& ch, int64_t message_id, const core::SharedFrame& frame);
   void remove_local_member(const std::string& room, const ConnRef& ref);
+
+  // ---- server API and moderation (shard_server_api.cpp; docs/protocol.md "Server API")
+  // Routes the API's paths (true = answered or waiting); false leaves the request to the others.
+  bool route_server_api(Connection& c, HttpRequest& req);
+  void handle_api_publish(Connection& c, HttpRequest& req, std::string_view room_id);
+  void handle_api_presence(Connection& c, std::string_view room_id);
+  void handle_api_rooms(Connection& c, HttpRequest& req);
+  void handle_api_disconnect(Connection& c, HttpRequest& req, std::string_view user_id);
+  void handle_delete_msg(Connection& c, Channel& ch, proto::ClientMessage& m);
+  // Owner: an API publish's Idempotency-Key, and the record of a room not in use (loaded first).
+  // True when it took the publish (answered or queued).
+  bool hold_api_publish(Publish& m);
+  void retry_waiting_publishes(OwnedRoom& room, bool loaded);
+  // Owner: delete_msg passed storage's check (author or moderator, target not deleted): order it.
+  void on_delete_checked(StoreAppendDone&& d);
+  // Owner: answers a publish (socket or API) and settles its Idempotency-Key.
+  void ack_publish(const Publish& origin, bool ok, int64_t id, std::string reason);
+  void on_api_presence_query(ApiPresenceQuery&& q);
+  void on_api_rooms_query(ApiRoomsQuery&& q);
+  void on_api_presence_answer(ApiPresenceAnswer&& a);
+  void on_api_rooms_answer(ApiRoomsAnswer&& a);
+  void expire_rooms_gathers(int64_t now_ms);  // from the sweep: 503 past the deadline
+  bool answer_api_publish(PublishAck& a);     // true when the ack was for an HTTP request
+  void on_disconnect_user(DisconnectUser&& d);
+
+  // A rooms listing being gathered from every shard for one HTTP connection.
+  struct RoomsGather {
+    ConnRef conn;
+    size_t limit = 0;
+    unsigned answers_left = 0;
+    int64_t deadline_ms = 0;
+    std::vector<std::pair<std::string, uint32_t>> rooms;
+  };
 
   unsigned index_;
   SharedState& shared_;
@@ -227,6 +264,11 @@ class Shard {
   std::vector<std::string> maybe_unused_;
   // room id -> local members (slot, generation) on this shard.
   std::unordered_map<std::string, std::vector<ConnRef>> local_rooms_;
+
+  // Server API: listings in flight (bounded, deadline), and the owner's Idempotency-Keys.
+  std::unordered_map<uint64_t, RoomsGather> rooms_gathers_;
+  uint64_t last_query_id_ = 0;
+  IdempotencyTable idempotency_;
 
   ShardMetrics metrics_;
   std::string scratch_;  // encode buffer reused for every frame

@@ -19,8 +19,7 @@ void Shard::on_cluster_deliver(ClusterDeliver&& m) {
 
 void Shard::on_cluster_publish_done(ClusterPublishDone&& m) {
   const Publish& o = m.origin;
-  send_to_shard(o.conn.shard,
-                PublishAck{o.room, o.conn, o.join_ref, o.ref, m.ok, m.id, std::move(m.reason)});
+  ack_publish(o, m.ok, o.delete_id != 0 ? o.delete_id : m.id, std::move(m.reason));
 }
 
 void Shard::on_cluster_room_synced(ClusterRoomSynced&& m) {

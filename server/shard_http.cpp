@@ -176,6 +176,7 @@ void Shard::handle_http_request(Connection& c, HttpRequest& req, std::string_vie
     if (req.method != "POST") return respond(c, method_not_allowed("POST"));
     return handle_dev_token(c, req);
   }
+  if (path.starts_with("/api/") && route_server_api(c, req)) return;  // shard_server_api.cpp
   if (path.starts_with(kRoomsApiPrefix)) {
     std::string_view rest = std::string_view(path).substr(kRoomsApiPrefix.size());
     auto slash = rest.find('/');

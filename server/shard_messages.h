@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -74,6 +75,16 @@ struct Publish {
   std::string user_name;
   std::string body;
   int64_t received_us = 0;  // monotonic receive time, for the publish-to-deliver histogram
+  // delete_msg (docs/protocol.md "Moderation"): the id to delete (0 = a chat message) and whether
+  // the sender's token may moderate the room (otherwise only its own messages). The storage
+  // thread checks both against the stored message before the delete event is committed.
+  int64_t delete_id = 0;
+  bool may_moderate = false;
+  bool delete_checked = false;  // storage's check passed: order it (shard_server_api.cpp)
+  // Server API (POST /api/rooms/<id>/messages): conn is the waiting HTTP connection; the
+  // request's Idempotency-Key ("" = none), remembered by the owner (server/publish_dedup.h).
+  bool from_api = false;
+  std::string idempotency_key;
 };
 
 // Member shard -> owner: an ephemeral typing event for the room's other members.
@@ -103,6 +114,8 @@ struct PublishAck {
   bool ok = false;
   int64_t id = 0;
   std::string reason;
+  bool from_api = false;  // answered as HTTP (201, or 200 for a replayed Idempotency-Key)
+  bool replayed = false;  // the Idempotency-Key was seen: id is the first publish's
 };
 
 // Owner -> member shard: what a recovering join missed, in id order.
@@ -177,10 +190,47 @@ struct ClusterNodeDown {
   std::string node;
 };
 
+// ---- server API (docs/protocol.md "Server API"; server/shard_server_api.cpp). The HTTP
+// connection's shard asks, the shards that hold the data answer it back, by value.
+
+// HTTP shard -> the room's owner: its presence.
+struct ApiPresenceQuery {
+  std::string room;
+  ConnRef conn;
+};
+// Owner -> HTTP shard.
+struct ApiPresenceAnswer {
+  ConnRef conn;
+  proto::PresenceEntries entries;
+};
+// HTTP shard -> every shard (scatter): the rooms in use it owns with members, whose id starts with
+// prefix and (when allowed is set: a user's rooms claim) that the claim admits; at most limit + 1.
+struct ApiRoomsQuery {
+  ConnRef conn;
+  uint64_t query_id = 0;
+  std::string prefix;
+  size_t limit = 0;
+  std::optional<std::vector<std::string>> allowed;
+};
+// Each shard -> the HTTP shard (gather): (room id, users present).
+struct ApiRoomsAnswer {
+  ConnRef conn;
+  uint64_t query_id = 0;
+  std::vector<std::pair<std::string, uint32_t>> rooms;
+};
+// HTTP shard (or the cluster link, from another node) -> every shard: close every socket of the
+// user with 4010; to the link: tell the other nodes (a small pub/sub message).
+struct DisconnectUser {
+  std::string user_id;
+  std::string reason;  // the close reason, already "disconnected by server[: ...]"
+};
+
 using ShardMessage =
     std::variant<JoinRoom, JoinAccepted, LeaveRoom, Publish, Typing, RoomBroadcast, PublishAck,
                  CatchupReady, ClusterPublish, ClusterWatch, ClusterPresenceOut, ClusterRoomSynced,
-                 ClusterDeliver, ClusterPublishDone, ClusterPresenceIn, ClusterNodeDown>;
+                 ClusterDeliver, ClusterPublishDone, ClusterPresenceIn, ClusterNodeDown,
+                 ApiPresenceQuery, ApiPresenceAnswer, ApiRoomsQuery, ApiRoomsAnswer,
+                 DisconnectUser>;
 
 // ---- shard <-> storage thread
 
@@ -190,6 +240,9 @@ struct StoreAppend {
   // for a cluster node's own copy of a message Redis already ordered: nobody waits for it, and
   // storage sends no answer.
   std::optional<Publish> origin;
+  // Cluster mode's delete_msg: only check the delete against the node's copy (answered like an
+  // append, nothing stored); Redis then orders it and every node stores it as delivered.
+  bool check_only = false;
 };
 struct StoreCatchup {
   std::string room;
@@ -223,6 +276,10 @@ struct StoreAppendDone {
   Publish origin;
   bool ok = false;
   std::string error;
+  // A delete event the storage thread refused before committing (not_found, not_allowed): the
+  // reply's reason; nothing was stored.
+  std::string refused;
+  bool checked = false;  // the answer to a check_only append (nothing was stored)
 };
 struct StoreCatchupDone {
   StoreCatchup request;

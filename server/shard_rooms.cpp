@@ -60,6 +60,12 @@ void Shard::dispatch(ShardMessage&& message) {
                    owner_.apply_remote(m.room, m.joins, m.leaves);
                  },
                  [&](ClusterNodeDown& m) { owner_.drop_remote_node(m.node); },
+                 // ---- server API (shard_server_api.cpp)
+                 [&](ApiPresenceQuery& m) { on_api_presence_query(std::move(m)); },
+                 [&](ApiPresenceAnswer& m) { on_api_presence_answer(std::move(m)); },
+                 [&](ApiRoomsQuery& m) { on_api_rooms_query(std::move(m)); },
+                 [&](ApiRoomsAnswer& m) { on_api_rooms_answer(std::move(m)); },
+                 [&](DisconnectUser& m) { on_disconnect_user(std::move(m)); },
                  // Shard -> link types: never sent to a shard.
                  [&](ClusterPublish&) {},
                  [&](ClusterWatch&) {},
@@ -172,11 +178,13 @@ void Shard::on_room_loaded(StoreRoomLoaded&& d) {
     std::vector<JoinRoom> waiting = std::move(room->joins_waiting);
     room->joins_waiting.clear();
     for (auto& j : waiting) refuse_join(std::move(j), "storage unavailable");
+    retry_waiting_publishes(*room, false);
     release_if_unused(d.room);
     return;
   }
   RoomOwner::apply_loaded(*room, d.last_id);
   retry_waiting_joins(d.room);
+  if (OwnedRoom* loaded = owner_.find(d.room)) retry_waiting_publishes(*loaded, true);
   maybe_unused_.push_back(std::move(d.room));  // every join that waited may have left meanwhile
 }
 
@@ -195,34 +203,37 @@ void Shard::drop_unused_rooms() {
 }
 
 void Shard::on_publish(Publish&& m) {
+  // The server API's publishes may target a room not in use here (shard_server_api.cpp).
+  if (m.from_api && hold_api_publish(m)) return;
+  order_publish(std::move(m));
+}
+
+void Shard::order_publish(Publish&& m) {
   OwnedRoom* room = owner_.find(m.room);
-  if (!room) {
-    send_to_shard(m.conn.shard,
-                  PublishAck{m.room, m.conn, m.join_ref, m.ref, false, 0, "not joined"});
+  if (!room && !m.from_api) return ack_publish(m, false, 0, "not joined");
+  const bool cluster = !config_.cluster_url.empty();
+  // A slow disk or a Redis slower than the publishers: refuse rather than queue without bound.
+  if (cluster ? outboxes_[config_.effective_shards()]->overloaded(kLinkBacklogLimit)
+              : storage_overloaded()) {
+    return ack_publish(m, false, 0, "overloaded");
+  }
+  proto::ChatMessage msg{0, m.room, m.user_id, m.user_name, std::move(m.body), core::unix_millis()};
+  msg.delete_target = m.delete_id;
+  if (m.delete_id != 0 && !m.delete_checked) {
+    // delete_msg: checked against the stored target first (on_delete_checked), then ordered
+    // like a message, so a refused delete takes no id. The record stays for the answer.
+    if (room) room->appends_in_flight++;
+    send_to_storage(StoreAppend{std::move(msg), std::move(m), true});
     return;
   }
-  if (!config_.cluster_url.empty()) {
-    const unsigned link = config_.effective_shards();
-    if (outboxes_[link]->overloaded(kLinkBacklogLimit)) {  // Redis slower than the publishers
-      send_to_shard(m.conn.shard,
-                    PublishAck{m.room, m.conn, m.join_ref, m.ref, false, 0, "overloaded"});
-      return;
-    }
-    // Redis orders it; the link delivers it back (ClusterDeliver) before its ok.
-    proto::ChatMessage msg{
-        0, m.room, m.user_id, m.user_name, std::move(m.body), core::unix_millis()};
-    int64_t floor = room->last_committed_id;
+  if (cluster) {
+    // Redis orders it; the link delivers it back (ClusterDeliver) before its ok. Without a record
+    // here (an API publish) the floor is the stream's own last id.
+    int64_t floor = room ? room->last_committed_id : 0;
     send_to_shard(config_.effective_shards(), ClusterPublish{std::move(msg), std::move(m), floor});
     return;
   }
-  if (storage_overloaded()) {  // a slow disk: refuse rather than queue without bound
-    send_to_shard(m.conn.shard,
-                  PublishAck{m.room, m.conn, m.join_ref, m.ref, false, 0, "overloaded"});
-    return;
-  }
-  proto::ChatMessage msg{
-      ++room->last_assigned_id, m.room, m.user_id, m.user_name, std::move(m.body),
-      core::unix_millis()};
+  msg.id = ++room->last_assigned_id;
   // Fan-out waits for the commit: nobody sees a message that history does not have. The room's
   // record stays until the answer is back (the answer needs it; a re-created record would read
   // a last id that misses this append).
@@ -231,28 +242,27 @@ void Shard::on_publish(Publish&& m) {
 }
 
 void Shard::on_append_done(StoreAppendDone&& d) {
-  OwnedRoom* room = owner_.find(d.message.room);
   const Publish& origin = d.origin;
+  OwnedRoom* room = owner_.find(d.message.room);
   if (room && room->appends_in_flight > 0) {
     if (--room->appends_in_flight == 0) maybe_unused_.push_back(d.message.room);
   }
+  if (room && origin.delete_id != 0 && !d.checked)
+    std::erase(room->deletes_in_flight, origin.delete_id);
+  if (!d.refused.empty()) return ack_publish(origin, false, 0, d.refused);  // delete_msg refused
+  if (d.checked) return on_delete_checked(std::move(d));                    // shard_server_api.cpp
   if (!room) {
     // Not expected: a record with appends in flight is never dropped. Answer what storage said.
     LOG_ERROR("append_done_unknown_room", "room=%s id=%lld", d.message.room.c_str(),
               static_cast<long long>(d.message.id));
   }
-  if (!d.ok || !room) {
-    send_to_shard(origin.conn.shard,
-                  PublishAck{origin.room, origin.conn, origin.join_ref, origin.ref, d.ok,
-                             d.ok ? d.message.id : 0, d.ok ? "" : "storage unavailable"});
-    return;
-  }
+  // A delete_msg's ok names the deleted message (its own id is in the msg_deleted broadcast).
+  const int64_t acked_id = origin.delete_id != 0 ? origin.delete_id : d.message.id;
+  if (!d.ok || !room) return ack_publish(origin, d.ok, acked_id, d.ok ? "" : "storage unavailable");
   deliver_committed(*room, d.message);
   // Same queue as the broadcast to the sender's shard, after it: the sender sees its message
   // before the ok reply, as Phoenix does.
-  send_to_shard(
-      origin.conn.shard,
-      PublishAck{origin.room, origin.conn, origin.join_ref, origin.ref, true, d.message.id, {}});
+  ack_publish(origin, true, acked_id, {});
 }
 
 void Shard::deliver_committed(OwnedRoom& room, const proto::ChatMessage& message) {
@@ -262,9 +272,15 @@ void Shard::deliver_committed(OwnedRoom& room, const proto::ChatMessage& message
   b.room = message.room;
   b.message_id = message.id;
   b.published_us = core::mono_micros();
-  encode_broadcast(
-      b, room, [&](std::string& o) { proto::phoenix::encode_new_msg(topic, message, o); },
-      [&](std::string& o) { proto::binary::encode_new_msg(topic, message, o); });
+  if (message.delete_target != 0) {  // moderation: msg_deleted, ordered like a message
+    encode_broadcast(
+        b, room, [&](std::string& o) { proto::phoenix::encode_msg_deleted(topic, message, o); },
+        [&](std::string& o) { proto::binary::encode_msg_deleted(topic, message, o); });
+  } else {
+    encode_broadcast(
+        b, room, [&](std::string& o) { proto::phoenix::encode_new_msg(topic, message, o); },
+        [&](std::string& o) { proto::binary::encode_new_msg(topic, message, o); });
+  }
   broadcast_to_members(room, std::move(b));
 }
 
@@ -449,6 +465,7 @@ void Shard::hold_frame(Connection& c, Channel& ch, int64_t message_id,
 }
 
 void Shard::on_publish_ack(PublishAck&& a) {
+  if (answer_api_publish(a)) return;  // an HTTP request's (shard_server_api.cpp)
   Connection* c = lookup(a.conn);
   if (!c || c->phase != Phase::WebSocket) return;
   std::string topic = topic_of(a.room);

@@ -401,6 +401,8 @@ void Shard::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
       send_reply(c, std::move(ok));
       return;
     }
+    case proto::ClientEvent::DeleteMsg:
+      return handle_delete_msg(c, ch, m);  // shard_server_api.cpp
     default:
       send_error_reply(c, m.join_ref, m.ref, m.topic, "unknown event");
       return;
@@ -432,13 +434,6 @@ void Shard::send_error_reply(Connection& c, const std::optional<std::string>& jo
   r.body.kind = proto::ReplyBody::Kind::Error;
   r.body.reason = std::string(reason);
   send_reply(c, std::move(r));
-}
-
-core::SharedFrame Shard::encode_for(WireFormat format, const proto::ChatMessage& msg,
-                                    std::string_view topic) {
-  return encode_frame(
-      format, [&](std::string& o) { proto::phoenix::encode_new_msg(topic, msg, o); },
-      [&](std::string& o) { proto::binary::encode_new_msg(topic, msg, o); });
 }
 
 }  // namespace rtchat::server

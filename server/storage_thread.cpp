@@ -16,6 +16,16 @@ constexpr size_t kMaxPageBytes = 256 * 1024;
 }  // namespace
 
 namespace {
+// delete_msg's checks, against the stored target (docs/protocol.md "Moderation"): a message that
+// exists and is not already deleted (nor itself a delete event), written by the requester unless
+// the requester may moderate the room. "" = allowed.
+std::string_view delete_refusal(bool found, const proto::ChatMessage& target,
+                                const Publish& request) {
+  if (!found || target.deleted || target.delete_target != 0) return "not_found";
+  if (target.user_id != request.user_id && !request.may_moderate) return "not_allowed";
+  return {};
+}
+
 size_t estimated_json_bytes(std::string_view s) {
   size_t n = 0;
   for (unsigned char ch : s) n += ch < 0x20 ? 6 : (ch == '"' || ch == '\\') ? 2 : 1;
@@ -117,6 +127,14 @@ bool StorageThread::drain_once() {
     while (appends_.size() < kMaxBatch && inboxes_[shard]->try_pop(request)) {
       worked = true;
       if (auto* a = std::get_if<StoreAppend>(&request)) {
+        // A delete is checked when asked (check_only); its append after that is trusted (the
+        // owner lets one delete per message through at a time), so it always gets its id.
+        if (a->check_only && !admit_delete(shard, *a)) continue;
+        if (a->check_only) {  // cluster mode: checked here, stored once Redis ordered it
+          replies_[shard]->send(
+              StoreAppendDone{std::move(a->message), std::move(*a->origin), true, {}, {}, true});
+          continue;
+        }
         appends_.emplace_back(shard, std::move(*a));
       } else {
         // Reads see every append that came before them from the same shard: commit those first
@@ -152,10 +170,30 @@ void StorageThread::commit_appends() {
   }
   for (auto& [shard, append] : appends_) {
     if (!append.origin) continue;  // a cluster node's own copy: nobody waits for it
-    replies_[shard]->send(StoreAppendDone{std::move(append.message), std::move(*append.origin), ok,
-                                          ok ? std::string() : error});
+    replies_[shard]->send(StoreAppendDone{
+        std::move(append.message), std::move(*append.origin), ok, ok ? std::string() : error, {}});
   }
   appends_.clear();
+}
+
+bool StorageThread::admit_delete(unsigned shard, StoreAppend& append) {
+  // The check must see every earlier append (a message published and deleted in one batch, two
+  // deletes of one message): commit them first. Deletes are rare; their batches stay small.
+  commit_appends();
+  proto::ChatMessage target;
+  bool found = false;
+  StoreAppendDone refused{std::move(append.message), std::move(*append.origin), false, {}, {}};
+  if (!store_->find_message(refused.message.room, refused.message.delete_target, target, found)) {
+    refused.error = "storage unavailable";
+  } else if (auto reason = delete_refusal(found, target, refused.origin); !reason.empty()) {
+    refused.refused = reason;
+  } else {
+    append.message = std::move(refused.message);
+    append.origin = std::move(refused.origin);
+    return true;
+  }
+  replies_[shard]->send(std::move(refused));  // after the replies of the appends before it
+  return false;
 }
 
 void StorageThread::handle(unsigned shard, StorageRequest&& request) {
@@ -164,6 +202,11 @@ void StorageThread::handle(unsigned shard, StorageRequest&& request) {
     StoreCatchupDone done{std::move(*c), false, {}, false};
     done.ok = store_->range(done.request.room, done.request.after_id, done.request.upto_id,
                             done.request.max_count, done.messages);
+    // A delete event whose target is in the range is already there as a tombstone; only those
+    // of older messages are replayed (as msg_deleted).
+    std::erase_if(done.messages, [after = done.request.after_id](const proto::ChatMessage& m) {
+      return m.delete_target > after;
+    });
     // This thread reads one catch-up at a time, so an oversized one costs memory only here,
     // briefly; it never crosses to a shard nor gets encoded.
     if (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes) {

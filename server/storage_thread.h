@@ -48,6 +48,9 @@ class StorageThread {
   void run(std::stop_token stop);
   bool drain_once();
   void commit_appends();
+  // delete_msg: checks a delete event against its stored target; a refused one is answered here
+  // (false) and never committed.
+  bool admit_delete(unsigned shard, StoreAppend& append);
   void handle(unsigned shard, StorageRequest&& request);
 
   std::unique_ptr<Store> store_;
