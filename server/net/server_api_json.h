@@ -1,5 +1,5 @@
 // The server API's JSON bodies (docs/protocol.md "Server API"): requests parsed, answers encoded.
-// Pure functions; the routes themselves are in the shard (server_api.cpp).
+// Pure functions; the routes themselves are in the shard (shard/server_api.cpp).
 #pragma once
 
 #include <cstddef>

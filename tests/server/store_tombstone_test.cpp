@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "server/memory_store.h"
-#include "server/sqlite_store.h"
+#include "server/storage/memory_store.h"
+#include "server/storage/sqlite_store.h"
 #include "support/message_fixtures.h"
 #include "support/test_support.h"
 
