@@ -219,3 +219,59 @@ test('disconnect closes every socket of the user on both shards with 4010', asyn
   await api('POST', '/api/users/oscar/disconnect', { body: {} });
   assert.equal((await noReason.waitClosed()).reason, 'disconnected by server');
 });
+
+test('cluster mode: API publish, moderation and disconnect reach every node', async () => {
+  const { freePort, startRedis } = await import('./lib/redis.mjs');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const redisPort = await freePort();
+  const redisDir = mkdtempSync(join(tmpdir(), 'rtchat-redis-api-'));
+  const redis = await startRedis(redisPort, redisDir);
+  const nodes = [];
+  const mine = [];
+  try {
+    for (const id of ['A', 'B']) {
+      nodes.push(await startServer({ args: ['--shards', '2', '--api-key', KEY,
+        '--cluster', `redis://127.0.0.1:${redisPort}`, '--node-id', id] }));
+    }
+    const [a, b] = nodes;
+    const join = async (node, user, claims = {}) => {
+      const s = new Socket(node.wsUrl, { transport: WebSocket, params: { token: mintToken(user, claims) } });
+      s.connect();
+      mine.push(s);
+      const ch = s.channel('room:crowd', {});
+      const events = [];
+      ch.on('new_msg', (m) => events.push(['new_msg', m]));
+      ch.on('msg_deleted', (m) => events.push(['msg_deleted', m]));
+      await new Promise((res, rej) => ch.join().receive('ok', res).receive('error', rej));
+      return { ch, events };
+    };
+    const onA = await join(a, 'alice');
+    const onB = await join(b, 'mod', { role: 'moderator' });
+    const r = await api('POST', '/api/rooms/crowd/messages', { server: a, body: { body: 'from the backend' } });
+    assert.equal(r.status, 201, r.text);
+    for (const m of [onA, onB]) {
+      await waitFor(() => m.events.some(([, p]) => p.id === r.json.id), 'delivered on both nodes');
+    }
+    // Moderation across nodes: the moderator on B deletes the API message; A sees msg_deleted.
+    const del = await new Promise((res) => onB.ch.push('delete_msg', { id: r.json.id })
+      .receive('ok', (p) => res({ ok: p })).receive('error', (e) => res({ error: e })));
+    assert.deepEqual(del, { ok: { id: r.json.id } });
+    await waitFor(() => onA.events.some(([e, p]) => e === 'msg_deleted' && p.id === r.json.id), 'msg_deleted on A');
+    const h = await api('GET', '/api/rooms/crowd/messages', { server: a, key: mintToken('reader') });
+    assert.deepEqual(h.json.messages.map((m) => [m.id, m.body, m.deleted ?? false]), [[r.json.id, '', true]]);
+    // Disconnect asked on A closes the user's sockets on B too.
+    const victim = await openRaw(b, 'eve');
+    mine.push(victim);
+    const d = await api('POST', '/api/users/eve/disconnect', { server: a, body: { reason: 'ban' } });
+    assert.equal(d.status, 202);
+    const info = await victim.waitClosed();
+    assert.equal(info.code, 4010);
+    assert.equal(info.reason, 'disconnected by server: ban');
+  } finally {
+    for (const s of mine) s.terminate?.() ?? s.disconnect?.();
+    for (const n of nodes) await n.stop();
+    await redis.stop();
+    rmSync(redisDir, { recursive: true, force: true });
+  }
+});
