@@ -83,7 +83,7 @@ struct Publish {
   // Server API (POST /api/rooms/<id>/messages): conn is the waiting HTTP connection; the
   // request's Idempotency-Key ("" = none), remembered by the owner (shard/idempotency_table.h).
   bool from_api = false;
-  std::string idempotency_key;
+  std::string idempotency_key{};
 };
 
 // Member shard -> owner: an ephemeral typing event for the room's other members.

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "proto/phoenix_codec.h"
+#include "server/net/close_reasons.h"
 
 namespace rtchat::server {
 namespace {
@@ -60,9 +61,8 @@ std::optional<ApiPublishRequest> parse_api_publish(std::string_view json, std::s
 }
 
 std::optional<std::string> parse_disconnect_reason(std::string_view json) {
-  bool blank = std::all_of(json.begin(), json.end(), [](char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-  });
+  bool blank = std::all_of(json.begin(), json.end(),
+                           [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
   if (blank) return std::string();
   simdjson::dom::object obj;
   std::string reason;
@@ -108,7 +108,7 @@ void encode_rooms_answer(const std::vector<RoomMembers>& rooms, bool has_more, s
 
 std::string disconnect_close_reason(std::string_view reason) {
   constexpr size_t kMaxCloseReasonBytes = 123;  // RFC 6455 5.5: 125 minus the 2-byte code
-  std::string out = "disconnected by server";
+  std::string out(close_reason::kDisconnected);
   if (reason.empty()) return out;
   out.append(": ");
   const size_t room = kMaxCloseReasonBytes - out.size();

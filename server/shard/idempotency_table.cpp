@@ -13,7 +13,7 @@ std::string IdempotencyTable::composite(std::string_view room, std::string_view 
 
 void IdempotencyTable::expire(int64_t now_ms) {
   while (!order_.empty() && (order_.front().second <= now_ms || entries_.size() >= max_entries_ ||
-                            order_.size() > 2 * max_entries_)) {
+                             order_.size() > 2 * max_entries_)) {
     auto it = entries_.find(order_.front().first);
     // Erase only the entry this queue slot stands for (not a newer one under the same key).
     if (it != entries_.end() && it->second.expires_ms == order_.front().second) entries_.erase(it);

@@ -1,6 +1,6 @@
-// The server API for backends and moderation, shard side (docs/protocol.md "Server API" and
-// "Moderation"). An API publish and a delete_msg travel the socket publish's path (Publish to the
-// room's owner, ordered, persisted, acknowledged after the commit, fanned out after it); the
+// The server API for backends, shard side (docs/protocol.md "Server API"). An API publish travels
+// the socket publish's path (Publish to the room's owner, ordered, persisted, acknowledged after
+// the commit, fanned out after it); the
 // reads gather what the owners hold through the mailboxes; a disconnect is broadcast to every
 // shard (and, in cluster mode, node). The HTTP connection waits in the Http phase, named by its
 // ConnRef like a socket, until the answer comes back or its deadline passes.
@@ -8,11 +8,9 @@
 #include <charconv>
 
 #include "core/clock.h"
-#include "proto/binary_codec.h"
 #include "proto/display_text.h"
 #include "proto/phoenix_codec.h"
 #include "server/auth/api_key.h"
-#include "server/log.h"
 #include "server/net/http_response.h"
 #include "server/net/server_api_json.h"
 #include "server/shard/shard.h"
@@ -303,23 +301,6 @@ void Shard::on_api_rooms_query(ApiRoomsQuery&& q) {
   send_to_shard(q.conn.shard, std::move(a));
 }
 
-void Shard::on_delete_checked(StoreAppendDone&& d) {
-  if (!d.ok) return ack_publish(d.origin, false, 0, "storage unavailable");
-  OwnedRoom* room = owner_.find(d.origin.room);
-  const bool cluster = !config_.cluster_url.empty();
-  if (!cluster && room) {
-    // Checked, not yet committed: a second delete of the same message checked meanwhile saw it
-    // still there. The first one wins; storage answers the ones checked after its commit.
-    auto& in_flight = room->deletes_in_flight;
-    if (std::find(in_flight.begin(), in_flight.end(), d.origin.delete_id) != in_flight.end()) {
-      return ack_publish(d.origin, false, 0, "not_found");
-    }
-    in_flight.push_back(d.origin.delete_id);
-  }
-  d.origin.delete_checked = true;
-  order_publish(std::move(d.origin));
-}
-
 // ---------------------------------------------------------------- answers (HTTP shard)
 
 void Shard::on_api_presence_answer(ApiPresenceAnswer&& a) {
@@ -385,35 +366,6 @@ void Shard::on_disconnect_user(DisconnectUser&& d) {
     if (c.phase != Phase::WebSocket || c.claims.sub != d.user_id) continue;
     close_websocket(c, static_cast<uint16_t>(CloseCode::DisconnectedByServer), d.reason);
   }
-}
-
-// ---------------------------------------------------------------- moderation (member shard)
-
-void Shard::handle_delete_msg(Connection& c, Channel& ch, proto::ClientMessage& m) {
-  if (!m.payload_valid || m.message_id < 1) {
-    return send_error_reply(c, m.join_ref, m.ref, m.topic, "invalid_payload");
-  }
-  const unsigned owner = owner_shard(ch.room, config_.effective_shards());
-  if (owner != index_ && outboxes_[owner]->overloaded(kOwnerBacklog)) {
-    return send_error_reply(c, m.join_ref, m.ref, m.topic, "overloaded");
-  }
-  Publish p{ch.room,      c.ref,         m.join_ref, m.ref,
-            c.claims.sub, c.claims.name, {},         core::mono_micros()};
-  p.delete_id = m.message_id;
-  p.may_moderate = may_moderate(c.claims, ch.room);
-  send_to_shard(owner, std::move(p));
-}
-
-core::SharedFrame Shard::encode_for(WireFormat format, const proto::ChatMessage& msg,
-                                    std::string_view topic) {
-  if (msg.delete_target != 0) {
-    return encode_frame(
-        format, [&](std::string& o) { proto::phoenix::encode_msg_deleted(topic, msg, o); },
-        [&](std::string& o) { proto::binary::encode_msg_deleted(topic, msg, o); });
-  }
-  return encode_frame(
-      format, [&](std::string& o) { proto::phoenix::encode_new_msg(topic, msg, o); },
-      [&](std::string& o) { proto::binary::encode_new_msg(topic, msg, o); });
 }
 
 }  // namespace rtchat::server

@@ -138,7 +138,7 @@ class Shard {
                         const std::optional<std::string>& ref, std::string_view topic,
                         std::string_view reason);
   // A stored entry as a client sees it: new_msg (a tombstone too), or msg_deleted for a delete
-  // event (server_api.cpp).
+  // event (moderation.cpp).
   core::SharedFrame encode_for(WireFormat format, const proto::ChatMessage& msg,
                                std::string_view topic);
   void send_channel_close(Connection& c, const Channel& ch);
@@ -201,7 +201,7 @@ class Shard {
   void hold_frame(Connection& c, Channel& ch, int64_t message_id, const core::SharedFrame& frame);
   void remove_local_member(const std::string& room, const ConnRef& ref);
 
-  // ---- server API and moderation (server_api.cpp; docs/protocol.md "Server API")
+  // ---- server API (server_api.cpp; docs/protocol.md "Server API") and moderation (moderation.cpp)
   // Routes the API's paths (true = answered or waiting); false leaves the request to the others.
   bool route_server_api(Connection& c, HttpRequest& req);
   void handle_api_publish(Connection& c, HttpRequest& req, std::string_view room_id);

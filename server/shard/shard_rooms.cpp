@@ -250,7 +250,7 @@ void Shard::on_append_done(StoreAppendDone&& d) {
   if (room && origin.delete_id != 0 && !d.checked)
     std::erase(room->deletes_in_flight, origin.delete_id);
   if (!d.refused.empty()) return ack_publish(origin, false, 0, d.refused);  // delete_msg refused
-  if (d.checked) return on_delete_checked(std::move(d));                    // server_api.cpp
+  if (d.checked) return on_delete_checked(std::move(d));                    // moderation.cpp
   if (!room) {
     // Not expected: a record with appends in flight is never dropped. Answer what storage said.
     LOG_ERROR("append_done_unknown_room", "room=%s id=%lld", d.message.room.c_str(),

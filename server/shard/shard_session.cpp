@@ -402,7 +402,7 @@ void Shard::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
       return;
     }
     case proto::ClientEvent::DeleteMsg:
-      return handle_delete_msg(c, ch, m);  // server_api.cpp
+      return handle_delete_msg(c, ch, m);  // moderation.cpp
     default:
       send_error_reply(c, m.join_ref, m.ref, m.topic, "unknown event");
       return;
