@@ -164,6 +164,23 @@ test('Idempotency-Key: a retry gets the first id and stores nothing new', async 
   assert.equal(h.json.messages.length, 2);
 });
 
+test('Idempotency-Key: a retry while the first is still committing gets 409, then the first id', async () => {
+  await withServer(['--shards', '2', '--api-key', KEY, '--fault-storage-delay-ms', '400'], async (slow) => {
+    const post = () => api('POST', '/api/rooms/slow/messages',
+      { server: slow, body: { body: 'once' }, headers: { 'idempotency-key': 'k-1' } });
+    const first = post();
+    await new Promise((r) => setTimeout(r, 100));  // the first is waiting for its commit
+    const during = await post();
+    assert.equal(during.status, 409, during.text);
+    assert.deepEqual(during.json, { error: 'in progress' });
+    const done = await first;
+    assert.equal(done.status, 201);
+    const after = await post();
+    assert.equal(after.status, 200);
+    assert.equal(after.json.id, done.json.id);
+  });
+});
+
 test('presence lists users with their devices; rooms lists active rooms', async () => {
   const a1 = await joinRoom(connect('alice', { rooms: ['team-*'] }), 'team-red');
   await joinRoom(connect('alice'), 'team-red');
