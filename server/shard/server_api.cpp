@@ -77,20 +77,14 @@ bool Shard::route_server_api(Connection& c, HttpRequest& req) {
     handle_api_rooms(c, req);
     return true;
   }
-  std::string_view rest;
-  std::string_view action;
-  if (path.starts_with("/api/rooms/")) {
-    rest = std::string_view(path).substr(11);
-  } else if (path.starts_with("/api/users/")) {
-    rest = std::string_view(path).substr(11);
-  } else {
-    return false;
-  }
-  auto slash = rest.find('/');
-  if (slash == std::string_view::npos) return false;
-  action = rest.substr(slash);
-  std::string_view id = rest.substr(0, slash);
   const bool users = path.starts_with("/api/users/");
+  if (!users && !path.starts_with("/api/rooms/")) return false;
+  std::string_view rest = std::string_view(path).substr(11);  // both prefixes are 11 bytes
+  // The last segment is the action: a user id (percent-decoded) may itself hold a '/'.
+  auto slash = rest.rfind('/');
+  if (slash == std::string_view::npos) return false;
+  std::string_view action = rest.substr(slash);
+  std::string_view id = rest.substr(0, slash);
   const bool publish = !users && action == "/messages" && req.method == "POST";
   const bool presence = !users && action == "/presence";
   const bool disconnect = users && action == "/disconnect";

@@ -235,6 +235,12 @@ test('disconnect closes every socket of the user on both shards with 4010', asyn
   opened.push(noReason);
   await api('POST', '/api/users/oscar/disconnect', { body: {} });
   assert.equal((await noReason.waitClosed()).reason, 'disconnected by server');
+  // A user id is percent-encoded in the path, '/' included.
+  const slashed = await openRaw(srv, 'team/ann');
+  opened.push(slashed);
+  const r2 = await api('POST', `/api/users/${encodeURIComponent('team/ann')}/disconnect`);
+  assert.equal(r2.json.closed, 1);
+  assert.equal((await slashed.waitClosed()).code, 4010);
 });
 
 test('cluster mode: API publish, moderation and disconnect reach every node', async () => {
