@@ -4,9 +4,13 @@
 // tombstone; a recovering client gets the tombstone and msg_deleted in order; errors.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { Socket } from 'phoenix';
 import WebSocket from 'ws';
-import { mintToken, startServer, waitFor } from './lib/server.mjs';
+import { BUILD_DIR, mintToken, startServer, waitFor } from './lib/server.mjs';
+
+const CLI = process.env.RTCHAT_CLI_BIN || join(BUILD_DIR, 'loadtest', 'rtchat-cli');
 
 const kWait = 5000;
 const kArgs = ['--shards', '2', '--rate', '100000', '--rate-burst', '100000'];
@@ -144,4 +148,24 @@ test('a recovering client gets the tombstone and msg_deleted in order', async ()
   await waitFor(() => reader.events.length === 3, 'catch-up');
   assert.deepEqual(reader.events.map(([e, p]) => (e === 'new_msg' ? [e, p.id, p.body, p.deleted ?? false] : [e, p.id])),
     [['new_msg', fresh, '', true], ['new_msg', also, 'also', false], ['msg_deleted', old]]);
+});
+
+test('a binary (rtchat.v1) member gets msg_deleted in order between messages', async () => {
+  const room = 'mod-binary';
+  const alice = await joinRoom(connect('alice'), room);
+  const cli = spawn(CLI, ['--port', String(srv.port), '--token', mintToken('binreader'), '--room', room,
+    '--format', 'binary', '--expect', '2', '--timeout', '15000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  cli.stdout.on('data', (d) => { out += d; });
+  const exited = new Promise((resolve) => cli.on('exit', resolve));
+  await waitFor(() => out.includes(`joined room:${room}`), 'binary member joined', 10000);
+  const first = await publish(alice.channel, 'regret');
+  assert.ok((await push(alice.channel, 'delete_msg', { id: first })).ok);
+  const second = await publish(alice.channel, 'better');
+  assert.equal(await exited, 0);
+  const lines = out.trim().split('\n').slice(1);
+  assert.equal(lines.length, 3, out);
+  assert.match(lines[0], new RegExp(`^msg ${first} alice regret$`));
+  assert.match(lines[1], new RegExp(`^deleted ${first} event ${second - 1} by alice$`));
+  assert.match(lines[2], new RegExp(`^msg ${second} alice better$`));
 });
