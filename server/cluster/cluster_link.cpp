@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/clock.h"
+#include "core/overloaded.h"
 #include "server/cluster/cluster_wire.h"
 #include "server/cluster/redis_reply.h"
 #include "server/cluster/redis_url.h"
@@ -185,95 +186,111 @@ bool ClusterLink::drain_inboxes() {
 }
 
 void ClusterLink::handle(ShardMessage&& message) {
-  if (auto* p = std::get_if<ClusterPublish>(&message)) {
-    if (!up_) {
-      to_owner(p->origin.room,
-               ClusterPublishDone{std::move(p->origin), false, 0, "cluster unavailable"});
-      return;
-    }
-    const auto& msg = p->message;
-    std::vector<std::string> argv{"EVALSHA",
-                                  script_sha_,
-                                  "3",
-                                  cluster::seq_key(msg.room),
-                                  cluster::log_key(msg.room),
-                                  cluster::channel_key(msg.room),
-                                  to_string(p->floor_id),
-                                  to_string(kStreamMaxLen),
-                                  msg.user_id,
-                                  msg.user,
-                                  msg.body,
-                                  to_string(msg.ts),
-                                  cluster::message_tail(msg),
-                                  to_string(msg.delete_target)};
-    append(argv);
-    pipeline_.back() = Pending{true, publishes_.size()};
-    publishes_.push_back(std::move(*p));
-  } else if (auto* w = std::get_if<ClusterWatch>(&message)) {
-    Room& room = rooms_[w->room];
-    if (w->watch) {
-      room.wanted = true;
-      if (up_) {
-        const std::string ch = cluster::channel_key(w->room);
-        const char* argv[] = {"SUBSCRIBE", ch.c_str()};
-        size_t lens[] = {9, ch.size()};
-        redisAppendCommandArgv(sub_.get(), 2, argv, lens);
-        sub_dirty_ = true;
-      } else {
-        to_owner(w->room, ClusterRoomSynced{w->room, false, 0, {}});
-      }
-    } else {
-      room.wanted = false;
-      room.subscribed = false;
-      room.last_delivered = -1;
-      room.pending.clear();
-      // No member here any more (the publisher left too): nothing of this room is delivered on
-      // this node again, and the messages are stored, so their oks go now.
-      release_acks(room, true);
-      if (up_) {
-        const std::string ch = cluster::channel_key(w->room);
-        const char* argv[] = {"UNSUBSCRIBE", ch.c_str()};
-        size_t lens[] = {11, ch.size()};
-        redisAppendCommandArgv(sub_.get(), 2, argv, lens);
-        sub_dirty_ = true;
-      }
-      rooms_.erase(w->room);
-    }
-  } else if (auto* d = std::get_if<DisconnectUser>(&message)) {
-    // Server API: the other nodes close the user's sockets too (this node's shards already do).
-    if (up_) {
-      append({"PUBLISH", std::string(cluster::kControlChannel),
-              cluster::disconnect_payload(node_, d->user_id, d->reason)});
-    }
-  } else if (auto* t = std::get_if<Typing>(&message)) {
-    // Ephemeral: not stored, dropped while Redis is away.
-    if (up_) {
-      append({"PUBLISH", cluster::channel_key(t->room),
-              cluster::typing_payload(node_, t->user_id, t->user_name)});
-    }
-  } else if (auto* po = std::get_if<ClusterPresenceOut>(&message)) {
-    auto& mine = own_presence_[po->room];
-    std::vector<std::string> del{"HDEL", cluster::presence_key(po->room)};
-    std::vector<std::string> set{"HSET", cluster::presence_key(po->room)};
-    for (const auto& m : po->leaves) {
-      auto f = cluster::presence_field(node_, m.meta.phx_ref);
-      mine.erase(f);
-      del.push_back(std::move(f));
-    }
-    for (const auto& m : po->joins) {
-      auto f = cluster::presence_field(node_, m.meta.phx_ref);
-      auto v = cluster::presence_value(m);
-      mine[f] = v;
-      set.push_back(std::move(f));
-      set.push_back(std::move(v));
-    }
-    if (mine.empty()) own_presence_.erase(po->room);
-    if (!up_) return;  // rewritten from own_presence_ when Redis is back
-    if (del.size() > 2) append(del);
-    if (set.size() > 2) append(set);
-    append({"PUBLISH", cluster::channel_key(po->room),
-            cluster::presence_payload(node_, po->joins, po->leaves)});
+  std::visit(
+      core::Overloaded{
+          [&](ClusterPublish& p) { on_publish(p); }, [&](ClusterWatch& w) { on_watch(w); },
+          [&](Typing& t) { on_typing(t); }, [&](ClusterPresenceOut& po) { on_presence_out(po); },
+          [&](DisconnectUser& d) { on_disconnect(d); },
+          [](auto&) {},  // link -> shard types: never sent to the link
+      },
+      message);
+}
+
+void ClusterLink::on_publish(ClusterPublish& p) {
+  if (!up_) {
+    to_owner(p.origin.room,
+             ClusterPublishDone{std::move(p.origin), false, 0, "cluster unavailable"});
+    return;
   }
+  const auto& msg = p.message;
+  std::vector<std::string> argv{"EVALSHA",
+                                script_sha_,
+                                "3",
+                                cluster::seq_key(msg.room),
+                                cluster::log_key(msg.room),
+                                cluster::channel_key(msg.room),
+                                to_string(p.floor_id),
+                                to_string(kStreamMaxLen),
+                                msg.user_id,
+                                msg.user,
+                                msg.body,
+                                to_string(msg.ts),
+                                cluster::message_tail(msg),
+                                to_string(msg.delete_target)};
+  append(argv);
+  pipeline_.back() = Pending{true, publishes_.size()};
+  publishes_.push_back(std::move(p));
+}
+
+void ClusterLink::on_watch(ClusterWatch& w) {
+  Room& room = rooms_[w.room];
+  if (w.watch) {
+    room.wanted = true;
+    if (up_) {
+      const std::string ch = cluster::channel_key(w.room);
+      const char* argv[] = {"SUBSCRIBE", ch.c_str()};
+      size_t lens[] = {9, ch.size()};
+      redisAppendCommandArgv(sub_.get(), 2, argv, lens);
+      sub_dirty_ = true;
+    } else {
+      to_owner(w.room, ClusterRoomSynced{w.room, false, 0, {}});
+    }
+  } else {
+    room.wanted = false;
+    room.subscribed = false;
+    room.last_delivered = -1;
+    room.pending.clear();
+    // No member here any more (the publisher left too): nothing of this room is delivered on
+    // this node again, and the messages are stored, so their oks go now.
+    release_acks(room, true);
+    if (up_) {
+      const std::string ch = cluster::channel_key(w.room);
+      const char* argv[] = {"UNSUBSCRIBE", ch.c_str()};
+      size_t lens[] = {11, ch.size()};
+      redisAppendCommandArgv(sub_.get(), 2, argv, lens);
+      sub_dirty_ = true;
+    }
+    rooms_.erase(w.room);
+  }
+}
+
+void ClusterLink::on_typing(Typing& t) {
+  // Ephemeral: not stored, dropped while Redis is away.
+  if (up_) {
+    append({"PUBLISH", cluster::channel_key(t.room),
+            cluster::typing_payload(node_, t.user_id, t.user_name)});
+  }
+}
+
+// Server API: the other nodes close the user's sockets too (this node's shards already do).
+void ClusterLink::on_disconnect(DisconnectUser& d) {
+  if (!up_) return;
+  append({"PUBLISH", std::string(cluster::kControlChannel),
+          cluster::disconnect_payload(node_, d.user_id, d.reason)});
+}
+
+void ClusterLink::on_presence_out(ClusterPresenceOut& po) {
+  auto& mine = own_presence_[po.room];
+  std::vector<std::string> del{"HDEL", cluster::presence_key(po.room)};
+  std::vector<std::string> set{"HSET", cluster::presence_key(po.room)};
+  for (const auto& m : po.leaves) {
+    auto f = cluster::presence_field(node_, m.meta.phx_ref);
+    mine.erase(f);
+    del.push_back(std::move(f));
+  }
+  for (const auto& m : po.joins) {
+    auto f = cluster::presence_field(node_, m.meta.phx_ref);
+    auto v = cluster::presence_value(m);
+    mine[f] = v;
+    set.push_back(std::move(f));
+    set.push_back(std::move(v));
+  }
+  if (mine.empty()) own_presence_.erase(po.room);
+  if (!up_) return;  // rewritten from own_presence_ when Redis is back
+  if (del.size() > 2) append(del);
+  if (set.size() > 2) append(set);
+  append({"PUBLISH", cluster::channel_key(po.room),
+          cluster::presence_payload(node_, po.joins, po.leaves)});
 }
 
 void ClusterLink::append(const std::vector<std::string>& argv) {

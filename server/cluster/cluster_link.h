@@ -1,5 +1,5 @@
 // The cluster link (--cluster redis://HOST:PORT): the one thread of a node that talks to Redis, so
-// that the shards never block on the network (ARCHITECTURE.md, "Threads"). It is wired as one
+// that the shards never block on the network (docs/architecture.md). It is wired as one
 // more mailbox peer of every shard: index = shard count in each shard's inbox_from/outbox_to.
 //
 // What it does (docs/cluster.md has the why):
@@ -79,6 +79,11 @@ class ClusterLink {
   void run(std::stop_token stop);
   bool drain_inboxes();
   void handle(ShardMessage&& m);
+  void on_publish(ClusterPublish& p);
+  void on_watch(ClusterWatch& w);
+  void on_typing(Typing& t);
+  void on_presence_out(ClusterPresenceOut& po);
+  void on_disconnect(DisconnectUser& d);
   void flush_pipeline();
   void flush_subscriptions();
   void read_subscriptions();

@@ -60,7 +60,7 @@ struct StoreAppendDone {
   std::string error;
   // A delete the storage thread refused (not_found, not_allowed): the reply's reason; nothing
   // was stored.
-  std::string refused;
+  std::string refused{};
   bool checked = false;  // the answer to a check_only append (nothing was stored)
 };
 struct StoreCatchupDone {

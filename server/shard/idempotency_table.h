@@ -23,8 +23,7 @@ class IdempotencyTable {
   static constexpr size_t kDefaultMaxEntries = 16384;
   static constexpr int64_t kDefaultTtlMs = 10 * 60 * 1000;
 
-  explicit IdempotencyTable(size_t max_entries = kDefaultMaxEntries,
-                            int64_t ttl_ms = kDefaultTtlMs)
+  explicit IdempotencyTable(size_t max_entries = kDefaultMaxEntries, int64_t ttl_ms = kDefaultTtlMs)
       : max_entries_(max_entries), ttl_ms_(ttl_ms) {}
 
   enum class Seen : uint8_t {

@@ -1,6 +1,7 @@
 #include "server/storage/storage_thread.h"
 
 #include "core/clock.h"
+#include "core/overloaded.h"
 #include "server/log.h"
 
 namespace rtchat::server {
@@ -130,7 +131,7 @@ bool StorageThread::drain_once() {
         // A delete is checked when asked (check_only); its append after that is trusted (the
         // owner lets one delete per message through at a time), so it always gets its id.
         if (a->check_only && !admit_delete(shard, *a)) continue;
-        if (a->check_only) {  // cluster mode: checked here, stored once Redis ordered it
+        if (a->check_only) {  // checked, not stored: the owner orders it now (moderation.cpp)
           replies_[shard]->send(
               StoreAppendDone{std::move(a->message), std::move(*a->origin), true, {}, {}, true});
           continue;
@@ -198,35 +199,47 @@ bool StorageThread::admit_delete(unsigned shard, StoreAppend& append) {
 
 void StorageThread::handle(unsigned shard, StorageRequest&& request) {
   metrics_.reads.add();
-  if (auto* c = std::get_if<StoreCatchup>(&request)) {
-    StoreCatchupDone done{std::move(*c), false, {}, false};
-    done.ok = store_->range(done.request.room, done.request.after_id, done.request.upto_id,
-                            done.request.max_count, done.messages);
-    // A delete event whose target is in the range is already there as a tombstone; only those
-    // of older messages are replayed (as msg_deleted).
-    std::erase_if(done.messages, [after = done.request.after_id](const proto::ChatMessage& m) {
-      return m.delete_target > after;
-    });
-    // This thread reads one catch-up at a time, so an oversized one costs memory only here,
-    // briefly; it never crosses to a shard nor gets encoded.
-    if (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes) {
-      std::vector<proto::ChatMessage>().swap(done.messages);
-      done.too_large = true;
-    }
-    replies_[shard]->send(std::move(done));
-  } else if (auto* p = std::get_if<StorePage>(&request)) {
-    StorePageDone done{std::move(*p), false, false, false, {}};
-    done.room_exists = store_->room_exists(done.request.room);
-    done.ok = store_->page(done.request.room, done.request.before_id, done.request.limit,
-                           done.messages, done.has_more);
-    cap_page_bytes(done.messages, done.has_more, kMaxPageBytes);
-    replies_[shard]->send(std::move(done));
-  } else if (auto* l = std::get_if<StoreLoadRoom>(&request)) {
-    StoreRoomLoaded done{std::move(l->room), false, 0};
-    done.ok = store_->last_id(done.room, done.last_id);
-    if (!done.ok) LOG_ERROR("storage_load_room_failed", "room=%s", done.room.c_str());
-    replies_[shard]->send(std::move(done));
+  std::visit(core::Overloaded{
+                 [&](StoreCatchup& c) { replies_[shard]->send(read_catchup(std::move(c))); },
+                 [&](StorePage& p) { replies_[shard]->send(read_page(std::move(p))); },
+                 [&](StoreLoadRoom& l) { replies_[shard]->send(load_room(std::move(l))); },
+                 [](StoreAppend&) {},  // batched by drain_once, never handled here
+             },
+             request);
+}
+
+StoreCatchupDone StorageThread::read_catchup(StoreCatchup&& c) {
+  StoreCatchupDone done{std::move(c), false, {}, false};
+  done.ok = store_->range(done.request.room, done.request.after_id, done.request.upto_id,
+                          done.request.max_count, done.messages);
+  // A delete event whose target is in the range is already there as a tombstone; only those of
+  // older messages are replayed (as msg_deleted).
+  std::erase_if(done.messages, [after = done.request.after_id](const proto::ChatMessage& m) {
+    return m.delete_target > after;
+  });
+  // This thread reads one catch-up at a time, so an oversized one costs memory only here,
+  // briefly; it never crosses to a shard nor gets encoded.
+  if (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes) {
+    std::vector<proto::ChatMessage>().swap(done.messages);
+    done.too_large = true;
   }
+  return done;
+}
+
+StorePageDone StorageThread::read_page(StorePage&& p) {
+  StorePageDone done{std::move(p), false, false, false, {}};
+  done.room_exists = store_->room_exists(done.request.room);
+  done.ok = store_->page(done.request.room, done.request.before_id, done.request.limit,
+                         done.messages, done.has_more);
+  cap_page_bytes(done.messages, done.has_more, kMaxPageBytes);
+  return done;
+}
+
+StoreRoomLoaded StorageThread::load_room(StoreLoadRoom&& l) {
+  StoreRoomLoaded done{std::move(l.room), false, 0};
+  done.ok = store_->last_id(done.room, done.last_id);
+  if (!done.ok) LOG_ERROR("storage_load_room_failed", "room=%s", done.room.c_str());
+  return done;
 }
 
 }  // namespace rtchat::server

@@ -51,7 +51,10 @@ class StorageThread {
   // delete_msg: checks a delete event against its stored target; a refused one is answered here
   // (false) and never committed.
   bool admit_delete(unsigned shard, StoreAppend& append);
-  void handle(unsigned shard, StorageRequest&& request);
+  void handle(unsigned shard, StorageRequest&& request);  // a read: answered at once
+  StoreCatchupDone read_catchup(StoreCatchup&& c);
+  StorePageDone read_page(StorePage&& p);
+  StoreRoomLoaded load_room(StoreLoadRoom&& l);
 
   std::unique_ptr<Store> store_;
   const ServerConfig& config_;
