@@ -115,7 +115,9 @@ void add_history_and_access_options(CLI::App& app, ServerConfig& c) {
       ->delimiter(',')
       ->envname("RTCHAT_API_KEY");
   app.add_option("--log-level", c.log_level, "error|warn|info|debug")->envname("RTCHAT_LOG_LEVEL");
-  app.add_option("--cluster", c.cluster_url, "Join a cluster through Redis: redis://HOST:PORT")
+  app.add_option("--cluster", c.cluster_url,
+                 "Join a cluster through Redis: redis://HOST:PORT, or a Redis Cluster: "
+                 "redis-cluster://HOST:PORT[,HOST:PORT...]")
       ->envname("RTCHAT_CLUSTER");
   app.add_option("--node-id", c.node_id, "This node's id in the cluster (default: random)")
       ->envname("RTCHAT_NODE_ID");

@@ -44,8 +44,9 @@ struct ServerConfig {
   bool sync_full = false;                    // SQLite synchronous=FULL (survive power loss, slower)
   std::vector<std::string> allowed_origins;  // empty = same origin + no Origin header
   std::string log_level = "info";
-  std::string cluster_url;  // redis://HOST:PORT joins a cluster (docs/cluster.md); empty = alone
-  std::string node_id;      // this node's name in the cluster; empty = random at start
+  std::string
+      cluster_url;  // redis:// or redis-cluster:// joins a cluster (docs/cluster.md); empty = alone
+  std::string node_id;  // this node's name in the cluster; empty = random at start
 
   // POST /api/dev/token with a secret of one's own (dev mode only). Off by default: a real secret
   // signs real identities, so handing them out by name must be asked for.

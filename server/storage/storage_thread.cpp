@@ -1,5 +1,7 @@
 #include "server/storage/storage_thread.h"
 
+#include <algorithm>
+
 #include "core/clock.h"
 #include "core/overloaded.h"
 #include "server/log.h"
@@ -197,6 +199,20 @@ bool StorageThread::admit_delete(unsigned shard, StoreAppend& append) {
   return false;
 }
 
+namespace {
+// The range after_id+1..upto_id (at most max_count of it) is there, every id once, in order.
+bool gapless(const std::vector<proto::ChatMessage>& got, int64_t after_id, int64_t upto_id,
+             int max_count) {
+  const int64_t want = std::min<int64_t>(upto_id - after_id, max_count);
+  if (want <= 0) return true;
+  if (static_cast<int64_t>(got.size()) != want) return false;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (got[i].id != after_id + 1 + static_cast<int64_t>(i)) return false;
+  }
+  return true;
+}
+}  // namespace
+
 void StorageThread::handle(unsigned shard, StorageRequest&& request) {
   metrics_.reads.add();
   std::visit(core::Overloaded{
@@ -212,14 +228,19 @@ StoreCatchupDone StorageThread::read_catchup(StoreCatchup&& c) {
   StoreCatchupDone done{std::move(c), false, {}, false};
   done.ok = store_->range(done.request.room, done.request.after_id, done.request.upto_id,
                           done.request.max_count, done.messages);
-  // A delete event whose target is in the range is already there as a tombstone; only those of
-  // older messages are replayed (as msg_deleted).
+  // This thread reads one catch-up at a time, so an oversized one costs memory only here,
+  // briefly; it never crosses to a shard nor gets encoded.
+  // recovered: true promises every id after last_seen_id, no gap: a range with a hole (trimmed
+  // by retention, or lost with Redis's data) cannot keep it.
+  const bool whole =
+      gapless(done.messages, done.request.after_id, done.request.upto_id, done.request.max_count);
+  // Then (the ids were whole): a delete event whose target is in the range is already there as a
+  // tombstone; only those of older messages are replayed (as msg_deleted).
   std::erase_if(done.messages, [after = done.request.after_id](const proto::ChatMessage& m) {
     return m.delete_target > after;
   });
-  // This thread reads one catch-up at a time, so an oversized one costs memory only here,
-  // briefly; it never crosses to a shard nor gets encoded.
-  if (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes) {
+  if (!whole ||
+      (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes)) {
     std::vector<proto::ChatMessage>().swap(done.messages);
     done.too_large = true;
   }
