@@ -1,5 +1,6 @@
-// The server API's cross-shard messages (docs/protocol.md "Server API"; shard/server_api.cpp):
-// the HTTP connection's shard asks, the shards that hold the data answer it back, by value.
+// The server API's cross-shard messages (docs/protocol.md "Server API"; shard/server_api.cpp and
+// owner_api.cpp): the HTTP connection's shard asks, the shards that hold the data answer it back,
+// by value.
 #pragma once
 
 #include <cstddef>

@@ -79,7 +79,7 @@ struct Publish {
   // thread checks both against the stored message before the delete is ordered.
   int64_t delete_id = 0;
   bool may_moderate = false;
-  bool delete_checked = false;  // storage's check passed: order it (shard/server_api.cpp)
+  bool delete_checked = false;  // storage's check passed: order it (shard/owner_api.cpp)
   // Server API (POST /api/rooms/<id>/messages): conn is the waiting HTTP connection; the
   // request's Idempotency-Key ("" = none), remembered by the owner (shard/idempotency_table.h).
   bool from_api = false;

@@ -23,7 +23,7 @@ struct StoreAppend {
   // storage sends no answer.
   std::optional<Publish> origin;
   // delete_msg: only check the delete against the store (answered like an append with checked
-  // set, nothing stored); the owner then orders it (shard/server_api.cpp).
+  // set, nothing stored); the owner then orders it (shard/owner_api.cpp).
   bool check_only = false;
 };
 struct StoreCatchup {

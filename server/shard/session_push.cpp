@@ -84,7 +84,7 @@ void Session::publish(Connection& c, Channel& ch, proto::ClientMessage& m) {
 }
 
 // delete_msg (docs/protocol.md "Moderation"): travels the publish path with the sender's right;
-// the owner has storage check it, then orders it like a message (owner_moderation.cpp).
+// the owner has storage check it, then orders it like a message (owner_api.cpp).
 void Session::delete_msg(Connection& c, Channel& ch, proto::ClientMessage& m) {
   if (!m.payload_valid || m.message_id < 1) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "invalid_payload");

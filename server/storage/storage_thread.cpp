@@ -133,7 +133,7 @@ bool StorageThread::drain_once() {
         // A delete is checked when asked (check_only); its append after that is trusted (the
         // owner lets one delete per message through at a time), so it always gets its id.
         if (a->check_only && !admit_delete(shard, *a)) continue;
-        if (a->check_only) {  // checked, not stored: the owner orders it now (moderation.cpp)
+        if (a->check_only) {  // checked, not stored: the owner orders it now (shard/owner_api.cpp)
           replies_[shard]->send(
               StoreAppendDone{std::move(a->message), std::move(*a->origin), true, {}, {}, true});
           continue;
