@@ -9,16 +9,17 @@ namespace rtchat::server {
 
 enum class CloseCode : uint16_t {
   Normal = 1000,
-  GoingAway = 1001,             // drain / shutdown: clients reconnect and recover
-  ProtocolError = 1002,         // invalid frame (e.g. unmasked client frame)
-  UnsupportedData = 1003,       // binary frame on a JSON socket / text on a binary one
-  InvalidPayload = 1007,        // invalid UTF-8, not a Phoenix envelope, FlatBuffer fails verify
-  PolicyViolation = 1008,       // flooding after rate-limit replies, idle/heartbeat timeout
-  MessageTooBig = 1009,         // over --max-message-bytes
-  InternalError = 1011,         // a bug on our side, or storage lost
-  TokenExpired = 4001,          // reconnect with a fresh token
-  TooSlow = 4008,               // outbound queue over its cap: reconnect and recover (last_seen_id)
-  DisconnectedByServer = 4010,  // POST /api/users/<id>/disconnect (a ban): do not reconnect blindly
+  GoingAway = 1001,        // drain / shutdown: clients reconnect and recover
+  ProtocolError = 1002,    // invalid frame (e.g. unmasked client frame)
+  UnsupportedData = 1003,  // binary frame on a JSON socket / text on a binary one
+  InvalidPayload = 1007,   // invalid UTF-8, not a Phoenix envelope, FlatBuffer fails verify
+  PolicyViolation = 1008,  // flooding after rate-limit replies, idle/heartbeat timeout
+  MessageTooBig = 1009,    // over --max-message-bytes
+  InternalError = 1011,    // a bug on our side, or storage lost
+  TokenExpired = 4001,     // reconnect with a fresh token
+  TooSlow = 4008,          // outbound queue over its cap: reconnect and recover (last_seen_id)
+  // POST /api/users/<id>/disconnect (e.g. a ban): do not reconnect blindly.
+  DisconnectedByServer = 4010,
 };
 
 namespace close_reason {
