@@ -133,6 +133,10 @@ std::string_view event_name(fb::Body type) {
       return "read_state";
     case fb::Body::TokenExpiring:
       return "token_expiring";
+    case fb::Body::DeleteMsgPush:
+      return "delete_msg";
+    case fb::Body::MsgDeleted:
+      return "msg_deleted";
     case fb::Body::GenericPush:
     case fb::Body::NONE:
       break;
@@ -148,7 +152,7 @@ flatbuffers::Offset<fb::ChatMessage> create_chat_message(flatbuffers::FlatBuffer
   auto user_id = b.CreateString(msg.user_id);
   auto user = b.CreateString(msg.user);
   auto body = b.CreateString(msg.body);
-  return fb::CreateChatMessage(b, msg.id, room, user_id, user, body, msg.ts);
+  return fb::CreateChatMessage(b, msg.id, room, user_id, user, body, msg.ts, msg.deleted);
 }
 
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::PresenceEntry>>> create_entries(
@@ -228,6 +232,7 @@ void read_chat_message(const fb::ChatMessage* m, ChatMessage& out) {
   assign(out.user, m->user());
   assign(out.body, m->body());
   out.ts = m->ts();
+  out.deleted = m->deleted();
 }
 
 // Checks every string of the body is UTF-8 (the Verifier has already checked the bounds).
@@ -267,6 +272,8 @@ bool valid_body(const fb::Frame* frame) {
     }
     case fb::Body::RefreshPush:
       return valid(frame->body_as_RefreshPush()->token());
+    case fb::Body::MsgDeleted:
+      return valid(frame->body_as_MsgDeleted()->deleted_by());
     case fb::Body::Heartbeat:
     case fb::Body::Leave:
     case fb::Body::HistoryRequest:
@@ -275,6 +282,7 @@ bool valid_body(const fb::Frame* frame) {
     case fb::Body::MarkReadPush:
     case fb::Body::ReadState:
     case fb::Body::TokenExpiring:
+    case fb::Body::DeleteMsgPush:
       return true;
     case fb::Body::NONE:
       break;
@@ -380,6 +388,10 @@ DecodeError decode_client(std::string_view bytes, ClientMessage& out) {
       }
       break;
     }
+    case fb::Body::DeleteMsgPush:
+      out.event = ClientEvent::DeleteMsg;
+      out.message_id = frame->body_as_DeleteMsgPush()->id();
+      break;
     case fb::Body::GenericPush:
       // Known events only travel as their typed tables; a GenericPush naming one is still Other,
       // so the server answers it like any unknown event.
@@ -509,6 +521,13 @@ void encode_token_expiring(int64_t exp, std::string& out) {
                out);
 }
 
+void encode_msg_deleted(std::string_view topic, const ChatMessage& delete_event, std::string& out) {
+  auto& b = thread_builder();
+  auto by = b.CreateString(delete_event.user_id);
+  auto body = fb::CreateMsgDeleted(b, delete_event.delete_target, delete_event.id, by);
+  finish_frame(b, std::nullopt, std::nullopt, topic, fb::Body::MsgDeleted, body.Union(), out);
+}
+
 // ------------------------------------------------------------------ client side
 
 void encode_client(const ClientMessage& msg, std::string& out) {
@@ -555,6 +574,10 @@ void encode_client(const ClientMessage& msg, std::string& out) {
       topic = "phoenix";
       type = fb::Body::RefreshPush;
       body = fb::CreateRefreshPush(b, b.CreateString(msg.token)).Union();
+      break;
+    case ClientEvent::DeleteMsg:
+      type = fb::Body::DeleteMsgPush;
+      body = fb::CreateDeleteMsgPush(b, msg.message_id).Union();
       break;
     case ClientEvent::Other: {
       auto event = b.CreateString(msg.event_name);
@@ -668,6 +691,14 @@ DecodeError decode_server(std::string_view bytes, ServerMessage& out) {
       out.event = ServerEvent::TokenExpiring;
       out.exp = frame->body_as_TokenExpiring()->exp();
       break;
+    case fb::Body::MsgDeleted: {
+      out.event = ServerEvent::MsgDeleted;
+      const fb::MsgDeleted* d = frame->body_as_MsgDeleted();
+      out.message.id = d->id();
+      out.deleted_event_id = d->event_id();
+      assign(out.user_id, d->deleted_by());
+      break;
+    }
     case fb::Body::GenericPush:
       out.event = ServerEvent::Other;
       assign(out.event_name, frame->body_as_GenericPush()->event());

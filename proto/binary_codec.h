@@ -28,6 +28,8 @@ void encode_typing(std::string_view topic, std::string_view user_id, std::string
                    std::string& out);
 void encode_read_state(std::string_view topic, int64_t last_read_id, std::string& out);
 void encode_token_expiring(int64_t exp, std::string& out);
+// msg_deleted from a delete event (as phoenix::encode_msg_deleted).
+void encode_msg_deleted(std::string_view topic, const ChatMessage& delete_event, std::string& out);
 
 // ---- client side
 void encode_client(const ClientMessage& msg, std::string& out);

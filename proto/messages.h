@@ -22,6 +22,7 @@ enum class ClientEvent : uint8_t {
   Typing,     // typing {}
   MarkRead,   // mark_read {"id"} (a room topic)
   Refresh,    // refresh {"token"} (topic "phoenix")
+  DeleteMsg,  // delete_msg {"id"} (moderation)
   Other,      // any other event name: the server answers with an error reply
 };
 
@@ -48,6 +49,8 @@ struct ClientMessage {
   std::optional<int64_t> read_id;
   // Refresh
   std::string token;
+  // DeleteMsg: the message id (a missing or non-integer id makes payload_valid false)
+  int64_t message_id = 0;
 };
 
 // Why a client frame could not be decoded at all (the connection is then closed with 1007).
@@ -68,6 +71,13 @@ struct ChatMessage {
   std::string user;  // display name
   std::string body;
   int64_t ts = 0;  // ms since the Unix epoch, UTC
+  // Moderation (docs/protocol.md "Moderation"). A tombstone: the message was deleted and its
+  // body erased; it still holds its id, author and time.
+  bool deleted = false;
+  // Non-zero: this is not a chat message but a delete event, ordered like one, that tombstones
+  // message delete_target (user_id is who deleted it). History pages never list delete events;
+  // catch-up replays them as msg_deleted.
+  int64_t delete_target = 0;
   friend bool operator==(const ChatMessage&, const ChatMessage&) = default;
 };
 
@@ -130,6 +140,7 @@ enum class ServerEvent : uint8_t {
   Typing,         // typing broadcast {"user_id","user"}
   ReadState,      // read_state push {"last_read_id"}
   TokenExpiring,  // token_expiring push {"exp"} (topic "phoenix")
+  MsgDeleted,     // msg_deleted broadcast {"id","event_id","deleted_by"} (moderation)
   Other,
 };
 
@@ -147,6 +158,9 @@ struct ServerMessage {
   std::string user;          // Typing
   int64_t last_read_id = 0;  // ReadState
   int64_t exp = 0;           // TokenExpiring
+  // MsgDeleted: the deleted id is message.id, the delete event's id deleted_event_id, and who
+  // deleted it user_id.
+  int64_t deleted_event_id = 0;
 };
 
 }  // namespace rtchat::proto

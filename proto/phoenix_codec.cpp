@@ -189,6 +189,8 @@ std::string_view client_event_name(const ClientMessage& msg) {
       return "mark_read";
     case ClientEvent::Refresh:
       return "refresh";
+    case ClientEvent::DeleteMsg:
+      return "delete_msg";
     case ClientEvent::Other:
       break;
   }
@@ -338,6 +340,9 @@ bool read_chat_message(object obj, ChatMessage& msg) {
   std::string_view s;
   if (read_int(obj, "id", msg.id) == Field::WrongType) return false;
   if (read_int(obj, "ts", msg.ts) == Field::WrongType) return false;
+  if (auto deleted = obj["deleted"]; deleted.error() == simdjson::SUCCESS) {
+    if (deleted.get_bool().get(msg.deleted)) return false;
+  }
   struct StringField {
     std::string_view key;
     std::string* target;
@@ -518,6 +523,7 @@ DecodeError decode_client(std::string_view text, ClientMessage& out) {
   out.limit = ClientMessage{}.limit;
   out.read_id.reset();
   out.token.clear();
+  out.message_id = 0;
   Envelope env;
   if (DecodeError err = parse_envelope(text, env); err != DecodeError::None) return err;
   out.join_ref = std::move(env.join_ref);
@@ -562,6 +568,9 @@ DecodeError decode_client(std::string_view text, ClientMessage& out) {
     } else {
       out.payload_valid = false;
     }
+  } else if (event == "delete_msg") {
+    out.event = ClientEvent::DeleteMsg;
+    out.payload_valid = read_int(env.payload, "id", out.message_id) == Field::Ok;
   } else {
     out.event = ClientEvent::Other;
   }
@@ -589,7 +598,23 @@ void encode_message_object(const ChatMessage& msg, std::string& out) {
   append_json_string(out, msg.body);
   out.append(",\"ts\":");
   append_int(out, msg.ts);
+  if (msg.deleted) out.append(",\"deleted\":true");
   out.push_back('}');
+}
+
+void encode_presence_object(const PresenceEntries& entries, std::string& out) {
+  append_entries(out, entries);
+}
+
+void encode_msg_deleted(std::string_view topic, const ChatMessage& delete_event, std::string& out) {
+  append_broadcast_head(out, topic, "\"msg_deleted\"");
+  out.append("{\"id\":");
+  append_int(out, delete_event.delete_target);
+  out.append(",\"event_id\":");
+  append_int(out, delete_event.id);
+  out.append(",\"deleted_by\":");
+  append_json_string(out, delete_event.user_id);
+  out.append("}]");
 }
 
 void encode_new_msg(std::string_view topic, const ChatMessage& msg, std::string& out) {
@@ -724,6 +749,11 @@ void encode_client(const ClientMessage& msg, std::string& out) {
       append_json_string(out, msg.token);
       out.push_back('}');
       break;
+    case ClientEvent::DeleteMsg:
+      out.append("{\"id\":");
+      append_int(out, msg.message_id);
+      out.push_back('}');
+      break;
     case ClientEvent::Heartbeat:
     case ClientEvent::Leave:
     case ClientEvent::Typing:
@@ -786,6 +816,12 @@ DecodeError decode_server(std::string_view text, ServerMessage& out) {
   } else if (event == "token_expiring") {
     out.event = ServerEvent::TokenExpiring;
     ok = read_int(env.payload, "exp", out.exp) == Field::Ok;
+  } else if (event == "msg_deleted") {
+    out.event = ServerEvent::MsgDeleted;
+    std::string_view s;
+    ok = read_int(env.payload, "id", out.message.id) != Field::WrongType &&
+         read_int(env.payload, "event_id", out.deleted_event_id) != Field::WrongType;
+    if (read_string(env.payload, "deleted_by", s) == Field::Ok) out.user_id.assign(s);
   } else {
     out.event = ServerEvent::Other;
   }

@@ -40,9 +40,15 @@ void encode_read_state(std::string_view topic, int64_t last_read_id, std::string
 // [null, null, "phoenix", "token_expiring", {"exp": E}]
 void encode_token_expiring(int64_t exp, std::string& out);
 
+// {user: {"metas": [...]}, ...}: presence_state's payload (the server API's presence answer).
+void encode_presence_object(const PresenceEntries& entries, std::string& out);
+// [null, null, topic, "msg_deleted", {"id", "event_id", "deleted_by"}] from a delete event
+// (delete_target = the deleted id, id = the event's id, user_id = who deleted it).
+void encode_msg_deleted(std::string_view topic, const ChatMessage& delete_event, std::string& out);
+
 // {"messages": [...oldest first], "has_more": bool} — the HTTP history API body.
 void encode_history_json(const std::vector<ChatMessage>& messages, bool has_more, std::string& out);
-// One chat message object {"id",...}.
+// One chat message object {"id",...}; a tombstone has "body": "" and "deleted": true.
 void encode_message_object(const ChatMessage& msg, std::string& out);
 
 // ---- client side (load tool, tests, client library)

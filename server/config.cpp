@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 
 #include "core/affinity.h"
@@ -113,6 +114,10 @@ void add_history_and_access_options(CLI::App& app, ServerConfig& c) {
                  "localhost names in dev mode)")
       ->delimiter(',')
       ->envname("RTCHAT_ALLOWED_HOSTS");
+  app.add_option("--api-key", c.api_keys,
+                 "Server API key (repeatable; env: comma-separated); none = the API is off")
+      ->delimiter(',')
+      ->envname("RTCHAT_API_KEY");
   app.add_option("--log-level", c.log_level, "error|warn|info|debug")->envname("RTCHAT_LOG_LEVEL");
   app.add_option("--cluster", c.cluster_url,
                  "Join a cluster through Redis: redis://HOST:PORT, or a Redis Cluster: "
@@ -141,6 +146,11 @@ std::string masked(const std::string& env, const std::string& value) {
     if (value.empty()) return "";
     if (value == kDevJwtSecret) return "<built-in development secret>";
     return "<hidden, " + std::to_string(value.size()) + " characters>";
+  }
+  if (env == "RTCHAT_API_KEY") {
+    if (value.empty()) return "";
+    size_t keys = 1 + static_cast<size_t>(std::count(value.begin(), value.end(), ','));
+    return "<hidden, " + std::to_string(keys) + (keys == 1 ? " key>" : " keys>");
   }
   if (env == "RTCHAT_CLUSTER") {
     auto scheme = value.find("://");

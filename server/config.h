@@ -57,6 +57,9 @@ struct ServerConfig {
   // token_expiring is pushed this long before a socket's token expires: a minute leaves a client
   // time for a round trip to its token endpoint, with a retry or two, before the 4001 close.
   int64_t token_refresh_notice_s = 60;
+  // Bearer keys of the server API for backends (docs/protocol.md "Server API"). Several so a key
+  // can be rotated without downtime; empty = the API is off (its key-only routes answer 404).
+  std::vector<std::string> api_keys;
 
   [[nodiscard]] unsigned effective_shards() const;
   // Whether POST /api/dev/token mints: never in production; in dev mode with the built-in secret

@@ -59,6 +59,10 @@ int main(int argc, char** argv) {
                     m->message.user_id.c_str(), m->message.body.c_str());
         std::fflush(stdout);
         ++received;
+      } else if (m->event == proto::ServerEvent::MsgDeleted) {
+        std::printf("deleted %lld event %lld by %s\n", static_cast<long long>(m->message.id),
+                    static_cast<long long>(m->deleted_event_id), m->user_id.c_str());
+        std::fflush(stdout);
       } else if (m->event == proto::ServerEvent::Reply && m->ref == want_ref) {
         if (m->reply.status != proto::ReplyStatus::Ok) {
           std::fprintf(stderr, "rtchat-cli: error reply: %s\n", m->reply.body.reason.c_str());

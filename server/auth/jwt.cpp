@@ -132,8 +132,9 @@ bool read_optional_int(simdjson::dom::object obj, std::string_view key,
   return true;
 }
 
-bool read_rooms(simdjson::dom::object obj, std::optional<std::vector<std::string>>& out) {
-  auto field = obj["rooms"];
+bool read_room_list(simdjson::dom::object obj, std::string_view key,
+                    std::optional<std::vector<std::string>>& out) {
+  auto field = obj[key];
   if (field.error() == simdjson::NO_SUCH_FIELD) return true;
   simdjson::dom::array rooms;
   if (field.get_array().get(rooms)) return false;
@@ -146,6 +147,39 @@ bool read_rooms(simdjson::dom::object obj, std::optional<std::vector<std::string
   }
   out = std::move(list);
   return true;
+}
+
+bool read_role(simdjson::dom::object obj, std::string& out) {
+  auto field = obj["role"];
+  if (field.error() == simdjson::NO_SUCH_FIELD) return true;
+  std::string_view role;
+  if (field.get_string().get(role) || role.size() > kMaxJwtRoleBytes) return false;
+  out.assign(role);
+  return true;
+}
+
+// The rooms and moderate lists match the same way: exact ids, or prefixes ending in '*'.
+bool list_admits(const std::vector<std::string>& list, std::string_view room_id) {
+  for (const std::string& entry : list) {
+    if (!entry.empty() && entry.back() == '*') {
+      if (room_id.starts_with(std::string_view(entry).substr(0, entry.size() - 1))) return true;
+    } else if (entry == room_id) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void append_json_list(std::string& payload, std::string_view key,
+                      const std::vector<std::string>& list) {
+  payload += ",\"";
+  payload += key;
+  payload += "\":[";
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (i != 0) payload += ',';
+    append_json_string(payload, list[i]);
+  }
+  payload += ']';
 }
 
 JwtError read_claims(const char* json, size_t len, JwtClaims& c) {
@@ -173,7 +207,8 @@ JwtError read_claims(const char* json, size_t len, JwtClaims& c) {
     return JwtError::BadClaims;
   }
   if (!read_optional_int(obj, "nbf", c.nbf) || !read_optional_int(obj, "iat", c.iat) ||
-      !read_rooms(obj, c.rooms)) {
+      !read_room_list(obj, "rooms", c.rooms) || !read_room_list(obj, "moderate", c.moderate) ||
+      !read_role(obj, c.role)) {
     return JwtError::BadClaims;
   }
   c.sub.assign(sub_view);
@@ -297,14 +332,12 @@ std::string mint_jwt(std::string_view secret, const JwtClaims& claims) {
   append_json_int(payload, "exp", claims.exp);
   append_json_int(payload, "iat", iat);
   if (claims.nbf) append_json_int(payload, "nbf", *claims.nbf);
-  if (claims.rooms) {
-    payload += ",\"rooms\":[";
-    for (size_t i = 0; i < claims.rooms->size(); ++i) {
-      if (i != 0) payload += ',';
-      append_json_string(payload, (*claims.rooms)[i]);
-    }
-    payload += ']';
+  if (claims.rooms) append_json_list(payload, "rooms", *claims.rooms);
+  if (!claims.role.empty()) {
+    payload += ",\"role\":";
+    append_json_string(payload, claims.role);
   }
+  if (claims.moderate) append_json_list(payload, "moderate", *claims.moderate);
   payload += '}';
 
   std::string token(kHeader);
@@ -319,15 +352,11 @@ std::string mint_jwt(std::string_view secret, const JwtClaims& claims) {
 }
 
 bool room_allowed(const JwtClaims& claims, std::string_view room_id) {
-  if (!claims.rooms) return true;
-  for (const std::string& entry : *claims.rooms) {
-    if (!entry.empty() && entry.back() == '*') {
-      if (room_id.starts_with(std::string_view(entry).substr(0, entry.size() - 1))) return true;
-    } else if (entry == room_id) {
-      return true;
-    }
-  }
-  return false;
+  return !claims.rooms || list_admits(*claims.rooms, room_id);
+}
+
+bool may_moderate(const JwtClaims& claims, std::string_view room_id) {
+  return claims.role == "moderator" || (claims.moderate && list_admits(*claims.moderate, room_id));
 }
 
 }  // namespace rtchat::server

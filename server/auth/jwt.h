@@ -19,6 +19,7 @@ namespace rtchat::server {
 inline constexpr size_t kMaxJwtBytes = 8 * 1024;
 inline constexpr size_t kMaxJwtSubBytes = 128;  // user ids are short; more is abuse
 inline constexpr size_t kMaxJwtNameBytes = 64;  // display names are shown in a list
+inline constexpr size_t kMaxJwtRoleBytes = 32;  // a role is a short word ("moderator")
 
 struct JwtClaims {
   std::string sub;  // user id (required, 1..128 bytes)
@@ -29,6 +30,11 @@ struct JwtClaims {
   std::optional<int64_t> nbf, iat;
   // Optional "rooms" claim: room ids, or prefixes ending in '*' ("ops-*"). Absent = all rooms.
   std::optional<std::vector<std::string>> rooms;
+  // Moderation (docs/protocol.md "Moderation"): "role": "moderator" may delete any message in
+  // every room; "moderate" lists rooms or '*' prefixes (matched like rooms) where it may. Absent:
+  // a user deletes only its own messages.
+  std::string role;  // at most kMaxJwtRoleBytes; "" = none
+  std::optional<std::vector<std::string>> moderate;
 };
 
 enum class JwtError : uint8_t {
@@ -42,7 +48,7 @@ enum class JwtError : uint8_t {
   NotYetValid,     // nbf > now + leeway
   MissingSub,      // no "sub", or an empty one
   MissingExp,      // no "exp"
-  BadClaims,       // a claim of the wrong type or size (sub, name, exp, nbf, iat, rooms)
+  BadClaims,  // a claim of the wrong type or size (sub, name, exp, nbf, iat, rooms, role, moderate)
 };
 
 // A short human reason ("token expired"), fit for "policy violation: <reason>" close frames and
@@ -71,5 +77,9 @@ std::string mint_jwt(std::string_view secret, const JwtClaims& claims);
 // Whether the token's rooms claim admits `room_id`: no claim -> true; an entry matches exactly,
 // or, when it ends in '*', as a prefix ("ops-*" admits "ops-1"; "*" admits everything).
 bool room_allowed(const JwtClaims& claims, std::string_view room_id);
+
+// Whether the claims grant the moderator right in `room_id`: role "moderator" (every room), or a
+// "moderate" entry matching it as room_allowed matches "rooms" (an absent list grants nothing).
+bool may_moderate(const JwtClaims& claims, std::string_view room_id);
 
 }  // namespace rtchat::server

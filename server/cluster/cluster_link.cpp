@@ -31,7 +31,8 @@ constexpr int64_t kMaxClusterBackoffMs = 400;
 constexpr long kStreamMaxLen = 100000;  // per room, approximate (MAXLEN ~): the shared history
 
 // KEYS: seq, log, channel. ARGV: floor id, maxlen, user_id, user, body, ts, payload tail,
-// publish ('1': PUBLISH here; '0' on a Redis Cluster, where the link SPUBLISHes after WAIT).
+// publish ('1': PUBLISH here; '0' on a Redis Cluster, where the link SPUBLISHes after WAIT), and
+// the target of a delete event ('0' for a message: no 'd' field; moderation).
 // The three writes are one atomic step, so the order of ids, the stream and the channel agree.
 // A reset counter (Redis lost its data, or a new room) never goes below the stream's last id or
 // the publisher's floor, so an id is never handed out twice.
@@ -49,8 +50,13 @@ if id <= floor then
   id = floor + 1
   redis.call('SET', KEYS[1], id)
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id .. '-0', 'u', ARGV[3], 'n', ARGV[4],
-           'b', ARGV[5], 't', ARGV[6])
+if ARGV[9] == '0' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id .. '-0', 'u', ARGV[3], 'n', ARGV[4],
+             'b', ARGV[5], 't', ARGV[6])
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], id .. '-0', 'u', ARGV[3], 'n', ARGV[4],
+             'b', ARGV[5], 't', ARGV[6], 'd', ARGV[9])
+end
 local ids = tostring(id)
 if ARGV[8] == '1' then
   redis.call('PUBLISH', KEYS[3], 'm' .. #ids .. ':' .. ids .. ARGV[7])
@@ -194,6 +200,7 @@ void ClusterLink::handle(ShardMessage&& message) {
           [&](ClusterPublish& p) { on_publish(p); }, [&](ClusterWatch& w) { on_watch(w); },
           [&](Typing& t) { on_typing(t); }, [&](ClusterPresenceOut& po) { on_presence_out(po); },
           [&](ClusterReadState& rs) { on_read_state(rs); },
+          [&](DisconnectUser& d) { on_disconnect(d); },
           [](auto&) {},  // link -> shard types: never sent to the link
       },
       message);
@@ -219,6 +226,22 @@ void ClusterLink::on_watch(ClusterWatch& w) {
     if (up_) subscribe(w.room, false);
     rooms_.erase(w.room);
   }
+}
+
+// Server API: the other nodes close the user's sockets too (this node's shards already do). Plain
+// PUBLISH: one Redis, or every node of a Redis Cluster (node-wide pub/sub is broadcast there).
+void ClusterLink::on_disconnect(DisconnectUser& d) {
+  if (!up_) return;
+  append({"PUBLISH", std::string(cluster::kControlChannel),
+          cluster::disconnect_payload(node_, d.user_id, d.reason)});
+}
+
+// From another node: every shard of this one closes the user's sockets.
+void ClusterLink::on_control_payload(std::string_view payload) {
+  DisconnectUser d;
+  std::string node;
+  if (!cluster::parse_disconnect(payload, node, d.user_id, d.reason) || node == node_) return;
+  for (auto& o : outboxes_) o->send(DisconnectUser(d));
 }
 
 void ClusterLink::on_typing(Typing& t) {
@@ -269,7 +292,8 @@ void ClusterLink::on_publish(ClusterPublish& p) {
                                 msg.body,
                                 to_string(msg.ts),
                                 cluster::message_tail(msg),
-                                router_.cluster() ? "0" : "1"};
+                                router_.cluster() ? "0" : "1",
+                                to_string(msg.delete_target)};
   size_t node = append(argv);
   pipeline_.back().kind = Pending::Kind::Publish;
   pipeline_.back().publish = publishes_.size();
@@ -402,6 +426,9 @@ void ClusterLink::connect() {
     connected_once_ = true;
     grace_until_ms_ = 0;  // a first start trusts the liveness keys it finds
   }
+  // The node-wide control channel (the server API's disconnect), on the first master's connection.
+  cluster::append_argv(router_.sub(0), {"SUBSCRIBE", std::string(cluster::kControlChannel)});
+  sub_dirty_ = true;
   for (auto& [name, room] : rooms_) {
     room.subscribed = false;
     if (!room.wanted) continue;

@@ -95,6 +95,8 @@ class ClusterLink {
   void on_typing(Typing& t);
   void on_read_state(ClusterReadState& rs);  // issue 16: a stored mark, for the other nodes
   void on_presence_out(ClusterPresenceOut& po);
+  void on_disconnect(DisconnectUser& d);
+  void on_control_payload(std::string_view payload);
   void say_goodbye();
   void flush_pipeline();
   void write_pipelines();

@@ -235,6 +235,10 @@ void ClusterLink::read_subscriptions() {
 void ClusterLink::on_sub_reply(redisReply* r) {
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
   auto kind = reply_text(r->element[0]);
+  if (reply_text(r->element[1]) == cluster::kControlChannel) {
+    if (kind == "message") on_control_payload(reply_text(r->element[2]));
+    return;
+  }
   std::string name;
   if (!keys_.room_of_channel(reply_text(r->element[1]), name)) return;
   if (kind == "subscribe" || kind == "ssubscribe") {

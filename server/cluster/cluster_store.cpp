@@ -57,7 +57,10 @@ class ClusterStore final : public Store {
     has_more = r->elements > n;
     for (size_t i = n; i-- > 0;) {  // newest first from Redis, oldest first to the client
       proto::ChatMessage m;
-      if (parse_stream_entry(r->element[i], room, m)) out.push_back(std::move(m));
+      if (parse_stream_entry(r->element[i], room, m) && m.delete_target == 0) {
+        apply_local_tombstone(m);
+        out.push_back(std::move(m));
+      }
     }
     if (!has_more) continue_from_local(room, before_id, limit, out, has_more);
     return true;
@@ -74,7 +77,10 @@ class ClusterStore final : public Store {
     }
     for (size_t i = 0; i < r->elements; ++i) {
       proto::ChatMessage m;
-      if (parse_stream_entry(r->element[i], room, m)) out.push_back(std::move(m));
+      if (parse_stream_entry(r->element[i], room, m)) {
+        apply_local_tombstone(m);
+        out.push_back(std::move(m));
+      }
     }
     // The stream starts after after_id + 1: its older entries were trimmed (MAXLEN ~) or lost
     // with Redis's data. The node's local copy may have them: they come first.
@@ -94,6 +100,12 @@ class ClusterStore final : public Store {
   // The local copy's last id: only a floor. In cluster mode the room's order comes from Redis
   // (the link's sync sets the baseline); this value serves while Redis is unreachable.
   bool last_id(std::string_view room, int64_t& out) override { return local_->last_id(room, out); }
+
+  // delete_msg's checks read the node's own copy: every delivered message and delete is there.
+  bool find_message(std::string_view room, int64_t id, proto::ChatMessage& out,
+                    bool& found) override {
+    return local_->find_message(room, id, out, found);
+  }
 
   bool room_exists(std::string_view room) override {
     ReplyPtr r = command({"EXISTS", keys_.log(room)});
@@ -144,6 +156,18 @@ class ClusterStore final : public Store {
     older.insert(older.end(), std::make_move_iterator(out.begin()),
                  std::make_move_iterator(out.end()));
     out = std::move(older);
+  }
+
+  // The stream's entries are immutable: a deleted message's body stays there until the stream is
+  // trimmed. Reads answer with the node's own copy's tombstone (body erased) instead.
+  void apply_local_tombstone(proto::ChatMessage& m) {
+    if (m.delete_target != 0) return;
+    proto::ChatMessage local;
+    bool found = false;
+    if (local_->find_message(m.room, m.id, local, found) && found && local.deleted) {
+      m.body.clear();
+      m.deleted = true;
+    }
   }
 
   // One retry on fresh connections: after a Redis restart the old ones are simply stale, after

@@ -77,6 +77,7 @@ std::string message_tail(const proto::ChatMessage& m) {
   append_lp(out, m.user_id);
   append_lp(out, m.user);
   append_lp(out, m.body);
+  if (m.delete_target != 0) append_lp(out, m.delete_target);  // a delete event (moderation)
   return out;
 }
 
@@ -85,9 +86,11 @@ bool parse_message(std::string_view payload, std::string_view room, proto::ChatM
   char kind = 0;
   std::string_view uid, name, body;
   if (!r.next_char(kind) || kind != 'm' || !r.next_int(out.id) || !r.next_int(out.ts) ||
-      !r.next(uid) || !r.next(name) || !r.next(body) || !r.done()) {
+      !r.next(uid) || !r.next(name) || !r.next(body)) {
     return false;
   }
+  out.delete_target = 0;
+  if (!r.done() && (!r.next_int(out.delete_target) || !r.done())) return false;
   out.room = room;
   out.user_id = uid;
   out.user = name;
@@ -182,6 +185,29 @@ bool parse_read_state(std::string_view payload, std::string& node, std::string& 
   }
   node = n;
   user_id = u;
+  return true;
+}
+
+std::string disconnect_payload(std::string_view node, std::string_view user_id,
+                               std::string_view reason) {
+  std::string out = "x";
+  append_lp(out, node);
+  append_lp(out, user_id);
+  append_lp(out, reason);
+  return out;
+}
+
+bool parse_disconnect(std::string_view payload, std::string& node, std::string& user_id,
+                      std::string& reason) {
+  LpReader r(payload);
+  char kind = 0;
+  std::string_view n, u, why;
+  if (!r.next_char(kind) || kind != 'x' || !r.next(n) || !r.next(u) || !r.next(why) || !r.done()) {
+    return false;
+  }
+  node = n;
+  user_id = u;
+  reason = why;
   return true;
 }
 

@@ -22,6 +22,8 @@ std::string seq_key(std::string_view room);       // rtchat:seq:<room>   (INCR: 
 std::string presence_key(std::string_view room);  // rtchat:pres:<room>  (hash: node|ref -> meta)
 std::string node_key(std::string_view node);      // rtchat:node:<node>  (liveness, PX ttl)
 inline constexpr std::string_view kChannelPrefix = "rtchat:chan:";
+// Node-wide commands (the server API's disconnect): one channel every node subscribes to.
+inline constexpr std::string_view kControlChannel = "rtchat:ctl";
 inline constexpr std::string_view kPresencePrefix = "rtchat:pres:";
 
 // The key names of one mode. One Redis (redis://): the plain names above, unchanged. Redis
@@ -68,7 +70,8 @@ class LpReader {
   std::string_view in_;
 };
 
-// The tail of a message payload after its id: lp(ts) lp(user_id) lp(user) lp(body). The Lua
+// The tail of a message payload after its id: lp(ts) lp(user_id) lp(user) lp(body), then
+// lp(delete_target) for a delete event only (moderation; older nodes' messages lack it). The Lua
 // script prepends 'm' lp(id) once Redis has assigned the id.
 std::string message_tail(const proto::ChatMessage& m);
 [[nodiscard]] bool parse_message(std::string_view payload, std::string_view room,
@@ -92,6 +95,11 @@ std::string read_state_payload(std::string_view node, std::string_view user_id,
                                int64_t last_read_id);
 [[nodiscard]] bool parse_read_state(std::string_view payload, std::string& node,
                                     std::string& user_id, int64_t& last_read_id);
+// Disconnect payload (server API): 'x' lp(node) lp(user_id) lp(close reason).
+std::string disconnect_payload(std::string_view node, std::string_view user_id,
+                               std::string_view reason);
+[[nodiscard]] bool parse_disconnect(std::string_view payload, std::string& node,
+                                    std::string& user_id, std::string& reason);
 
 // Presence hash: field "<node>|<phx_ref>", value lp(user) lp(online_at) lp(name) lp(device).
 std::string presence_field(std::string_view node, std::string_view phx_ref);

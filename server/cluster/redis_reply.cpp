@@ -34,6 +34,7 @@ bool parse_stream_entry(const redisReply* e, std::string_view room, proto::ChatM
     if (k == "n") out.user = v;
     if (k == "b") out.body = v;
     if (k == "t") out.ts = reply_int(f->element[i + 1]);
+    if (k == "d") out.delete_target = reply_int(f->element[i + 1]);  // a delete event
   }
   return true;
 }

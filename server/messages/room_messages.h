@@ -74,6 +74,16 @@ struct Publish {
   std::string user_name;
   std::string body;
   int64_t received_us = 0;  // monotonic receive time, for the publish-to-deliver histogram
+  // delete_msg (docs/protocol.md "Moderation"): the id to delete (0 = a chat message) and whether
+  // the sender's token may moderate the room (otherwise only its own messages). The storage
+  // thread checks both against the stored message before the delete is ordered.
+  int64_t delete_id = 0;
+  bool may_moderate = false;
+  bool delete_checked = false;  // storage's check passed: order it (shard/owner_api.cpp)
+  // Server API (POST /api/rooms/<id>/messages): conn is the waiting HTTP connection; the
+  // request's Idempotency-Key ("" = none), remembered by the owner (shard/idempotency_table.h).
+  bool from_api = false;
+  std::string idempotency_key{};
 };
 
 // Member shard -> owner: an ephemeral typing event for the room's other members.
@@ -103,6 +113,8 @@ struct PublishAck {
   bool ok = false;
   int64_t id = 0;
   std::string reason;
+  bool from_api = false;  // answered as HTTP (201, or 200 for a replayed Idempotency-Key)
+  bool replayed = false;  // the Idempotency-Key was seen: id is the first publish's
 };
 
 // Owner -> member shard: what a recovering join missed, in id order.

@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "server/messages/api_messages.h"
 #include "server/messages/cluster_messages.h"
 #include "server/messages/read_state_messages.h"
 #include "server/messages/room_messages.h"
@@ -15,7 +16,8 @@ using ShardMessage =
     std::variant<JoinRoom, JoinAccepted, LeaveRoom, Publish, Typing, RoomBroadcast, PublishAck,
                  CatchupReady, ClusterPublish, ClusterWatch, ClusterPresenceOut, ClusterRoomSynced,
                  ClusterDeliver, ClusterPublishDone, ClusterPresenceIn, ClusterNodeDown, MarkRead,
-                 MarkReadAck, ReadStatePush, ClusterReadState>;
+                 MarkReadAck, ReadStatePush, ClusterReadState, ApiPresenceQuery, ApiPresenceAnswer,
+                 ApiRoomsQuery, ApiRoomsAnswer, DisconnectUser>;
 
 static_assert(std::is_nothrow_move_constructible_v<ShardMessage>);
 

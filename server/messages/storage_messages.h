@@ -23,6 +23,9 @@ struct StoreAppend {
   // for a cluster node's own copy of a message Redis already ordered: nobody waits for it, and
   // storage sends no answer.
   std::optional<Publish> origin;
+  // delete_msg: only check the delete against the store (answered like an append with checked
+  // set, nothing stored); the owner then orders it (shard/owner_api.cpp).
+  bool check_only = false;
 };
 struct StoreCatchup {
   std::string room;
@@ -64,6 +67,10 @@ struct StoreAppendDone {
   Publish origin;
   bool ok = false;
   std::string error;
+  // A delete the storage thread refused (not_found, not_allowed): the reply's reason; nothing
+  // was stored.
+  std::string refused{};
+  bool checked = false;  // the answer to a check_only append (nothing was stored)
 };
 struct StoreCatchupDone {
   StoreCatchup request;

@@ -18,6 +18,8 @@ enum class CloseCode : uint16_t {
   InternalError = 1011,    // a bug on our side, or storage lost
   TokenExpired = 4001,     // reconnect with a fresh token
   TooSlow = 4008,          // outbound queue over its cap: reconnect and recover (last_seen_id)
+  // POST /api/users/<id>/disconnect (e.g. a ban): do not reconnect blindly.
+  DisconnectedByServer = 4010,
 };
 
 namespace close_reason {
@@ -49,6 +51,8 @@ inline constexpr std::string_view kFlood = "policy violation: rate limit";
 inline constexpr std::string_view kTokenExpired = "token expired";
 inline constexpr std::string_view kTooSlow = "too slow: reconnect and recover";
 inline constexpr std::string_view kInternal = "internal error";
+// The server API's reason, when given, follows after ": " (cut to fit the 123-byte limit).
+inline constexpr std::string_view kDisconnected = "disconnected by server";
 }  // namespace close_reason
 
 // The closes the server decides on its own, each paired once with its code and reason (the
@@ -62,6 +66,7 @@ enum class Close : uint8_t {
   Flood,
   TokenExpired,
   TooSlow,
+  Disconnected,
   Internal,
 };
 struct CloseSpec {
@@ -86,6 +91,8 @@ constexpr CloseSpec close_spec(Close which) {
       return {CloseCode::TokenExpired, close_reason::kTokenExpired};
     case Close::TooSlow:
       return {CloseCode::TooSlow, close_reason::kTooSlow};
+    case Close::Disconnected:
+      return {CloseCode::DisconnectedByServer, close_reason::kDisconnected};
     case Close::Internal:
       break;
   }

@@ -89,7 +89,9 @@ HttpRoutes::HttpRoutes(unsigned index, SharedState& shared, ConnectionTable& tab
       socket_(socket),
       out_(out),
       metrics_(metrics),
-      on_upgraded_(std::move(on_upgraded)) {}
+      on_upgraded_(std::move(on_upgraded)),
+      api_(index, shared, table, out, metrics,
+           [this](Connection& c, std::string response) { respond(c, std::move(response)); }) {}
 
 void HttpRoutes::on_accepted(Connection& c) {
   if (config_.max_pending_handshakes &&
@@ -156,6 +158,7 @@ void HttpRoutes::route(Connection& c, HttpRequest& req, std::string_view leftove
     if (req.method != "POST") return respond(c, method_not_allowed("POST"));
     return dev_token(c, req);
   }
+  if (path.starts_with("/api/") && api_.route(c, req)) return;  // server_api.cpp
   if (path.starts_with(kRoomsApiPrefix)) {
     std::string_view rest = std::string_view(path).substr(kRoomsApiPrefix.size());
     auto slash = rest.find('/');

@@ -12,6 +12,7 @@
 #include "server/net/http_request.h"
 #include "server/shard/connection_table.h"
 #include "server/shard/ports.h"
+#include "server/shard/server_api.h"
 #include "server/shard/shared_state.h"
 
 namespace rtchat::server {
@@ -29,6 +30,8 @@ class HttpRoutes {
   void on_bytes(Connection& c, std::string_view bytes);
   // The history API's page (StorePage with http set).
   void on_page_done(StorePageDone&& d);
+  // The server API for backends (its answers come back through it).
+  ServerApi& api() { return api_; }
 
  private:
   void route(Connection& c, HttpRequest& req, std::string_view leftover);
@@ -51,6 +54,7 @@ class HttpRoutes {
   OutboundPort& out_;
   ShardMetrics& metrics_;
   UpgradedFn on_upgraded_;
+  ServerApi api_;
 };
 
 }  // namespace rtchat::server

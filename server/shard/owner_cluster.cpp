@@ -18,7 +18,8 @@ void OwnerRooms::on_cluster_deliver(ClusterDeliver&& m) {
 }
 
 void OwnerRooms::on_cluster_publish_done(ClusterPublishDone&& m) {
-  ack(m.origin, m.ok, m.id, std::move(m.reason));
+  // A delete_msg's ok names the deleted message (its own id is in the msg_deleted broadcast).
+  ack(m.origin, m.ok, m.origin.delete_id != 0 ? m.origin.delete_id : m.id, std::move(m.reason));
 }
 
 void OwnerRooms::on_cluster_room_synced(ClusterRoomSynced&& m) {

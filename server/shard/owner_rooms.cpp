@@ -120,11 +120,13 @@ void OwnerRooms::on_room_loaded(StoreRoomLoaded&& d) {
     std::vector<JoinRoom> waiting = std::move(room->joins_waiting);
     room->joins_waiting.clear();
     for (auto& j : waiting) refuse_join(std::move(j), "storage unavailable");
+    retry_waiting_publishes(*room, false);
     release_if_unused(d.room);
     return;
   }
   RoomOwner::apply_loaded(*room, d.last_id);
   retry_waiting_joins(d.room);
+  if (OwnedRoom* loaded = owner_.find(d.room)) retry_waiting_publishes(*loaded, true);
   maybe_unused_.push_back(std::move(d.room));  // every join that waited may have left meanwhile
 }
 
@@ -138,29 +140,47 @@ void OwnerRooms::retry_waiting_joins(const std::string& name) {
 }
 
 void OwnerRooms::ack(const Publish& o, bool ok, int64_t id, std::string reason) {
-  out_.send_to_shard(o.conn.shard,
-                     PublishAck{o.room, o.conn, o.join_ref, o.ref, ok, id, std::move(reason)});
+  if (o.from_api && !o.idempotency_key.empty()) {
+    if (ok) {
+      idempotency_.complete(o.room, o.idempotency_key, id);
+    } else {
+      idempotency_.abandon(o.room, o.idempotency_key);
+    }
+  }
+  out_.send_to_shard(o.conn.shard, PublishAck{o.room, o.conn, o.join_ref, o.ref, ok, ok ? id : 0,
+                                              std::move(reason), o.from_api, false});
 }
 
 void OwnerRooms::on_publish(Publish&& m) {
+  // The server API's publishes may target a room not in use here (owner_api.cpp).
+  if (m.from_api && hold_api_publish(m)) return;
+  order_publish(std::move(m));
+}
+
+void OwnerRooms::order_publish(Publish&& m) {
   OwnedRoom* room = owner_.find(m.room);
-  if (!room) return ack(m, false, 0, "not joined");
+  if (!room && !m.from_api) return ack(m, false, 0, "not joined");
+  // A slow disk or a Redis slower than the publishers: refuse rather than queue without bound.
+  if (cluster() ? out_.backlogged(link(), kLinkBacklogLimit) : out_.storage_overloaded()) {
+    return ack(m, false, 0, "overloaded");
+  }
+  proto::ChatMessage msg{0, m.room, m.user_id, m.user_name, std::move(m.body), core::unix_millis()};
+  msg.delete_target = m.delete_id;
+  if (m.delete_id != 0 && !m.delete_checked) {
+    // delete_msg: checked against the stored target first (on_delete_checked), then ordered
+    // like a message, so a refused delete takes no id. The record stays for the answer.
+    if (room) room->appends_in_flight++;
+    out_.send_to_storage(StoreAppend{std::move(msg), std::move(m), true});
+    return;
+  }
   if (cluster()) {
-    if (out_.backlogged(link(), kLinkBacklogLimit)) {  // Redis slower than the publishers
-      return ack(m, false, 0, "overloaded");
-    }
-    // Redis orders it; the link delivers it back (ClusterDeliver) before its ok.
-    proto::ChatMessage msg{
-        0, m.room, m.user_id, m.user_name, std::move(m.body), core::unix_millis()};
-    int64_t floor = room->last_committed_id;
+    // Redis orders it; the link delivers it back (ClusterDeliver) before its ok. Without a record
+    // here (an API publish) the floor is the stream's own last id.
+    int64_t floor = room ? room->last_committed_id : 0;
     out_.send_to_shard(link(), ClusterPublish{std::move(msg), std::move(m), floor});
     return;
   }
-  // A slow disk: refuse rather than queue without bound.
-  if (out_.storage_overloaded()) return ack(m, false, 0, "overloaded");
-  proto::ChatMessage msg{
-      ++room->last_assigned_id, m.room, m.user_id, m.user_name, std::move(m.body),
-      core::unix_millis()};
+  msg.id = ++room->last_assigned_id;
   // Fan-out waits for the commit: nobody sees a message that history does not have. The room's
   // record stays until the answer is back (the answer needs it; a re-created record would read
   // a last id that misses this append).
@@ -169,22 +189,28 @@ void OwnerRooms::on_publish(Publish&& m) {
 }
 
 void OwnerRooms::on_append_done(StoreAppendDone&& d) {
+  const Publish& origin = d.origin;
   OwnedRoom* room = owner_.find(d.message.room);
   if (room && room->appends_in_flight > 0) {
     if (--room->appends_in_flight == 0) maybe_unused_.push_back(d.message.room);
   }
+  if (room && origin.delete_id != 0 && !d.checked) {
+    std::erase(room->deletes_in_flight, origin.delete_id);
+  }
+  if (!d.refused.empty()) return ack(origin, false, 0, d.refused);  // delete_msg refused
+  if (d.checked) return on_delete_checked(std::move(d));            // owner_api.cpp
   if (!room) {
     // Not expected: a record with appends in flight is never dropped. Answer what storage said.
     LOG_ERROR("append_done_unknown_room", "room=%s id=%lld", d.message.room.c_str(),
               static_cast<long long>(d.message.id));
   }
-  if (!d.ok || !room) {
-    return ack(d.origin, d.ok, d.ok ? d.message.id : 0, d.ok ? "" : "storage unavailable");
-  }
+  // A delete_msg's ok names the deleted message (its own id is in the msg_deleted broadcast).
+  const int64_t acked_id = origin.delete_id != 0 ? origin.delete_id : d.message.id;
+  if (!d.ok || !room) return ack(origin, d.ok, acked_id, d.ok ? "" : "storage unavailable");
   deliver_committed(*room, d.message);
   // Same queue as the broadcast to the sender's shard, after it: the sender sees its message
   // before the ok reply, as Phoenix does.
-  ack(d.origin, true, d.message.id, {});
+  ack(origin, true, acked_id, {});
 }
 
 void OwnerRooms::deliver_committed(OwnedRoom& room, const proto::ChatMessage& message) {
@@ -194,10 +220,17 @@ void OwnerRooms::deliver_committed(OwnedRoom& room, const proto::ChatMessage& me
   b.room = message.room;
   b.message_id = message.id;
   b.published_us = core::mono_micros();
-  encoder_.encode_broadcast(
-      b, room.binary_members,
-      [&](std::string& o) { proto::phoenix::encode_new_msg(topic, message, o); },
-      [&](std::string& o) { proto::binary::encode_new_msg(topic, message, o); });
+  if (message.delete_target != 0) {  // moderation: msg_deleted, ordered like a message
+    encoder_.encode_broadcast(
+        b, room.binary_members,
+        [&](std::string& o) { proto::phoenix::encode_msg_deleted(topic, message, o); },
+        [&](std::string& o) { proto::binary::encode_msg_deleted(topic, message, o); });
+  } else {
+    encoder_.encode_broadcast(
+        b, room.binary_members,
+        [&](std::string& o) { proto::phoenix::encode_new_msg(topic, message, o); },
+        [&](std::string& o) { proto::binary::encode_new_msg(topic, message, o); });
+  }
   broadcast_to_members(room, std::move(b));
 }
 

@@ -11,6 +11,7 @@
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/shard/frame_encoder.h"
+#include "server/shard/idempotency_table.h"
 #include "server/shard/ports.h"
 #include "server/shard/room_owner.h"
 
@@ -40,6 +41,9 @@ class OwnerRooms {
   void on_mark_read(MarkRead&& m);                   // from a member shard
   void on_mark_read_done(StoreMarkReadDone&& d);     // from the storage thread
   void on_cluster_read_state(ClusterReadState&& m);  // a mark from another node
+  // ---- from the server API's HTTP shard (owner_api.cpp)
+  void on_api_presence_query(ApiPresenceQuery&& q);
+  void on_api_rooms_query(ApiRoomsQuery&& q);
 
   // End of a loop turn: one presence diff per changed room, then rooms no longer used are dropped.
   void end_of_turn();
@@ -54,7 +58,17 @@ class OwnerRooms {
   bool prepare(OwnedRoom& record, const std::string& room);
   void answer_join(JoinRoom&& m);
   void refuse_join(JoinRoom&& j, std::string reason);  // answered on the member shard
+  // Answers a publish (socket or API) and settles its Idempotency-Key.
   void ack(const Publish& origin, bool ok, int64_t id, std::string reason);
+  // The owner's part of a publish: a loaded record (or Redis) orders it.
+  void order_publish(Publish&& m);
+  // ---- owner_api.cpp: the server API's publishes and moderation
+  // An API publish's Idempotency-Key, and the record of a room not in use (loaded first). True
+  // when it took the publish (answered or queued).
+  bool hold_api_publish(Publish& m);
+  void retry_waiting_publishes(OwnedRoom& room, bool loaded);
+  // delete_msg passed storage's check (author or moderator, target not deleted): order it.
+  void on_delete_checked(StoreAppendDone&& d);
   void retry_waiting_joins(const std::string& room);
   // No member and no join waiting: stop watching the room in the cluster, and drop its record at
   // the end of the turn once nothing else refers to it.
@@ -76,6 +90,7 @@ class OwnerRooms {
   FrameEncoder& encoder_;
   ShardMetrics& metrics_;
   RoomOwner owner_;
+  IdempotencyTable idempotency_;  // the server API's Idempotency-Keys of the rooms owned here
   // Rooms that may have become unused this turn: dropped at the end of the turn, after the
   // presence diffs they still owe are flushed.
   std::vector<std::string> maybe_unused_;

@@ -59,6 +59,11 @@ void Replies::send_channel_close(Connection& c, const Channel& ch) {
 
 core::SharedFrame Replies::encode_new_msg(WireFormat format, const proto::ChatMessage& msg,
                                           std::string_view topic) {
+  if (msg.delete_target != 0) {  // a delete event (moderation): msg_deleted
+    return encoder_.encode(
+        format, [&](std::string& o) { proto::phoenix::encode_msg_deleted(topic, msg, o); },
+        [&](std::string& o) { proto::binary::encode_msg_deleted(topic, msg, o); });
+  }
   return encoder_.encode(
       format, [&](std::string& o) { proto::phoenix::encode_new_msg(topic, msg, o); },
       [&](std::string& o) { proto::binary::encode_new_msg(topic, msg, o); });

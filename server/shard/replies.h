@@ -29,6 +29,8 @@ class Replies {
                     std::optional<int64_t> last_read_id = {}, int unread = 0);
   // phx_close for a channel the server ends (a second join replaces the first; a leave).
   void send_channel_close(Connection& c, const Channel& ch);
+  // A stored entry as a client sees it: new_msg (a tombstone too), or msg_deleted for a delete
+  // event (catch-up replays them in order).
   core::SharedFrame encode_new_msg(WireFormat format, const proto::ChatMessage& msg,
                                    std::string_view topic);
   // Pushes of issue 16: read_state on a room topic, token_expiring on "phoenix".

@@ -63,9 +63,9 @@ void RoomOwner::apply_loaded(OwnedRoom& room, int64_t last_id) {
 }
 
 bool RoomOwner::is_unused(const OwnedRoom& room) {
-  return !room.has_members() && room.joins_waiting.empty() && room.appends_in_flight == 0 &&
-         !room.load_pending && !room.diff_pending && !room.cluster_watched &&
-         room.remote_presence.empty() && !room.remote_diff_pending;
+  return !room.has_members() && room.joins_waiting.empty() && room.publishes_waiting.empty() &&
+         room.appends_in_flight == 0 && !room.load_pending && !room.diff_pending &&
+         !room.cluster_watched && room.remote_presence.empty() && !room.remote_diff_pending;
 }
 
 bool RoomOwner::drop_if_unused(const std::string& room_id) {

@@ -63,6 +63,10 @@ struct OwnedRoom {
   bool cluster_baseline = false;  // an ok sync set the ids: Redis's order, not the store's
   // Joins that arrived before the room was ready (loaded; in cluster mode also synced).
   std::vector<JoinRoom> joins_waiting;
+  // Server API publishes to a room not in use, waiting for its last id (bounded by the shard).
+  std::vector<Publish> publishes_waiting;
+  // delete_msg targets checked and being committed: a second delete of one of them is not_found.
+  std::vector<int64_t> deletes_in_flight;
   // user id -> metas of connections on other nodes (each carries its node id).
   std::map<std::string, std::vector<ClusterMeta>, std::less<>> remote_presence;
   std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> remote_pending_joins;
@@ -112,6 +116,11 @@ class RoomOwner {
     dirty_.clear();
   }
   [[nodiscard]] size_t room_count() const { return rooms_.size(); }
+  // Every room record (the server API's room listing).
+  template <typename Fn>
+  void for_each_room(Fn&& fn) const {
+    for (const auto& [id, room] : rooms_) fn(id, room);
+  }
 
   // ---- room records: created on a first join, dropped when unused.
   // The store's answer for a new record: ids continue after last_id. In cluster mode an ok sync

@@ -72,6 +72,7 @@ class Session {
   void typing(Connection& c, Channel& ch, proto::ClientMessage& m);
   void mark_read(Connection& c, Channel& ch, proto::ClientMessage& m);  // read_state_member.cpp
   void refresh(Connection& c, proto::ClientMessage& m);                 // session_token_refresh.cpp
+  void delete_msg(Connection& c, Channel& ch, proto::ClientMessage& m);
 
   unsigned index_;
   const ServerConfig& config_;

@@ -64,6 +64,8 @@ void Session::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
       return typing(c, ch, m);
     case proto::ClientEvent::MarkRead:
       return mark_read(c, ch, m);
+    case proto::ClientEvent::DeleteMsg:
+      return delete_msg(c, ch, m);
     default:
       return replies_.send_error(c, m.join_ref, m.ref, m.topic, "unknown event");
   }
@@ -82,6 +84,23 @@ void Session::publish(Connection& c, Channel& ch, proto::ClientMessage& m) {
   }
   out_.send_to_shard(owner, Publish{ch.room, c.ref, m.join_ref, m.ref, c.claims.sub, c.claims.name,
                                     std::move(m.body), core::mono_micros()});
+}
+
+// delete_msg (docs/protocol.md "Moderation"): travels the publish path with the sender's right;
+// the owner has storage check it, then orders it like a message (owner_api.cpp).
+void Session::delete_msg(Connection& c, Channel& ch, proto::ClientMessage& m) {
+  if (!m.payload_valid || m.message_id < 1) {
+    return replies_.send_error(c, m.join_ref, m.ref, m.topic, "invalid_payload");
+  }
+  const unsigned owner = owner_shard(ch.room, config_.effective_shards());
+  if (out_.backlogged(owner, kOwnerBacklogLimit)) {
+    return replies_.send_error(c, m.join_ref, m.ref, m.topic, "overloaded");
+  }
+  Publish p{ch.room,      c.ref,         m.join_ref, m.ref,
+            c.claims.sub, c.claims.name, {},         core::mono_micros()};
+  p.delete_id = m.message_id;
+  p.may_moderate = may_moderate(c.claims, ch.room);
+  out_.send_to_shard(owner, std::move(p));
 }
 
 void Session::history(Connection& c, Channel& ch, proto::ClientMessage& m) {

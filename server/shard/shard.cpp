@@ -111,7 +111,10 @@ void Shard::dispatch(ShardMessage&& message) {
                  [&](JoinAccepted& m) { members_.on_join_accepted(std::move(m)); },
                  [&](RoomBroadcast& m) { members_.on_broadcast(std::move(m)); },
                  [&](CatchupReady& m) { members_.on_catchup_ready(std::move(m)); },
-                 [&](PublishAck& m) { session_.on_publish_ack(std::move(m)); },
+                 [&](PublishAck& m) {
+                   if (m.from_api) return routes_.api().on_publish_ack(std::move(m));
+                   session_.on_publish_ack(std::move(m));
+                 },
                  // ---- read state (read_state_owner.cpp, read_state_member.cpp)
                  [&](MarkRead& m) { owners_.on_mark_read(std::move(m)); },
                  [&](MarkReadAck& m) { session_.on_mark_read_ack(std::move(m)); },
@@ -123,6 +126,12 @@ void Shard::dispatch(ShardMessage&& message) {
                  [&](ClusterRoomSynced& m) { owners_.on_cluster_room_synced(std::move(m)); },
                  [&](ClusterPresenceIn& m) { owners_.on_cluster_presence_in(std::move(m)); },
                  [&](ClusterNodeDown& m) { owners_.on_cluster_node_down(std::move(m)); },
+                 // ---- the server API (docs/protocol.md "Server API")
+                 [&](ApiPresenceQuery& m) { owners_.on_api_presence_query(std::move(m)); },
+                 [&](ApiRoomsQuery& m) { owners_.on_api_rooms_query(std::move(m)); },
+                 [&](ApiPresenceAnswer& m) { routes_.api().on_presence_answer(std::move(m)); },
+                 [&](ApiRoomsAnswer& m) { routes_.api().on_rooms_answer(std::move(m)); },
+                 [&](DisconnectUser& m) { disconnect_user(m); },
                  // Shard -> link types: never sent to a shard.
                  [](ClusterPublish&) {},
                  [](ClusterWatch&) {},
@@ -153,8 +162,16 @@ void Shard::on_phase_end(Connection& c) {
   }
 }
 
+void Shard::disconnect_user(const DisconnectUser& d) {
+  for (auto& slot : table_.slots()) {
+    if (!slot || slot->phase != Phase::WebSocket || slot->claims.sub != d.user_id) continue;
+    session_.close(*slot, static_cast<uint16_t>(CloseCode::DisconnectedByServer), d.reason);
+  }
+}
+
 void Shard::end_of_turn() {
   owners_.end_of_turn();
+  if (routes_.api().has_gathers()) routes_.api().expire_gathers(core::mono_millis());
   // Connections that passed their outbound cap this turn (ConnectionTable::queue_frame) are
   // closed here, outside the loops that found them: a close leaves rooms, which edits the member
   // lists those loops walk.

@@ -65,6 +65,8 @@ class Shard final : public OutboundPort, public ReactorEvents {
   void dispatch(ShardMessage&& message);
   void dispatch(StorageReply&& reply);
   void end_of_turn();
+  // Server API: closes every socket of the user on this shard with 4010.
+  void disconnect_user(const DisconnectUser& d);
   void wait_for_work();
   [[nodiscard]] bool mail_pending() const;
 

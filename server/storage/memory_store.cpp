@@ -77,6 +77,26 @@ bool MemoryStore::append(std::span<const ChatMessage> batch, std::string& error)
       // Ids arriving out of order are allowed (SQLite orders by id too); callers don't do it.
       log.insert(std::lower_bound(log.begin(), log.end(), message.id, id_less), message);
     }
+    if (message.delete_target != 0) {
+      auto target = std::lower_bound(log.begin(), log.end(), message.delete_target, id_less);
+      if (target != log.end() && target->id == message.delete_target) {
+        target->body.clear();  // erased, not hidden: the text is gone from the store
+        target->body.shrink_to_fit();
+        target->deleted = true;
+      }
+    }
+  }
+  return true;
+}
+
+bool MemoryStore::find_message(std::string_view room, int64_t id, ChatMessage& out, bool& found) {
+  found = false;
+  const Log* log = find(room);
+  if (log == nullptr) return true;
+  auto it = std::lower_bound(log->begin(), log->end(), id, id_less);
+  if (it != log->end() && it->id == id) {
+    out = *it;
+    found = true;
   }
   return true;
 }
@@ -90,10 +110,14 @@ bool MemoryStore::page(std::string_view room, std::optional<int64_t> before_id, 
   if (log == nullptr) return true;
   auto end =
       before_id ? std::lower_bound(log->begin(), log->end(), *before_id, id_less) : log->end();
-  const auto available = end - log->begin();
-  const auto count = std::min<decltype(end - log->begin())>(available, limit);
-  has_more = available > count;
-  out.assign(end - count, end);
+  // Newest first, skipping delete events (their targets show as tombstones).
+  auto it = end;
+  while (it != log->begin() && static_cast<int>(out.size()) < limit) {
+    --it;
+    if (it->delete_target == 0) out.push_back(*it);
+  }
+  while (it != log->begin() && !has_more) has_more = (--it)->delete_target == 0;
+  std::reverse(out.begin(), out.end());
   return true;
 }
 
@@ -173,7 +197,10 @@ bool MemoryStore::read_state(std::string_view user_id, std::string_view room, in
   if (log == nullptr) return true;
   auto first = std::upper_bound(log->begin(), log->end(), last_read_id,
                                 [](int64_t id, const ChatMessage& m) { return id < m.id; });
-  for (auto m = first; m != log->end() && m->id <= upto_id && unread < max_unread; ++m) ++unread;
+  // Delete events and deleted messages are not something left to read.
+  for (auto m = first; m != log->end() && m->id <= upto_id && unread < max_unread; ++m) {
+    if (m->delete_target == 0 && !m->deleted) ++unread;
+  }
   return true;
 }
 

@@ -31,6 +31,8 @@ class MemoryStore final : public Store {
   [[nodiscard]] bool range(std::string_view room, int64_t after_id, int64_t upto_id, int max_count,
                            std::vector<proto::ChatMessage>& out) override;
   [[nodiscard]] bool last_id(std::string_view room, int64_t& out) override;
+  [[nodiscard]] bool find_message(std::string_view room, int64_t id, proto::ChatMessage& out,
+                                  bool& found) override;
   [[nodiscard]] bool room_exists(std::string_view room) override;
   int64_t apply_retention(int64_t max_per_room, int64_t max_age_ms, int64_t now_ms) override;
   [[nodiscard]] bool mark_read(std::span<ReadMark> marks, std::string& error) override;

@@ -42,6 +42,11 @@ constexpr Migration kMigrations[] = {
      "  last_read_id INTEGER NOT NULL,"
      "  PRIMARY KEY(user_id, room)"
      ") STRICT, WITHOUT ROWID;"},
+    // Moderation: a tombstone keeps its row (id, author, time) with the body erased; a delete
+    // event is a row of its own, ordered like a message, naming its target.
+    {3,
+     "ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE messages ADD COLUMN target INTEGER NOT NULL DEFAULT 0;"},
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -125,14 +130,18 @@ SqliteStore::SqliteStore(const SqliteOptions& options) {
   commit_ = prepare("COMMIT");
   rollback_ = prepare("ROLLBACK");
   insert_ = prepare(
-      "INSERT INTO messages(room, id, user_id, user_name, body, ts) VALUES(?1, ?2, ?3, ?4, ?5, "
-      "?6)");
+      "INSERT INTO messages(room, id, user_id, user_name, body, ts, deleted, target)"
+      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  tombstone_ = prepare("UPDATE messages SET body = '', deleted = 1 WHERE room = ?1 AND id = ?2");
+  find_ = prepare(
+      "SELECT id, user_id, user_name, body, ts, deleted, target FROM messages"
+      " WHERE room = ?1 AND id = ?2");
   // One row more than asked tells whether older messages exist.
   page_ = prepare(
-      "SELECT id, user_id, user_name, body, ts FROM messages"
-      " WHERE room = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3");
+      "SELECT id, user_id, user_name, body, ts, deleted, target FROM messages"
+      " WHERE room = ?1 AND id < ?2 AND target = 0 ORDER BY id DESC LIMIT ?3");
   range_ = prepare(
-      "SELECT id, user_id, user_name, body, ts FROM messages"
+      "SELECT id, user_id, user_name, body, ts, deleted, target FROM messages"
       " WHERE room = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4");
   room_exists_ = prepare("SELECT 1 FROM messages WHERE room = ?1 LIMIT 1");
   // Distinct rooms by hopping through the (room, id) index: one seek per room instead of a scan
@@ -157,10 +166,11 @@ SqliteStore::SqliteStore(const SqliteOptions& options) {
       " ON CONFLICT(user_id, room) DO UPDATE SET"
       " last_read_id = max(last_read_id, excluded.last_read_id) RETURNING last_read_id");
   read_mark_ = prepare("SELECT last_read_id FROM read_state WHERE user_id = ?1 AND room = ?2");
-  // The inner LIMIT stops the walk of the (room, id) index at max_unread rows.
+  // The inner LIMIT stops the walk of the (room, id) index at max_unread rows. Delete events and
+  // deleted messages are not something left to read.
   count_unread_ = prepare(
       "SELECT COUNT(*) FROM (SELECT 1 FROM messages"
-      " WHERE room = ?1 AND id > ?2 AND id <= ?3 LIMIT ?4)");
+      " WHERE room = ?1 AND id > ?2 AND id <= ?3 AND target = 0 AND deleted = 0 LIMIT ?4)");
 }
 
 SqliteStore::~SqliteStore() = default;
@@ -254,8 +264,36 @@ int SqliteStore::insert(const proto::ChatMessage& message) {
   if (rc == SQLITE_OK) rc = bind_text(s, 4, message.user);
   if (rc == SQLITE_OK) rc = bind_text(s, 5, message.body);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, 6, message.ts);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int(s, 7, message.deleted ? 1 : 0);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, 8, message.delete_target);
   if (rc != SQLITE_OK) return rc;
   return sqlite3_step(s);
+}
+
+int SqliteStore::tombstone(const proto::ChatMessage& delete_event) {
+  sqlite3_stmt* s = tombstone_.get();
+  ResetOnExit reset(s);
+  int rc = bind_text(s, 1, delete_event.room);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, 2, delete_event.delete_target);
+  if (rc != SQLITE_OK) return rc;
+  return sqlite3_step(s);  // no row (retention took it): SQLITE_DONE all the same
+}
+
+bool SqliteStore::find_message(std::string_view room, int64_t id, proto::ChatMessage& out,
+                               bool& found) {
+  found = false;
+  sqlite3_stmt* s = find_.get();
+  ResetOnExit reset(s);
+  if (bind_text(s, 1, room) != SQLITE_OK || sqlite3_bind_int64(s, 2, id) != SQLITE_OK) {
+    return false;
+  }
+  std::vector<proto::ChatMessage> rows;
+  if (!read_messages(s, room, rows)) return false;
+  if (!rows.empty()) {
+    out = std::move(rows.front());
+    found = true;
+  }
+  return true;
 }
 
 bool SqliteStore::append(std::span<const proto::ChatMessage> batch, std::string& error) {
@@ -271,6 +309,7 @@ bool SqliteStore::append(std::span<const proto::ChatMessage> batch, std::string&
   }
   for (const proto::ChatMessage& message : batch) {
     rc = insert(message);
+    if (rc == SQLITE_DONE && message.delete_target != 0) rc = tombstone(message);
     if (rc != SQLITE_DONE) {
       error = describe(rc);  // before the rollback replaces the connection's error message
       roll_back_open_transaction();
@@ -299,6 +338,8 @@ bool SqliteStore::read_messages(sqlite3_stmt* statement, std::string_view room,
     message.user = column_text(statement, 2);
     message.body = column_text(statement, 3);
     message.ts = sqlite3_column_int64(statement, 4);
+    message.deleted = sqlite3_column_int(statement, 5) != 0;
+    message.delete_target = sqlite3_column_int64(statement, 6);
   }
   return rc == SQLITE_DONE;
 }

@@ -8,6 +8,8 @@
 // bodies (278 MB vs 936 MB: clustered rows that large spill into half-empty overflow pages), at
 // the cost of slower history pages for small bodies (50 rows: p50 76 us vs 20 us). Appends are
 // on every message's path and history pages are occasional requests, so the rowid layout wins.
+// Version 2 (moderation): `deleted` marks a tombstone (body erased), `target` a delete event's
+// target id (0 for a message); pages skip delete events.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +42,7 @@ std::unique_ptr<Store> open_sqlite_store(const SqliteOptions& options);
 // Thread-confined like every Store (the connection is opened without SQLite's own mutex).
 class SqliteStore final : public Store {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Throws std::runtime_error if the file can't be opened, isn't in WAL mode, or its schema is
   // newer than this build.
@@ -53,6 +55,8 @@ class SqliteStore final : public Store {
   [[nodiscard]] bool range(std::string_view room, int64_t after_id, int64_t upto_id, int max_count,
                            std::vector<proto::ChatMessage>& out) override;
   [[nodiscard]] bool last_id(std::string_view room, int64_t& out) override;
+  [[nodiscard]] bool find_message(std::string_view room, int64_t id, proto::ChatMessage& out,
+                                  bool& found) override;
   [[nodiscard]] bool room_exists(std::string_view room) override;
   int64_t apply_retention(int64_t max_per_room, int64_t max_age_ms, int64_t now_ms) override;
   [[nodiscard]] bool mark_read(std::span<ReadMark> marks, std::string& error) override;
@@ -79,6 +83,7 @@ class SqliteStore final : public Store {
   [[nodiscard]] int insert(const proto::ChatMessage& message);
   // SQLITE_DONE when stored; mark.last_read_id becomes the stored value.
   [[nodiscard]] int upsert_mark(ReadMark& mark);
+  [[nodiscard]] int tombstone(const proto::ChatMessage& delete_event);
   [[nodiscard]] bool read_messages(sqlite3_stmt* statement, std::string_view room,
                                    std::vector<proto::ChatMessage>& out);
   [[nodiscard]] bool list_rooms(std::vector<std::string>& out);
@@ -94,6 +99,8 @@ class SqliteStore final : public Store {
   Statement commit_;
   Statement rollback_;
   Statement insert_;
+  Statement tombstone_;
+  Statement find_;
   Statement page_;
   Statement range_;
   Statement room_exists_;

@@ -19,6 +19,16 @@ constexpr size_t kMaxPageBytes = 256 * 1024;
 }  // namespace
 
 namespace {
+// delete_msg's checks, against the stored target (docs/protocol.md "Moderation"): a message that
+// exists and is not already deleted (nor itself a delete event), written by the requester unless
+// the requester may moderate the room. "" = allowed.
+std::string_view delete_refusal(bool found, const proto::ChatMessage& target,
+                                const Publish& request) {
+  if (!found || target.deleted || target.delete_target != 0) return "not_found";
+  if (target.user_id != request.user_id && !request.may_moderate) return "not_allowed";
+  return {};
+}
+
 size_t estimated_json_bytes(std::string_view s) {
   size_t n = 0;
   for (unsigned char ch : s) n += ch < 0x20 ? 6 : (ch == '"' || ch == '\\') ? 2 : 1;
@@ -120,6 +130,14 @@ bool StorageThread::drain_once() {
     while (appends_.size() + marks_.size() < kMaxBatch && inboxes_[shard]->try_pop(request)) {
       worked = true;
       if (auto* a = std::get_if<StoreAppend>(&request)) {
+        // A delete is checked when asked (check_only); its append after that is trusted (the
+        // owner lets one delete per message through at a time), so it always gets its id.
+        if (a->check_only && !admit_delete(shard, *a)) continue;
+        if (a->check_only) {  // checked, not stored: the owner orders it now (shard/owner_api.cpp)
+          replies_[shard]->send(
+              StoreAppendDone{std::move(a->message), std::move(*a->origin), true, {}, {}, true});
+          continue;
+        }
         appends_.emplace_back(shard, std::move(*a));
       } else if (auto* r = std::get_if<StoreMarkRead>(&request)) {
         marks_.emplace_back(shard, std::move(*r));  // same group commit as the appends
@@ -167,8 +185,8 @@ void StorageThread::commit_messages() {
   }
   for (auto& [shard, append] : appends_) {
     if (!append.origin) continue;  // a cluster node's own copy: nobody waits for it
-    replies_[shard]->send(StoreAppendDone{std::move(append.message), std::move(*append.origin), ok,
-                                          ok ? std::string() : error});
+    replies_[shard]->send(StoreAppendDone{
+        std::move(append.message), std::move(*append.origin), ok, ok ? std::string() : error, {}});
   }
   appends_.clear();
 }
@@ -193,6 +211,26 @@ void StorageThread::commit_read_marks() {
         StoreMarkReadDone{std::move(m.origin), ok, ok ? mark_batch_[i].last_read_id : 0, error});
   }
   marks_.clear();
+}
+
+bool StorageThread::admit_delete(unsigned shard, StoreAppend& append) {
+  // The check must see every earlier append (a message published and deleted in one batch, two
+  // deletes of one message): commit them first. Deletes are rare; their batches stay small.
+  commit_appends();
+  proto::ChatMessage target;
+  bool found = false;
+  StoreAppendDone refused{std::move(append.message), std::move(*append.origin), false, {}, {}};
+  if (!store_->find_message(refused.message.room, refused.message.delete_target, target, found)) {
+    refused.error = "storage unavailable";
+  } else if (auto reason = delete_refusal(found, target, refused.origin); !reason.empty()) {
+    refused.refused = reason;
+  } else {
+    append.message = std::move(refused.message);
+    append.origin = std::move(refused.origin);
+    return true;
+  }
+  replies_[shard]->send(std::move(refused));  // after the replies of the appends before it
+  return false;
 }
 
 namespace {
@@ -236,6 +274,11 @@ StoreCatchupDone StorageThread::read_catchup(StoreCatchup&& c) {
   // by retention, or lost with Redis's data) cannot keep it.
   const bool whole =
       gapless(done.messages, done.request.after_id, done.request.upto_id, done.request.max_count);
+  // Then (the ids were whole): a delete event whose target is in the range is already there as a
+  // tombstone; only those of older messages are replayed (as msg_deleted).
+  std::erase_if(done.messages, [after = done.request.after_id](const proto::ChatMessage& m) {
+    return m.delete_target > after;
+  });
   if (!whole ||
       (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes)) {
     std::vector<proto::ChatMessage>().swap(done.messages);

@@ -50,6 +50,9 @@ class StorageThread {
   void commit_appends();  // the messages, then the read marks, each in one transaction
   void commit_messages();
   void commit_read_marks();
+  // delete_msg: checks a delete event against its stored target; a refused one is answered here
+  // (false) and never committed.
+  bool admit_delete(unsigned shard, StoreAppend& append);
   void handle(unsigned shard, StorageRequest&& request);  // a read: answered at once
   StoreCatchupDone read_catchup(StoreCatchup&& c);
   StorePageDone read_page(StorePage&& p);

@@ -41,17 +41,21 @@ class Store {
 
   // Appends all messages in ONE transaction (group commit). All or nothing: on failure (disk full,
   // I/O error, a (room, id) already stored) nothing is stored and error holds a short reason. The
-  // caller keeps each room's ids increasing across calls; the store never reorders.
+  // caller keeps each room's ids increasing across calls; the store never reorders. A delete event
+  // (delete_target != 0) is stored like a message and, in the same transaction, turns its target
+  // into a tombstone (body erased, deleted set); a target already gone (retention) is no error.
   [[nodiscard]] virtual bool append(std::span<const proto::ChatMessage> batch,
                                     std::string& error) = 0;
 
   // The newest messages with id < before_id (nullopt = the latest), returned OLDEST FIRST, at most
-  // limit (clamped to 1..kMaxPageLimit). has_more is true iff older messages exist.
+  // limit (clamped to 1..kMaxPageLimit). has_more is true iff older messages exist. Delete
+  // events are not listed (their targets show as tombstones).
   [[nodiscard]] virtual bool page(std::string_view room, std::optional<int64_t> before_id,
                                   int limit, std::vector<proto::ChatMessage>& out,
                                   bool& has_more) = 0;
 
   // Messages with after_id < id <= upto_id, oldest first, at most max_count (<= 0 gives none).
+  // Delete events included: a catch-up replays them in order.
   [[nodiscard]] virtual bool range(std::string_view room, int64_t after_id, int64_t upto_id,
                                    int max_count, std::vector<proto::ChatMessage>& out) = 0;
 
@@ -59,6 +63,11 @@ class Store {
   // room's record (first join since start, or since the record was dropped) and resumes after it;
   // retention never removes a room's newest message, so ids are never reused.
   [[nodiscard]] virtual bool last_id(std::string_view room, int64_t& out) = 0;
+
+  // The stored entry with this id (a message, a tombstone or a delete event): found is false when
+  // there is none. For delete_msg's checks (who wrote it, is it already deleted).
+  [[nodiscard]] virtual bool find_message(std::string_view room, int64_t id,
+                                          proto::ChatMessage& out, bool& found) = 0;
 
   // True iff the room has at least one stored message (false on error too).
   [[nodiscard]] virtual bool room_exists(std::string_view room) = 0;

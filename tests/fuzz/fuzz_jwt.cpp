@@ -50,12 +50,13 @@ void check_verified(const JwtClaims& c) {
   JwtClaims d;
   require(verify_jwt(again, kSecret, kNow, kLeeway, d) == JwtError::None);
   require(d.sub == c.sub && d.exp == c.exp && d.nbf == c.nbf && d.iat == minted.iat &&
-          d.rooms == c.rooms);
+          d.rooms == c.rooms && d.role == c.role && d.moderate == c.moderate);
   if (!c.name.empty()) require(d.name == c.name);
   if (c.name.empty()) require(d.name.size() <= kMaxJwtNameBytes && c.sub.starts_with(d.name));
   // Room checks on the claims never fail hard, whatever the ids.
   (void)room_allowed(c, c.sub);
   (void)room_allowed(c, "");
+  (void)may_moderate(c, c.sub);
 }
 
 JwtError verify(std::string_view token, JwtClaims& out) {

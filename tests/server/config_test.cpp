@@ -93,6 +93,22 @@ TEST_F(ConfigEnvTest, FormatListsEverySettingOnce) {
   EXPECT_EQ(out.find("FAULT"), std::string::npos) << "test switches are not settings";
 }
 
+TEST_F(ConfigEnvTest, ApiKeysRepeatableFlagOrCommaSeparatedEnv) {
+  ServerConfig off;
+  ASSERT_TRUE(parse({}, off));
+  EXPECT_TRUE(off.api_keys.empty());  // no key: the server API is off
+  ServerConfig flags;
+  ASSERT_TRUE(parse({"--api-key", "k-one", "--api-key", "k-two"}, flags));
+  EXPECT_EQ(flags.api_keys, (std::vector<std::string>{"k-one", "k-two"}));
+  env("RTCHAT_API_KEY", "old-key-123,new-key-456");
+  ServerConfig from_env;
+  ASSERT_TRUE(parse({}, from_env));
+  EXPECT_EQ(from_env.api_keys, (std::vector<std::string>{"old-key-123", "new-key-456"}));
+  const std::string out = format_config(from_env);
+  EXPECT_NE(out.find("RTCHAT_API_KEY=<hidden, 2 keys>\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("key-123"), std::string::npos) << out;
+}
+
 // The packaged /etc/rtchat/rtchat.env documents every setting: a new flag without a line there
 // fails here.
 TEST(PackagedEnvFile, ListsEverySetting) {

@@ -312,11 +312,49 @@ TEST(Jwt, RoomsClaimAllowsExactAndPrefixMatches) {
   EXPECT_TRUE(room_allowed(star, "lobby"));
 }
 
+TEST(Jwt, ModeratorRightFromRoleOrModerateList) {
+  JwtClaims c;
+  ASSERT_EQ(verify(sign_raw(kHs256Header,
+                            R"({"sub":"m1","exp":1700003600,"moderate":["general","team-*"]})"),
+                   c),
+            JwtError::None);
+  ASSERT_TRUE(c.moderate.has_value());
+  EXPECT_TRUE(c.role.empty());
+  EXPECT_TRUE(may_moderate(c, "general"));
+  EXPECT_TRUE(may_moderate(c, "team-a"));
+  EXPECT_FALSE(may_moderate(c, "general2"));
+  EXPECT_FALSE(may_moderate(c, "team"));
+
+  ASSERT_EQ(
+      verify(sign_raw(kHs256Header, R"({"sub":"m2","exp":1700003600,"role":"moderator"})"), c),
+      JwtError::None);
+  EXPECT_EQ(c.role, "moderator");
+  EXPECT_TRUE(may_moderate(c, "any-room"));
+
+  JwtClaims plain = basic_claims();
+  EXPECT_FALSE(may_moderate(plain, "general"));  // no claim: only one's own messages
+  plain.role = "admin";
+  EXPECT_FALSE(may_moderate(plain, "general"));  // only "moderator" is a moderator role
+  plain.moderate.emplace();
+  EXPECT_FALSE(may_moderate(plain, "general"));
+
+  const auto bad = [&](std::string_view payload) {
+    return verify(sign_raw(kHs256Header, payload), c);
+  };
+  EXPECT_EQ(bad(R"({"sub":"u1","exp":1700003600,"role":7})"), JwtError::BadClaims);
+  EXPECT_EQ(bad(R"({"sub":"u1","exp":1700003600,"role":")" + std::string(33, 'r') + "\"}"),
+            JwtError::BadClaims);
+  EXPECT_EQ(bad(R"({"sub":"u1","exp":1700003600,"moderate":"general"})"), JwtError::BadClaims);
+  EXPECT_EQ(bad(R"({"sub":"u1","exp":1700003600,"moderate":[1]})"), JwtError::BadClaims);
+}
+
 TEST(Jwt, MintThenVerifyRoundTrips) {
   JwtClaims in = basic_claims();
   in.name = "Ada \"the\" \\ Lovelace\n";
   in.nbf = kNow - 10;
   in.rooms = std::vector<std::string>{"lobby", "ops-*"};
+  in.role = "moderator";
+  in.moderate = std::vector<std::string>{"ops-*"};
   const std::string token = mint_jwt(kSecret, in);
   ASSERT_FALSE(token.empty());
   JwtClaims out;
@@ -327,6 +365,8 @@ TEST(Jwt, MintThenVerifyRoundTrips) {
   EXPECT_EQ(out.iat, in.iat);
   EXPECT_EQ(out.nbf, in.nbf);
   EXPECT_EQ(out.rooms, in.rooms);
+  EXPECT_EQ(out.role, in.role);
+  EXPECT_EQ(out.moderate, in.moderate);
   EXPECT_EQ(verify_jwt(token, "wrong", kNow, 0, out), JwtError::BadSignature);
 
   JwtClaims minimal;
@@ -338,6 +378,8 @@ TEST(Jwt, MintThenVerifyRoundTrips) {
   EXPECT_EQ(out.name, "u9");
   EXPECT_TRUE(out.iat.has_value());
   EXPECT_FALSE(out.rooms.has_value());
+  EXPECT_TRUE(out.role.empty());
+  EXPECT_FALSE(out.moderate.has_value());
   EXPECT_EQ(mint_jwt("", minimal), "");
 }
 

@@ -30,6 +30,10 @@ class UnreadableStore final : public Store {
     out = 0;
     return false;
   }
+  bool find_message(std::string_view, int64_t, proto::ChatMessage&, bool& found) override {
+    found = false;
+    return false;
+  }
   bool room_exists(std::string_view) override { return false; }
   int64_t apply_retention(int64_t, int64_t, int64_t) override { return 0; }
   bool mark_read(std::span<ReadMark>, std::string&) override { return true; }

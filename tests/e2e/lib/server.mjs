@@ -64,14 +64,16 @@ export async function startServer(opts = {}) {
   return server;
 }
 
-// Mints an HS256 JWT like the server expects (sub, name, exp, optional rooms).
-export function mintToken(sub, { name, ttl = 3600, secret = TEST_SECRET, rooms, exp, nbf, alg = 'HS256' } = {}) {
+// Mints an HS256 JWT like the server expects (sub, name, exp, optional rooms, role, moderate).
+export function mintToken(sub, { name, ttl = 3600, secret = TEST_SECRET, rooms, exp, nbf, alg = 'HS256', role, moderate } = {}) {
   const b64 = (o) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
   const claims = { sub, exp: exp ?? now + ttl, iat: now };
   if (name !== undefined) claims.name = name;
   if (rooms !== undefined) claims.rooms = rooms;
   if (nbf !== undefined) claims.nbf = nbf;
+  if (role !== undefined) claims.role = role;
+  if (moderate !== undefined) claims.moderate = moderate;
   const head = b64({ alg, typ: 'JWT' }) + '.' + b64(claims);
   const sig = crypto.createHmac('sha256', secret).update(head).digest('base64url');
   return head + '.' + sig;
