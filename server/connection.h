@@ -46,6 +46,7 @@ struct Channel {
   // A recovering join is answered only once its catch-up is loaded (so the answer can say
   // whether it fits): its presence_state waits here until then.
   core::SharedFrame pending_state;
+  core::SharedFrame pending_state_tail;  // JoinAccepted::presence_state_tail
 };
 
 enum class Phase : uint8_t {

@@ -48,8 +48,22 @@ OwnedRoom* RoomOwner::find(std::string_view room) {
 void RoomOwner::mark_dirty(const std::string& room_key, OwnedRoom& room) {
   if (!room.diff_pending) {
     room.diff_pending = true;
+    room.diff_due_ms = pacing_.due_ms(room.last_diff_ms, core::mono_millis(), room.member_count());
     dirty_.push_back(&room_key);
   }
+}
+
+void RoomOwner::queue_turn_join(OwnedRoom& room, JoinRoom&& join) {
+  if (room.joins_this_turn.empty()) {
+    auto it = rooms_.find(join.room);
+    if (it == rooms_.end()) return;  // not expected: the caller holds the record
+    joining_.push_back(&it->first);
+  }
+  room.joins_this_turn.push_back(std::move(join));
+}
+
+void RoomOwner::cancel_turn_join(OwnedRoom& room, const ConnRef& conn) {
+  std::erase_if(room.joins_this_turn, [&](const JoinRoom& j) { return j.conn == conn; });
 }
 
 OwnedRoom& RoomOwner::ensure(const std::string& room_id) {
@@ -67,9 +81,9 @@ void RoomOwner::apply_loaded(OwnedRoom& room, int64_t last_id) {
 }
 
 bool RoomOwner::is_unused(const OwnedRoom& room) {
-  return !room.has_members() && room.joins_waiting.empty() && room.appends_in_flight == 0 &&
-         !room.load_pending && !room.diff_pending && !room.cluster_watched &&
-         room.remote_presence.empty() && !room.remote_diff_pending;
+  return !room.has_members() && room.joins_waiting.empty() && room.joins_this_turn.empty() &&
+         room.appends_in_flight == 0 && !room.load_pending && !room.diff_pending &&
+         !room.cluster_watched && room.remote_presence.empty() && !room.remote_diff_pending;
 }
 
 bool RoomOwner::drop_if_unused(const std::string& room_id) {
@@ -80,6 +94,7 @@ bool RoomOwner::drop_if_unused(const std::string& room_id) {
   const std::string* key = &it->first;
   std::erase(dirty_, key);
   std::erase(remote_dirty_, key);
+  std::erase(joining_, key);
   rooms_.erase(it);
   return true;
 }

@@ -45,7 +45,9 @@ Shard::Shard(unsigned index, SharedState& shared, int listen_fd)
       shared_(shared),
       config_(*shared.config),
       listen_fd_(listen_fd),
-      owner_(index, config_.effective_shards()) {}
+      owner_(index, config_.effective_shards()) {
+  owner_.set_pacing(PresencePacing{.per_member_us = config_.presence_pace_us_per_member});
+}
 
 Shard::~Shard() = default;
 
@@ -134,7 +136,9 @@ void Shard::run() {
     // kernel until a completion, a doorbell or the next timer tick.
     bool backlog = storage_outbox_->backlog() > 0;
     for (auto& o : outboxes_) backlog |= o && o->backlog() > 0;
-    int wait_ms = backlog ? 1 : static_cast<int>(std::max<int64_t>(1, next_sweep_ms_ - now));
+    // The next wake: a sweep, or a room's paced presence diff (presence_pacing.h).
+    const int64_t next_ms = std::min(next_sweep_ms_, owner_.next_diff_due_ms());
+    int wait_ms = backlog ? 1 : static_cast<int>(std::max<int64_t>(1, next_ms - now));
     const bool slept = doorbell_.sleep_unless_pending(
         [&] {
           bool pending = !self_queue_.empty();
@@ -313,6 +317,7 @@ bool Shard::poll_mailboxes() {
 }
 
 void Shard::end_of_turn() {
+  answer_turn_joins();  // before the diffs: a joiner's state comes before the diff of its join
   flush_presence_diffs();
   // Connections that passed their outbound cap this turn (queue_frame): closed here, outside
   // the loops that found them (a close leaves rooms, which edits the member lists they walk).

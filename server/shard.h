@@ -21,6 +21,7 @@
 #include "server/connection.h"
 #include "server/metrics.h"
 #include "server/room_owner.h"
+#include "server/shard/presence_state_frames.h"
 #include "server/shard_messages.h"
 #include "server/static_files.h"
 #include "server/ws_frame.h"
@@ -187,6 +188,11 @@ class Shard {
   void on_cluster_room_synced(ClusterRoomSynced&& m);
   void broadcast_to_members(OwnedRoom& owned, RoomBroadcast&& b);  // to every member shard
   void flush_presence_diffs();
+  // The joins of this turn, room by room: one presence_state per room shared by all its joiners
+  // (shard_presence.cpp).
+  void answer_turn_joins();
+  void answer_join(JoinAccepted& accepted, std::optional<StoreCatchup>& catchup,
+                   const JoinRoom& join, PresenceStateFrames& frames);
   void broadcast_presence_diff(const std::string& room, OwnedRoom& owned,
                                const proto::PresenceDiff& diff);
   void add_local_member(const std::string& room, const ConnRef& ref);

@@ -114,29 +114,7 @@ void Shard::on_join_room(JoinRoom&& m) {
     record.joins_waiting.push_back(std::move(m));
     return;
   }
-  JoinAccepted accepted;
-  std::optional<StoreCatchup> catchup;
-  OwnedRoom& room = owner_.join(m, config_.recovery_limit, accepted, catchup);
-  if (!accepted.refused.empty()) {
-    send_to_shard(m.conn.shard, std::move(accepted));
-    return;
-  }
-  if (catchup) catchup->max_bytes = config_.outbound_cap_bytes / 2;  // see on_catchup_ready
-  if (catchup && storage_overloaded()) {
-    // Storage is behind: the client learns it must page history itself instead of the server
-    // queueing one more read without bound.
-    catchup.reset();
-    accepted.recovered = false;
-    accepted.catchup_pending = false;
-  }
-  proto::PresenceEntries state = owner_.presence_state(room);
-  std::string topic = topic_of(m.room);
-  accepted.presence_state = encode_frame(
-      m.format,
-      [&](std::string& o) { proto::phoenix::encode_presence_state(m.join_ref, topic, state, o); },
-      [&](std::string& o) { proto::binary::encode_presence_state(m.join_ref, topic, state, o); });
-  send_to_shard(m.conn.shard, std::move(accepted));
-  if (catchup) send_to_storage(std::move(*catchup));
+  owner_.queue_turn_join(record, std::move(m));  // answered at the end of the turn
 }
 
 void Shard::on_leave_room(LeaveRoom&& m) {
@@ -144,6 +122,7 @@ void Shard::on_leave_room(LeaveRoom&& m) {
   OwnedRoom* room = owner_.find(m.room);
   if (!room) return;
   std::erase_if(room->joins_waiting, [&](const JoinRoom& j) { return j.conn == m.conn; });
+  RoomOwner::cancel_turn_join(*room, m.conn);
   release_if_unused(m.room);
 }
 
@@ -151,7 +130,10 @@ void Shard::on_leave_room(LeaveRoom&& m) {
 // end of the turn once nothing else refers to it.
 void Shard::release_if_unused(const std::string& name) {
   OwnedRoom* room = owner_.find(name);
-  if (!room || room->has_members() || !room->joins_waiting.empty()) return;
+  if (!room || room->has_members() || !room->joins_waiting.empty() ||
+      !room->joins_this_turn.empty()) {
+    return;
+  }
   if (room->cluster_watched) {
     // The last member here left: stop receiving the room (its leave is still published).
     room->cluster_watched = false;
@@ -321,21 +303,23 @@ void Shard::broadcast_presence_diff(const std::string& room, OwnedRoom& owned,
 
 void Shard::flush_presence_diffs() {
   const bool cluster = !config_.cluster_url.empty();
-  owner_.take_pending_diffs(
-      [&](const std::string& room, OwnedRoom& owned, proto::PresenceDiff& diff) {
-        if (cluster) {
-          // This node's changes go to the other nodes too (remote ones never come back here).
-          ClusterPresenceOut out{room, {}, {}};
-          for (const auto& [user, metas] : diff.joins) {
-            for (const auto& meta : metas) out.joins.push_back(ClusterMeta{{}, user, meta});
-          }
-          for (const auto& [user, metas] : diff.leaves) {
-            for (const auto& meta : metas) out.leaves.push_back(ClusterMeta{{}, user, meta});
-          }
-          send_to_shard(config_.effective_shards(), std::move(out));
-        }
-        broadcast_presence_diff(room, owned, diff);
-      });
+  owner_.take_pending_diffs(core::mono_millis(), [&](const std::string& room, OwnedRoom& owned,
+                                                     proto::PresenceDiff& diff) {
+    if (cluster) {
+      // This node's changes go to the other nodes too (remote ones never come back here).
+      ClusterPresenceOut out{room, {}, {}};
+      for (const auto& [user, metas] : diff.joins) {
+        for (const auto& meta : metas) out.joins.push_back(ClusterMeta{{}, user, meta});
+      }
+      for (const auto& [user, metas] : diff.leaves) {
+        for (const auto& meta : metas) out.leaves.push_back(ClusterMeta{{}, user, meta});
+      }
+      send_to_shard(config_.effective_shards(), std::move(out));
+    }
+    broadcast_presence_diff(room, owned, diff);
+    // A paced diff may be the last thing a room without members waited for.
+    if (!owned.has_members()) maybe_unused_.push_back(room);
+  });
   if (cluster) {
     // Other nodes' changes: to this node's members only.
     owner_.take_remote_diffs(
@@ -390,10 +374,12 @@ void Shard::on_join_accepted(JoinAccepted&& m) {
     // if they fit the catch-up budget, and live frames are held until then.
     ch->catching_up = true;
     ch->pending_state = std::move(m.presence_state);
+    ch->pending_state_tail = std::move(m.presence_state_tail);
     return;
   }
   send_join_ok(*c, *ch, m.recovered);
   queue_frame(*c, std::move(m.presence_state));
+  if (!m.presence_state_tail.empty()) queue_frame(*c, std::move(m.presence_state_tail));
 }
 
 void Shard::send_join_ok(Connection& c, const Channel& ch, std::optional<bool> recovered) {
@@ -495,6 +481,7 @@ void Shard::on_catchup_ready(CatchupReady&& m) {
   const bool fits = !m.too_large && missed_bytes <= config_.outbound_cap_bytes / 2;
   send_join_ok(*c, *ch, fits);
   queue_frame(*c, std::move(ch->pending_state));
+  if (!ch->pending_state_tail.empty()) queue_frame(*c, std::move(ch->pending_state_tail));
   if (fits) {
     for (auto& frame : missed) queue_frame(*c, std::move(frame));
   }
