@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/clock.h"
+#include "core/heap_policy.h"
 #include "server/config.h"
 #include "server/dev_tokens.h"
 #include "server/jwt.h"
@@ -59,6 +60,7 @@ int mint_token_command(int argc, char** argv) {
 // defaults, as the server would run with it), secrets masked. The env file and the unit's flags
 // are checked with `sudo -u rtchat env $(cat /etc/rtchat/rtchat.env) rtchat-server config`.
 int print_config_command(int argc, char** argv) {
+  rtchat::core::tune_heap();
   rtchat::server::ServerConfig config;
   int exit_code = 0;
   if (!rtchat::server::parse_config(argc, argv, config, exit_code)) return exit_code;
@@ -75,6 +77,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "config") == 0) {
     return print_config_command(argc - 1, argv + 1);
   }
+  rtchat::core::tune_heap();
   rtchat::server::ServerConfig config;
   int exit_code = 0;
   if (!rtchat::server::parse_config(argc, argv, config, exit_code)) return exit_code;

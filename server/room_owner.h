@@ -159,6 +159,11 @@ class RoomOwner {
     }
   }
   [[nodiscard]] size_t room_count() const { return rooms_.size(); }
+  // Drops the per-user join budgets that are full again (KeyedRateLimit::prune), so a settled
+  // room holds none: called from the shard's once-a-second sweep.
+  void prune_join_budgets(int64_t now_ms) {
+    for (auto& [name, room] : rooms_) room.joins_per_user.prune(now_ms);
+  }
 
   // ---- room records: created on a first join, dropped when unused.
   // The store's answer for a new record: ids continue after last_id. In cluster mode an ok sync

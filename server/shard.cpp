@@ -11,6 +11,7 @@
 
 #include "core/affinity.h"
 #include "core/clock.h"
+#include "core/heap_policy.h"
 #include "core/unique_fd.h"
 #include "server/close_reasons.h"
 #include "server/http_response.h"
@@ -27,8 +28,11 @@ constexpr uint16_t kBufferGroup = 1;
 // the same instant; then recv ends with ENOBUFS and is re-armed at the end of the turn.
 constexpr uint32_t kRecvBuffers = 2048;
 constexpr uint32_t kRecvBufferBytes = 4096;
-constexpr size_t kMailboxBatch = 1024;   // messages taken from one mailbox per turn (fairness)
-constexpr int64_t kSweepEveryMs = 1000;  // coarse timers: one pass over the slots per second
+constexpr size_t kMailboxBatch = 1024;  // messages taken from one mailbox per turn (fairness)
+constexpr int64_t kSweepEveryMs = 1000;
+// Often enough that an idle server's RSS follows its live data a few seconds after a storm;
+// rarely enough that the walk of the free lists costs nothing measurable.
+constexpr int64_t kTrimEveryMs = 5000;   // coarse timers: one pass over the slots per second
 constexpr int64_t kCloseFlushMs = 5000;  // a closing client gets this long to read its last bytes
 // After our last byte (close frame, HTTP response) we shut down writing and keep reading for this
 // long: closing with unread input would make the kernel send a reset that can destroy the close
@@ -50,6 +54,14 @@ Shard::Shard(unsigned index, SharedState& shared, int listen_fd)
 }
 
 Shard::~Shard() = default;
+
+// One shard trims for the whole process (malloc_trim covers every arena): the holes a storm
+// left between idle connections' blocks go back to the kernel within kTrimEveryMs.
+void Shard::release_heap_if_due(int64_t now_ms) {
+  if (index_ != 0 || now_ms < next_trim_ms_) return;
+  next_trim_ms_ = now_ms + kTrimEveryMs;
+  core::release_free_heap();
+}
 
 void Shard::wire(const ShardWiring& wiring) {
   wiring_ = wiring;
@@ -383,6 +395,8 @@ void Shard::start_linger(Connection& c) {
 
 void Shard::sweep(int64_t now_ms) {
   if (!accept_armed_ && !draining_) arm_accept();
+  owner_.prune_join_budgets(now_ms);
+  release_heap_if_due(now_ms);
   int64_t now_s = core::unix_millis() / 1000;
   size_t released = 0;
   for (auto& slot : slots_) {
@@ -399,6 +413,7 @@ void Shard::sweep(int64_t now_ms) {
           close_with(c, Close::TokenExpired);
         } else {
           released += release_idle_wslay(c) ? 1 : 0;
+          c.joins_per_topic.prune(now_ms);  // an idle socket keeps no join budget table
         }
         break;
       case Phase::Closing:
@@ -627,8 +642,10 @@ void Shard::end_websocket(Connection& c) {
 
 void Shard::leave_all_channels(Connection& c) {
   for (auto& ch : c.channels) {
-    if (ch.is_joined) remove_local_member(ch.room, c.ref);
-    send_to_shard(owner_shard(ch.room, config_.effective_shards()), LeaveRoom{ch.room, c.ref});
+    std::string room(ch.room());
+    if (ch.is_joined) remove_local_member(room, c.ref);
+    const unsigned owner = owner_shard(room, config_.effective_shards());
+    send_to_shard(owner, LeaveRoom{std::move(room), c.ref});
   }
   c.channels.clear();
   c.held_bytes = 0;

@@ -83,6 +83,7 @@ class Shard {
   void end_of_turn();
   void flush_connection(Connection& c);
   void sweep(int64_t now_ms);
+  void release_heap_if_due(int64_t now_ms);  // shard 0: free heap pages back to the kernel
   void begin_drain();
   Connection* lookup(const ConnRef& ref);
   Connection* lookup(uint32_t slot, uint32_t generation);
@@ -213,6 +214,7 @@ class Shard {
   bool draining_ = false;
   int64_t drain_deadline_ms_ = 0;
   int64_t next_sweep_ms_ = 0;
+  int64_t next_trim_ms_ = 0;
 
   std::vector<std::unique_ptr<Connection>> slots_;
   std::vector<uint32_t> generations_;

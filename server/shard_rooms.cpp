@@ -372,9 +372,9 @@ void Shard::on_join_accepted(JoinAccepted&& m) {
   if (m.catchup_pending) {
     // Answered in on_catchup_ready, once the missed messages are loaded: recovered is true only
     // if they fit the catch-up budget, and live frames are held until then.
-    ch->catching_up = true;
-    ch->pending_state = std::move(m.presence_state);
-    ch->pending_state_tail = std::move(m.presence_state_tail);
+    ch->catchup = std::make_unique<CatchupHold>();
+    ch->catchup->pending_state = std::move(m.presence_state);
+    ch->catchup->pending_state_tail = std::move(m.presence_state_tail);
     return;
   }
   send_join_ok(*c, *ch, m.recovered);
@@ -407,7 +407,7 @@ void Shard::on_broadcast(RoomBroadcast&& b) {
     const core::SharedFrame* frame = &b.json;
     if (c->format == WireFormat::Binary) frame = &b.binary;
     if (frame->empty()) continue;  // binary member joined after the owner encoded: it recovers
-    if (ch->catching_up) {
+    if (ch->catching_up()) {
       hold_frame(*c, *ch, b.message_id, *frame);
     } else {
       queue_frame(*c, *frame);
@@ -423,8 +423,8 @@ void Shard::on_broadcast(RoomBroadcast&& b) {
 void Shard::hold_frame(Connection& c, Channel& ch, int64_t message_id,
                        const core::SharedFrame& frame) {
   if (c.is_too_slow) return;
-  ch.held.push_back(HeldFrame{message_id, frame});
-  ch.held_bytes += frame.size();
+  ch.catchup->held.push_back(HeldFrame{message_id, frame});
+  ch.catchup->held_bytes += frame.size();
   c.held_bytes += frame.size();
   // Held frames are output waiting for the catch-up: they count against the same cap, so a
   // slow catch-up in a busy room cannot grow the held list without bound.
@@ -460,13 +460,15 @@ void Shard::on_catchup_ready(CatchupReady&& m) {
   Channel* ch = c->find_channel(topic);
   // Only the catch-up of the channel's own join: one of a join that a rejoin replaced covers
   // another range (its last_seen_id), and taking it would end this join's hold too early.
-  if (!ch || ch->join_id != m.join_id || !ch->catching_up) return;
+  if (!ch || ch->join_id != m.join_id || !ch->catching_up()) return;
   if (!m.ok) {
     // The missed messages cannot be read now: the join fails (the client retries it with its
     // backoff, still from its last_seen_id).
     Channel gone = c->take_channel(ch);
-    remove_local_member(gone.room, c->ref);
-    send_to_shard(owner_shard(gone.room, config_.effective_shards()), LeaveRoom{gone.room, c->ref});
+    std::string room(gone.room());
+    remove_local_member(room, c->ref);
+    const unsigned owner = owner_shard(room, config_.effective_shards());
+    send_to_shard(owner, LeaveRoom{std::move(room), c->ref});
     send_error_reply(*c, gone.join_ref, gone.join_push_ref, topic, "storage unavailable");
     return;
   }
@@ -480,19 +482,17 @@ void Shard::on_catchup_ready(CatchupReady&& m) {
   // make it reconnect into the same catch-up: it gets recovered: false and pages history.
   const bool fits = !m.too_large && missed_bytes <= config_.outbound_cap_bytes / 2;
   send_join_ok(*c, *ch, fits);
-  queue_frame(*c, std::move(ch->pending_state));
-  if (!ch->pending_state_tail.empty()) queue_frame(*c, std::move(ch->pending_state_tail));
+  std::unique_ptr<CatchupHold> hold = std::move(ch->catchup);
+  queue_frame(*c, std::move(hold->pending_state));
+  if (!hold->pending_state_tail.empty()) queue_frame(*c, std::move(hold->pending_state_tail));
   if (fits) {
     for (auto& frame : missed) queue_frame(*c, std::move(frame));
   }
   // Live frames that arrived meanwhile: those the catch-up already covered are dropped by id.
-  for (auto& h : ch->held) {
+  for (auto& h : hold->held) {
     if (h.message_id == 0 || h.message_id > m.upto_id) queue_frame(*c, std::move(h.frame));
   }
-  c->held_bytes -= ch->held_bytes;
-  ch->held_bytes = 0;
-  ch->held.clear();
-  ch->catching_up = false;
+  c->held_bytes -= hold->held_bytes;
 }
 
 void Shard::on_page_done(StorePageDone&& d) {

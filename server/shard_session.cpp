@@ -290,7 +290,7 @@ void Shard::handle_join(Connection& c, proto::ClientMessage& m) {
   if (Channel* old = c.find_channel(m.topic)) {
     // A second join of a joined topic replaces the first (Phoenix: phx_close for the old ref).
     send_channel_close(c, *old);
-    if (old->is_joined) remove_local_member(old->room, c.ref);
+    if (old->is_joined) remove_local_member(room, c.ref);
     send_to_shard(owner_shard(room, config_.effective_shards()), LeaveRoom{room, c.ref});
     c.take_channel(old);
   }
@@ -300,7 +300,6 @@ void Shard::handle_join(Connection& c, proto::ClientMessage& m) {
     return;
   }
   Channel ch;
-  ch.room = room;
   ch.topic = m.topic;
   ch.join_id = ++c.last_join_id;
   ch.join_ref = m.join_ref;
@@ -334,13 +333,16 @@ void Shard::handle_leave(Connection& c, proto::ClientMessage& m) {
   if (m.join_ref && m.join_ref != ch->join_ref) return;  // stale leave
   send_reply(c, std::move(ok));
   send_channel_close(c, *ch);
-  if (ch->is_joined) remove_local_member(ch->room, c.ref);
-  send_to_shard(owner_shard(ch->room, config_.effective_shards()), LeaveRoom{ch->room, c.ref});
+  std::string room(ch->room());
+  if (ch->is_joined) remove_local_member(room, c.ref);
+  const unsigned owner = owner_shard(room, config_.effective_shards());
+  send_to_shard(owner, LeaveRoom{std::move(room), c.ref});
   c.take_channel(ch);
 }
 
 void Shard::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
-  unsigned owner = owner_shard(ch.room, config_.effective_shards());
+  const std::string room(ch.room());
+  unsigned owner = owner_shard(room, config_.effective_shards());
   switch (m.event) {
     case proto::ClientEvent::NewMsg: {
       size_t chars = utf8_chars(m.body);
@@ -354,7 +356,7 @@ void Shard::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
         send_error_reply(c, m.join_ref, m.ref, m.topic, "overloaded");
         return;
       }
-      send_to_shard(owner, Publish{ch.room, c.ref, m.join_ref, m.ref, c.claims.sub, c.claims.name,
+      send_to_shard(owner, Publish{room, c.ref, m.join_ref, m.ref, c.claims.sub, c.claims.name,
                                    std::move(m.body), core::mono_micros()});
       return;
     }
@@ -376,7 +378,7 @@ void Shard::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
       }
       c.history_pending = true;
       StorePage page;
-      page.room = ch.room;
+      page.room = room;
       page.conn = c.ref;
       page.join_ref = m.join_ref;
       page.ref = m.ref;
@@ -393,7 +395,7 @@ void Shard::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
       }
       c.last_typing_ms = now;
       metrics_.typing_events.add();
-      send_to_shard(owner, Typing{ch.room, c.ref, c.claims.sub, c.claims.name});
+      send_to_shard(owner, Typing{room, c.ref, c.claims.sub, c.claims.name});
       proto::Reply ok;
       ok.join_ref = m.join_ref;
       ok.ref = m.ref;
