@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "proto/phoenix_codec.h"
-#include "server/outbound_queue.h"
-#include "server/ws_frame.h"
+#include "server/net/outbound_queue.h"
+#include "server/net/ws_frame.h"
 
 namespace {
 

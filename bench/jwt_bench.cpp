@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "server/jwt.h"
+#include "server/auth/jwt.h"
 
 namespace {
 

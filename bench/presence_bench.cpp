@@ -9,7 +9,7 @@
 #include <string>
 
 #include "proto/phoenix_codec.h"
-#include "server/room_owner.h"
+#include "server/shard/room_owner.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "server/sqlite_store.h"
+#include "server/storage/sqlite_store.h"
 
 namespace {
 

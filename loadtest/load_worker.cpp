@@ -12,8 +12,8 @@
 #include <ctime>
 #include <exception>
 
-#include "loadtest/jwt_mint.h"
 #include "loadtest/message_body.h"
+#include "loadtest/user_token.h"
 #include "loadtest/worker_link.h"
 
 namespace rtchat::loadtest {
@@ -466,9 +466,8 @@ void LoadWorker::on_connect(LoadConnection& c, int res) {
   }
   arm_recv(c);
   c.ws_key = client::make_websocket_key();
-  std::string token = mint_hs256(
-      config_.jwt_secret, "lt" + std::to_string(c.index), "load" + std::to_string(c.index),
-      std::time(nullptr), static_cast<int64_t>(config_.warmup_s + config_.duration_s) + 3600);
+  std::string token = mint_user_token(config_.jwt_secret, c.index,
+                                      static_cast<int64_t>(config_.warmup_s + config_.duration_s));
   const std::string host_port = config_.host + ":" + std::to_string(config_.port);
   const std::string path = "/socket/websocket?vsn=2.0.0&token=" + token;
   if (c.out.empty()) dirty_.push_back(static_cast<uint32_t>(&c - conns_.data()));

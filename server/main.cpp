@@ -6,9 +6,9 @@
 
 #include "core/clock.h"
 #include "core/heap_policy.h"
+#include "server/auth/dev_tokens.h"
+#include "server/auth/jwt.h"
 #include "server/config.h"
-#include "server/dev_tokens.h"
-#include "server/jwt.h"
 #include "server/server.h"
 #include "server/web_root.h"
 

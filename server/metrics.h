@@ -101,4 +101,18 @@ struct StorageMetrics {
   LatencyHistogram commit_latency;
 };
 
+// The cluster link's state for /healthz and /readyz: Off without --cluster. Written by the link
+// thread, read by every shard (one relaxed atomic; no other state is shared).
+enum class ClusterHealth : int { Off = 0, Up = 1, Down = 2 };
+class ClusterStatus {
+ public:
+  void set(ClusterHealth h) { value_.store(static_cast<int>(h), std::memory_order_relaxed); }
+  [[nodiscard]] ClusterHealth get() const {
+    return static_cast<ClusterHealth>(value_.load(std::memory_order_relaxed));
+  }
+
+ private:
+  std::atomic<int> value_{static_cast<int>(ClusterHealth::Off)};
+};
+
 }  // namespace rtchat::server

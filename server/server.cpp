@@ -17,14 +17,14 @@
 
 #include "core/clock.h"
 #include "core/unique_fd.h"
-#include "server/cluster_link.h"
-#include "server/cluster_store.h"
+#include "server/cluster/cluster_link.h"
+#include "server/cluster/cluster_store.h"
 #include "server/log.h"
-#include "server/memory_store.h"
 #include "server/service_notify.h"
-#include "server/shard.h"
-#include "server/sqlite_store.h"
-#include "server/storage_thread.h"
+#include "server/shard/shard.h"
+#include "server/storage/memory_store.h"
+#include "server/storage/sqlite_store.h"
+#include "server/storage/storage_thread.h"
 #include "server/web_root.h"
 
 namespace rtchat::server {
@@ -107,6 +107,7 @@ int run_server(ServerConfig config) {
     store = open_sqlite_store(SqliteOptions{
         (std::filesystem::path(config.data_dir) / "rtchat.db").string(), config.sync_full});
   }
+  ClusterStatus cluster_status;       // Off unless the link below runs
   std::unique_ptr<ClusterLink> link;  // --cluster: the node's one thread that talks to Redis
   if (!config.cluster_url.empty()) {
     if (config.node_id.empty()) {
@@ -116,7 +117,7 @@ int run_server(ServerConfig config) {
       config.node_id = id;
     }
     store = make_cluster_store(std::move(store), config);
-    link = std::make_unique<ClusterLink>(config, shards);
+    link = std::make_unique<ClusterLink>(config, shards, cluster_status);
   }
   // No per-room state is read at startup: an owner shard asks the storage thread for a room's
   // last id when the room's record is created (StoreLoadRoom), so memory follows the rooms in use,
@@ -135,6 +136,7 @@ int run_server(ServerConfig config) {
   shared.static_files = static_files.get();
   StorageThread storage(std::move(store), config, shards);
   shared.storage_metrics = &storage.metrics();
+  shared.cluster_status = &cluster_status;
 
   std::vector<std::unique_ptr<Shard>> shard_list;
   for (unsigned i = 0; i < shards; ++i) {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 
+#include "proto/base64.h"
 #include "proto/binary_codec.h"
 #include "proto/phoenix_codec.h"
 
@@ -24,11 +25,7 @@ constexpr size_t kMaxControlPayloadBytes = 125;
 constexpr std::string_view kWebSocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 std::string base64(const unsigned char* data, size_t size) {
-  std::string out(4 * ((size + 2) / 3), '\0');
-  const int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(static_cast<size_t>(n));
-  return out;
+  return proto::base64_encode(std::string_view(reinterpret_cast<const char*>(data), size));
 }
 
 // Base64 with '=' padding dropped, as phoenix.js builds its auth-token subprotocol

@@ -4,7 +4,7 @@
 
 #include "proto/binary_codec.h"
 #include "proto/phoenix_codec.h"
-#include "server/ws_frame.h"
+#include "server/net/ws_frame.h"
 
 namespace rtchat::server {
 namespace {

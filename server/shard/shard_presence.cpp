@@ -2,7 +2,7 @@
 // same presence_state (the room after all of the turn's joins), encoded once per wire format
 // (PresenceStateFrames). The state still reaches each joiner before any diff that follows its
 // join: the diffs of the turn are flushed after this, on the same owner -> member queues.
-#include "server/shard.h"
+#include "server/shard/shard.h"
 
 namespace rtchat::server {
 

@@ -28,7 +28,7 @@ async function newPage({ width = 1280, height = 800 } = {}) {
   page.setDefaultTimeout(kWait);
   page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
   page.on('pageerror', (e) => pageErrors.push(String(e)));
-  // The page runs under a CSP with Trusted Types (server/static_files.cpp): a violation is only a
+  // The page runs under a CSP with Trusted Types (server/net/static_files.cpp): a violation is only a
   // console message, not a page error.
   page.on('console', (m) => {
     if (/trusted ?type|content security policy/i.test(m.text())) pageErrors.push(`console: ${m.text()}`);

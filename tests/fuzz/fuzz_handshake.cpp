@@ -1,4 +1,4 @@
-// Fuzzes the WebSocket opening handshake (server/handshake.h): arbitrary bytes are parsed as an
+// Fuzzes the WebSocket opening handshake (server/net/handshake.h): arbitrary bytes are parsed as an
 // HTTP request (the only way a request reaches check_upgrade), then checked as an upgrade. Beyond
 // no crash, leak or UB: a refusal has a status the contract names and a one-response HTTP text;
 // an accept carries the RFC 6455 accept key, and nothing the client sent can add a header line.
@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "fuzz_invariants.h"
-#include "server/handshake.h"
-#include "server/http_request.h"
+#include "server/net/handshake.h"
+#include "server/net/http_request.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Fuzzes the HTTP/1.1 request parser (server/http_request.h) with arbitrary bytes. Beyond no
+// Fuzzes the HTTP/1.1 request parser (server/net/http_request.h) with arbitrary bytes. Beyond no
 // crash, leak or UB: the outcome does not depend on how the bytes are split across feeds (a
 // request arrives in whatever segments TCP gives), Complete accounts for exactly the request's
 // bytes, and a parsed request holds what the parser promises.
@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "fuzz_invariants.h"
-#include "server/http_request.h"
+#include "server/net/http_request.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
-// Fuzzes JWT decoding and verification (server/jwt.h). Each input is used three ways: as a token
-// verbatim (almost always stopped at shape, Base64, header or signature), as the payload JSON of
-// a token signed with the right key (so the claim parser is reached), and as Base64 text. Beyond
+// Fuzzes JWT decoding and verification (server/auth/jwt.h). Each input is used three ways: as a
+// token verbatim (almost always stopped at shape, Base64, header or signature), as the payload JSON
+// of a token signed with the right key (so the claim parser is reached), and as Base64 text. Beyond
 // no crash, leak or UB: a verified token's claims obey the documented bounds and survive a
 // mint -> verify round trip.
 #include <openssl/hmac.h>
@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "fuzz_invariants.h"
-#include "server/jwt.h"
+#include "server/auth/jwt.h"
 
 namespace {
 

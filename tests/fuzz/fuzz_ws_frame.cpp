@@ -1,5 +1,5 @@
-// Fuzzes the inbound frame-header checker (FrameBoundary, server/ws_frame.h) and cross-checks it
-// against wslay, which parses the same bytes in the server. Beyond no crash, leak or UB:
+// Fuzzes the inbound frame-header checker (FrameBoundary, server/net/ws_frame.h) and cross-checks
+// it against wslay, which parses the same bytes in the server. Beyond no crash, leak or UB:
 // - the verdict does not depend on how the stream is split into receives, and valid_prefix points
 //   at the same byte;
 // - wslay, given only the bytes FrameBoundary accepts (as the shard does), never meets a framing
@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "fuzz_invariants.h"
-#include "server/ws_frame.h"
+#include "server/net/ws_frame.h"
 
 namespace {
 

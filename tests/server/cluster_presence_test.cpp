@@ -2,7 +2,7 @@
 // replaced by a snapshot, and dropped per dead node, each change queued as a remote diff.
 #include <gtest/gtest.h>
 
-#include "server/room_owner.h"
+#include "server/shard/room_owner.h"
 
 namespace rtchat::server {
 namespace {

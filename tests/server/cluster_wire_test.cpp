@@ -1,4 +1,4 @@
-#include "server/cluster_wire.h"
+#include "server/cluster/cluster_wire.h"
 
 #include <gtest/gtest.h>
 

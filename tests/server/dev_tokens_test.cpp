@@ -1,4 +1,4 @@
-#include "server/dev_tokens.h"
+#include "server/auth/dev_tokens.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-#include "server/jwt.h"
+#include "server/auth/jwt.h"
 
 namespace rtchat::server {
 namespace {

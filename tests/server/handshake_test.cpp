@@ -1,12 +1,12 @@
-#include "server/handshake.h"
+#include "server/net/handshake.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "server/http_response.h"
-#include "server/jwt.h"
+#include "proto/base64.h"
+#include "server/net/http_response.h"
 
 namespace rtchat::server {
 namespace {
@@ -52,7 +52,7 @@ TEST(WebSocketAcceptKey, MatchesRfc6455Sample) {
 TEST(Base64DecodeAny, DecodesTheAuthTokenSubprotocolForms) {
   auto dec = [](std::string_view in) -> std::optional<std::string> {
     std::string out;
-    if (!base64_decode_any(in, out)) return std::nullopt;
+    if (!proto::base64_decode_any(in, out)) return std::nullopt;
     return out;
   };
   EXPECT_EQ(dec("ZGV2LXRva2Vu"), "dev-token");

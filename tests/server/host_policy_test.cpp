@@ -1,4 +1,4 @@
-#include "server/host_policy.h"
+#include "server/net/host_policy.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "server/http_request.h"
+#include "server/net/http_request.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "server/join_limits.h"
+#include "server/shard/join_limits.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "server/jwt.h"
+#include "server/auth/jwt.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -9,8 +9,13 @@
 #include <string>
 #include <string_view>
 
+#include "proto/base64.h"
+
 namespace rtchat::server {
 namespace {
+
+using proto::base64_decode_any;
+using proto::base64url_encode;
 
 constexpr std::string_view kSecret = "test-secret-0123456789";
 constexpr int64_t kNow = 1'700'000'000;

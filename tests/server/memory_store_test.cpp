@@ -1,7 +1,7 @@
-// The Store contract (server/store.h), run against MemoryStore and SqliteStore alike: whatever
-// the storage thread sees must not depend on the backend. SQLite-only behaviour (files, schema,
-// disk full) stays in sqlite_store_test.cpp.
-#include "server/memory_store.h"
+// The Store contract (server/storage/store.h), run against MemoryStore and SqliteStore alike:
+// whatever the storage thread sees must not depend on the backend. SQLite-only behaviour (files,
+// schema, disk full) stays in sqlite_store_test.cpp.
+#include "server/storage/memory_store.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "server/sqlite_store.h"
+#include "server/storage/sqlite_store.h"
 #include "support/message_fixtures.h"
 #include "support/test_support.h"
 

@@ -1,10 +1,10 @@
-// The history page byte cap (server/storage_thread.h): what one history request may queue.
+// The history page byte cap (server/storage/storage_thread.h): what one history request may queue.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "server/storage_thread.h"
+#include "server/storage/storage_thread.h"
 
 namespace rtchat::server {
 namespace {

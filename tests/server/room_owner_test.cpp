@@ -1,4 +1,4 @@
-#include "server/room_owner.h"
+#include "server/shard/room_owner.h"
 
 #include <gtest/gtest.h>
 

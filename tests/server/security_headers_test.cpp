@@ -6,8 +6,8 @@
 #include <fstream>
 #include <string>
 
-#include "server/http_response.h"
-#include "server/static_files.h"
+#include "server/net/http_response.h"
+#include "server/net/static_files.h"
 #include "support/test_support.h"
 
 namespace rtchat::server {

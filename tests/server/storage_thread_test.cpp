@@ -1,7 +1,7 @@
 // The storage thread's answer to StoreLoadRoom (issue 12, item 4): an owner shard creating a room
 // record asks for the room's last id; a read failure is an answer too (ok = false), so the joins
 // waiting for it get an error instead of hanging.
-#include "server/storage_thread.h"
+#include "server/storage/storage_thread.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <memory>
 #include <thread>
 
-#include "server/memory_store.h"
+#include "server/storage/memory_store.h"
 #include "support/message_fixtures.h"
 
 namespace rtchat::server {

@@ -1,6 +1,6 @@
-// FrameBoundary (server/ws_frame.h): the inbound frame-header checks of RFC 6455 section 5, table
-// driven, each case fed whole and byte by byte.
-#include "server/ws_frame.h"
+// FrameBoundary (server/net/ws_frame.h): the inbound frame-header checks of RFC 6455 section 5,
+// table driven, each case fed whole and byte by byte.
+#include "server/net/ws_frame.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/close_reasons.h"
+#include "server/net/close_reasons.h"
 
 namespace rtchat::server {
 namespace {

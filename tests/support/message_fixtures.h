@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "proto/messages.h"
-#include "server/store.h"
+#include "server/storage/store.h"
 
 namespace rtchat::testing {
 

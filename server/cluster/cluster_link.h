@@ -1,0 +1,137 @@
+// The cluster link (--cluster redis://HOST:PORT): the one thread of a node that talks to Redis, so
+// that the shards never block on the network (ARCHITECTURE.md, "Threads"). It is wired as one
+// more mailbox peer of every shard: index = shard count in each shard's inbox_from/outbox_to.
+//
+// What it does (docs/cluster.md has the why):
+// - Order: a ClusterPublish runs one Lua script (INCR the room's sequence -> id, XADD to the room's
+//   stream, PUBLISH on the room's channel). Every node subscribed to the room, the publishing one
+//   included, hands the room's owner shard one ClusterDeliver per id, in id order, each id once
+//   (gaps are filled from the stream). The ClusterPublishDone (the client's ok) follows the
+//   delivery of its id, so a sender sees its message before its ok, as on a single node.
+// - Rooms: SUBSCRIBE only while the owner shard says the node has members (ClusterWatch); on each
+//   subscribe the room's baseline (last id) and the other nodes' presence are read and sent back
+//   as ClusterRoomSynced.
+// - Presence: this node's metas per room live in a Redis hash and changes are published; a
+//   liveness key (PX 3000, refreshed every second) says the node is up. Nodes whose key expired
+//   are announced to the shards as ClusterNodeDown, and their metas are deleted from Redis.
+// - Redis down: publishes get "cluster unavailable", rooms run local-only, reconnection retries
+//   with backoff (100 ms doubling to 2 s), then resubscribes and resyncs every room.
+//
+// Thread-confined: everything below the public API runs on the link thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/doorbell.h"
+#include "core/mailbox.h"
+#include "server/cluster/redis_reply.h"
+#include "server/config.h"
+#include "server/messages/shard_message.h"
+#include "server/metrics.h"
+
+namespace rtchat::server {
+
+class ClusterLink {
+ public:
+  // status: where /healthz and /readyz read the link's state (owned by the wiring).
+  ClusterLink(const ServerConfig& config, unsigned shards, ClusterStatus& status);
+  ClusterLink(const ClusterLink&) = delete;
+  ClusterLink& operator=(const ClusterLink&) = delete;
+  ClusterLink(ClusterLink&&) = delete;
+  ClusterLink& operator=(ClusterLink&&) = delete;
+  ~ClusterLink();
+
+  core::Doorbell& doorbell() { return doorbell_; }
+  // shard -> link
+  core::Mailbox<ShardMessage>& inbox(unsigned shard) { return *inboxes_[shard]; }
+  // Wiring before start(): link -> shard.
+  void set_shard_mailbox(unsigned shard, core::Mailbox<ShardMessage>& mailbox);
+  void start();
+  // Call after the shards have stopped: publishes their last presence leaves, deletes the
+  // liveness key, then stops.
+  void stop();
+
+ private:
+  struct Room {
+    bool wanted = false;                            // the owner shard has members (ClusterWatch)
+    bool subscribed = false;                        // synced on the current Redis connection
+    int64_t last_delivered = -1;                    // -1: never synced
+    std::map<int64_t, proto::ChatMessage> pending;  // arrived ahead of a gap
+    std::multimap<int64_t, ClusterPublishDone> acks;
+    int64_t gap_since_ms = 0;
+  };
+  struct Pending {  // one pipelined command awaiting its reply
+    bool is_publish = false;
+    size_t publish = 0;  // index into publishes_
+  };
+  using ReplyPtr = RedisReplyPtr;
+  using ContextPtr = RedisContextPtr;
+
+  void run(std::stop_token stop);
+  bool drain_inboxes();
+  void handle(ShardMessage&& m);
+  void flush_pipeline();
+  void flush_subscriptions();
+  void read_subscriptions();
+  void on_sub_reply(redisReply* r);
+  void sync_room(const std::string& name);
+  void offer(const std::string& name, Room& room, proto::ChatMessage&& msg);
+  void advance(const std::string& name, Room& room);
+  void fill_gap(const std::string& name, Room& room, int64_t upto);
+  void release_acks(Room& room, bool all);
+  void fail_acks(Room& room);  // Redis went away before their delivery: error, never a false ok
+  void tick(int64_t now_ms);
+  void check_nodes();
+  void connect();
+  void load_script();
+  void republish_own_presence();
+  void purge_stale_self();
+  void go_down(const char* where);
+  ReplyPtr command(const std::vector<std::string>& argv);
+  void append(const std::vector<std::string>& argv);  // pipelined on cmd_, reply ignored
+  void to_owner(const std::string& room, ShardMessage&& m);
+  void flush_outboxes();
+
+  const ServerConfig& config_;
+  unsigned shards_;
+  std::string host_;
+  int port_ = 6379;
+  std::string node_;
+  ClusterStatus& status_;
+  std::string script_sha_;  // SCRIPT LOAD on every connect: EVALSHA sends 40 bytes, not the body
+  core::Doorbell doorbell_;
+  std::vector<std::unique_ptr<core::Mailbox<ShardMessage>>> inboxes_;
+  std::vector<std::unique_ptr<core::Outbox<ShardMessage>>> outboxes_;
+
+  ContextPtr cmd_;
+  ContextPtr sub_;
+  bool up_ = false;
+  bool sub_dirty_ = false;  // SUBSCRIBE/UNSUBSCRIBE appended to sub_, not yet written
+  int64_t reconnect_at_ms_ = 0;
+  int64_t backoff_ms_ = 100;
+  int64_t grace_until_ms_ = 0;
+  int64_t next_heartbeat_ms_ = 0;
+  int64_t next_node_check_ms_ = 0;
+  bool logged_down_ = false;
+  bool connected_once_ = false;
+
+  std::unordered_map<std::string, Room> rooms_;
+  // This node's presence, mirrored so it can be rewritten after Redis comes back: room -> field
+  // -> value.
+  std::unordered_map<std::string, std::map<std::string, std::string>> own_presence_;
+  std::set<std::string> known_nodes_;
+  std::vector<Pending> pipeline_;
+  std::vector<ClusterPublish> publishes_;
+  std::jthread thread_;
+};
+
+}  // namespace rtchat::server

@@ -1,0 +1,196 @@
+#include "server/cluster/cluster_store.h"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <charconv>
+#include <iterator>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "core/clock.h"
+#include "server/cluster/cluster_wire.h"
+#include "server/cluster/redis_reply.h"
+#include "server/cluster/redis_url.h"
+#include "server/log.h"
+
+namespace rtchat::server {
+namespace {
+
+constexpr int64_t kRetryAfterMs = 1000;  // while Redis is away, at most one attempt a second
+
+using ReplyPtr = RedisReplyPtr;
+
+std::string stream_id(int64_t id) { return std::to_string(id) + "-0"; }
+
+class ClusterStore final : public Store {
+ public:
+  ClusterStore(std::unique_ptr<Store> local, std::string host, int port)
+      : local_(std::move(local)), host_(std::move(host)), port_(port) {}
+
+  bool append(std::span<const proto::ChatMessage> batch, std::string& error) override {
+    if (local_->append(batch, error)) return true;
+    // All or nothing failed: keep what can be kept one by one (an id already stored here, after
+    // a resync, must not cost the batch's other copies).
+    bool any = false;
+    for (const auto& m : batch) any |= local_->append(std::span(&m, 1), error);
+    return any;
+  }
+
+  bool page(std::string_view room, std::optional<int64_t> before_id, int limit,
+            std::vector<proto::ChatMessage>& out, bool& has_more) override {
+    limit = std::clamp(limit, 1, kMaxPageLimit);
+    std::string end = before_id ? stream_id(*before_id - 1) : std::string("+");
+    if (before_id && *before_id <= 1) {
+      out.clear();
+      has_more = false;
+      return true;
+    }
+    ReplyPtr r = command(
+        {"XREVRANGE", cluster::log_key(room), end, "-", "COUNT", std::to_string(limit + 1)});
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+      return local_->page(room, before_id, limit, out, has_more);
+    }
+    out.clear();
+    size_t n = std::min<size_t>(r->elements, static_cast<size_t>(limit));
+    has_more = r->elements > n;
+    for (size_t i = n; i-- > 0;) {  // newest first from Redis, oldest first to the client
+      proto::ChatMessage m;
+      if (parse_stream_entry(r->element[i], room, m)) out.push_back(std::move(m));
+    }
+    if (!has_more) continue_from_local(room, before_id, limit, out, has_more);
+    return true;
+  }
+
+  bool range(std::string_view room, int64_t after_id, int64_t upto_id, int max_count,
+             std::vector<proto::ChatMessage>& out) override {
+    out.clear();
+    if (max_count <= 0 || upto_id <= after_id) return true;
+    ReplyPtr r = command({"XRANGE", cluster::log_key(room), stream_id(after_id + 1),
+                          stream_id(upto_id), "COUNT", std::to_string(max_count)});
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+      return local_->range(room, after_id, upto_id, max_count, out);
+    }
+    for (size_t i = 0; i < r->elements; ++i) {
+      proto::ChatMessage m;
+      if (parse_stream_entry(r->element[i], room, m)) out.push_back(std::move(m));
+    }
+    // The stream starts after after_id + 1: its older entries were trimmed (MAXLEN ~) or lost
+    // with Redis's data. The node's local copy may have them: they come first.
+    int64_t first = out.empty() ? upto_id + 1 : out.front().id;
+    if (first > after_id + 1) {
+      std::vector<proto::ChatMessage> older;
+      if (local_->range(room, after_id, first - 1, max_count, older) && !older.empty()) {
+        older.insert(older.end(), std::make_move_iterator(out.begin()),
+                     std::make_move_iterator(out.end()));
+        if (older.size() > static_cast<size_t>(max_count)) older.resize(max_count);
+        out = std::move(older);
+      }
+    }
+    return true;
+  }
+
+  // The local copy's last id: only a floor. In cluster mode the room's order comes from Redis
+  // (the link's sync sets the baseline); this value serves while Redis is unreachable.
+  bool last_id(std::string_view room, int64_t& out) override { return local_->last_id(room, out); }
+
+  bool room_exists(std::string_view room) override {
+    ReplyPtr r = command({"EXISTS", cluster::log_key(room)});
+    if (!r || r->type != REDIS_REPLY_INTEGER) return local_->room_exists(room);
+    return r->integer > 0 || local_->room_exists(room);
+  }
+
+  int64_t apply_retention(int64_t max_per_room, int64_t max_age_ms, int64_t now_ms) override {
+    return local_->apply_retention(max_per_room, max_age_ms, now_ms);
+  }
+
+ private:
+  // The stream gave everything it has below before_id (out, oldest first, possibly empty): older
+  // messages can only be in the node's local copy (the stream keeps about the last 100000 per
+  // room, and a Redis that lost its data keeps none). They fill the rest of the page; has_more
+  // says whether the local copy has more below.
+  void continue_from_local(std::string_view room, std::optional<int64_t> before_id, int limit,
+                           std::vector<proto::ChatMessage>& out, bool& has_more) {
+    std::optional<int64_t> below = out.empty() ? before_id : std::optional(out.front().id);
+    if (below && *below <= 1) return;  // nothing can be older than id 1
+    const int room_left = limit - static_cast<int>(out.size());
+    std::vector<proto::ChatMessage> older;
+    bool older_more = false;
+    // A full page only needs to know whether anything older exists: one row.
+    if (!local_->page(room, below, std::max(room_left, 1), older, older_more)) return;
+    if (room_left <= 0) {
+      has_more = !older.empty();
+      return;
+    }
+    has_more = older_more;
+    older.insert(older.end(), std::make_move_iterator(out.begin()),
+                 std::make_move_iterator(out.end()));
+    out = std::move(older);
+  }
+
+  // One retry on a fresh connection: after a Redis restart the old one is simply stale.
+  ReplyPtr command(const std::vector<std::string>& argv) {
+    bool fresh = !ctx_;
+    ReplyPtr r = attempt(argv);
+    if (!r && !fresh && !ctx_) r = attempt(argv);
+    if (!r && core::mono_millis() >= next_log_ms_) {
+      LOG_WARN("cluster_history_fallback", "reason=\"%s\" source=local", last_error_.c_str());
+      next_log_ms_ = core::mono_millis() + 10000;  // once per 10 s while Redis is away
+    }
+    return r;
+  }
+
+  ReplyPtr attempt(const std::vector<std::string>& argv) {
+    if (!ctx_) {
+      int64_t now = core::mono_millis();
+      if (now < retry_at_ms_) return nullptr;
+      timeval connect_timeout{0, 300 * 1000};
+      ctx_.reset(redisConnectWithTimeout(host_.c_str(), port_, connect_timeout));
+      if (!ctx_ || ctx_->err) {
+        last_error_ = ctx_ ? ctx_->errstr : "no context";
+        ctx_.reset();
+        retry_at_ms_ = now + kRetryAfterMs;  // unreachable: the local copy answers for a second
+        return nullptr;
+      }
+      redisSetTimeout(ctx_.get(), timeval{1, 0});
+    }
+    std::vector<const char*> ptrs;
+    std::vector<size_t> lens;
+    for (const auto& a : argv) {
+      ptrs.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    void* raw =
+        redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(), lens.data());
+    if (!raw) {
+      last_error_ = ctx_->errstr;
+      ctx_.reset();
+      return nullptr;
+    }
+    return ReplyPtr(static_cast<redisReply*>(raw));
+  }
+
+  std::unique_ptr<Store> local_;
+  std::string host_;
+  int port_;
+  RedisContextPtr ctx_;
+  int64_t retry_at_ms_ = 0;
+  int64_t next_log_ms_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> make_cluster_store(std::unique_ptr<Store> local,
+                                          const ServerConfig& config) {
+  std::string host;
+  int port = 0;
+  if (!parse_redis_url(config.cluster_url, host, port)) {
+    throw std::runtime_error("bad --cluster URL (redis://HOST:PORT expected): " +
+                             config.cluster_url);
+  }
+  return std::make_unique<ClusterStore>(std::move(local), std::move(host), port);
+}
+
+}  // namespace rtchat::server

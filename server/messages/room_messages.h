@@ -1,0 +1,126 @@
+// The values that cross threads between shards (member shard <-> room owner shard). Each owns
+// everything it refers to and holds no pointer into another thread's objects (STYLE.md section 3):
+// a connection is named by ConnRef (its shard, slot and generation), never by a pointer.
+// Everything under server/ may include this folder; it depends only on core/ and proto/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/shared_frame.h"
+#include "proto/messages.h"
+
+namespace rtchat::server {
+
+enum class WireFormat : uint8_t { Json, Binary };
+
+struct ConnRef {
+  uint32_t shard = 0;
+  uint32_t slot = 0;
+  uint32_t generation = 0;
+  friend bool operator==(const ConnRef&, const ConnRef&) = default;
+};
+
+// Identifies one join of one connection: assigned by the connection's shard from a counter of
+// the connection, carried by the join and by every answer to it (JoinAccepted, StoreCatchup,
+// CatchupReady), and compared with the channel's, so that the answers of a join that a later
+// join of the same topic replaced are recognised as stale. The client's join_ref cannot do this:
+// it is optional, binary clients may omit it, and a client may reuse it.
+using JoinId = uint64_t;
+
+// Member shard -> owner shard: a connection asks to join a room.
+struct JoinRoom {
+  std::string room;  // room id, without "room:"
+  ConnRef conn;
+  JoinId join_id = 0;
+  std::optional<std::string> join_ref;
+  std::string user_id;
+  std::string user_name;
+  std::string device;
+  WireFormat format = WireFormat::Json;
+  std::optional<int64_t> last_seen_id;
+};
+
+// Owner -> member shard: the join is recorded (reply ok, push the presence state) or refused.
+struct JoinAccepted {
+  std::string room;
+  ConnRef conn;
+  JoinId join_id = 0;
+  std::optional<std::string> join_ref;
+  // Non-empty: the owner refused the join with this reason (nothing was recorded); the member
+  // replies with the error and drops the channel.
+  std::string refused;
+  std::optional<bool> recovered;     // set when the join carried last_seen_id
+  bool catchup_pending = false;      // a CatchupReady follows; hold live frames until then
+  core::SharedFrame presence_state;  // encoded in the connection's format, for this join_ref
+  // JSON: the state object, shared by every joiner of the room in the owner's turn; the frame is
+  // presence_state (its head) then this. Empty: presence_state is the whole frame.
+  core::SharedFrame presence_state_tail;
+};
+
+// Member shard -> owner: a connection left the room (leave, rejoin, close, death).
+struct LeaveRoom {
+  std::string room;
+  ConnRef conn;
+};
+
+// Member shard -> owner: a new_msg push to order, persist and fan out.
+struct Publish {
+  std::string room;
+  ConnRef conn;
+  std::optional<std::string> join_ref;
+  std::optional<std::string> ref;
+  std::string user_id;
+  std::string user_name;
+  std::string body;
+  int64_t received_us = 0;  // monotonic receive time, for the publish-to-deliver histogram
+};
+
+// Member shard -> owner: an ephemeral typing event for the room's other members.
+struct Typing {
+  std::string room;
+  ConnRef conn;
+  std::string user_id;
+  std::string user_name;
+};
+
+// Owner -> every member shard: frames encoded once, shared by all recipients.
+struct RoomBroadcast {
+  std::string room;
+  int64_t message_id = 0;  // 0 for presence diffs and typing (not part of the message order)
+  core::SharedFrame json;
+  core::SharedFrame binary;       // empty when the room has no binary member
+  std::optional<ConnRef> except;  // typing: not echoed to its sender
+  int64_t published_us = 0;
+};
+
+// Owner -> origin shard: the publish is durable (ok) or failed.
+struct PublishAck {
+  std::string room;
+  ConnRef conn;
+  std::optional<std::string> join_ref;
+  std::optional<std::string> ref;
+  bool ok = false;
+  int64_t id = 0;
+  std::string reason;
+};
+
+// Owner -> member shard: what a recovering join missed, in id order.
+struct CatchupReady {
+  std::string room;
+  ConnRef conn;
+  JoinId join_id = 0;  // the join it answers
+  bool ok = false;     // false: storage failed; the join gets an error and the client retries
+  int64_t upto_id = 0;
+  std::vector<proto::ChatMessage> messages;
+  bool too_large = false;  // over the catch-up budget: answered recovered: false
+};
+
+// The shard that owns a room (orders, persists and fans out its messages): a stable hash of the
+// room id, so every shard and the cluster link agree without asking anyone.
+[[nodiscard]] unsigned owner_shard(std::string_view room, unsigned shards);
+
+}  // namespace rtchat::server

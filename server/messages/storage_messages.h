@@ -1,0 +1,82 @@
+// Shard <-> storage thread (server/storage/storage_thread.h): requests and their answers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "proto/messages.h"
+#include "server/messages/room_messages.h"
+
+namespace rtchat::server {
+
+// ---- shard <-> storage thread
+
+struct StoreAppend {
+  proto::ChatMessage message;
+  // The publish to answer, echoed back so the owner needs no table of pending publishes. None
+  // for a cluster node's own copy of a message Redis already ordered: nobody waits for it, and
+  // storage sends no answer.
+  std::optional<Publish> origin;
+};
+struct StoreCatchup {
+  std::string room;
+  ConnRef conn;
+  JoinId join_id = 0;  // echoed into CatchupReady
+  int64_t after_id = 0;
+  int64_t upto_id = 0;
+  int max_count = 0;
+  // Past this estimate of JSON bytes the storage thread drops the messages and answers too_large
+  // (0 = no budget): an oversized catch-up never leaves the storage thread.
+  size_t max_bytes = 0;
+};
+// A history page for a connection (push) or an HTTP request (http = true).
+struct StorePage {
+  std::string room;
+  ConnRef conn;
+  std::optional<std::string> join_ref;
+  std::optional<std::string> ref;
+  std::optional<int64_t> before_id;
+  int limit = 50;
+  bool http = false;
+};
+// The owner created a room record: read the room's last stored id (its joins wait for it).
+struct StoreLoadRoom {
+  std::string room;
+};
+using StorageRequest = std::variant<StoreAppend, StoreCatchup, StorePage, StoreLoadRoom>;
+
+struct StoreAppendDone {
+  proto::ChatMessage message;
+  Publish origin;
+  bool ok = false;
+  std::string error;
+};
+struct StoreCatchupDone {
+  StoreCatchup request;
+  bool ok = false;
+  std::vector<proto::ChatMessage> messages;
+  bool too_large = false;  // over request.max_bytes: messages dropped, the client pages history
+};
+struct StorePageDone {
+  StorePage request;
+  bool ok = false;
+  bool room_exists = false;
+  bool has_more = false;
+  std::vector<proto::ChatMessage> messages;
+};
+struct StoreRoomLoaded {
+  std::string room;
+  bool ok = false;
+  int64_t last_id = 0;
+};
+using StorageReply =
+    std::variant<StoreAppendDone, StoreCatchupDone, StorePageDone, StoreRoomLoaded>;
+
+static_assert(std::is_nothrow_move_constructible_v<StorageRequest>);
+
+}  // namespace rtchat::server

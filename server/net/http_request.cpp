@@ -1,0 +1,290 @@
+#include "server/net/http_request.h"
+
+#include <algorithm>
+
+namespace rtchat::server {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+void parse_query(std::string_view q, std::vector<std::pair<std::string, std::string>>& out) {
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    out.emplace_back(percent_decode(key, true), percent_decode(value, true));
+  }
+}
+
+// Splits the raw target into path and query. Origin-form ("/a?b") is the norm; absolute-form
+// ("http://h/a?b") goes through http_parser's URL splitter. Returns false when no path can be
+// found.
+bool split_target(HttpRequest& req) {
+  std::string_view target = req.target;
+  std::string_view raw_path;
+  std::string_view raw_query;
+  if (!target.empty() && target.front() == '/') {
+    size_t end = target.find_first_of("?#");
+    raw_path = target.substr(0, end);
+    if (end != std::string_view::npos && target[end] == '?') {
+      raw_query = target.substr(end + 1);
+      raw_query = raw_query.substr(0, raw_query.find('#'));
+    }
+  } else if (target == "*") {
+    raw_path = target;
+  } else {
+    http_parser_url u;
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(target.data(), target.size(), 0, &u) != 0) return false;
+    if (u.field_set & (1 << UF_PATH)) {
+      raw_path = target.substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+    } else {
+      raw_path = "/";
+    }
+    if (u.field_set & (1 << UF_QUERY)) {
+      raw_query = target.substr(u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
+    }
+  }
+  req.path = percent_decode(raw_path, false);
+  parse_query(raw_query, req.query);
+  return true;
+}
+
+// RFC 7230 tchar: the characters of a method (and header names).
+bool is_tchar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// One request line without its LF (a trailing CR is allowed). NeedMore means "valid".
+HttpParseStatus check_request_line(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  size_t sp1 = line.find(' ');
+  if (sp1 == 0 || sp1 == std::string_view::npos) return HttpParseStatus::Malformed;
+  for (char c : line.substr(0, sp1)) {
+    if (!is_tchar(c)) return HttpParseStatus::Malformed;
+  }
+  size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return HttpParseStatus::Malformed;
+  for (char c : line.substr(sp1 + 1, sp2 - sp1 - 1)) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7F) return HttpParseStatus::Malformed;  // no controls in the target
+  }
+  std::string_view version = line.substr(sp2 + 1);
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (version.size() != 8 || !version.starts_with("HTTP/") || !digit(version[5]) ||
+      version[6] != '.' || !digit(version[7])) {
+    return HttpParseStatus::Malformed;
+  }
+  if (version[5] == '1') return HttpParseStatus::NeedMore;
+  return version[5] == '0' ? HttpParseStatus::Malformed : HttpParseStatus::VersionNotSupported;
+}
+
+}  // namespace
+
+std::string percent_decode(std::string_view in, bool plus_as_space) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%' && i + 2 < in.size()) {
+      int hi = hex_value(in[i + 1]);
+      int lo = hex_value(in[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(plus_as_space && c == '+' ? ' ' : c);
+  }
+  return out;
+}
+
+std::string_view HttpRequest::header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return value;
+  }
+  return {};
+}
+
+std::optional<std::string_view> HttpRequest::query_param(std::string_view key) const {
+  for (auto it = query.rbegin(); it != query.rend(); ++it) {
+    if (it->first == key) return std::string_view(it->second);
+  }
+  return std::nullopt;
+}
+
+HttpRequestParser::HttpRequestParser(size_t max_header_bytes, size_t max_body_bytes)
+    : max_header_bytes_(max_header_bytes), max_body_bytes_(max_body_bytes) {
+  http_parser_settings_init(&settings_);
+  settings_.on_url = &on_url;
+  settings_.on_header_field = &on_header_field;
+  settings_.on_header_value = &on_header_value;
+  settings_.on_headers_complete = &on_headers_complete;
+  settings_.on_body = &on_body;
+  settings_.on_message_complete = &on_message_complete;
+  reset();
+}
+
+void HttpRequestParser::reset() {
+  http_parser_init(&parser_, HTTP_REQUEST);
+  parser_.data = this;
+  request_ = HttpRequest{};
+  status_ = HttpParseStatus::NeedMore;
+  header_bytes_ = 0;
+  request_line_.clear();
+  request_line_checked_ = false;
+  headers_complete_ = false;
+  message_complete_ = false;
+  last_was_value_ = true;
+}
+
+HttpParseStatus HttpRequestParser::feed(std::string_view bytes, size_t& consumed) {
+  consumed = 0;
+  if (status_ != HttpParseStatus::NeedMore) return status_;
+  size_t offset = 0;
+  while (offset < bytes.size()) {
+    size_t chunk = bytes.size() - offset;
+    if (!headers_complete_) {
+      // Give the parser no more header bytes than the limit allows, so an endless header block is
+      // refused before it is buffered (Redis checks the query buffer the same way).
+      if (header_bytes_ >= max_header_bytes_) return status_ = HttpParseStatus::HeadersTooLarge;
+      chunk = std::min(chunk, max_header_bytes_ - header_bytes_);
+    }
+    bool line_ends_here = false;
+    if (!request_line_checked_) {
+      // Copy the request line aside and stop this chunk at its LF: http_parser reads the line
+      // first (its own errors come first in the stream), then the line is judged, so the outcome
+      // is the same however the bytes were split. Empty lines before the request line are
+      // skipped, as http_parser does (RFC 7230 section 3.5).
+      size_t i = 0;
+      while (i < chunk && !line_ends_here) {
+        char c = bytes[offset + i++];
+        if (request_line_.empty() && (c == '\r' || c == '\n')) continue;
+        if (c == '\n') {
+          line_ends_here = true;
+        } else {
+          request_line_.push_back(c);
+        }
+      }
+      chunk = i;
+    }
+    if (!headers_complete_) header_bytes_ += chunk;
+    size_t parsed = http_parser_execute(&parser_, &settings_, bytes.data() + offset, chunk);
+    auto err = static_cast<http_errno>(parser_.http_errno);
+    if (err != HPE_OK && err != HPE_PAUSED) {
+      // A callback may have set a more precise status (BodyTooLarge) before failing the parse.
+      if (status_ == HttpParseStatus::NeedMore) status_ = HttpParseStatus::Malformed;
+      return status_;
+    }
+    if (line_ends_here) {
+      request_line_checked_ = true;
+      HttpParseStatus line = check_request_line(request_line_);
+      request_line_ = std::string();
+      if (line != HttpParseStatus::NeedMore) return status_ = line;
+    }
+    if (err == HPE_PAUSED) {
+      // on_message_complete pauses the parser so it stops at the end of this request; whatever
+      // follows (early WebSocket frames, a pipelined request) stays with the caller.
+      consumed = offset + parsed;
+      return status_ = HttpParseStatus::Complete;
+    }
+    if (message_complete_) {
+      // CONNECT-style upgrades return without pausing.
+      consumed = offset + parsed;
+      return status_ = HttpParseStatus::Complete;
+    }
+    if (parsed != chunk) return status_ = HttpParseStatus::Malformed;
+    offset += parsed;
+  }
+  if (!headers_complete_ && header_bytes_ >= max_header_bytes_) {
+    return status_ = HttpParseStatus::HeadersTooLarge;
+  }
+  consumed = bytes.size();
+  return HttpParseStatus::NeedMore;
+}
+
+int HttpRequestParser::on_url(http_parser* p, const char* at, size_t length) {
+  static_cast<HttpRequestParser*>(p->data)->request_.target.append(at, length);
+  return 0;
+}
+
+int HttpRequestParser::on_header_field(http_parser* p, const char* at, size_t length) {
+  auto* self = static_cast<HttpRequestParser*>(p->data);
+  auto& headers = self->request_.headers;
+  if (self->last_was_value_ || headers.empty()) headers.emplace_back();
+  self->last_was_value_ = false;
+  std::string& name = headers.back().first;
+  for (size_t i = 0; i < length; ++i) name.push_back(ascii_lower(at[i]));
+  return 0;
+}
+
+int HttpRequestParser::on_header_value(http_parser* p, const char* at, size_t length) {
+  auto* self = static_cast<HttpRequestParser*>(p->data);
+  if (self->request_.headers.empty()) return -1;  // http_parser never does this; be safe anyway
+  self->last_was_value_ = true;
+  self->request_.headers.back().second.append(at, length);
+  return 0;
+}
+
+int HttpRequestParser::on_headers_complete(http_parser* p) {
+  auto* self = static_cast<HttpRequestParser*>(p->data);
+  self->headers_complete_ = true;
+  HttpRequest& req = self->request_;
+  for (auto& [name, value] : req.headers) {
+    std::string_view trimmed = trim(value);
+    if (trimmed.size() != value.size()) value = std::string(trimmed);
+  }
+  req.method = http_method_str(static_cast<http_method>(p->method));
+  // Without a Content-Length header http_parser reports ULLONG_MAX; chunked bodies are counted in
+  // on_body instead.
+  if ((p->flags & F_CONTENTLENGTH) && p->content_length > self->max_body_bytes_) {
+    self->status_ = HttpParseStatus::BodyTooLarge;
+    return -1;  // any value but 0, 1, 2 fails the parse (1 and 2 mean "skip body")
+  }
+  if (!split_target(req)) {
+    self->status_ = HttpParseStatus::Malformed;
+    return -1;
+  }
+  return 0;
+}
+
+int HttpRequestParser::on_body(http_parser* p, const char* at, size_t length) {
+  auto* self = static_cast<HttpRequestParser*>(p->data);
+  if (self->request_.body.size() + length > self->max_body_bytes_) {
+    self->status_ = HttpParseStatus::BodyTooLarge;
+    return -1;
+  }
+  self->request_.body.append(at, length);
+  return 0;
+}
+
+int HttpRequestParser::on_message_complete(http_parser* p) {
+  auto* self = static_cast<HttpRequestParser*>(p->data);
+  self->message_complete_ = true;
+  self->request_.upgrade = p->upgrade != 0;
+  self->request_.keep_alive = http_should_keep_alive(p) != 0;
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+}  // namespace rtchat::server

@@ -1,0 +1,137 @@
+// One client connection: shard-local, created, used and destroyed on the shard that accepted
+// it. Named across threads only by ConnRef {shard, slot, generation}.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <wslay/wslay.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/auth/jwt.h"
+#include "server/messages/shard_message.h"
+#include "server/net/http_request.h"
+#include "server/net/outbound_queue.h"
+#include "server/net/ws_frame.h"
+#include "server/shard/join_limits.h"
+
+namespace rtchat::server {
+
+inline constexpr std::string_view kRoomTopicPrefix = "room:";
+
+struct WslayDeleter {
+  void operator()(wslay_event_context* ctx) const { wslay_event_context_free(ctx); }
+};
+using WslayContext = std::unique_ptr<wslay_event_context, WslayDeleter>;
+
+// A live frame held back while a recovering join's catch-up is on its way.
+struct HeldFrame {
+  int64_t message_id;  // 0 = not a chat message (presence diff, typing): always delivered
+  core::SharedFrame frame;
+};
+
+// A recovering join's catch-up state: live frames held until the missed messages are queued,
+// and the presence_state that waits for them. Only while catching up: a joined idle channel
+// carries none of it.
+struct CatchupHold {
+  std::vector<HeldFrame> held;
+  size_t held_bytes = 0;  // counted against the connection's outbound cap, like queued frames
+  core::SharedFrame pending_state;
+  core::SharedFrame pending_state_tail;  // JoinAccepted::presence_state_tail
+};
+
+// One room joined (or being joined) on this connection. Kept small: every idle member holds one.
+struct Channel {
+  std::string topic;   // "room:<id>" (the room id is its tail: room())
+  JoinId join_id = 0;  // this join's id: the owner's answers are matched by it, not by topic
+  std::optional<std::string> join_ref;
+  std::optional<std::string> join_push_ref;  // the join's ref, echoed in its reply
+  bool is_joined = false;                    // owner confirmed (JoinAccepted)
+  // A recovering join is answered only once its catch-up is loaded (so the answer can say
+  // whether it fits); set while CatchupReady is pending: live frames go to catchup->held.
+  std::unique_ptr<CatchupHold> catchup;
+
+  [[nodiscard]] bool catching_up() const { return catchup != nullptr; }
+  [[nodiscard]] size_t held_bytes() const { return catchup ? catchup->held_bytes : 0; }
+  [[nodiscard]] std::string_view room() const {
+    return std::string_view(topic).substr(kRoomTopicPrefix.size());
+  }
+};
+
+enum class Phase : uint8_t {
+  Http,       // reading an HTTP request
+  WebSocket,  // upgraded
+  Closing,    // close frame / response queued: flush, then shut down
+  Lingering,  // our side is shut down for writing; input is read and dropped until EOF
+  Dead,       // final close submitted; slot freed when the last CQE arrives
+};
+
+struct Connection {
+  ConnRef ref;
+  int file_index = -1;  // io_uring registered-file index (the socket holds no process fd)
+  std::string peer_ip;  // counted in SharedState::sockets_per_ip until the slot is released
+  Phase phase = Phase::Http;
+  bool recv_armed = false;
+  bool send_inflight = false;
+  bool close_done = false;
+  bool dirty = false;                  // in the shard's flush list
+  bool counts_as_user_socket = false;  // holds one of SharedState::sockets_per_user
+  bool rearm_recv = false;             // multishot recv ended with ENOBUFS: re-arm at end of turn
+  bool is_too_slow = false;            // over the outbound cap, close pending
+  bool history_pending = false;        // a history page is being read: one at a time
+  size_t held_bytes = 0;               // live frames held for recovering joins (all channels)
+  int64_t deadline_ms = 0;             // handshake deadline (Http) or flush deadline (Closing)
+  int64_t last_rx_ms = 0;
+
+  std::unique_ptr<HttpRequestParser> http;
+  bool is_head_request = false;  // the request was HEAD: respond() sends the headers only
+  WireFormat format = WireFormat::Json;
+  WslayContext ws;            // created on the first frame, freed when idle between messages
+  FrameBoundary frames;       // where the inbound stream is, to know when ws may be freed
+  bool ws_idle_tick = false;  // no bytes since the last sweep
+  std::string_view ws_input;  // bytes being fed to wslay (valid during one recv)
+
+  // Identity, from the verified token only.
+  JwtClaims claims;
+
+  std::vector<Channel> channels;
+
+  OutboundQueue out;
+  // The in-flight sendmsg's arguments, allocated only while a send is in flight.
+  struct SendState {
+    iovec iov[OutboundQueue::kMaxIov];
+    msghdr msg;
+  };
+  std::unique_ptr<SendState> send;
+
+  JoinId last_join_id = 0;  // the counter JoinId comes from (never reused on this connection)
+  // Joins per topic, on top of the push rate limit below (server/shard/join_limits.h).
+  KeyedRateLimit joins_per_topic{kTopicJoinBurst, kTopicJoinEveryMs, kMaxTrackedTopics};
+
+  // Inbound rate limit (token bucket) and flood strikes.
+  double tokens = 0;
+  int64_t tokens_at_ms = 0;
+  unsigned strikes = 0;
+  int64_t last_typing_ms = 0;
+
+  // Removes a channel and returns it; its held frames stop counting against the outbound cap.
+  Channel take_channel(Channel* ch) {
+    held_bytes -= ch->held_bytes();
+    Channel taken = std::move(*ch);
+    channels.erase(channels.begin() + (ch - channels.data()));
+    return taken;
+  }
+
+  Channel* find_channel(std::string_view topic) {
+    for (auto& c : channels) {
+      if (c.topic == topic) return &c;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace rtchat::server

@@ -1,0 +1,270 @@
+#include "server/shard/room_owner.h"
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+
+#include "core/clock.h"
+
+namespace rtchat::server {
+namespace {
+void append_base36(std::string& out, uint64_t v) {
+  char buf[16];
+  int n = 0;
+  do {
+    int d = static_cast<int>(v % 36);
+    buf[n++] = static_cast<char>(d < 10 ? '0' + d : 'a' + d - 10);
+    v /= 36;
+  } while (v);
+  while (n) out.push_back(buf[--n]);
+}
+}  // namespace
+
+RoomOwner::RoomOwner(unsigned shard, unsigned shards) : shard_(shard), shards_(shards) {
+  // phx_refs must be unique within a presence key; process start time + shard + counter makes
+  // them unique across restarts too, so a client never confuses a new meta with an old one.
+  ref_prefix_ = "F";
+  append_base36(ref_prefix_, static_cast<uint64_t>(core::unix_millis()));
+  ref_prefix_.push_back('.');
+  append_base36(ref_prefix_, shard);
+  ref_prefix_.push_back('.');
+}
+
+std::string RoomOwner::next_phx_ref() {
+  std::string r = ref_prefix_;
+  append_base36(r, ++ref_counter_);
+  return r;
+}
+
+OwnedRoom* RoomOwner::find(std::string_view room) {
+  auto it = rooms_.find(std::string(room));
+  return it == rooms_.end() ? nullptr : &it->second;
+}
+
+void RoomOwner::mark_dirty(const std::string& room_key, OwnedRoom& room) {
+  if (!room.diff_pending) {
+    room.diff_pending = true;
+    room.diff_due_ms = pacing_.due_ms(room.last_diff_ms, core::mono_millis(), room.member_count());
+    dirty_.push_back(&room_key);
+  }
+}
+
+void RoomOwner::queue_turn_join(OwnedRoom& room, JoinRoom&& join) {
+  if (room.joins_this_turn.empty()) {
+    auto it = rooms_.find(join.room);
+    if (it == rooms_.end()) return;  // not expected: the caller holds the record
+    joining_.push_back(&it->first);
+  }
+  room.joins_this_turn.push_back(std::move(join));
+}
+
+void RoomOwner::cancel_turn_join(OwnedRoom& room, const ConnRef& conn) {
+  std::erase_if(room.joins_this_turn, [&](const JoinRoom& j) { return j.conn == conn; });
+}
+
+OwnedRoom& RoomOwner::ensure(const std::string& room_id) {
+  auto [it, created] = rooms_.try_emplace(room_id);
+  OwnedRoom& room = it->second;
+  if (created) room.members_per_shard.assign(shards_, 0);
+  return room;
+}
+
+void RoomOwner::apply_loaded(OwnedRoom& room, int64_t last_id) {
+  room.loaded = true;
+  if (room.cluster_baseline) return;  // Redis's last id already set the order
+  room.last_assigned_id = std::max(room.last_assigned_id, last_id);
+  room.last_committed_id = std::max(room.last_committed_id, last_id);
+}
+
+bool RoomOwner::is_unused(const OwnedRoom& room) {
+  return !room.has_members() && room.joins_waiting.empty() && room.joins_this_turn.empty() &&
+         room.appends_in_flight == 0 && !room.load_pending && !room.diff_pending &&
+         !room.cluster_watched && room.remote_presence.empty() && !room.remote_diff_pending;
+}
+
+bool RoomOwner::drop_if_unused(const std::string& room_id) {
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return true;
+  if (!is_unused(it->second)) return false;
+  // The dirty lists point at map keys: no pointer may outlive the key (clear_remote leaves one).
+  const std::string* key = &it->first;
+  std::erase(dirty_, key);
+  std::erase(remote_dirty_, key);
+  std::erase(joining_, key);
+  rooms_.erase(it);
+  return true;
+}
+
+OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, JoinAccepted& accepted,
+                           std::optional<StoreCatchup>& catchup) {
+  ensure(request.room);
+  auto it = rooms_.find(request.room);
+  OwnedRoom& room = it->second;
+  accepted.room = request.room;
+  accepted.conn = request.conn;
+  accepted.join_id = request.join_id;
+  accepted.join_ref = request.join_ref;
+  if (auto p = room.presence.find(request.user_id);
+      p != room.presence.end() && p->second.size() >= kMaxSessionsPerUserInRoom) {
+    accepted.refused = kTooManySessions;
+    return room;
+  }
+  if (!room.joins_per_user.try_take(request.user_id, core::mono_millis())) {
+    accepted.refused = kJoinRateLimited;
+    return room;
+  }
+  room.members_per_shard[request.conn.shard]++;
+  bool binary = request.format == WireFormat::Binary;
+  if (binary) room.binary_members++;
+
+  proto::PresenceMeta meta{next_phx_ref(), core::unix_millis(), request.user_name, request.device};
+  room.pending_joins[request.user_id].push_back(meta);
+  room.presence[request.user_id].push_back(PresenceRecord{std::move(meta), request.conn, binary});
+  room.user_of_conn[conn_key(request.conn)] = request.user_id;
+  mark_dirty(it->first, room);
+
+  if (request.last_seen_id) {
+    int64_t after = *request.last_seen_id;
+    int64_t upto = room.last_committed_id;
+    if (upto - after > recovery_limit) {
+      accepted.recovered = false;
+    } else {
+      accepted.recovered = true;
+      if (upto > after) {
+        // Everything up to upto is committed; later ids reach the member shard live, after the
+        // CatchupReady that this range turns into (same owner -> member queue, FIFO).
+        accepted.catchup_pending = true;
+        catchup = StoreCatchup{request.room, request.conn, request.join_id,
+                               after,        upto,         static_cast<int>(recovery_limit)};
+      }
+    }
+  }
+  return room;
+}
+
+bool RoomOwner::leave(const LeaveRoom& request) {
+  auto it = rooms_.find(request.room);
+  if (it == rooms_.end()) return false;
+  OwnedRoom& room = it->second;
+  auto user = room.user_of_conn.find(conn_key(request.conn));
+  if (user == room.user_of_conn.end()) return false;
+  auto p = room.presence.find(user->second);
+  room.user_of_conn.erase(user);
+  if (p == room.presence.end()) return false;
+  auto& records = p->second;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].conn != request.conn) continue;
+    if (room.members_per_shard[request.conn.shard] > 0)
+      room.members_per_shard[request.conn.shard]--;
+    if (records[i].binary && room.binary_members > 0) room.binary_members--;
+    room.pending_leaves[p->first].push_back(std::move(records[i].meta));
+    records.erase(records.begin() + static_cast<std::ptrdiff_t>(i));
+    if (records.empty()) room.presence.erase(p);
+    mark_dirty(it->first, room);
+    return true;
+  }
+  return false;
+}
+
+void RoomOwner::mark_remote_dirty(const std::string& room_key, OwnedRoom& room) {
+  if (!room.remote_diff_pending) {
+    room.remote_diff_pending = true;
+    remote_dirty_.push_back(&room_key);
+  }
+}
+
+bool RoomOwner::remove_remote(const std::string& room_key, OwnedRoom& room, const ClusterMeta& m) {
+  auto p = room.remote_presence.find(m.user_id);
+  if (p == room.remote_presence.end()) return false;
+  auto& metas = p->second;
+  for (size_t i = 0; i < metas.size(); ++i) {
+    if (metas[i].meta.phx_ref != m.meta.phx_ref) continue;
+    room.remote_pending_leaves[m.user_id].push_back(std::move(metas[i].meta));
+    metas.erase(metas.begin() + static_cast<std::ptrdiff_t>(i));
+    if (metas.empty()) room.remote_presence.erase(p);
+    mark_remote_dirty(room_key, room);
+    return true;
+  }
+  return false;
+}
+
+void RoomOwner::apply_remote(const std::string& room_id, const std::vector<ClusterMeta>& joins,
+                             const std::vector<ClusterMeta>& leaves) {
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return;
+  OwnedRoom& room = it->second;
+  for (const auto& m : leaves) remove_remote(it->first, room, m);
+  for (const auto& m : joins) {
+    auto& metas = room.remote_presence[m.user_id];
+    bool known = false;
+    for (const auto& have : metas) known |= have.meta.phx_ref == m.meta.phx_ref;
+    if (known) continue;  // idempotent: a snapshot and a published join may carry the same meta
+    metas.push_back(m);
+    room.remote_pending_joins[m.user_id].push_back(m.meta);
+    mark_remote_dirty(it->first, room);
+  }
+}
+
+void RoomOwner::replace_remote(const std::string& room_id, std::vector<ClusterMeta> snapshot) {
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return;
+  OwnedRoom& room = it->second;
+  std::vector<ClusterMeta> gone;
+  for (const auto& [user, metas] : room.remote_presence) {
+    for (const auto& m : metas) {
+      bool kept = false;
+      for (const auto& s : snapshot) {
+        kept |= s.user_id == user && s.meta.phx_ref == m.meta.phx_ref;
+      }
+      if (!kept) gone.push_back(m);
+    }
+  }
+  apply_remote(room_id, snapshot, gone);
+}
+
+void RoomOwner::drop_remote_node(std::string_view node) {
+  for (auto& [key, room] : rooms_) {
+    std::vector<ClusterMeta> gone;
+    for (const auto& [user, metas] : room.remote_presence) {
+      for (const auto& m : metas) {
+        if (m.node == node) gone.push_back(m);
+      }
+    }
+    for (const auto& m : gone) remove_remote(key, room, m);
+  }
+}
+
+void RoomOwner::clear_remote(OwnedRoom& room) {
+  room.remote_presence.clear();
+  room.remote_pending_joins.clear();
+  room.remote_pending_leaves.clear();
+  room.remote_diff_pending = false;
+}
+
+proto::PresenceEntries RoomOwner::presence_state(const OwnedRoom& room) const {
+  if (!room.remote_presence.empty()) {
+    // Cluster mode: local and remote metas under one key per user, in key order.
+    std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> merged;
+    for (const auto& [user, records] : room.presence) {
+      for (const auto& r : records) merged[user].push_back(r.meta);
+    }
+    for (const auto& [user, metas] : room.remote_presence) {
+      for (const auto& m : metas) merged[user].push_back(m.meta);
+    }
+    proto::PresenceEntries entries;
+    entries.reserve(merged.size());
+    for (auto& [user, metas] : merged) entries.emplace_back(user, std::move(metas));
+    return entries;
+  }
+  proto::PresenceEntries entries;
+  entries.reserve(room.presence.size());
+  for (const auto& [user, records] : room.presence) {
+    std::vector<proto::PresenceMeta> metas;
+    metas.reserve(records.size());
+    for (const auto& r : records) metas.push_back(r.meta);
+    entries.emplace_back(user, std::move(metas));
+  }
+  return entries;
+}
+
+}  // namespace rtchat::server

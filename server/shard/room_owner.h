@@ -1,0 +1,223 @@
+// The owner shard's view of the rooms it owns (owner = hash(room) mod shards): the message order
+// (ids), which shards have members, and presence. Shard-local: only the owner touches it.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "proto/messages.h"
+#include "server/messages/shard_message.h"
+#include "server/messages/storage_messages.h"
+#include "server/shard/join_limits.h"
+#include "server/shard/presence_pacing.h"
+
+namespace rtchat::server {
+
+// Sessions (presence metas, one per joined socket) of one user in one room, on this node. A person
+// has a few devices and tabs; every meta is sent to every member on each join and leave, so one
+// token's 32 sockets (--max-conns-per-user) must not all sit in one room. The next join is
+// refused with kTooManySessions.
+inline constexpr size_t kMaxSessionsPerUserInRoom = 8;
+inline constexpr std::string_view kTooManySessions = "too many sessions in room";
+inline constexpr std::string_view kJoinRateLimited = "rate_limited";
+
+inline uint64_t conn_key(const ConnRef& c) {
+  return (uint64_t{c.shard} << 56) | (uint64_t{c.generation & 0xFFFFFFu} << 32) | c.slot;
+}
+
+struct PresenceRecord {
+  proto::PresenceMeta meta;
+  ConnRef conn;
+  bool binary = false;
+};
+
+// A room's record lives while it is in use (RoomOwner::is_unused says when it is not) and is
+// dropped after, so memory follows the rooms in use, not every room ever joined. A new record
+// starts unloaded: its joins wait until the storage thread answered with the room's last id.
+struct OwnedRoom {
+  int64_t last_assigned_id = 0;    // last id handed out (persisting or persisted)
+  int64_t last_committed_id = 0;   // last id committed and broadcast
+  bool loaded = false;             // the store's last id is in (ids continue after it)
+  bool load_pending = false;       // StoreLoadRoom sent, StoreRoomLoaded not back yet
+  uint32_t appends_in_flight = 0;  // StoreAppend sent, StoreAppendDone not back yet
+  std::vector<uint32_t> members_per_shard;
+  uint32_t binary_members = 0;
+  // user id -> one record per connection. std::map: presence_state is encoded in key order.
+  std::map<std::string, std::vector<PresenceRecord>, std::less<>> presence;
+  // Presence changes since the last flush (one presence_diff per room per loop turn).
+  std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> pending_joins;
+  std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> pending_leaves;
+  bool diff_pending = false;
+  int64_t diff_due_ms = 0;   // the pending diff goes out at the first flush at or after this
+  int64_t last_diff_ms = 0;  // when the last diff went out (0: never)
+  // Joins ready to be answered at the end of this loop turn, all with one presence_state.
+  std::vector<JoinRoom> joins_this_turn;
+  // Joins per user (server/shard/join_limits.h): reconnecting brings no fresh budget.
+  KeyedRateLimit joins_per_user{kUserJoinBurst, kUserJoinEveryMs};
+  // connection -> its user id, so a leave finds its meta without scanning the room.
+  std::unordered_map<uint64_t, std::string> user_of_conn;
+
+  // ---- cluster mode only (--cluster; docs/cluster.md)
+  bool cluster_watched = false;   // the link was told to subscribe the room
+  bool cluster_synced = false;    // the link answered (baseline known, or degraded)
+  bool cluster_baseline = false;  // an ok sync set the ids: Redis's order, not the store's
+  // Joins that arrived before the room was ready (loaded; in cluster mode also synced).
+  std::vector<JoinRoom> joins_waiting;
+  // user id -> metas of connections on other nodes (each carries its node id).
+  std::map<std::string, std::vector<ClusterMeta>, std::less<>> remote_presence;
+  std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> remote_pending_joins;
+  std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> remote_pending_leaves;
+  bool remote_diff_pending = false;
+
+  [[nodiscard]] bool has_members() const {
+    for (uint32_t n : members_per_shard) {
+      if (n) return true;
+    }
+    return false;
+  }
+  [[nodiscard]] uint64_t member_count() const {
+    uint64_t n = 0;
+    for (uint32_t m : members_per_shard) n += m;
+    return n;
+  }
+};
+
+class RoomOwner {
+ public:
+  RoomOwner(unsigned shard, unsigned shards);
+
+  // Records a join; fills accepted (without the encoded presence frame) and returns the room.
+  // When the join recovers from last_seen_id, catchup is set to the range to load. A user already
+  // at kMaxSessionsPerUserInRoom, or over the room's joins_per_user budget, gets accepted.refused
+  // set (kTooManySessions, kJoinRateLimited) and nothing is recorded.
+  OwnedRoom& join(const JoinRoom& request, int64_t recovery_limit, JoinAccepted& accepted,
+                  std::optional<StoreCatchup>& catchup);
+  // Removes the connection's meta. False when it was not a member.
+  bool leave(const LeaveRoom& request);
+  // The room's record; nullptr when it is not in use on this shard (no member, no pending work).
+  OwnedRoom* find(std::string_view room);
+  [[nodiscard]] proto::PresenceEntries presence_state(const OwnedRoom& room) const;
+  // How often a room's diffs may go out (server/shard/presence_pacing.h).
+  void set_pacing(PresencePacing pacing) { pacing_ = pacing; }
+  // Rooms whose presence changed and whose diff is due at now_ms (every changed room without
+  // now_ms); clears their pending diffs into the diff given to fn. Rooms not yet due stay.
+  template <typename Fn>
+  void take_pending_diffs(Fn&& fn) {
+    take_pending_diffs(INT64_MAX, std::forward<Fn>(fn));
+  }
+  template <typename Fn>
+  void take_pending_diffs(int64_t now_ms, Fn&& fn) {
+    std::vector<const std::string*> waiting;
+    next_diff_due_ms_ = INT64_MAX;
+    for (auto* name : dirty_) {
+      auto it = rooms_.find(*name);
+      if (it == rooms_.end() || !it->second.diff_pending) continue;
+      if (it->second.diff_due_ms > now_ms) {
+        waiting.push_back(name);
+        next_diff_due_ms_ = std::min(next_diff_due_ms_, it->second.diff_due_ms);
+        continue;
+      }
+      it->second.last_diff_ms = now_ms == INT64_MAX ? core::mono_millis() : now_ms;
+      proto::PresenceDiff diff;
+      for (auto& [k, v] : it->second.pending_joins) diff.joins.emplace_back(k, std::move(v));
+      for (auto& [k, v] : it->second.pending_leaves) diff.leaves.emplace_back(k, std::move(v));
+      it->second.pending_joins.clear();
+      it->second.pending_leaves.clear();
+      it->second.diff_pending = false;
+      fn(it->first, it->second, diff);
+    }
+    dirty_.swap(waiting);
+  }
+  // When the earliest paced diff is due (INT64_MAX: none waiting), as of the last take.
+  [[nodiscard]] int64_t next_diff_due_ms() const { return next_diff_due_ms_; }
+
+  // ---- joins answered once per turn (one presence_state encoding per room per turn)
+  // Queues a join that is ready (room loaded, in cluster mode synced) for take_turn_joins.
+  void queue_turn_join(OwnedRoom& room, JoinRoom&& join);
+  // Forgets a queued join of the connection (it left before the end of the turn).
+  static void cancel_turn_join(OwnedRoom& room, const ConnRef& conn);
+  // Rooms with joins queued this turn, each with its joins in arrival order.
+  template <typename Fn>
+  void take_turn_joins(Fn&& fn) {
+    std::vector<const std::string*> joining;
+    joining.swap(joining_);
+    for (auto* name : joining) {
+      auto it = rooms_.find(*name);
+      if (it == rooms_.end() || it->second.joins_this_turn.empty()) continue;
+      std::vector<JoinRoom> joins = std::move(it->second.joins_this_turn);
+      it->second.joins_this_turn.clear();
+      fn(it->first, it->second, joins);
+    }
+  }
+  [[nodiscard]] size_t room_count() const { return rooms_.size(); }
+  // Drops the per-user join budgets that are full again (KeyedRateLimit::prune), so a settled
+  // room holds none: called from the shard's once-a-second sweep.
+  void prune_join_budgets(int64_t now_ms) {
+    for (auto& [name, room] : rooms_) room.joins_per_user.prune(now_ms);
+  }
+
+  // ---- room records: created on a first join, dropped when unused.
+  // The store's answer for a new record: ids continue after last_id. In cluster mode an ok sync
+  // (Redis's order) wins over it whichever comes first.
+  static void apply_loaded(OwnedRoom& room, int64_t last_id);
+  // Nothing refers to the room any more: no member, no join waiting, no append or load in flight,
+  // no presence diff to send, not watched in the cluster, no remote presence.
+  [[nodiscard]] static bool is_unused(const OwnedRoom& room);
+  // Drops the room's record if it is unused. True when dropped (or already gone).
+  bool drop_if_unused(const std::string& room);
+
+  // ---- cluster mode: presence of other nodes, merged into presence_state and diffs.
+  // Creates the room record if needed (first join, or a join waiting for the cluster sync).
+  OwnedRoom& ensure(const std::string& room);
+  // Applies another node's joins/leaves (idempotent by phx_ref) and queues a remote diff.
+  void apply_remote(const std::string& room, const std::vector<ClusterMeta>& joins,
+                    const std::vector<ClusterMeta>& leaves);
+  // Replaces the room's remote metas by a snapshot; the difference is queued as a remote diff.
+  void replace_remote(const std::string& room, std::vector<ClusterMeta> snapshot);
+  // Every meta of a dead node leaves every room (queued as remote diffs).
+  void drop_remote_node(std::string_view node);
+  // Forgets the room's remote metas without a diff (no local member is left to tell).
+  void clear_remote(OwnedRoom& room);
+  template <typename Fn>
+  void take_remote_diffs(Fn&& fn) {
+    for (auto* name : remote_dirty_) {
+      auto it = rooms_.find(*name);
+      if (it == rooms_.end() || !it->second.remote_diff_pending) continue;
+      proto::PresenceDiff diff;
+      for (auto& [k, v] : it->second.remote_pending_joins) diff.joins.emplace_back(k, std::move(v));
+      for (auto& [k, v] : it->second.remote_pending_leaves)
+        diff.leaves.emplace_back(k, std::move(v));
+      it->second.remote_pending_joins.clear();
+      it->second.remote_pending_leaves.clear();
+      it->second.remote_diff_pending = false;
+      if (!diff.joins.empty() || !diff.leaves.empty()) fn(it->first, it->second, diff);
+    }
+    remote_dirty_.clear();
+  }
+
+ private:
+  std::string next_phx_ref();
+  void mark_dirty(const std::string& room_key, OwnedRoom& room);
+  void mark_remote_dirty(const std::string& room_key, OwnedRoom& room);
+  bool remove_remote(const std::string& room_key, OwnedRoom& room, const ClusterMeta& m);
+
+  unsigned shard_;
+  unsigned shards_;
+  std::unordered_map<std::string, OwnedRoom> rooms_;
+  std::vector<const std::string*> dirty_;  // keys of rooms_ (stable: unordered_map nodes)
+  std::vector<const std::string*> remote_dirty_;
+  std::vector<const std::string*> joining_;  // keys of rooms with joins_this_turn
+  PresencePacing pacing_;
+  int64_t next_diff_due_ms_ = INT64_MAX;
+  std::string ref_prefix_;
+  uint64_t ref_counter_ = 0;
+};
+
+}  // namespace rtchat::server

@@ -1,0 +1,439 @@
+#include "server/storage/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <stdexcept>
+
+namespace rtchat::server {
+namespace {
+
+// Only another process (a backup, the sqlite3 shell) can hold our database's lock. Wait this long
+// for it, then report the failure: the storage thread must not stall all history for longer.
+constexpr int kBusyTimeoutMs = 1000;
+// A WAL file that grew during a burst is truncated back to this after each checkpoint.
+constexpr int64_t kWalSizeLimitBytes = 64 * 1024 * 1024;
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Forward-only. Each runs once, in the same transaction as its schema_version row.
+constexpr Migration kMigrations[] = {
+    {1,
+     "CREATE TABLE messages("
+     "  room TEXT NOT NULL,"
+     "  id INTEGER NOT NULL,"
+     "  user_id TEXT NOT NULL,"
+     "  user_name TEXT NOT NULL,"
+     "  body TEXT NOT NULL,"
+     "  ts INTEGER NOT NULL"
+     ") STRICT;"
+     // UNIQUE: a (room, id) stored twice would mean a reused id, which recovery can't survive.
+     "CREATE UNIQUE INDEX messages_by_room ON messages(room, id);"},
+};
+static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
+
+// Resets a statement when the scope ends, on every path: a read statement left mid-step holds
+// a WAL read snapshot, which keeps checkpoints from ever finishing.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(sqlite3_stmt* statement) : statement_(statement) {}
+  ~ResetOnExit() { sqlite3_reset(statement_); }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+  ResetOnExit(ResetOnExit&&) = delete;
+  ResetOnExit& operator=(ResetOnExit&&) = delete;
+
+ private:
+  sqlite3_stmt* statement_;
+};
+
+// The text is used only while the statement runs, so SQLite need not copy it (SQLITE_STATIC).
+int bind_text(sqlite3_stmt* statement, int index, std::string_view text) {
+  return sqlite3_bind_text64(statement, index, text.data(), text.size(), SQLITE_STATIC,
+                             SQLITE_UTF8);
+}
+
+std::string column_text(sqlite3_stmt* statement, int column) {
+  const auto* text = sqlite3_column_text(statement, column);
+  if (text == nullptr) return {};
+  return {reinterpret_cast<const char*>(text),
+          static_cast<size_t>(sqlite3_column_bytes(statement, column))};
+}
+
+// Runs a statement that returns no rows to completion and resets it.
+int step_done(sqlite3_stmt* statement) {
+  ResetOnExit reset(statement);
+  return sqlite3_step(statement);
+}
+
+void exec_or_throw(sqlite3* db, const char* sql, const char* what) {
+  char* message = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string reason = message != nullptr ? message : sqlite3_errmsg(db);
+    sqlite3_free(message);
+    throw std::runtime_error(std::string("sqlite store: ") + what + ": " + reason);
+  }
+}
+
+int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void SqliteStore::DatabaseCloser::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+
+void SqliteStore::StatementFinalizer::operator()(sqlite3_stmt* statement) const {
+  sqlite3_finalize(statement);
+}
+
+std::unique_ptr<Store> open_sqlite_store(const SqliteOptions& options) {
+  return std::make_unique<SqliteStore>(options);
+}
+
+SqliteStore::SqliteStore(const SqliteOptions& options) {
+  sqlite3* db = nullptr;
+  // NOMUTEX: one thread owns the connection, so SQLite's per-call mutex is pure cost.
+  const int rc =
+      sqlite3_open_v2(options.path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  db_.reset(db);  // a failed open still allocates a handle that must be closed
+  if (rc != SQLITE_OK) {
+    throw std::runtime_error("sqlite store: can't open " + options.path + ": " +
+                             (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+  }
+  sqlite3_extended_result_codes(db, 1);
+  configure(options);
+  migrate();
+
+  begin_ = prepare("BEGIN IMMEDIATE");  // take the write lock up front, not halfway through a batch
+  commit_ = prepare("COMMIT");
+  rollback_ = prepare("ROLLBACK");
+  insert_ = prepare(
+      "INSERT INTO messages(room, id, user_id, user_name, body, ts) VALUES(?1, ?2, ?3, ?4, ?5, "
+      "?6)");
+  // One row more than asked tells whether older messages exist.
+  page_ = prepare(
+      "SELECT id, user_id, user_name, body, ts FROM messages"
+      " WHERE room = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3");
+  range_ = prepare(
+      "SELECT id, user_id, user_name, body, ts FROM messages"
+      " WHERE room = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4");
+  room_exists_ = prepare("SELECT 1 FROM messages WHERE room = ?1 LIMIT 1");
+  // Distinct rooms by hopping through the (room, id) index: one seek per room instead of a scan
+  // of every row, so retention cost grows with rooms, not with history.
+  static constexpr const char* kRoomsCte =
+      "WITH RECURSIVE rooms(room) AS ("
+      "  SELECT (SELECT MIN(room) FROM messages)"
+      "  UNION ALL"
+      "  SELECT (SELECT MIN(room) FROM messages WHERE room > rooms.room) FROM rooms"
+      "  WHERE rooms.room IS NOT NULL) ";
+  list_rooms_ =
+      prepare((std::string(kRoomsCte) + "SELECT room FROM rooms WHERE room IS NOT NULL").c_str());
+  count_boundary_ =
+      prepare("SELECT id FROM messages WHERE room = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2");
+  age_boundary_ =
+      prepare("SELECT id FROM messages WHERE room = ?1 AND ts >= ?2 ORDER BY id LIMIT 1");
+  newest_id_ = prepare("SELECT MAX(id) FROM messages WHERE room = ?1");
+  delete_prefix_ = prepare("DELETE FROM messages WHERE room = ?1 AND id < ?2");
+}
+
+SqliteStore::~SqliteStore() = default;
+
+void SqliteStore::configure(const SqliteOptions& options) {
+  sqlite3* db = db_.get();
+  {
+    // journal_mode answers with the mode in effect; a file that can't do WAL (some network file
+    // systems) would silently fall back to a rollback journal, so check.
+    Statement wal = prepare("PRAGMA journal_mode = WAL");
+    std::string mode;
+    if (sqlite3_step(wal.get()) == SQLITE_ROW) mode = column_text(wal.get(), 0);
+    if (mode != "wal" && !(options.path == ":memory:" && mode == "memory")) {
+      throw std::runtime_error("sqlite store: " + options.path + " can't use WAL (mode '" + mode +
+                               "')");
+    }
+  }
+  exec_or_throw(
+      db, options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+      "synchronous");
+  exec_or_throw(db, ("PRAGMA journal_size_limit = " + std::to_string(kWalSizeLimitBytes)).c_str(),
+                "journal_size_limit");
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+}
+
+void SqliteStore::migrate() {
+  sqlite3* db = db_.get();
+  exec_or_throw(db, "BEGIN IMMEDIATE", "begin migration");
+  try {
+    exec_or_throw(db,
+                  "CREATE TABLE IF NOT EXISTS schema_version("
+                  "  version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)",
+                  "schema_version");
+    int64_t current = 0;
+    {
+      Statement query = prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+      if (sqlite3_step(query.get()) != SQLITE_ROW) {
+        throw std::runtime_error(std::string("sqlite store: read schema_version: ") +
+                                 sqlite3_errmsg(db));
+      }
+      current = sqlite3_column_int64(query.get(), 0);
+    }
+    if (current > kSchemaVersion) {
+      throw std::runtime_error("sqlite store: schema version " + std::to_string(current) +
+                               " is newer than this build's " + std::to_string(kSchemaVersion));
+    }
+    for (const Migration& migration : kMigrations) {
+      if (migration.version <= current) continue;
+      exec_or_throw(db, migration.sql, "migration");
+      const std::string record = "INSERT INTO schema_version(version, applied_at_ms) VALUES(" +
+                                 std::to_string(migration.version) + ", " +
+                                 std::to_string(wall_clock_ms()) + ")";
+      exec_or_throw(db, record.c_str(), "record migration");
+    }
+    exec_or_throw(db, "COMMIT", "commit migration");
+  } catch (...) {
+    if (sqlite3_get_autocommit(db) == 0) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+SqliteStore::Statement SqliteStore::prepare(const char* sql) {
+  sqlite3_stmt* statement = nullptr;
+  // PERSISTENT: these live as long as the connection; SQLite then allocates them accordingly.
+  const int rc =
+      sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr);
+  if (rc != SQLITE_OK) {
+    throw std::runtime_error(std::string("sqlite store: prepare '") + sql +
+                             "': " + sqlite3_errmsg(db_.get()));
+  }
+  return Statement(statement);
+}
+
+std::string SqliteStore::describe(int rc) const {
+  if ((rc & 0xff) == SQLITE_FULL) return "disk full";
+  return std::string(sqlite3_errstr(rc)) + ": " + sqlite3_errmsg(db_.get());
+}
+
+void SqliteStore::roll_back_open_transaction() {
+  // After SQLITE_FULL, IOERR, BUSY or NOMEM SQLite may already have rolled back by itself;
+  // a ROLLBACK without a transaction would only fail, so ask first.
+  if (sqlite3_get_autocommit(db_.get()) == 0) (void)step_done(rollback_.get());
+}
+
+int SqliteStore::insert(const proto::ChatMessage& message) {
+  sqlite3_stmt* s = insert_.get();
+  ResetOnExit reset(s);
+  int rc = bind_text(s, 1, message.room);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, 2, message.id);
+  if (rc == SQLITE_OK) rc = bind_text(s, 3, message.user_id);
+  if (rc == SQLITE_OK) rc = bind_text(s, 4, message.user);
+  if (rc == SQLITE_OK) rc = bind_text(s, 5, message.body);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s, 6, message.ts);
+  if (rc != SQLITE_OK) return rc;
+  return sqlite3_step(s);
+}
+
+bool SqliteStore::append(std::span<const proto::ChatMessage> batch, std::string& error) {
+  if (batch.empty()) return true;
+  // A transaction left open by an earlier failure whose ROLLBACK failed too: end it now, or
+  // BEGIN would fail forever.
+  roll_back_open_transaction();
+  int rc = step_done(begin_.get());
+  if (rc != SQLITE_DONE) {
+    error = describe(rc);
+    roll_back_open_transaction();
+    return false;
+  }
+  for (const proto::ChatMessage& message : batch) {
+    rc = insert(message);
+    if (rc != SQLITE_DONE) {
+      error = describe(rc);  // before the rollback replaces the connection's error message
+      roll_back_open_transaction();
+      return false;
+    }
+  }
+  rc = step_done(commit_.get());
+  if (rc != SQLITE_DONE) {
+    // A failed COMMIT (BUSY, IOERR) can leave the transaction open: roll it back so the batch
+    // is all or nothing and the next append starts clean.
+    error = describe(rc);
+    roll_back_open_transaction();
+    return false;
+  }
+  return true;
+}
+
+bool SqliteStore::read_messages(sqlite3_stmt* statement, std::string_view room,
+                                std::vector<proto::ChatMessage>& out) {
+  int rc;
+  while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+    proto::ChatMessage& message = out.emplace_back();
+    message.id = sqlite3_column_int64(statement, 0);
+    message.room = room;
+    message.user_id = column_text(statement, 1);
+    message.user = column_text(statement, 2);
+    message.body = column_text(statement, 3);
+    message.ts = sqlite3_column_int64(statement, 4);
+  }
+  return rc == SQLITE_DONE;
+}
+
+bool SqliteStore::page(std::string_view room, std::optional<int64_t> before_id, int limit,
+                       std::vector<proto::ChatMessage>& out, bool& has_more) {
+  out.clear();
+  has_more = false;
+  limit = std::clamp(limit, 1, kMaxPageLimit);
+  sqlite3_stmt* s = page_.get();
+  ResetOnExit reset(s);
+  if (bind_text(s, 1, room) != SQLITE_OK ||
+      sqlite3_bind_int64(s, 2, before_id.value_or(std::numeric_limits<int64_t>::max())) !=
+          SQLITE_OK ||
+      sqlite3_bind_int(s, 3, limit + 1) != SQLITE_OK) {
+    return false;
+  }
+  out.reserve(static_cast<size_t>(limit) + 1);
+  if (!read_messages(s, room, out)) {
+    out.clear();
+    return false;
+  }
+  if (out.size() > static_cast<size_t>(limit)) {
+    has_more = true;
+    out.pop_back();  // rows come newest first, so the extra one is the oldest
+  }
+  std::reverse(out.begin(), out.end());
+  return true;
+}
+
+bool SqliteStore::range(std::string_view room, int64_t after_id, int64_t upto_id, int max_count,
+                        std::vector<proto::ChatMessage>& out) {
+  out.clear();
+  if (max_count <= 0 || upto_id <= after_id) return true;
+  sqlite3_stmt* s = range_.get();
+  ResetOnExit reset(s);
+  if (bind_text(s, 1, room) != SQLITE_OK || sqlite3_bind_int64(s, 2, after_id) != SQLITE_OK ||
+      sqlite3_bind_int64(s, 3, upto_id) != SQLITE_OK ||
+      sqlite3_bind_int(s, 4, max_count) != SQLITE_OK) {
+    return false;
+  }
+  if (!read_messages(s, room, out)) {
+    out.clear();
+    return false;
+  }
+  return true;
+}
+
+bool SqliteStore::last_id(std::string_view room, int64_t& out) {
+  out = 0;
+  // MAX(id) is one seek at the end of the room's (room, id) index range; NULL (no row) reads as 0.
+  sqlite3_stmt* s = newest_id_.get();
+  ResetOnExit reset(s);
+  if (bind_text(s, 1, room) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) return false;
+  out = sqlite3_column_int64(s, 0);
+  return true;
+}
+
+bool SqliteStore::room_exists(std::string_view room) {
+  sqlite3_stmt* s = room_exists_.get();
+  ResetOnExit reset(s);
+  if (bind_text(s, 1, room) != SQLITE_OK) return false;
+  return sqlite3_step(s) == SQLITE_ROW;
+}
+
+bool SqliteStore::list_rooms(std::vector<std::string>& out) {
+  out.clear();
+  sqlite3_stmt* s = list_rooms_.get();
+  ResetOnExit reset(s);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.push_back(column_text(s, 0));
+  return rc == SQLITE_DONE;
+}
+
+bool SqliteStore::retention_boundary(const std::string& room, int64_t max_per_room,
+                                     int64_t max_age_ms, int64_t now_ms, int64_t& boundary) {
+  boundary = 0;
+  if (max_per_room > 0) {
+    // The max_per_room-th newest id is the oldest one kept.
+    sqlite3_stmt* s = count_boundary_.get();
+    ResetOnExit reset(s);
+    if (bind_text(s, 1, room) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, max_per_room - 1) != SQLITE_OK) {
+      return false;
+    }
+    const int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      boundary = sqlite3_column_int64(s, 0);
+    } else if (rc != SQLITE_DONE) {
+      return false;
+    }
+  }
+  if (max_age_ms > 0) {
+    // The first message young enough is the oldest one kept; older ids all go. Walking forward
+    // costs one row per expired message. A later message with an older ts (clocks of different
+    // shards) is kept a little longer: retention only ever trims a prefix.
+    int64_t keep_from = 0;
+    {
+      sqlite3_stmt* s = age_boundary_.get();
+      ResetOnExit reset(s);
+      if (bind_text(s, 1, room) != SQLITE_OK ||
+          sqlite3_bind_int64(s, 2, now_ms - max_age_ms) != SQLITE_OK) {
+        return false;
+      }
+      const int rc = sqlite3_step(s);
+      if (rc == SQLITE_ROW) {
+        keep_from = sqlite3_column_int64(s, 0);
+      } else if (rc != SQLITE_DONE) {
+        return false;
+      }
+    }
+    if (keep_from == 0) {
+      // Everything expired: keep the newest anyway, it carries the room's last id.
+      sqlite3_stmt* s = newest_id_.get();
+      ResetOnExit reset(s);
+      if (bind_text(s, 1, room) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) return false;
+      keep_from = sqlite3_column_int64(s, 0);
+    }
+    boundary = std::max(boundary, keep_from);
+  }
+  return true;
+}
+
+int64_t SqliteStore::apply_retention(int64_t max_per_room, int64_t max_age_ms, int64_t now_ms) {
+  if (max_per_room <= 0 && max_age_ms <= 0) return 0;
+  std::vector<std::string> rooms;
+  if (!list_rooms(rooms)) return -1;
+  // One implicit transaction per room: a large cleanup never holds the write lock (and the
+  // appends queued behind it on the storage thread) for longer than one room's delete.
+  int64_t deleted = 0;
+  for (const std::string& room : rooms) {
+    int64_t boundary = 0;
+    if (!retention_boundary(room, max_per_room, max_age_ms, now_ms, boundary)) return -1;
+    if (boundary == 0) continue;
+    sqlite3_stmt* s = delete_prefix_.get();
+    ResetOnExit reset(s);
+    if (bind_text(s, 1, room) != SQLITE_OK || sqlite3_bind_int64(s, 2, boundary) != SQLITE_OK ||
+        sqlite3_step(s) != SQLITE_DONE) {
+      return -1;
+    }
+    deleted += sqlite3_changes64(db_.get());
+  }
+  return deleted;
+}
+
+int64_t SqliteStore::set_max_page_count(int64_t pages) {
+  if (pages < 0) return -1;
+  const std::string sql = "PRAGMA max_page_count = " + std::to_string(pages);
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return -1;
+  Statement statement(raw);
+  if (sqlite3_step(raw) != SQLITE_ROW) return -1;
+  return sqlite3_column_int64(raw, 0);
+}
+
+}  // namespace rtchat::server

@@ -1,0 +1,189 @@
+#include "server/storage/storage_thread.h"
+
+#include "core/clock.h"
+#include "server/log.h"
+
+namespace rtchat::server {
+namespace {
+constexpr size_t kMailboxCapacity = 8192;
+constexpr size_t kMaxBatch = 4096;  // appends per transaction
+constexpr int kIdleWaitMs = 1000;   // retention runs on idle wake-ups
+constexpr int64_t kRetentionEveryMs = 60000;
+// One history page (200 messages of up to 4000 characters, 6 bytes each once escaped, would be
+// 4.8 MB) is cut to this much JSON: a page stays well under --outbound-cap-bytes, so paging
+// never trips the slow-consumer close, and one request cannot make the server hold megabytes.
+constexpr size_t kMaxPageBytes = 256 * 1024;
+}  // namespace
+
+namespace {
+size_t estimated_json_bytes(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char ch : s) n += ch < 0x20 ? 6 : (ch == '"' || ch == '\\') ? 2 : 1;
+  return n;
+}
+size_t estimated_message_bytes(const proto::ChatMessage& m) {
+  constexpr size_t kFixedBytes = 100;  // keys, id, ts, punctuation
+  return kFixedBytes + estimated_json_bytes(m.body) + estimated_json_bytes(m.user) +
+         estimated_json_bytes(m.user_id) + m.room.size();
+}
+}  // namespace
+
+size_t estimated_page_bytes(const std::vector<proto::ChatMessage>& messages) {
+  size_t n = 0;
+  for (const auto& m : messages) n += estimated_message_bytes(m);
+  return n;
+}
+
+void cap_page_bytes(std::vector<proto::ChatMessage>& messages, bool& has_more, size_t max_bytes) {
+  size_t total = 0;
+  size_t keep = 0;  // newest messages that fit, counted from the end
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it, ++keep) {
+    total += estimated_message_bytes(*it);
+    if (total > max_bytes && keep > 0) break;
+  }
+  if (keep == messages.size()) return;
+  messages.erase(messages.begin(),
+                 messages.begin() + static_cast<std::ptrdiff_t>(messages.size() - keep));
+  has_more = true;
+}
+
+StorageThread::StorageThread(std::unique_ptr<Store> store, const ServerConfig& config,
+                             unsigned shards)
+    : store_(std::move(store)), config_(config) {
+  for (unsigned i = 0; i < shards; ++i) {
+    inboxes_.push_back(
+        std::make_unique<core::Mailbox<StorageRequest>>(kMailboxCapacity, doorbell_));
+  }
+  replies_.resize(shards);
+}
+
+StorageThread::~StorageThread() { stop(); }
+
+void StorageThread::set_reply_mailbox(unsigned shard, core::Mailbox<StorageReply>& mailbox) {
+  replies_[shard] = std::make_unique<core::Outbox<StorageReply>>(mailbox);
+}
+
+void StorageThread::start() {
+  thread_ = std::jthread([this](std::stop_token st) { run(st); });
+}
+
+void StorageThread::stop() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    doorbell_.signal();
+    thread_.join();
+  }
+}
+
+void StorageThread::run(std::stop_token stop) {
+  int64_t next_retention = core::mono_millis() + kRetentionEveryMs;
+  for (;;) {
+    bool worked = drain_once();
+    for (auto& r : replies_) r->flush();
+    if (worked) continue;
+    if (stop.stop_requested()) {
+      // Shards are stopped: answer whatever is left, then go (drain without loss).
+      if (!drain_once()) break;
+      for (auto& r : replies_) r->flush();
+      continue;
+    }
+    int64_t now = core::mono_millis();
+    if (now >= next_retention &&
+        (config_.retention_max_messages > 0 || config_.retention_max_age_s > 0)) {
+      int64_t n = store_->apply_retention(config_.retention_max_messages,
+                                          config_.retention_max_age_s * 1000, core::unix_millis());
+      if (n > 0) metrics_.retention_deleted.add(static_cast<uint64_t>(n));
+      next_retention = now + kRetentionEveryMs;
+    }
+    bool backlog = false;
+    for (auto& r : replies_) backlog |= r->backlog() > 0;
+    doorbell_.sleep_unless_pending(
+        [&] {
+          bool empty = !stop.stop_requested();
+          for (auto& in : inboxes_) empty &= in->size_approx() == 0;
+          return empty;
+        },
+        [&] { doorbell_.wait(backlog ? 1 : kIdleWaitMs); });
+  }
+}
+
+bool StorageThread::drain_once() {
+  bool worked = false;
+  appends_.clear();
+  StorageRequest request;
+  size_t depth = 0;
+  for (unsigned shard = 0; shard < inboxes_.size(); ++shard) {
+    depth += inboxes_[shard]->size_approx();
+    while (appends_.size() < kMaxBatch && inboxes_[shard]->try_pop(request)) {
+      worked = true;
+      if (auto* a = std::get_if<StoreAppend>(&request)) {
+        appends_.emplace_back(shard, std::move(*a));
+      } else {
+        // Reads see every append that came before them from the same shard: commit those first
+        // so the answer is consistent with what that shard already acknowledged.
+        commit_appends();
+        handle(shard, std::move(request));
+      }
+    }
+  }
+  metrics_.queue_depth.set(depth);
+  commit_appends();
+  return worked;
+}
+
+void StorageThread::commit_appends() {
+  if (appends_.empty()) return;
+  batch_.clear();
+  for (auto& entry : appends_) batch_.push_back(entry.second.message);
+  if (config_.fault_storage_delay_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(config_.fault_storage_delay_ms));
+  }
+  std::string error;
+  int64_t t0 = core::mono_micros();
+  bool ok = store_->append(batch_, error);
+  metrics_.commit_latency.observe(static_cast<uint64_t>(core::mono_micros() - t0));
+  if (ok) {
+    metrics_.commits.add();
+    metrics_.messages_committed.add(batch_.size());
+  } else {
+    // Nothing of the batch is stored: every publisher gets an error reply, never an ok.
+    metrics_.commit_failures.add();
+    LOG_ERROR("storage_commit_failed", "messages=%zu error=\"%s\"", batch_.size(), error.c_str());
+  }
+  for (auto& [shard, append] : appends_) {
+    if (!append.origin) continue;  // a cluster node's own copy: nobody waits for it
+    replies_[shard]->send(StoreAppendDone{std::move(append.message), std::move(*append.origin), ok,
+                                          ok ? std::string() : error});
+  }
+  appends_.clear();
+}
+
+void StorageThread::handle(unsigned shard, StorageRequest&& request) {
+  metrics_.reads.add();
+  if (auto* c = std::get_if<StoreCatchup>(&request)) {
+    StoreCatchupDone done{std::move(*c), false, {}, false};
+    done.ok = store_->range(done.request.room, done.request.after_id, done.request.upto_id,
+                            done.request.max_count, done.messages);
+    // This thread reads one catch-up at a time, so an oversized one costs memory only here,
+    // briefly; it never crosses to a shard nor gets encoded.
+    if (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes) {
+      std::vector<proto::ChatMessage>().swap(done.messages);
+      done.too_large = true;
+    }
+    replies_[shard]->send(std::move(done));
+  } else if (auto* p = std::get_if<StorePage>(&request)) {
+    StorePageDone done{std::move(*p), false, false, false, {}};
+    done.room_exists = store_->room_exists(done.request.room);
+    done.ok = store_->page(done.request.room, done.request.before_id, done.request.limit,
+                           done.messages, done.has_more);
+    cap_page_bytes(done.messages, done.has_more, kMaxPageBytes);
+    replies_[shard]->send(std::move(done));
+  } else if (auto* l = std::get_if<StoreLoadRoom>(&request)) {
+    StoreRoomLoaded done{std::move(l->room), false, 0};
+    done.ok = store_->last_id(done.room, done.last_id);
+    if (!done.ok) LOG_ERROR("storage_load_room_failed", "room=%s", done.room.c_str());
+    replies_[shard]->send(std::move(done));
+  }
+}
+
+}  // namespace rtchat::server

@@ -1,0 +1,64 @@
+// The storage thread: the only thread that touches the disk. Shards hand it requests through
+// SPSC mailboxes; it group-commits appends (every append waiting when a commit starts goes into
+// that one transaction: no timer, so an idle server commits at once and a busy one batches) and
+// answers each request on the mailbox back to the shard that sent it, in the order received.
+#pragma once
+
+#include <memory>
+#include <stop_token>
+#include <thread>
+#include <vector>
+
+#include "core/doorbell.h"
+#include "core/mailbox.h"
+#include "server/config.h"
+#include "server/messages/storage_messages.h"
+#include "server/metrics.h"
+#include "server/storage/store.h"
+
+namespace rtchat::server {
+
+// A history page's size as JSON on the wire, estimated without encoding it (control characters
+// escape to 6 bytes, quotes and backslashes to 2; ~100 bytes of keys, ids and timestamp each).
+size_t estimated_page_bytes(const std::vector<proto::ChatMessage>& messages);
+// Drops the oldest messages of a page (ascending ids) until its estimate fits max_bytes, keeping
+// at least the newest one; sets has_more when anything was dropped, so the client pages on
+// with before_id = the oldest id it got. Bounds the bytes one history request can queue.
+void cap_page_bytes(std::vector<proto::ChatMessage>& messages, bool& has_more, size_t max_bytes);
+
+class StorageThread {
+ public:
+  StorageThread(std::unique_ptr<Store> store, const ServerConfig& config, unsigned shards);
+  StorageThread(const StorageThread&) = delete;
+  StorageThread& operator=(const StorageThread&) = delete;
+  StorageThread(StorageThread&&) = delete;
+  StorageThread& operator=(StorageThread&&) = delete;
+  ~StorageThread();
+
+  core::Doorbell& doorbell() { return doorbell_; }
+  core::Mailbox<StorageRequest>& inbox(unsigned shard) { return *inboxes_[shard]; }
+  // Wiring before start(): where replies for a shard go.
+  void set_reply_mailbox(unsigned shard, core::Mailbox<StorageReply>& mailbox);
+  void start();
+  // Answers everything already queued, then stops (drain). Call after the shards have stopped.
+  void stop();
+  const StorageMetrics& metrics() const { return metrics_; }
+
+ private:
+  void run(std::stop_token stop);
+  bool drain_once();
+  void commit_appends();
+  void handle(unsigned shard, StorageRequest&& request);
+
+  std::unique_ptr<Store> store_;
+  const ServerConfig& config_;
+  core::Doorbell doorbell_;
+  std::vector<std::unique_ptr<core::Mailbox<StorageRequest>>> inboxes_;
+  std::vector<std::unique_ptr<core::Outbox<StorageReply>>> replies_;
+  std::vector<std::pair<unsigned, StoreAppend>> appends_;  // reused batch
+  std::vector<proto::ChatMessage> batch_;
+  StorageMetrics metrics_;
+  std::jthread thread_;
+};
+
+}  // namespace rtchat::server
