@@ -119,8 +119,9 @@ OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, Join
 
   proto::PresenceMeta meta{next_phx_ref(), core::unix_millis(), request.user_name, request.device};
   room.pending_joins[request.user_id].push_back(meta);
-  room.presence[request.user_id].push_back(PresenceRecord{std::move(meta), request.conn, binary});
-  room.user_of_conn[conn_key(request.conn)] = request.user_id;
+  auto user = room.presence.try_emplace(request.user_id).first;
+  user->second.push_back(PresenceRecord{std::move(meta), request.conn, binary});
+  room.user_of_conn[conn_key(request.conn)] = &user->first;
   mark_dirty(it->first, room);
 
   if (request.last_seen_id) {
@@ -148,7 +149,7 @@ bool RoomOwner::leave(const LeaveRoom& request) {
   OwnedRoom& room = it->second;
   auto user = room.user_of_conn.find(conn_key(request.conn));
   if (user == room.user_of_conn.end()) return false;
-  auto p = room.presence.find(user->second);
+  auto p = room.presence.find(*user->second);
   room.user_of_conn.erase(user);
   if (p == room.presence.end()) return false;
   auto& records = p->second;

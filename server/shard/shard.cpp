@@ -55,12 +55,15 @@ Shard::Shard(unsigned index, SharedState& shared, int listen_fd)
 
 Shard::~Shard() = default;
 
-// One shard trims for the whole process (malloc_trim covers every arena): the holes a storm
-// left between idle connections' blocks go back to the kernel within kTrimEveryMs.
+// Every kTrimEveryMs: the shard's receive buffers go back to the kernel (a storm touched every
+// one of them), and shard 0 trims the heap for the whole process (malloc_trim covers every
+// arena): the holes a storm left between idle connections' blocks are returned too.
 void Shard::release_heap_if_due(int64_t now_ms) {
-  if (index_ != 0 || now_ms < next_trim_ms_) return;
+  if (now_ms < next_trim_ms_) return;
   next_trim_ms_ = now_ms + kTrimEveryMs;
-  core::release_free_heap();
+  buffers_->publish();  // every buffer is the kernel's (recycled this turn) before the release
+  buffers_->release_pages();
+  if (index_ == 0) core::release_free_heap();
 }
 
 void Shard::wire(const ShardWiring& wiring) {
@@ -414,6 +417,7 @@ void Shard::sweep(int64_t now_ms) {
         } else {
           released += release_idle_wslay(c) ? 1 : 0;
           c.joins_per_topic.prune(now_ms);  // an idle socket keeps no join budget table
+          if (!c.send_inflight) c.out.release_if_empty();
         }
         break;
       case Phase::Closing:

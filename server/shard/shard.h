@@ -24,8 +24,8 @@
 #include "server/net/static_files.h"
 #include "server/net/ws_frame.h"
 #include "server/shard/connection.h"
-#include "server/shard/room_owner.h"
 #include "server/shard/presence_state_frames.h"
+#include "server/shard/room_owner.h"
 
 namespace rtchat::server {
 
