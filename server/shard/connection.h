@@ -110,7 +110,22 @@ struct Connection {
 
   JoinId last_join_id = 0;  // the counter JoinId comes from (never reused on this connection)
   // Joins per topic, on top of the push rate limit below (server/shard/join_limits.h).
-  KeyedRateLimit joins_per_topic{kTopicJoinBurst, kTopicJoinEveryMs, kMaxTrackedTopics};
+  // Allocated on the first join and freed once every budget is full again (prune_join_budgets):
+  // an idle socket carries a pointer, not the table (88 bytes + buckets).
+  std::unique_ptr<KeyedRateLimit> joins_per_topic;
+
+  bool take_topic_join(std::string_view topic, int64_t now_ms) {
+    if (!joins_per_topic) {
+      joins_per_topic =
+          std::make_unique<KeyedRateLimit>(kTopicJoinBurst, kTopicJoinEveryMs, kMaxTrackedTopics);
+    }
+    return joins_per_topic->try_take(topic, now_ms);
+  }
+  void prune_join_budgets(int64_t now_ms) {
+    if (!joins_per_topic) return;
+    joins_per_topic->prune(now_ms);
+    if (joins_per_topic->tracked_keys() == 0) joins_per_topic.reset();
+  }
 
   // Inbound rate limit (token bucket) and flood strikes.
   double tokens = 0;

@@ -416,7 +416,7 @@ void Shard::sweep(int64_t now_ms) {
           close_with(c, Close::TokenExpired);
         } else {
           released += release_idle_wslay(c) ? 1 : 0;
-          c.joins_per_topic.prune(now_ms);  // an idle socket keeps no join budget table
+          c.prune_join_budgets(now_ms);  // an idle socket keeps no join budget table
           if (!c.send_inflight) c.out.release_if_empty();
         }
         break;

@@ -235,8 +235,7 @@ void Shard::handle_client_message(Connection& c, proto::ClientMessage& m) {
   // A join of a room topic also takes from that topic's join budget (server/shard/join_limits.h);
   // either refusal counts as a strike. Other topics get "unmatched topic" and reach no room.
   const bool is_room_join = m.event == proto::ClientEvent::Join && is_room_topic(m.topic);
-  if (!take_rate_token(c) ||
-      (is_room_join && !c.joins_per_topic.try_take(m.topic, core::mono_millis()))) {
+  if (!take_rate_token(c) || (is_room_join && !c.take_topic_join(m.topic, core::mono_millis()))) {
     metrics_.rate_limited.add();
     if (++c.strikes >= config_.flood_strikes) {
       close_with(c, Close::Flood);
