@@ -55,17 +55,19 @@ Turn run_turn(RoomOwner& owner, std::deque<uint32_t>& order, uint32_t& next, uin
               bool shared) {
   Turn t;
   std::vector<JoinRoom> turn;
+  JoinAccepted accepted;
+  std::optional<StoreCatchup> catchup;
+  OwnedRoom* room = nullptr;
   for (uint32_t i = 0; i < joins; ++i) {
     turn.push_back(join_request(next));
     order.push_back(next++);
+    room = &owner.join(turn.back(), 100, accepted, catchup);
+  }
+  for (uint32_t i = 0; i < joins; ++i) {  // the oldest leave: the room keeps its size
     const uint32_t old = order.front();
     order.pop_front();
     owner.leave(LeaveRoom{kRoom, ConnRef{0, old, 1}});
   }
-  JoinAccepted accepted;
-  std::optional<StoreCatchup> catchup;
-  OwnedRoom* room = nullptr;
-  for (const auto& j : turn) room = &owner.join(j, 100, accepted, catchup);
   const rtchat::proto::PresenceEntries state = owner.presence_state(*room);
   if (shared) {
     PresenceStateFrames frames(kTopic, state);
