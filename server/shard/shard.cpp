@@ -61,6 +61,11 @@ Shard::~Shard() = default;
 void Shard::release_heap_if_due(int64_t now_ms) {
   if (now_ms < next_trim_ms_) return;
   next_trim_ms_ = now_ms + kTrimEveryMs;
+  // Only once the connection count held still for a whole period: during a storm the pages would
+  // be faulted back in at once, and malloc_trim holds each arena's lock while it walks it.
+  const bool steady = live_connections_ == connections_at_last_trim_check_;
+  connections_at_last_trim_check_ = live_connections_;
+  if (!steady) return;
   buffers_->publish();  // every buffer is the kernel's (recycled this turn) before the release
   buffers_->release_pages();
   if (index_ == 0) core::release_free_heap();

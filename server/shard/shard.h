@@ -217,6 +217,7 @@ class Shard {
   int64_t drain_deadline_ms_ = 0;
   int64_t next_sweep_ms_ = 0;
   int64_t next_trim_ms_ = 0;
+  size_t connections_at_last_trim_check_ = 0;
 
   std::vector<std::unique_ptr<Connection>> slots_;
   std::vector<uint32_t> generations_;
