@@ -11,12 +11,15 @@
 #include <string_view>
 
 #include "fuzz_invariants.h"
+#include "proto/base64.h"
 #include "server/auth/jwt.h"
 
 namespace {
 
 using rtchat::fuzz::require;
 using namespace rtchat::server;
+using rtchat::proto::base64_decode_any;
+using rtchat::proto::base64url_encode;
 
 constexpr std::string_view kSecret = "fuzz-secret-0123456789abcdef";
 constexpr int64_t kNow = 1'700'000'000;
