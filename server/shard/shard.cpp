@@ -28,11 +28,11 @@ constexpr uint16_t kBufferGroup = 1;
 // the same instant; then recv ends with ENOBUFS and is re-armed at the end of the turn.
 constexpr uint32_t kRecvBuffers = 2048;
 constexpr uint32_t kRecvBufferBytes = 4096;
-constexpr size_t kMailboxBatch = 1024;  // messages taken from one mailbox per turn (fairness)
-constexpr int64_t kSweepEveryMs = 1000;
+constexpr size_t kMailboxBatch = 1024;   // messages taken from one mailbox per turn (fairness)
+constexpr int64_t kSweepEveryMs = 1000;  // coarse timers: one pass over the slots per second
 // Often enough that an idle server's RSS follows its live data a few seconds after a storm;
 // rarely enough that the walk of the free lists costs nothing measurable.
-constexpr int64_t kTrimEveryMs = 5000;   // coarse timers: one pass over the slots per second
+constexpr int64_t kTrimEveryMs = 5000;
 constexpr int64_t kCloseFlushMs = 5000;  // a closing client gets this long to read its last bytes
 // After our last byte (close frame, HTTP response) we shut down writing and keep reading for this
 // long: closing with unread input would make the kernel send a reset that can destroy the close
@@ -55,9 +55,9 @@ Shard::Shard(unsigned index, SharedState& shared, int listen_fd)
 
 Shard::~Shard() = default;
 
-// Every kTrimEveryMs: the shard's receive buffers go back to the kernel (a storm touched every
-// one of them), and shard 0 trims the heap for the whole process (malloc_trim covers every
-// arena): the holes a storm left between idle connections' blocks are returned too.
+// Every kTrimEveryMs while the shard is steady: its receive buffers go back to the kernel (a storm
+// touched every one of them), and shard 0 trims the heap for the whole process (malloc_trim covers
+// every arena): the whole free pages a storm left between idle connections' blocks go back too.
 void Shard::release_heap_if_due(int64_t now_ms) {
   if (now_ms < next_trim_ms_) return;
   next_trim_ms_ = now_ms + kTrimEveryMs;
