@@ -1,7 +1,8 @@
 // Room fan-out on one shard: a message is encoded once (Phoenix JSON + WebSocket header, into one
 // refcounted SharedFrame) and queued to N local members by reference, then each member's pending
 // frames are gathered into iovecs for one sendmsg — the per-message and per-delivery user-space
-// cost of Shard::on_append_done + on_broadcast + flush_connection, without the kernel send.
+// cost of OwnerRooms::on_append_done + MemberRooms::on_broadcast + Reactor::flush_connection,
+// without the kernel send.
 #include <benchmark/benchmark.h>
 
 #include <string>

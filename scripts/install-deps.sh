@@ -12,7 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev
   clang libclang-rt-14-dev
   libsystemd-dev pandoc dpkg-dev python3
-  redis-server gnuplot-nox
+  redis-server redis-tools gnuplot-nox
   nodejs npm chromium
 )
 export DEBIAN_FRONTEND=noninteractive

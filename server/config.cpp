@@ -24,9 +24,8 @@ CLI::Option* add_bool_flag(CLI::App& app, const std::string& name, bool& value,
   return app.add_flag(name, value, description)->default_str(value ? "true" : "false");
 }
 
-// Every flag, bound to c; one list for parsing, printing (rtchat-server config) and the env names.
-void add_options(CLI::App& app, ServerConfig& c) {
-  app.option_defaults()->always_capture_default();
+// Where it listens and stores, and who may sign in.
+void add_process_options(CLI::App& app, ServerConfig& c) {
   app.add_option("--host", c.host, "Listen address (default: 127.0.0.1, 0.0.0.0 with --production)")
       ->envname("RTCHAT_HOST");
   app.add_option("--port", c.port, "Listen port (0 = ephemeral)")->envname("RTCHAT_PORT");
@@ -54,6 +53,10 @@ void add_options(CLI::App& app, ServerConfig& c) {
       ->envname("RTCHAT_DEV_TOKENS");
   app.add_option("--jwt-leeway", c.jwt_leeway_s, "Seconds of clock skew on exp/nbf")
       ->envname("RTCHAT_JWT_LEEWAY");
+}
+
+// What one client may do: sizes, timeouts, connection and rate limits.
+void add_limit_options(CLI::App& app, ServerConfig& c) {
   app.add_option("--max-message-bytes", c.max_message_bytes, "Max WebSocket message (close 1009)")
       ->envname("RTCHAT_MAX_MESSAGE_BYTES");
   app.add_option("--max-body-chars", c.max_body_chars, "Max new_msg body characters")
@@ -92,6 +95,10 @@ void add_options(CLI::App& app, ServerConfig& c) {
   app.add_option("--rate-burst", c.rate_burst, "Token bucket burst")->envname("RTCHAT_RATE_BURST");
   app.add_option("--flood-strikes", c.flood_strikes, "Rate-limited pushes in a row before 1008")
       ->envname("RTCHAT_FLOOD_STRIKES");
+}
+
+// History retention, the origins and hosts served, logging, cluster mode.
+void add_history_and_access_options(CLI::App& app, ServerConfig& c) {
   app.add_option("--retention-max-messages", c.retention_max_messages, "Per room, 0 = all")
       ->envname("RTCHAT_RETENTION_MAX_MESSAGES");
   app.add_option("--retention-max-age", c.retention_max_age_s, "Seconds, 0 = forever")
@@ -108,10 +115,21 @@ void add_options(CLI::App& app, ServerConfig& c) {
       ->delimiter(',')
       ->envname("RTCHAT_ALLOWED_HOSTS");
   app.add_option("--log-level", c.log_level, "error|warn|info|debug")->envname("RTCHAT_LOG_LEVEL");
-  app.add_option("--cluster", c.cluster_url, "Join a cluster through Redis: redis://HOST:PORT")
+  app.add_option("--cluster", c.cluster_url,
+                 "Join a cluster through Redis: redis://HOST:PORT, or a Redis Cluster: "
+                 "redis-cluster://HOST:PORT[,HOST:PORT...]")
       ->envname("RTCHAT_CLUSTER");
   app.add_option("--node-id", c.node_id, "This node's id in the cluster (default: random)")
       ->envname("RTCHAT_NODE_ID");
+}
+
+// Every flag, bound to c; one list for parsing, printing (rtchat-server config) and the env names,
+// in this order.
+void add_options(CLI::App& app, ServerConfig& c) {
+  app.option_defaults()->always_capture_default();
+  add_process_options(app, c);
+  add_limit_options(app, c);
+  add_history_and_access_options(app, c);
 }
 
 constexpr const char* kAppDescription =

@@ -22,7 +22,7 @@ struct ServerConfig {
   bool production = false;               // off: dev mode (token minting endpoint, dev secret)
   int64_t jwt_leeway_s = 30;             // clock skew tolerated on exp/nbf
   size_t max_message_bytes = 64 * 1024;  // chat JSON is small; more is abuse (close 1009)
-  size_t max_body_chars = 4000;          // new_msg body limit (chat-events.md)
+  size_t max_body_chars = 4000;          // new_msg body limit (docs/protocol.md)
   size_t max_header_bytes = 8192;        // HTTP request head; larger -> 431
   int heartbeat_timeout_s = 60;          // Phoenix closes sockets silent for 60 s
   int handshake_timeout_s = 10;          // slowloris guard for the HTTP upgrade
@@ -47,8 +47,9 @@ struct ServerConfig {
   bool sync_full = false;                    // SQLite synchronous=FULL (survive power loss, slower)
   std::vector<std::string> allowed_origins;  // empty = same origin + no Origin header
   std::string log_level = "info";
-  std::string cluster_url;  // redis://HOST:PORT joins a cluster (docs/cluster.md); empty = alone
-  std::string node_id;      // this node's name in the cluster; empty = random at start
+  std::string
+      cluster_url;  // redis:// or redis-cluster:// joins a cluster (docs/cluster.md); empty = alone
+  std::string node_id;  // this node's name in the cluster; empty = random at start
 
   // POST /api/dev/token with a secret of one's own (dev mode only). Off by default: a real secret
   // signs real identities, so handing them out by name must be asked for.

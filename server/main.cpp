@@ -60,7 +60,6 @@ int mint_token_command(int argc, char** argv) {
 // defaults, as the server would run with it), secrets masked. The env file and the unit's flags
 // are checked with `sudo -u rtchat env $(cat /etc/rtchat/rtchat.env) rtchat-server config`.
 int print_config_command(int argc, char** argv) {
-  rtchat::core::tune_heap();
   rtchat::server::ServerConfig config;
   int exit_code = 0;
   if (!rtchat::server::parse_config(argc, argv, config, exit_code)) return exit_code;

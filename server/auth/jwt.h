@@ -1,5 +1,5 @@
 // JWT (HS256 only) verification and minting for socket and HTTP authentication
-// (chat-events.md "Sockets": `sub` -> user id, `name` -> display name, optional `rooms` claim).
+// (docs/protocol.md: `sub` -> user id, `name` -> display name, optional `rooms` claim).
 //
 // Everything here is a pure function of its arguments: no clock reads on the verify path (the
 // caller passes `now_s`), no exceptions, no aborts on any input. Safe to call from any shard:

@@ -1,6 +1,7 @@
-// The cluster link (--cluster redis://HOST:PORT): the one thread of a node that talks to Redis, so
-// that the shards never block on the network (ARCHITECTURE.md, "Threads"). It is wired as one
-// more mailbox peer of every shard: index = shard count in each shard's inbox_from/outbox_to.
+// The cluster link (--cluster redis://HOST:PORT or redis-cluster://HOST:PORT,...): the one thread
+// of a node that talks to Redis, so that the shards never block on the network
+// (docs/architecture.md). It is wired as one more mailbox peer of every shard: index = shard count
+// in each shard's inbox_from/outbox_to.
 //
 // What it does (docs/cluster.md has the why):
 // - Order: a ClusterPublish runs one Lua script (INCR the room's sequence -> id, XADD to the room's
@@ -16,6 +17,12 @@
 //   are announced to the shards as ClusterNodeDown, and their metas are deleted from Redis.
 // - Redis down: publishes get "cluster unavailable", rooms run local-only, reconnection retries
 //   with backoff (100 ms doubling to 2 s), then resubscribes and resyncs every room.
+//
+// - Redis Cluster (redis-cluster://): the same on a cluster of masters (server/cluster/
+//   cluster_router.h): keys tagged with the room (one slot per room), SPUBLISH/SSUBSCRIBE on the
+//   room's master, and a publish is acknowledged and fanned out only after WAIT says a replica
+//   has it (a failover cannot take back an id anybody saw). A lost master connection or a MOVED
+//   is handled like Redis down: reconnect (a fresh slot map), resubscribe, resync.
 //
 // Thread-confined: everything below the public API runs on the link thread.
 #pragma once
@@ -33,6 +40,8 @@
 
 #include "core/doorbell.h"
 #include "core/mailbox.h"
+#include "server/cluster/cluster_router.h"
+#include "server/cluster/cluster_wire.h"
 #include "server/cluster/redis_reply.h"
 #include "server/config.h"
 #include "server/messages/shard_message.h"
@@ -70,8 +79,10 @@ class ClusterLink {
     int64_t gap_since_ms = 0;
   };
   struct Pending {  // one pipelined command awaiting its reply
-    bool is_publish = false;
+    enum class Kind { Other, Publish, Wait };
+    Kind kind = Kind::Other;
     size_t publish = 0;  // index into publishes_
+    size_t node = 0;     // the master it went to (0 for one Redis)
   };
   using ReplyPtr = RedisReplyPtr;
   using ContextPtr = RedisContextPtr;
@@ -79,10 +90,23 @@ class ClusterLink {
   void run(std::stop_token stop);
   bool drain_inboxes();
   void handle(ShardMessage&& m);
+  void on_publish(ClusterPublish& p);
+  void on_watch(ClusterWatch& w);
+  void on_typing(Typing& t);
+  void on_presence_out(ClusterPresenceOut& po);
+  void say_goodbye();
   void flush_pipeline();
+  void write_pipelines();
+  void on_publish_reply(const Pending& p, redisReply* reply);
+  void on_wait_reply(size_t node, redisReply* reply);
+  void confirm(ClusterPublish& p, int64_t id);
+  void fail_unanswered(size_t from);
+  void subscribe(const std::string& room, bool on);
+  const char* publish_verb() const { return router_.cluster() ? "SPUBLISH" : "PUBLISH"; }
   void flush_subscriptions();
   void read_subscriptions();
   void on_sub_reply(redisReply* r);
+  void on_room_payload(const std::string& name, Room& room, std::string_view payload);
   void sync_room(const std::string& name);
   void offer(const std::string& name, Room& room, proto::ChatMessage&& msg);
   void advance(const std::string& name, Room& room);
@@ -94,17 +118,25 @@ class ClusterLink {
   void connect();
   void load_script();
   void republish_own_presence();
+  ReplyPtr raise_sequence(const std::string& room, int64_t floor);
+  void place_canaries();
+  void check_canaries(int64_t now);
+  void restore_floors(size_t node);
   void purge_stale_self();
+  void purge_stale_self_on(size_t node);
+  void purge_stale_room(const std::string& room);
   void go_down(const char* where);
-  ReplyPtr command(const std::vector<std::string>& argv);
-  void append(const std::vector<std::string>& argv);  // pipelined on cmd_, reply ignored
+  ReplyPtr command(const std::vector<std::string>& argv);  // on the master of argv's key
+  ReplyPtr command_on(size_t node, const std::vector<std::string>& argv);
+  // Pipelined on the master of argv's key, reply ignored; returns that master.
+  size_t append(const std::vector<std::string>& argv);
   void to_owner(const std::string& room, ShardMessage&& m);
   void flush_outboxes();
 
   const ServerConfig& config_;
   unsigned shards_;
-  std::string host_;
-  int port_ = 6379;
+  cluster::RedisRouter router_;
+  cluster::Keys keys_;
   std::string node_;
   ClusterStatus& status_;
   std::string script_sha_;  // SCRIPT LOAD on every connect: EVALSHA sends 40 bytes, not the body
@@ -112,8 +144,6 @@ class ClusterLink {
   std::vector<std::unique_ptr<core::Mailbox<ShardMessage>>> inboxes_;
   std::vector<std::unique_ptr<core::Outbox<ShardMessage>>> outboxes_;
 
-  ContextPtr cmd_;
-  ContextPtr sub_;
   bool up_ = false;
   bool sub_dirty_ = false;  // SUBSCRIBE/UNSUBSCRIBE appended to sub_, not yet written
   int64_t reconnect_at_ms_ = 0;
@@ -131,6 +161,19 @@ class ClusterLink {
   std::set<std::string> known_nodes_;
   std::vector<Pending> pipeline_;
   std::vector<ClusterPublish> publishes_;
+  // Redis Cluster: per master, publishes whose script ran this turn and whose WAIT (a replica
+  // has them) has not answered yet (indices into publishes_), and whether a WAIT is due.
+  std::vector<std::vector<size_t>> unconfirmed_;
+  std::vector<bool> wait_due_;
+  // Per master: until when its publishes are refused at once, because its last WAIT found no
+  // replica (so a master without one does not block the link for the WAIT timeout every turn).
+  std::vector<int64_t> no_replica_until_ms_;
+  bool map_stale_ = false;  // a MOVED or CLUSTERDOWN came back: reconnect after this pipeline
+  std::vector<std::string> canaries_;  // per master: a key whose loss means the data went
+  // Liveness keys vanish with the data: no node is declared dead for this long after.
+  static constexpr int64_t kDataLossGraceMs = 3500;
+  // A dead node's liveness key expires <= 3 s after its last beat (one beat a second).
+  static constexpr int64_t kLivenessTtlMs = 3000;
   std::jthread thread_;
 };
 

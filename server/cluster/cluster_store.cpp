@@ -10,9 +10,9 @@
 #include <string>
 
 #include "core/clock.h"
+#include "server/cluster/cluster_router.h"
 #include "server/cluster/cluster_wire.h"
 #include "server/cluster/redis_reply.h"
-#include "server/cluster/redis_url.h"
 #include "server/log.h"
 
 namespace rtchat::server {
@@ -26,8 +26,8 @@ std::string stream_id(int64_t id) { return std::to_string(id) + "-0"; }
 
 class ClusterStore final : public Store {
  public:
-  ClusterStore(std::unique_ptr<Store> local, std::string host, int port)
-      : local_(std::move(local)), host_(std::move(host)), port_(port) {}
+  ClusterStore(std::unique_ptr<Store> local, cluster::RedisRouter router)
+      : local_(std::move(local)), router_(std::move(router)), keys_(router_.cluster()) {}
 
   bool append(std::span<const proto::ChatMessage> batch, std::string& error) override {
     if (local_->append(batch, error)) return true;
@@ -47,8 +47,8 @@ class ClusterStore final : public Store {
       has_more = false;
       return true;
     }
-    ReplyPtr r = command(
-        {"XREVRANGE", cluster::log_key(room), end, "-", "COUNT", std::to_string(limit + 1)});
+    ReplyPtr r =
+        command({"XREVRANGE", keys_.log(room), end, "-", "COUNT", std::to_string(limit + 1)});
     if (!r || r->type != REDIS_REPLY_ARRAY) {
       return local_->page(room, before_id, limit, out, has_more);
     }
@@ -67,8 +67,8 @@ class ClusterStore final : public Store {
              std::vector<proto::ChatMessage>& out) override {
     out.clear();
     if (max_count <= 0 || upto_id <= after_id) return true;
-    ReplyPtr r = command({"XRANGE", cluster::log_key(room), stream_id(after_id + 1),
-                          stream_id(upto_id), "COUNT", std::to_string(max_count)});
+    ReplyPtr r = command({"XRANGE", keys_.log(room), stream_id(after_id + 1), stream_id(upto_id),
+                          "COUNT", std::to_string(max_count)});
     if (!r || r->type != REDIS_REPLY_ARRAY) {
       return local_->range(room, after_id, upto_id, max_count, out);
     }
@@ -96,7 +96,7 @@ class ClusterStore final : public Store {
   bool last_id(std::string_view room, int64_t& out) override { return local_->last_id(room, out); }
 
   bool room_exists(std::string_view room) override {
-    ReplyPtr r = command({"EXISTS", cluster::log_key(room)});
+    ReplyPtr r = command({"EXISTS", keys_.log(room)});
     if (!r || r->type != REDIS_REPLY_INTEGER) return local_->room_exists(room);
     return r->integer > 0 || local_->room_exists(room);
   }
@@ -129,11 +129,12 @@ class ClusterStore final : public Store {
     out = std::move(older);
   }
 
-  // One retry on a fresh connection: after a Redis restart the old one is simply stale.
+  // One retry on fresh connections: after a Redis restart the old ones are simply stale, after
+  // a failover or resharding (MOVED) the map is.
   ReplyPtr command(const std::vector<std::string>& argv) {
-    bool fresh = !ctx_;
+    bool fresh = !router_.connected();
     ReplyPtr r = attempt(argv);
-    if (!r && !fresh && !ctx_) r = attempt(argv);
+    if (!r && !fresh && !router_.connected()) r = attempt(argv);
     if (!r && core::mono_millis() >= next_log_ms_) {
       LOG_WARN("cluster_history_fallback", "reason=\"%s\" source=local", last_error_.c_str());
       next_log_ms_ = core::mono_millis() + 10000;  // once per 10 s while Redis is away
@@ -142,39 +143,28 @@ class ClusterStore final : public Store {
   }
 
   ReplyPtr attempt(const std::vector<std::string>& argv) {
-    if (!ctx_) {
+    if (!router_.connected()) {
       int64_t now = core::mono_millis();
       if (now < retry_at_ms_) return nullptr;
-      timeval connect_timeout{0, 300 * 1000};
-      ctx_.reset(redisConnectWithTimeout(host_.c_str(), port_, connect_timeout));
-      if (!ctx_ || ctx_->err) {
-        last_error_ = ctx_ ? ctx_->errstr : "no context";
-        ctx_.reset();
+      if (!router_.connect()) {
+        last_error_ = router_.error();
+        router_.reset();
         retry_at_ms_ = now + kRetryAfterMs;  // unreachable: the local copy answers for a second
         return nullptr;
       }
-      redisSetTimeout(ctx_.get(), timeval{1, 0});
     }
-    std::vector<const char*> ptrs;
-    std::vector<size_t> lens;
-    for (const auto& a : argv) {
-      ptrs.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    void* raw =
-        redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(), lens.data());
-    if (!raw) {
-      last_error_ = ctx_->errstr;
-      ctx_.reset();
+    ReplyPtr r = router_.command(argv[1], argv);  // every command here names its key first
+    if (!r || cluster::RedisRouter::is_moved(r.get())) {
+      last_error_ = r ? std::string(reply_text(r.get())) : router_.error();
+      router_.reset();
       return nullptr;
     }
-    return ReplyPtr(static_cast<redisReply*>(raw));
+    return r;
   }
 
   std::unique_ptr<Store> local_;
-  std::string host_;
-  int port_;
-  RedisContextPtr ctx_;
+  cluster::RedisRouter router_;
+  cluster::Keys keys_;
   int64_t retry_at_ms_ = 0;
   int64_t next_log_ms_ = 0;
   std::string last_error_;
@@ -184,13 +174,19 @@ class ClusterStore final : public Store {
 
 std::unique_ptr<Store> make_cluster_store(std::unique_ptr<Store> local,
                                           const ServerConfig& config) {
-  std::string host;
-  int port = 0;
-  if (!parse_redis_url(config.cluster_url, host, port)) {
-    throw std::runtime_error("bad --cluster URL (redis://HOST:PORT expected): " +
-                             config.cluster_url);
+  std::vector<cluster::RedisAddress> seeds;
+  bool redis_cluster = false;
+  if (!cluster::parse_backend_url(config.cluster_url, seeds, redis_cluster)) {
+    throw std::runtime_error(
+        "bad --cluster URL (redis://HOST:PORT or redis-cluster://HOST:PORT[,HOST:PORT...] "
+        "expected): " +
+        config.cluster_url);
   }
-  return std::make_unique<ClusterStore>(std::move(local), std::move(host), port);
+  cluster::RedisRouter::Options options;
+  options.connect_timeout = timeval{0, 300 * 1000};
+  options.io_timeout = timeval{1, 0};  // a read that waits longer falls back to the local copy
+  return std::make_unique<ClusterStore>(
+      std::move(local), cluster::RedisRouter(std::move(seeds), redis_cluster, options));
 }
 
 }  // namespace rtchat::server

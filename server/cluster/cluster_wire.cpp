@@ -10,6 +10,26 @@ std::string seq_key(std::string_view room) { return std::string("rtchat:seq:") +
 std::string presence_key(std::string_view room) { return std::string("rtchat:pres:") += room; }
 std::string node_key(std::string_view node) { return std::string("rtchat:node:") += node; }
 
+std::string Keys::named(std::string_view prefix, std::string_view room) const {
+  std::string out(prefix);
+  if (!tagged_) return out += room;
+  out.push_back('{');
+  out += room;
+  out.push_back('}');
+  return out;
+}
+
+bool Keys::room_of(std::string_view prefix, std::string_view name, std::string& room) const {
+  if (!name.starts_with(prefix)) return false;
+  name.remove_prefix(prefix.size());
+  if (tagged_) {
+    if (name.size() < 2 || name.front() != '{' || name.back() != '}') return false;
+    name = name.substr(1, name.size() - 2);
+  }
+  room = name;
+  return true;
+}
+
 void append_lp(std::string& out, std::string_view s) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, s.size());

@@ -22,6 +22,35 @@ std::string seq_key(std::string_view room);       // rtchat:seq:<room>   (INCR: 
 std::string presence_key(std::string_view room);  // rtchat:pres:<room>  (hash: node|ref -> meta)
 std::string node_key(std::string_view node);      // rtchat:node:<node>  (liveness, PX ttl)
 inline constexpr std::string_view kChannelPrefix = "rtchat:chan:";
+inline constexpr std::string_view kPresencePrefix = "rtchat:pres:";
+
+// The key names of one mode. One Redis (redis://): the plain names above, unchanged. Redis
+// Cluster (redis-cluster://): the room is a hash tag, rtchat:seq:{<room>} and so on, so that every
+// key and the channel of a room live in one slot (the publish script touches three keys, which
+// Redis Cluster allows only within one slot) and rooms spread over the masters by their name.
+// Node liveness keys carry no tag: they spread over the slots too.
+class Keys {
+ public:
+  explicit Keys(bool tagged) : tagged_(tagged) {}
+  bool tagged() const { return tagged_; }
+  std::string channel(std::string_view room) const { return named(kChannelPrefix, room); }
+  std::string log(std::string_view room) const { return named("rtchat:log:", room); }
+  std::string seq(std::string_view room) const { return named("rtchat:seq:", room); }
+  std::string presence(std::string_view room) const { return named(kPresencePrefix, room); }
+  std::string node(std::string_view node) const { return node_key(node); }
+  // The room of one of our channel / presence key names; false for anything else.
+  bool room_of_channel(std::string_view channel, std::string& room) const {
+    return room_of(kChannelPrefix, channel, room);
+  }
+  bool room_of_presence(std::string_view key, std::string& room) const {
+    return room_of(kPresencePrefix, key, room);
+  }
+
+ private:
+  std::string named(std::string_view prefix, std::string_view room) const;
+  bool room_of(std::string_view prefix, std::string_view name, std::string& room) const;
+  bool tagged_;
+};
 
 void append_lp(std::string& out, std::string_view s);
 void append_lp(std::string& out, int64_t v);

@@ -1,26 +1,20 @@
 #include "server/cluster/redis_url.h"
 
-#include <charconv>
+namespace rtchat::server::cluster {
 
-namespace rtchat::server {
-
-bool parse_redis_url(const std::string& url, std::string& host, int& port) {
-  std::string_view u(url);
-  if (!u.starts_with("redis://")) return false;
-  u.remove_prefix(8);
-  if (!u.empty() && u.back() == '/') u.remove_suffix(1);
-  size_t colon = u.rfind(':');
-  port = 6379;
-  if (colon != std::string_view::npos) {
-    auto p = u.substr(colon + 1);
-    auto r = std::from_chars(p.data(), p.data() + p.size(), port);
-    if (r.ec != std::errc() || r.ptr != p.data() + p.size() || port <= 0 || port > 65535) {
-      return false;
-    }
-    u = u.substr(0, colon);
+bool parse_backend_url(std::string_view url, std::vector<RedisAddress>& seeds, bool& cluster) {
+  constexpr std::string_view kSingle = "redis://";
+  if (url.starts_with(kSingle)) {
+    url.remove_prefix(kSingle.size());
+    if (!url.empty() && url.back() == '/') url.remove_suffix(1);
+    RedisAddress a;
+    if (!parse_address(url, a) || url.find(',') != std::string_view::npos) return false;
+    seeds = {std::move(a)};
+    cluster = false;
+    return true;
   }
-  host = u;
-  return !host.empty();
+  cluster = true;
+  return parse_cluster_url(url, seeds);
 }
 
-}  // namespace rtchat::server
+}  // namespace rtchat::server::cluster

@@ -1,12 +1,17 @@
 // The --cluster URL, shared by the cluster link and the cluster store (each opens its own
-// connection to the same Redis).
+// connections to the same Redis or Redis Cluster).
 #pragma once
 
-#include <string>
+#include <string_view>
+#include <vector>
 
-namespace rtchat::server {
+#include "server/cluster/slot_map.h"
 
-// host and port from "redis://HOST:PORT" (port defaults to 6379). False when malformed.
-bool parse_redis_url(const std::string& url, std::string& host, int& port);
+namespace rtchat::server::cluster {
 
-}  // namespace rtchat::server
+// "redis://HOST:PORT" (one Redis: cluster = false; port defaults to 6379) or
+// "redis-cluster://HOST:PORT[,HOST:PORT...]" (seed nodes of a Redis Cluster: cluster = true).
+// False when malformed.
+bool parse_backend_url(std::string_view url, std::vector<RedisAddress>& seeds, bool& cluster);
+
+}  // namespace rtchat::server::cluster

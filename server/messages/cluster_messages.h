@@ -10,7 +10,7 @@
 
 namespace rtchat::server {
 
-// ---- cluster mode (--cluster): owner shard <-> cluster link thread (server/cluster_link.h).
+// ---- cluster mode (--cluster): owner shard <-> cluster link thread (server/cluster/cluster_link.h).
 // The link is wired as one more mailbox peer of every shard (index = shard count), so these travel
 // in the same SPSC mailboxes as the shard messages.
 

@@ -1,5 +1,5 @@
 // The values that cross threads between shards (member shard <-> room owner shard). Each owns
-// everything it refers to and holds no pointer into another thread's objects (STYLE.md section 3):
+// everything it refers to and holds no pointer into another thread's objects:
 // a connection is named by ConnRef (its shard, slot and generation), never by a pointer.
 // Everything under server/ may include this folder; it depends only on core/ and proto/.
 #pragma once

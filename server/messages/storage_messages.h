@@ -60,7 +60,10 @@ struct StoreCatchupDone {
   StoreCatchup request;
   bool ok = false;
   std::vector<proto::ChatMessage> messages;
-  bool too_large = false;  // over request.max_bytes: messages dropped, the client pages history
+  // Over request.max_bytes, or not every id of the range could be read (trimmed or lost, e.g. a
+  // Redis that lost data on a node without a local copy): messages dropped, the join answers
+  // recovered: false and the client pages history.
+  bool too_large = false;
 };
 struct StorePageDone {
   StorePage request;

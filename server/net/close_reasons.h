@@ -1,4 +1,4 @@
-// WebSocket close codes and reasons the server sends (STYLE.md section 4, chat-events.md).
+// WebSocket close codes and reasons the server sends (docs/protocol.md lists them for clients).
 // Each reason fits in 123 bytes. Keep them here so tests and docs name the same strings.
 #pragma once
 

@@ -1,5 +1,5 @@
 // The RFC 6455 opening handshake as pure functions: validate a parsed HTTP request as a WebSocket
-// upgrade (with the Phoenix V2 rules of reference/phoenix-channels-protocol.md section 1) and build
+// upgrade (with the Phoenix V2 rules of docs/protocol.md) and build
 // the 101 or the refusal. No I/O; the caller routes by path (/socket/websocket) before calling.
 #pragma once
 

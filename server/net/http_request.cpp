@@ -158,6 +158,24 @@ void HttpRequestParser::reset() {
   last_was_value_ = true;
 }
 
+// Copies the request line aside and stops the chunk at its LF: http_parser reads the line first
+// (its own errors come first in the stream), then the line is judged, so the outcome is the same
+// however the bytes were split. Empty lines before the request line are skipped, as http_parser
+// does (RFC 7230 section 3.5). Returns how many bytes of chunk belong to this step.
+size_t HttpRequestParser::take_request_line(std::string_view chunk, bool& line_ends_here) {
+  size_t i = 0;
+  while (i < chunk.size() && !line_ends_here) {
+    char c = chunk[i++];
+    if (request_line_.empty() && (c == '\r' || c == '\n')) continue;
+    if (c == '\n') {
+      line_ends_here = true;
+    } else {
+      request_line_.push_back(c);
+    }
+  }
+  return i;
+}
+
 HttpParseStatus HttpRequestParser::feed(std::string_view bytes, size_t& consumed) {
   consumed = 0;
   if (status_ != HttpParseStatus::NeedMore) return status_;
@@ -171,23 +189,8 @@ HttpParseStatus HttpRequestParser::feed(std::string_view bytes, size_t& consumed
       chunk = std::min(chunk, max_header_bytes_ - header_bytes_);
     }
     bool line_ends_here = false;
-    if (!request_line_checked_) {
-      // Copy the request line aside and stop this chunk at its LF: http_parser reads the line
-      // first (its own errors come first in the stream), then the line is judged, so the outcome
-      // is the same however the bytes were split. Empty lines before the request line are
-      // skipped, as http_parser does (RFC 7230 section 3.5).
-      size_t i = 0;
-      while (i < chunk && !line_ends_here) {
-        char c = bytes[offset + i++];
-        if (request_line_.empty() && (c == '\r' || c == '\n')) continue;
-        if (c == '\n') {
-          line_ends_here = true;
-        } else {
-          request_line_.push_back(c);
-        }
-      }
-      chunk = i;
-    }
+    if (!request_line_checked_)
+      chunk = take_request_line(bytes.substr(offset, chunk), line_ends_here);
     if (!headers_complete_) header_bytes_ += chunk;
     size_t parsed = http_parser_execute(&parser_, &settings_, bytes.data() + offset, chunk);
     auto err = static_cast<http_errno>(parser_.http_errno);

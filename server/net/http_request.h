@@ -75,6 +75,7 @@ class HttpRequestParser {
   void reset();
 
  private:
+  size_t take_request_line(std::string_view chunk, bool& line_ends_here);
   static int on_url(http_parser* p, const char* at, size_t length);
   static int on_header_field(http_parser* p, const char* at, size_t length);
   static int on_header_value(http_parser* p, const char* at, size_t length);

@@ -1,5 +1,5 @@
 // A connection's pending output: references to encoded frames (shared with every other
-// recipient), gathered into one sendmsg per loop turn (corking, performance-notes 2.5).
+// recipient), gathered into one sendmsg per loop turn (corking).
 #pragma once
 
 #include <sys/uio.h>
@@ -56,7 +56,7 @@ class OutboundQueue {
   }
   void clear() {
     // A busy connection keeps a small vector (no malloc per turn); one that queued a burst gives
-    // the memory back, so idle sockets stay cheap (performance-notes 2.5).
+    // the memory back, so idle sockets stay cheap.
     if (items_.capacity() > kKeptItems) {
       std::vector<Item>().swap(items_);
     } else {

@@ -1,5 +1,11 @@
 // Server-to-client WebSocket frames (RFC 6455 section 5.2): unmasked, FIN set, 2/4/10-byte
 // header. Written straight into a SharedFrame so a broadcast is header + payload, encoded once.
+// Why by hand and not through wslay: wslay_event_queue_msg copies the payload into each
+// connection's own queue and frames it per connection, so a message to a 10k-member room would be
+// framed and copied 10k times. A server frame has no mask, so the bytes are the same for every
+// recipient: the owner encodes one frame, and every member's OutboundQueue points at the same
+// reference-counted bytes (one sendmsg per connection per turn gathers them). wslay keeps what it
+// is good at: parsing and checking client frames, pongs, and the close handshake.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +41,7 @@ struct FrameVerdict {
 // Follows and checks client frame headers (RFC 6455 section 5.2) in the inbound byte stream
 // without touching payloads. Two jobs:
 // - Boundaries: the shard knows when a connection sits between messages, so its wslay context
-//   (8.8 KB with its buffers, performance-notes 2.7) can be freed until the next frame arrives.
+//   (8.8 KB with its buffers) can be freed until the next frame arrives.
 // - Header rules, decided as soon as the header bytes that break them arrive, before wslay (which
 //   answers framing errors with an empty close frame, and a size violation only once payload
 //   arrives) sees them: RSV bits (no extension is negotiated), reserved opcodes, unmasked frames,

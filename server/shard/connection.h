@@ -23,6 +23,16 @@ namespace rtchat::server {
 
 inline constexpr std::string_view kRoomTopicPrefix = "room:";
 
+class Session;
+struct Connection;
+
+// wslay's user data for one connection (wslay_event_context_server_init): its callbacks reach
+// the shard's session layer and the connection through it, with no thread-local.
+struct WslayUser {
+  Session* session = nullptr;
+  Connection* conn = nullptr;
+};
+
 struct WslayDeleter {
   void operator()(wslay_event_context* ctx) const { wslay_event_context_free(ctx); }
 };
@@ -91,6 +101,7 @@ struct Connection {
   bool is_head_request = false;  // the request was HEAD: respond() sends the headers only
   WireFormat format = WireFormat::Json;
   WslayContext ws;            // created on the first frame, freed when idle between messages
+  WslayUser ws_user;          // ws's user data (set when the session starts)
   FrameBoundary frames;       // where the inbound stream is, to know when ws may be freed
   bool ws_idle_tick = false;  // no bytes since the last sweep
   std::string_view ws_input;  // bytes being fed to wslay (valid during one recv)

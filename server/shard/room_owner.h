@@ -103,7 +103,9 @@ class RoomOwner {
                   std::optional<StoreCatchup>& catchup);
   // Removes the connection's meta. False when it was not a member.
   bool leave(const LeaveRoom& request);
-  // The room's record; nullptr when it is not in use on this shard (no member, no pending work).
+  // The room's record, or nullptr when it has none: never created (ensure, on a first join) or
+  // dropped (drop_if_unused, at the end of a turn). A record found may be unused (is_unused)
+  // until that drop, so callers check what they need (members, cluster_synced, ...).
   OwnedRoom* find(std::string_view room);
   [[nodiscard]] proto::PresenceEntries presence_state(const OwnedRoom& room) const;
   // How often a room's diffs may go out (server/shard/presence_pacing.h).

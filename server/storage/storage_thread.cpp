@@ -1,6 +1,9 @@
 #include "server/storage/storage_thread.h"
 
+#include <algorithm>
+
 #include "core/clock.h"
+#include "core/overloaded.h"
 #include "server/log.h"
 
 namespace rtchat::server {
@@ -158,32 +161,63 @@ void StorageThread::commit_appends() {
   appends_.clear();
 }
 
+namespace {
+// The range after_id+1..upto_id (at most max_count of it) is there, every id once, in order.
+bool gapless(const std::vector<proto::ChatMessage>& got, int64_t after_id, int64_t upto_id,
+             int max_count) {
+  const int64_t want = std::min<int64_t>(upto_id - after_id, max_count);
+  if (want <= 0) return true;
+  if (static_cast<int64_t>(got.size()) != want) return false;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (got[i].id != after_id + 1 + static_cast<int64_t>(i)) return false;
+  }
+  return true;
+}
+}  // namespace
+
 void StorageThread::handle(unsigned shard, StorageRequest&& request) {
   metrics_.reads.add();
-  if (auto* c = std::get_if<StoreCatchup>(&request)) {
-    StoreCatchupDone done{std::move(*c), false, {}, false};
-    done.ok = store_->range(done.request.room, done.request.after_id, done.request.upto_id,
-                            done.request.max_count, done.messages);
-    // This thread reads one catch-up at a time, so an oversized one costs memory only here,
-    // briefly; it never crosses to a shard nor gets encoded.
-    if (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes) {
-      std::vector<proto::ChatMessage>().swap(done.messages);
-      done.too_large = true;
-    }
-    replies_[shard]->send(std::move(done));
-  } else if (auto* p = std::get_if<StorePage>(&request)) {
-    StorePageDone done{std::move(*p), false, false, false, {}};
-    done.room_exists = store_->room_exists(done.request.room);
-    done.ok = store_->page(done.request.room, done.request.before_id, done.request.limit,
-                           done.messages, done.has_more);
-    cap_page_bytes(done.messages, done.has_more, kMaxPageBytes);
-    replies_[shard]->send(std::move(done));
-  } else if (auto* l = std::get_if<StoreLoadRoom>(&request)) {
-    StoreRoomLoaded done{std::move(l->room), false, 0};
-    done.ok = store_->last_id(done.room, done.last_id);
-    if (!done.ok) LOG_ERROR("storage_load_room_failed", "room=%s", done.room.c_str());
-    replies_[shard]->send(std::move(done));
+  std::visit(core::Overloaded{
+                 [&](StoreCatchup& c) { replies_[shard]->send(read_catchup(std::move(c))); },
+                 [&](StorePage& p) { replies_[shard]->send(read_page(std::move(p))); },
+                 [&](StoreLoadRoom& l) { replies_[shard]->send(load_room(std::move(l))); },
+                 [](StoreAppend&) {},  // batched by drain_once, never handled here
+             },
+             request);
+}
+
+StoreCatchupDone StorageThread::read_catchup(StoreCatchup&& c) {
+  StoreCatchupDone done{std::move(c), false, {}, false};
+  done.ok = store_->range(done.request.room, done.request.after_id, done.request.upto_id,
+                          done.request.max_count, done.messages);
+  // This thread reads one catch-up at a time, so an oversized one costs memory only here,
+  // briefly; it never crosses to a shard nor gets encoded.
+  // recovered: true promises every id after last_seen_id, no gap: a range with a hole (trimmed
+  // by retention, or lost with Redis's data) cannot keep it.
+  const bool whole =
+      gapless(done.messages, done.request.after_id, done.request.upto_id, done.request.max_count);
+  if (!whole ||
+      (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes)) {
+    std::vector<proto::ChatMessage>().swap(done.messages);
+    done.too_large = true;
   }
+  return done;
+}
+
+StorePageDone StorageThread::read_page(StorePage&& p) {
+  StorePageDone done{std::move(p), false, false, false, {}};
+  done.room_exists = store_->room_exists(done.request.room);
+  done.ok = store_->page(done.request.room, done.request.before_id, done.request.limit,
+                         done.messages, done.has_more);
+  cap_page_bytes(done.messages, done.has_more, kMaxPageBytes);
+  return done;
+}
+
+StoreRoomLoaded StorageThread::load_room(StoreLoadRoom&& l) {
+  StoreRoomLoaded done{std::move(l.room), false, 0};
+  done.ok = store_->last_id(done.room, done.last_id);
+  if (!done.ok) LOG_ERROR("storage_load_room_failed", "room=%s", done.room.c_str());
+  return done;
 }
 
 }  // namespace rtchat::server

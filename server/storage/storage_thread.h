@@ -48,7 +48,10 @@ class StorageThread {
   void run(std::stop_token stop);
   bool drain_once();
   void commit_appends();
-  void handle(unsigned shard, StorageRequest&& request);
+  void handle(unsigned shard, StorageRequest&& request);  // a read: answered at once
+  StoreCatchupDone read_catchup(StoreCatchup&& c);
+  StorePageDone read_page(StorePage&& p);
+  StoreRoomLoaded load_room(StoreLoadRoom&& l);
 
   std::unique_ptr<Store> store_;
   const ServerConfig& config_;

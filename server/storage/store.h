@@ -1,5 +1,5 @@
 // The history store's contract: a durable, ordered message log per room. The storage thread owns
-// the one Store instance; shards never call it (ARCHITECTURE.md, "Persist").
+// the one Store instance; shards never call it (docs/architecture.md).
 #pragma once
 
 #include <cstdint>
@@ -19,7 +19,7 @@ namespace rtchat::server {
 // parameters are replaced, not appended to. A PostgreSQL implementation can be added later.
 class Store {
  public:
-  static constexpr int kMaxPageLimit = 200;  // the protocol's history limit (chat-events.md)
+  static constexpr int kMaxPageLimit = 200;  // the protocol's history limit (docs/protocol.md)
 
   Store() = default;
   Store(const Store&) = delete;

@@ -65,3 +65,34 @@ TEST(ClusterWire, TypingRoundTrips) {
 
 }  // namespace
 }  // namespace rtchat::server::cluster
+
+namespace rtchat::server::cluster {
+namespace {
+
+TEST(ClusterWire, KeysOfOneRedisAreUnchanged) {
+  Keys k(false);
+  EXPECT_EQ(k.seq("lobby"), "rtchat:seq:lobby");
+  EXPECT_EQ(k.channel("lobby"), "rtchat:chan:lobby");
+  std::string room;
+  ASSERT_TRUE(k.room_of_channel("rtchat:chan:a{b}", room));
+  EXPECT_EQ(room, "a{b}");
+  EXPECT_FALSE(k.room_of_channel("other:a", room));
+}
+
+TEST(ClusterWire, KeysOfARedisClusterTagTheRoom) {
+  Keys k(true);
+  EXPECT_EQ(k.seq("lobby"), "rtchat:seq:{lobby}");
+  EXPECT_EQ(k.log("lobby"), "rtchat:log:{lobby}");
+  EXPECT_EQ(k.presence("lobby"), "rtchat:pres:{lobby}");
+  EXPECT_EQ(k.node("a"), "rtchat:node:a");  // liveness keys spread over the slots
+  std::string room;
+  ASSERT_TRUE(k.room_of_channel("rtchat:chan:{lobby}", room));
+  EXPECT_EQ(room, "lobby");
+  ASSERT_TRUE(k.room_of_presence("rtchat:pres:{x}y}", room));
+  EXPECT_EQ(room, "x}y");
+  EXPECT_FALSE(k.room_of_channel("rtchat:chan:lobby", room));
+  EXPECT_FALSE(k.room_of_channel("rtchat:chan:{", room));
+}
+
+}  // namespace
+}  // namespace rtchat::server::cluster

@@ -11,7 +11,7 @@
 #include "support/test_support.h"
 
 namespace rtchat::server {
-bool is_valid_room_id(std::string_view id);  // shard_http.cpp
+bool is_valid_room_id(std::string_view id);  // server/shard/room_ids.h
 
 namespace {
 namespace fs = std::filesystem;

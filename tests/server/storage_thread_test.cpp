@@ -121,3 +121,25 @@ TEST_F(StorageThreadLoad, ReadFailureIsAnAnswerNotASilence) {
 
 }  // namespace
 }  // namespace rtchat::server
+
+namespace rtchat::server {
+namespace {
+
+TEST_F(StorageThreadLoad, ACatchUpWithAHoleIsNotARecovery) {
+  auto store = open_memory_store();
+  std::string error;
+  ASSERT_TRUE(store->append(rtchat::testing::make_messages("lobby", 1, 3), error));
+  ASSERT_TRUE(store->append(rtchat::testing::make_messages("lobby", 6, 8), error));  // 4, 5 gone
+  start(std::move(store));
+  StoreCatchupDone holed = catchup(StoreCatchup{"lobby", {}, 1, 2, 8, 1000, 1 << 20});
+  EXPECT_TRUE(holed.ok);
+  EXPECT_TRUE(holed.too_large);  // answered recovered: false
+  EXPECT_TRUE(holed.messages.empty());
+  StoreCatchupDone whole = catchup(StoreCatchup{"lobby", {}, 2, 5, 8, 1000, 1 << 20});
+  EXPECT_TRUE(whole.ok);
+  EXPECT_FALSE(whole.too_large);
+  EXPECT_EQ(whole.messages.size(), 3u);
+}
+
+}  // namespace
+}  // namespace rtchat::server

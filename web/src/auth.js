@@ -60,3 +60,18 @@ export async function serverIsUp() {
     return false;
   }
 }
+
+// Production refresh: POST to the page's configured token URL (same origin: the CSP's
+// connect-src is 'self'), with the page's cookies; the answer is {"token": "<jwt>"}.
+export async function fetchPageToken(url) {
+  const res = await fetch(url, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { accept: 'application/json' },
+    cache: 'no-store',
+  });
+  if (!res.ok) throw new Error(`token URL answered HTTP ${res.status}`);
+  const body = await res.json();
+  if (!body || typeof body.token !== 'string' || !isJwtShaped(body.token)) throw new Error('no token in the answer');
+  return body.token;
+}

@@ -1,61 +1,83 @@
-// One open room: its channel, message history, live messages, presence, typing and composer.
-// Created when the user opens a room, closed when they leave it or sign out.
+// One open room: its channel, message history, live messages, deletions, read state, presence,
+// typing and composer. Created when the user opens a room, closed when they leave it or sign out.
 import { Presence } from 'phoenix';
-import { $, el, show } from './dom.js';
-import { identityNodes, NameDirectory } from './identity.js';
+import { Composer } from './composer.js';
+import { $, show } from './dom.js';
+import { NameDirectory } from './identity.js';
 import { MessageList } from './message_list.js';
+import { canDelete, describeDeleteError } from './moderation.js';
+import { Outbox } from './outbox.js';
 import { presenceRows, renderPresence } from './presence_panel.js';
+import { ReadMarker } from './read_marker.js';
+import { Typing } from './typing.js';
 
 const kHistoryPageSize = 50;       // one screen or two; older pages load on scroll
-const kMaxBodyChars = 4000;        // the server's limit (chat-events.md, new_msg)
-const kTypingSendIntervalMs = 2000;
-const kServerTypingIntervalMs = 1000;  // the server answers rate_limited to more
-const kTypingShowMs = 3000;
 const kLoadOlderWhenWithinPx = 60;
 
 // Join refusals that will not go away by retrying: stop the channel's automatic rejoin.
 const kFinalJoinErrors = new Set(['unauthorized', 'unmatched topic', 'invalid params']);
 
 export class ChatRoom {
-  constructor({ socket, roomId, myUserId, onPresenceCount }) {
+  // claims: the token's claims (moderation rights); onRead(roomId, lastReadId): the room was read
+  // up to there; onReadSupport(bool): whether the server keeps read state (join reply `unread`).
+  constructor({ socket, roomId, myUserId, claims, onPresenceCount, onRead, onReadSupport }) {
     this.roomId = roomId;
     this.myUserId_ = myUserId;
+    this.claims = claims ?? {};
     this.onPresenceCount_ = onPresenceCount;
+    this.onReadSupport_ = onReadSupport;
     this.names_ = new NameDirectory();  // shared by messages and presence: see identity.js
-    this.messages_ = new MessageList($('message-list'), $('message-scroller'), myUserId, this.names_);
+    this.messages_ = new MessageList($('message-list'), $('message-scroller'), myUserId, this.names_,
+      (m) => (canDelete(this.claims, roomId, myUserId, m) ? (onFailed) => this.delete_(m.id, onFailed) : null));
     this.highestSeenId_ = null;
     this.hasMoreHistory_ = false;
     this.isLoadingOlder_ = false;
     this.hasLoadedHistory_ = false;
-    this.lastTypingSentAt_ = 0;
-    this.typers_ = new Map();  // user_id -> {name, until}
-    this.typingTimer_ = null;
+    this.hasJoinedOnce_ = false;
+    this.isClosed_ = false;
+    this.unreadDividerAt_ = null;
     this.abort_ = new AbortController();
     // A function, so every rejoin (after a network drop) asks for what we missed since the
-    // newest message we have; the server then pushes those new_msg before live ones.
+    // newest message or deletion we have; the server then pushes those before live ones.
     this.channel_ = socket.channel(`room:${roomId}`, () => {
       const params = { device: 'web' };
       if (this.highestSeenId_ !== null) params.last_seen_id = this.highestSeenId_;
       return params;
     });
     this.presence_ = new Presence(this.channel_);
+    this.typing_ = new Typing(this.channel_, myUserId, this.names_);
+    this.composer_ = new Composer();
+    const isJoined = () => this.channel_.state === 'joined';
+    this.outbox_ = new Outbox({
+      userId: myUserId, roomId, listNode: $('pending-list'), isJoined,
+      push: (body, timeout) => this.channel_.push('new_msg', { body }, timeout),
+      highestSeenId: () => this.highestSeenId_,
+      shownMessages: () => this.messages_.messages,
+      onNotice: (text) => this.composer_.setNotice(text),
+      onEdit: (body) => this.composer_.restore(body),
+    });
+    this.reads_ = new ReadMarker({
+      push: (event, payload) => this.channel_.push(event, payload), isJoined,
+      newestVisibleId: () => this.messages_.newestVisibleId(),
+      onRead: (lastReadId) => onRead?.(roomId, lastReadId),
+    });
   }
 
   open() {
     $('room-title').textContent = this.roomId;
     this.messages_.clear();
     this.names_.clear();
+    delete $('message-list').dataset.deletable;
     this.setError_(null);
     this.setHistoryStatus_('Loading messages…');
     show($('messages-empty'), false);
-    $('typing-indicator').textContent = '';
-    $('composer').value = '';
-    $('composer-error').textContent = '';
-    this.updateCounter_();
+    this.typing_.clear();
+    this.composer_.clear();
     renderPresence($('presence-list'), [], this.myUserId_, this.names_);
     this.updatePresenceCount_(0);
 
     this.presence_.onSync(() => {
+      if (this.isClosed_) return;
       const rows = presenceRows(this.presence_);
       // A member who joined under a name already on screen: label the messages again.
       if (renderPresence($('presence-list'), rows, this.myUserId_, this.names_)) {
@@ -63,13 +85,25 @@ export class ChatRoom {
       }
       this.updatePresenceCount_(rows.length);
     });
-    this.channel_.on('new_msg', (msg) => this.onNewMessage_(msg));
-    this.channel_.on('typing', (p) => this.onTyping_(p));
+    const live = (fn) => this.live_(fn);
+    this.channel_.on('new_msg', live((msg) => this.onNewMessage_(msg)));
+    this.channel_.on('msg_deleted', live((p) => this.onDeleted_(p)));
+    this.channel_.on('read_state', live((p) => this.reads_.noteRead(p?.last_read_id)));
+    this.channel_.on('typing', live((p) => this.typing_.onTyping(p)));
     this.channel_.join()
-      .receive('ok', (resp) => this.onJoined_(resp || {}))
-      .receive('error', (resp) => this.onJoinError_(resp || {}))
-      .receive('timeout', () => this.setError_('Joining the room is taking long; still trying…'));
+      .receive('ok', live((resp) => this.onJoined_(resp || {})))
+      .receive('error', live((resp) => this.onJoinError_(resp || {})))
+      .receive('timeout', live(() => this.setError_('Joining the room is taking long; still trying…')));
 
+    this.listen_();
+  }
+
+  // The page has one message list: a closed room's late events and replies must not reach it.
+  live_(fn) {
+    return (...args) => { if (!this.isClosed_) fn(...args); };
+  }
+
+  listen_() {
     const signal = this.abort_.signal;
     const composer = $('composer');
     composer.addEventListener('keydown', (e) => {
@@ -80,8 +114,8 @@ export class ChatRoom {
       }
     }, { signal });
     composer.addEventListener('input', () => {
-      this.updateCounter_();
-      if (composer.value.length > 0) this.maybeSendTyping_();
+      this.composer_.refresh();
+      if (composer.value.length > 0) this.typing_.maybeSend();
     }, { signal });
     $('composer-form').addEventListener('submit', (e) => {
       e.preventDefault();
@@ -89,21 +123,36 @@ export class ChatRoom {
     }, { signal });
     $('message-scroller').addEventListener('scroll', () => {
       if ($('message-scroller').scrollTop < kLoadOlderWhenWithinPx) this.loadOlder_();
+      this.reads_.poke();
     }, { signal, passive: true });
   }
 
   close() {
+    this.isClosed_ = true;
     this.abort_.abort();
-    clearTimeout(this.typingTimer_);
+    this.typing_.clear();
+    this.outbox_.stop();
+    this.reads_.stop();
+    this.composer_.setNotice(null);
     this.channel_.leave();
     this.messages_.clear();
     $('presence-list').replaceChildren();
-    $('typing-indicator').textContent = '';
   }
 
   onJoined_(resp) {
     this.setError_(null);
-    if (resp.recovered === true) return;  // the missed messages arrive as new_msg pushes
+    if (Number.isSafeInteger(resp.last_read_id)) {
+      // First entry: the divider goes after what was read before this visit. Not on a first visit
+      // (nothing ever read): everything would be "new", and the view would open at the top.
+      if (!this.hasJoinedOnce_ && resp.unread > 0 && resp.last_read_id > 0) this.unreadDividerAt_ = resp.last_read_id;
+      this.reads_.enable(resp.last_read_id);
+    }
+    if (!this.hasJoinedOnce_) {
+      this.onReadSupport_?.(Number.isSafeInteger(resp.unread));
+      this.probeDelete_();
+    }
+    this.hasJoinedOnce_ = true;
+    if (resp.recovered === true) return this.outbox_.onReady();  // the missed messages arrive as pushes
     // First join, or the server could not recover the gap: page the newest messages again.
     // With recovered:false the list would have a hole, so start it over.
     this.loadLatest_(resp.recovered === false);
@@ -122,20 +171,49 @@ export class ChatRoom {
     }
   }
 
+  // Whether this server deletes messages at all: `delete_msg` of id 0 (no such message) is
+  // "unknown event" on a server without moderation and another error on one with it. Until the
+  // answer, delete buttons stay hidden (CSS: message-list[data-deletable]).
+  probeDelete_() {
+    this.channel_.push('delete_msg', { id: 0 })
+      .receive('ok', this.live_(() => { $('message-list').dataset.deletable = 'true'; }))
+      .receive('error', this.live_((resp) => {
+        if (resp?.reason !== 'unknown event' && resp?.reason !== 'rate_limited') $('message-list').dataset.deletable = 'true';
+      }));
+  }
+
   loadLatest_(reset) {
     this.channel_.push('history', { before_id: null, limit: kHistoryPageSize })
-      .receive('ok', (resp) => {
+      .receive('ok', this.live_((resp) => {
         if (reset) this.messages_.clear();
         this.addMessages_(resp.messages);
         this.hasMoreHistory_ = resp.has_more === true;
         this.hasLoadedHistory_ = true;
         this.setHistoryStatus_(this.hasMoreHistory_ ? null : this.messages_.size ? 'Beginning of the room' : null);
         this.updateEmpty_();
-        this.messages_.scrollToBottom();
+        this.showUnreadDivider_();
         this.fillScreen_();
-      })
-      .receive('error', (resp) => this.setHistoryStatus_(`Could not load messages: ${resp?.reason ?? 'error'}`))
-      .receive('timeout', () => this.setHistoryStatus_('Could not load messages: no answer from the server.'));
+        this.outbox_.onReady();
+        this.reads_.poke();
+      }))
+      .receive('error', this.live_((resp) => {
+        this.setHistoryStatus_(`Could not load messages: ${resp?.reason ?? 'error'}`);
+        this.outbox_.onReady();
+      }))
+      .receive('timeout', this.live_(() => {
+        this.setHistoryStatus_('Could not load messages: no answer from the server.');
+        this.outbox_.onReady();
+      }));
+  }
+
+  // Once, on entering: "New messages" above the first unread one, scrolled into view.
+  showUnreadDivider_() {
+    const at = this.unreadDividerAt_;
+    this.unreadDividerAt_ = null;
+    if (at !== null) this.messages_.setUnreadDivider(at);
+    const divider = this.messages_.dividerNode;
+    if (divider?.isConnected) divider.scrollIntoView({ block: 'start' });
+    else this.messages_.scrollToBottom();
   }
 
   // Pages one step back in time, keeping the message under the user's eyes where it was.
@@ -144,8 +222,12 @@ export class ChatRoom {
     this.isLoadingOlder_ = true;
     this.setHistoryStatus_('Loading older messages…');
     const scroller = $('message-scroller');
+    const failed = (text) => {
+      this.isLoadingOlder_ = false;
+      this.setHistoryStatus_(text);
+    };
     this.channel_.push('history', { before_id: this.messages_.oldestId, limit: kHistoryPageSize })
-      .receive('ok', (resp) => {
+      .receive('ok', this.live_((resp) => {
         const heightBefore = scroller.scrollHeight;
         const topBefore = scroller.scrollTop;
         this.addMessages_(resp.messages);
@@ -154,15 +236,9 @@ export class ChatRoom {
         this.isLoadingOlder_ = false;
         this.setHistoryStatus_(this.hasMoreHistory_ ? null : 'Beginning of the room');
         this.fillScreen_();
-      })
-      .receive('error', (resp) => {
-        this.isLoadingOlder_ = false;
-        this.setHistoryStatus_(`Could not load older messages: ${resp?.reason ?? 'error'}`);
-      })
-      .receive('timeout', () => {
-        this.isLoadingOlder_ = false;
-        this.setHistoryStatus_('Could not load older messages: no answer from the server.');
-      });
+      }))
+      .receive('error', this.live_((resp) => failed(`Could not load older messages: ${resp?.reason ?? 'error'}`)))
+      .receive('timeout', this.live_(() => failed('Could not load older messages: no answer from the server.')));
   }
 
   // If the first page does not fill the scroller there is nothing to scroll: keep paging.
@@ -171,99 +247,63 @@ export class ChatRoom {
     if (this.hasMoreHistory_ && s.scrollHeight <= s.clientHeight) this.loadOlder_();
   }
 
+  noteSeenId_(id) {
+    if (Number.isSafeInteger(id) && (this.highestSeenId_ === null || id > this.highestSeenId_)) this.highestSeenId_ = id;
+  }
+
   addMessages_(messages) {
     if (!Array.isArray(messages)) return 0;
     const added = this.messages_.add(messages);
-    for (const m of messages) {
-      if (Number.isSafeInteger(m?.id) && (this.highestSeenId_ === null || m.id > this.highestSeenId_)) {
-        this.highestSeenId_ = m.id;
-      }
-    }
+    for (const m of messages) this.noteSeenId_(m?.id);
+    this.outbox_.noteMessages(messages);
     return added;
   }
 
   onNewMessage_(msg) {
     const wasNearBottom = this.messages_.isNearBottom();
+    const isMine = msg?.user_id === this.myUserId_;
     if (this.addMessages_([msg]) === 0) return;
-    if (wasNearBottom || msg.user_id === this.myUserId_) this.messages_.scrollToBottom();
-    if (this.typers_.delete(msg.user_id)) this.renderTyping_();
+    if (wasNearBottom || isMine) this.messages_.scrollToBottom();
+    this.typing_.onMessageFrom(msg.user_id);
     this.updateEmpty_();
+    this.reads_.poke();
+  }
+
+  // msg_deleted {id, event_id, deleted_by}: the deletion has its own place in the room's order
+  // (event_id), so a rejoin's last_seen_id must count it or it would be replayed.
+  onDeleted_(p) {
+    if (!Number.isSafeInteger(p?.id)) return;
+    this.noteSeenId_(p.event_id);
+    this.messages_.markDeleted(p.id);
+  }
+
+  delete_(id, onFailed) {
+    this.channel_.push('delete_msg', { id })
+      .receive('ok', this.live_(() => this.messages_.markDeleted(id)))
+      .receive('error', this.live_((resp) => {
+        onFailed();
+        this.setError_(`Could not delete the message: ${describeDeleteError(resp?.reason)}`);
+      }))
+      .receive('timeout', this.live_(() => {
+        onFailed();
+        this.setError_(`Could not delete the message: ${describeDeleteError('timeout')}`);
+      }));
   }
 
   send_() {
-    const composer = $('composer');
-    const body = composer.value;
-    const error = $('composer-error');
-    if (body.trim().length === 0) return;
-    if (body.length > kMaxBodyChars) {
-      error.textContent = `Messages are limited to ${kMaxBodyChars} characters.`;
+    const body = this.composer_.take();
+    if (body === null) return;
+    if (!this.outbox_.enqueue(body)) {
+      this.composer_.setError('Too many messages are waiting to be sent. Wait for them before sending more.');
       return;
     }
-    error.textContent = '';
-    composer.value = '';
-    this.updateCounter_();
-    // Others clear our "is typing" when this message arrives, so say it again sooner than the
-    // usual 2 s, but not sooner than the server's own limit (one per second).
-    this.lastTypingSentAt_ -= kTypingSendIntervalMs - kServerTypingIntervalMs;
-    // Put the text back if it did not go through and the user has not started a new one.
-    const restore = (why) => {
-      error.textContent = why;
-      if (composer.value === '') {
-        composer.value = body;
-        this.updateCounter_();
-      }
-    };
-    this.channel_.push('new_msg', { body })
-      .receive('error', (resp) => restore(`Not sent: ${describeSendError(resp?.reason)}`))
-      .receive('timeout', () => restore('Not sent: the server did not answer. Try again.'));
-  }
-
-  maybeSendTyping_() {
-    const now = Date.now();
-    if (now - this.lastTypingSentAt_ < kTypingSendIntervalMs) return;
-    if (this.channel_.state !== 'joined') return;  // a buffered "typing" would arrive stale
-    this.lastTypingSentAt_ = now;
-    this.channel_.push('typing', {}).receive('error', () => {
-      // Rate limited (or not joined): let the next keystroke try again once the server allows.
-      this.lastTypingSentAt_ = Date.now() - (kTypingSendIntervalMs - kServerTypingIntervalMs);
-    });
-  }
-
-  onTyping_(p) {
-    if (!p || typeof p.user_id !== 'string' || p.user_id === this.myUserId_) return;
-    const name = typeof p.user === 'string' && p.user ? p.user : p.user_id;
-    this.typers_.set(p.user_id, { name, until: Date.now() + kTypingShowMs });
-    this.renderTyping_();
-  }
-
-  renderTyping_() {
-    const now = Date.now();
-    for (const [id, t] of this.typers_) if (t.until <= now) this.typers_.delete(id);
-    // Names in <bdi>, with the id where it could mislead (identity.js).
-    const who = [...this.typers_].map(([id, t]) => el('span', {},
-      ...identityNodes(id, t.name, this.names_.needsId(id, t.name))));
-    let parts = [];
-    if (who.length === 1) parts = [who[0], ' is typing…'];
-    else if (who.length === 2) parts = [who[0], ' and ', who[1], ' are typing…'];
-    else if (who.length > 2) parts = ['Several people are typing…'];
-    $('typing-indicator').replaceChildren(...parts);
-    clearTimeout(this.typingTimer_);
-    if (this.typers_.size > 0) {
-      const next = Math.min(...[...this.typers_.values()].map((t) => t.until));
-      this.typingTimer_ = setTimeout(() => this.renderTyping_(), Math.max(50, next - now));
-    }
-  }
-
-  updateCounter_() {
-    const n = $('composer').value.length;
-    const counter = $('composer-counter');
-    counter.textContent = `${n} / ${kMaxBodyChars}`;
-    counter.classList.toggle('text-red-700', n > kMaxBodyChars * 0.95);
-    counter.classList.toggle('text-slate-500', n <= kMaxBodyChars * 0.95);
+    this.composer_.clear();
+    this.typing_.onSent();
+    this.messages_.scrollToBottom();
   }
 
   updateEmpty_() {
-    show($('messages-empty'), this.hasLoadedHistory_ && this.messages_.size === 0);
+    show($('messages-empty'), this.hasLoadedHistory_ && this.messages_.size === 0 && this.outbox_.size === 0);
   }
 
   updatePresenceCount_(n) {
@@ -283,15 +323,5 @@ export class ChatRoom {
     const node = $('chat-error');
     node.textContent = text ?? '';
     show(node, Boolean(text));
-  }
-}
-
-function describeSendError(reason) {
-  switch (reason) {
-    case 'rate_limited': return 'you are sending too fast. Wait a moment.';
-    case 'invalid body': return 'the message is empty or too long.';
-    case 'not joined': return 'not in the room yet. Try again in a moment.';
-    case 'storage unavailable': return 'the server could not store it. Try again.';
-    default: return typeof reason === 'string' ? reason : 'unknown error';
   }
 }

@@ -1,20 +1,28 @@
 // Entry point: sign-in, the signed-in shell (connection, rooms), and routing #/room/<id>.
-import { DevTokenUnavailable, fetchDevToken, isJwtShaped, serverIsUp, tokenClaims } from './auth.js';
+import { DevTokenUnavailable, fetchDevToken, fetchPageToken, isJwtShaped, serverIsUp, tokenClaims } from './auth.js';
 import { ChatRoom } from './chat_room.js';
 import { Connection } from './connection.js';
-import { $, el, show } from './dom.js';
-import { isValidRoomId, roomIdError } from './room_id.js';
+import { $, show } from './dom.js';
+import { isValidRoomId } from './room_id.js';
+import { RoomsPanel } from './rooms_panel.js';
 import {
   loadDevName, loadRecentRooms, loadToken, rememberRoom, saveDevName, saveToken, signOutStorage,
 } from './storage.js';
+import { TokenRefresher } from './token_refresh.js';
+import { UnreadWatcher } from './unread.js';
 
 const kRenewBeforeExpiryMs = 60_000;  // renew a dev token a minute early: clocks drift
+const kDirectoryAfterJoinMs = 1000;   // a join is answered in milliseconds; a second is plenty
 
 const session = {
   token: null,
+  claims: {},
   userId: null,
   connection: null,
   room: null,
+  rooms: null,      // RoomsPanel
+  unread: null,     // UnreadWatcher
+  refresher: null,  // TokenRefresher
   renewTimer: null,
   hasRetriedWithFreshToken: false,
 };
@@ -77,6 +85,7 @@ function startSession() {
   if (!isJwtShaped(token)) return showSignIn();
   session.token = token;
   const claims = tokenClaims(token);
+  session.claims = claims;
   session.userId = typeof claims.sub === 'string' ? claims.sub : null;
   $('me-name').textContent = typeof claims.name === 'string' && claims.name ? claims.name
     : session.userId ?? 'unknown';
@@ -90,17 +99,51 @@ function startSession() {
     onState: renderConnectionState,
     onNeverOpened: onNeverOpened,
   });
+  const socket = session.connection.socket;
+  session.unread = new UnreadWatcher({ socket, myUserId: session.userId, onChange: () => session.rooms?.render() });
+  session.rooms = new RoomsPanel({
+    getToken: () => session.token,
+    unreadOf: (id) => session.unread.unreadOf(id),
+    onOpen: openRoom,
+  });
+  session.refresher = new TokenRefresher({
+    socket, fetchToken: fetchFreshToken, onRefreshed: adoptToken,
+    onFailed: (text) => setConnectionError(text, false),
+  });
   renderConnectionState(session.connection.state);
   session.connection.connect();
-  renderRecentRooms(loadRecentRooms());
+  session.rooms.render();
+  session.rooms.loadDirectory();
   route();
 }
 
 function stopSession() {
   closeRoom();
   clearTimeout(session.renewTimer);
+  session.refresher?.stop();
+  session.unread?.stop();
+  session.rooms?.stop();
   session.connection?.stop();
-  session.connection = null;
+  Object.assign(session, { connection: null, refresher: null, unread: null, rooms: null });
+}
+
+// A fresh token for a `refresh` (token_refresh.js): dev mode mints one by name; production asks
+// the URL the page names in <meta name="rtchat-token-url">; null when there is neither.
+async function fetchFreshToken() {
+  const devName = loadDevName();
+  if (devName) return fetchDevToken(devName);
+  const url = document.querySelector('meta[name="rtchat-token-url"]')?.content;
+  return url ? fetchPageToken(url) : null;
+}
+
+// The server accepted a refreshed token: keep it for reconnects and future refreshes.
+function adoptToken(token) {
+  if (!isJwtShaped(token)) return;
+  saveToken(token);
+  session.token = token;  // the socket's authToken reads it: a reconnect offers this one
+  session.claims = tokenClaims(token);
+  if (session.room) session.room.claims = session.claims;
+  scheduleDevTokenRenewal(session.claims);
 }
 
 function signOut() {
@@ -184,27 +227,7 @@ function renderConnectionState(state) {
 
 // ---- Rooms and routing -------------------------------------------------------------------------
 
-function renderRecentRooms(rooms) {
-  $('recent-rooms').replaceChildren(...rooms.map((id) => el('li', {},
-    el('a', {
-      href: `#/room/${id}`,
-      class: 'block truncate rounded-md px-2 py-1 text-sm hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500' +
-        (session.room?.roomId === id ? ' bg-indigo-50 font-medium text-indigo-800' : ''),
-      dataset: { testid: 'recent-room' },
-      ...(session.room?.roomId === id ? { 'aria-current': 'page' } : {}),
-    }, `# ${id}`))));
-  show($('recent-empty'), rooms.length === 0);
-}
-
-function onRoomSubmit(event) {
-  event.preventDefault();
-  const id = $('room-input').value.trim();
-  const error = roomIdError(id);
-  $('room-error').textContent = error ?? '';
-  show($('room-error'), Boolean(error));
-  $('room-input').setAttribute('aria-invalid', error ? 'true' : 'false');
-  if (error) return;
-  $('room-input').value = '';
+function openRoom(id) {
   if (location.hash === `#/room/${id}`) route();
   else location.hash = `#/room/${id}`;
 }
@@ -226,15 +249,23 @@ function route() {
   const id = roomFromHash();
   if (id === null) {
     closeRoom();
+    session.unread.setRooms(loadRecentRooms(), null);
+    session.rooms.setActive(null);
     setRoomLayout(false);
     return;
   }
   if (session.room?.roomId === id) return setRoomLayout(true);
   closeRoom();
-  session.room = new ChatRoom({ socket: session.connection.socket, roomId: id, myUserId: session.userId });
+  // Before the room's own join: the watcher gives up its background channel of this topic.
+  session.unread.setRooms(rememberRoom(id), id);
+  session.room = new ChatRoom({
+    socket: session.connection.socket, roomId: id, myUserId: session.userId, claims: session.claims,
+    onReadSupport: (isSupported) => session.unread?.noteSupport(isSupported),
+  });
   setRoomLayout(true);
   session.room.open();
-  renderRecentRooms(rememberRoom(id));
+  session.rooms.setActive(id);
+  setTimeout(() => session.rooms?.loadDirectory(), kDirectoryAfterJoinMs);  // counts with us in it
   $('composer').focus();
 }
 
@@ -252,10 +283,11 @@ function setRoomLayout(isRoomOpen) {
   show($('chat-view'), isRoomOpen);
   show($('no-room'), !isRoomOpen);
   show($('back-to-rooms'), isRoomOpen);
-  if (!isRoomOpen) renderRecentRooms(loadRecentRooms());
+  if (!isRoomOpen) session.rooms?.loadDirectory();  // member counts change: fresh ones on the list
 }
 
-// Below lg the presence panel is a drawer over the messages, opened by the "Online" button.
+// Below lg the presence panel is a strip above the messages (not over them), opened by the
+// "Online" button and closed by it, its own close button, or Escape.
 function setPresencePanelOpen(isOpen) {
   const panel = $('presence-panel');
   panel.classList.toggle('hidden', !isOpen);
@@ -269,14 +301,13 @@ function main() {
   $('signin-form').addEventListener('submit', onSignInSubmit);
   $('signout').addEventListener('click', signOut);
   $('connection-error-signout').addEventListener('click', signOut);
-  $('room-form').addEventListener('submit', onRoomSubmit);
-  $('room-input').addEventListener('input', () => {
-    show($('room-error'), false);
-    $('room-input').removeAttribute('aria-invalid');
-  });
   $('back-to-rooms').addEventListener('click', () => { location.hash = ''; });
   $('presence-toggle').addEventListener('click', () => {
     setPresencePanelOpen($('presence-toggle').getAttribute('aria-expanded') !== 'true');
+  });
+  $('presence-close').addEventListener('click', () => {
+    setPresencePanelOpen(false);
+    $('presence-toggle').focus();
   });
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && $('presence-toggle').getAttribute('aria-expanded') === 'true') {

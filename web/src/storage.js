@@ -54,3 +54,22 @@ export function signOutStorage() {
   write(kTokenKey, null);
   write(kDevNameKey, null);
 }
+
+// Messages not yet accepted by the server, per user and room, so a reload or a closed tab does
+// not lose them (outbox.js). Bounded by the outbox itself (kMaxOutboxItems there).
+const outboxKey = (userId, roomId) => `rtchat.outbox.${userId}.${roomId}`;
+
+export function loadOutbox(userId, roomId) {
+  try {
+    const items = JSON.parse(read(outboxKey(userId, roomId)) || '[]');
+    return Array.isArray(items)
+      ? items.filter((i) => i && typeof i.body === 'string' && typeof i.queuedAt === 'number')
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+export function saveOutbox(userId, roomId, items) {
+  write(outboxKey(userId, roomId), items.length ? JSON.stringify(items) : null);
+}

@@ -1,43 +1,40 @@
 // The owner's joins, answered once per loop turn: every joiner of a room in one turn gets the
 // same presence_state (the room after all of the turn's joins), encoded once per wire format
 // (PresenceStateFrames). The state still reaches each joiner before any diff that follows its
-// join: the diffs of the turn are flushed after this, on the same owner -> member queues.
-#include "server/shard/shard.h"
+// join: the turn's diffs are flushed after this, on the same owner -> member queues.
+#include "server/shard/owner_rooms.h"
 
 namespace rtchat::server {
 
-void Shard::answer_turn_joins() {
+void OwnerRooms::answer_turn_joins() {
   owner_.take_turn_joins(
       [&](const std::string& name, OwnedRoom& room, std::vector<JoinRoom>& joins) {
         // First record every join of the turn (refusals are answered at once), then encode the
         // room's state once for all of them.
-        std::vector<JoinRoom*> recorded;
         std::vector<JoinAccepted> accepted(joins.size());
         std::vector<std::optional<StoreCatchup>> catchups(joins.size());
+        std::vector<size_t> recorded;
         for (size_t i = 0; i < joins.size(); ++i) {
           owner_.join(joins[i], config_.recovery_limit, accepted[i], catchups[i]);
           if (!accepted[i].refused.empty()) {
-            send_to_shard(joins[i].conn.shard, std::move(accepted[i]));
+            out_.send_to_shard(joins[i].conn.shard, std::move(accepted[i]));
             continue;
           }
-          recorded.push_back(&joins[i]);
+          recorded.push_back(i);
         }
         if (recorded.empty()) return;
         const proto::PresenceEntries state = owner_.presence_state(room);
-        std::string topic = "room:";
-        topic += name;
-        PresenceStateFrames frames(topic, state);
-        for (JoinRoom* j : recorded) {
-          const size_t i = static_cast<size_t>(j - joins.data());
-          answer_join(accepted[i], catchups[i], *j, frames);
-        }
+        PresenceStateFrames frames(topic_of(name), state);
+        for (size_t i : recorded) answer_join(accepted[i], catchups[i], joins[i], frames);
       });
 }
 
-void Shard::answer_join(JoinAccepted& accepted, std::optional<StoreCatchup>& catchup,
-                        const JoinRoom& join, PresenceStateFrames& frames) {
-  if (catchup) catchup->max_bytes = config_.outbound_cap_bytes / 2;  // see on_catchup_ready
-  if (catchup && storage_overloaded()) {
+void OwnerRooms::answer_join(JoinAccepted& accepted, std::optional<StoreCatchup>& catchup,
+                             const JoinRoom& join, PresenceStateFrames& frames) {
+  // The storage thread drops a catch-up heavier than half the outbound cap (too_large): the
+  // client then pages history itself.
+  if (catchup) catchup->max_bytes = config_.outbound_cap_bytes / 2;
+  if (catchup && out_.storage_overloaded()) {
     // Storage is behind: the client learns it must page history itself instead of the server
     // queueing one more read without bound.
     catchup.reset();
@@ -47,8 +44,8 @@ void Shard::answer_join(JoinAccepted& accepted, std::optional<StoreCatchup>& cat
   auto f = frames.for_join(join.format == WireFormat::Binary, join.join_ref);
   accepted.presence_state = std::move(f.head);
   accepted.presence_state_tail = std::move(f.tail);
-  send_to_shard(join.conn.shard, std::move(accepted));
-  if (catchup) send_to_storage(std::move(*catchup));
+  out_.send_to_shard(join.conn.shard, std::move(accepted));
+  if (catchup) out_.send_to_storage(std::move(*catchup));
 }
 
 }  // namespace rtchat::server

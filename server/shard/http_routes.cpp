@@ -1,41 +1,24 @@
-// The HTTP half of a shard: one request per connection (Connection: close), then either a
-// response or the WebSocket upgrade.
+#include "server/shard/http_routes.h"
 
 #include <charconv>
-#include <cstdio>
-#include <cstring>
 
 #include "core/clock.h"
 #include "proto/phoenix_codec.h"
 #include "server/auth/dev_tokens.h"
-#include "server/auth/jwt.h"
 #include "server/log.h"
 #include "server/metrics_text.h"
 #include "server/net/handshake.h"
 #include "server/net/host_policy.h"
 #include "server/net/http_response.h"
-#include "server/shard/shard.h"
-#include "server/storage/storage_thread.h"
+#include "server/shard/room_ids.h"
+#include "server/storage/store.h"
 
 namespace rtchat::server {
 namespace {
 
 constexpr std::string_view kSocketPath = "/socket/websocket";
 constexpr std::string_view kRoomsApiPrefix = "/api/rooms/";
-
-bool valid_room_id(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  bool only_dots = true;
-  for (char ch : id) {
-    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '.' || ch == '-';
-    if (!ok) return false;
-    only_dots = only_dots && ch == '.';
-  }
-  // "." and ".." are path segments to every URL resolver and proxy: /api/rooms/../messages
-  // would never reach the room.
-  return !only_dots;
-}
+constexpr int64_t kHistoryApiDeadlineMs = 30000;  // the page from storage, then the answer
 
 std::optional<int64_t> parse_int(std::string_view s) {
   int64_t v = 0;
@@ -49,6 +32,10 @@ std::string json_error(std::string_view reason) {
   proto::phoenix::append_json_string(body, reason);
   body += "}";
   return body;
+}
+
+std::string json_response(int status, std::string_view reason, std::string_view extra = {}) {
+  return http_response(status, "application/json", json_error(reason), extra);
 }
 
 // Same origin = the Origin's host[:port] equals the Host header the browser sent.
@@ -92,9 +79,29 @@ std::string method_not_allowed(std::string_view allow) {
 
 }  // namespace
 
-bool is_valid_room_id(std::string_view id) { return valid_room_id(id); }
+HttpRoutes::HttpRoutes(unsigned index, SharedState& shared, ConnectionTable& table,
+                       SocketPort& socket, OutboundPort& out, ShardMetrics& metrics,
+                       UpgradedFn on_upgraded)
+    : index_(index),
+      shared_(shared),
+      config_(*shared.config),
+      table_(table),
+      socket_(socket),
+      out_(out),
+      metrics_(metrics),
+      on_upgraded_(std::move(on_upgraded)) {}
 
-void Shard::on_http_bytes(Connection& c, std::string_view bytes) {
+void HttpRoutes::on_accepted(Connection& c) {
+  if (config_.max_pending_handshakes &&
+      table_.http_connections() > config_.max_pending_handshakes) {
+    // A reconnect storm: answer at once instead of letting handshakes time out in a queue. The
+    // phoenix client retries with its backoff (the UI adds jitter).
+    metrics_.upgrades_rejected.add();
+    respond(c, http_response(503, "text/plain", "server busy, retry\n", "Retry-After: 1\r\n"));
+  }
+}
+
+void HttpRoutes::on_bytes(Connection& c, std::string_view bytes) {
   size_t consumed = 0;
   HttpParseStatus st = c.http->feed(bytes, consumed);
   switch (st) {
@@ -105,25 +112,20 @@ void Shard::on_http_bytes(Connection& c, std::string_view bytes) {
       HttpRequest req = std::move(c.http->request());
       c.http.reset();
       c.is_head_request = req.method == "HEAD";
-      handle_http_request(c, req, bytes.substr(consumed));
-      return;
+      return route(c, req, bytes.substr(consumed));
     }
     case HttpParseStatus::HeadersTooLarge:
-      respond(c, http_response(431, "text/plain", "request header fields too large\n"));
-      return;
+      return respond(c, http_response(431, "text/plain", "request header fields too large\n"));
     case HttpParseStatus::BodyTooLarge:
-      respond(c, http_response(413, "text/plain", "payload too large\n"));
-      return;
+      return respond(c, http_response(413, "text/plain", "payload too large\n"));
     case HttpParseStatus::Malformed:
-      respond(c, http_response(400, "text/plain", "malformed request\n"));
-      return;
+      return respond(c, http_response(400, "text/plain", "malformed request\n"));
     case HttpParseStatus::VersionNotSupported:
-      respond(c, http_response(505, "text/plain", "only HTTP/1.x is spoken here\n"));
-      return;
+      return respond(c, http_response(505, "text/plain", "only HTTP/1.x is spoken here\n"));
   }
 }
 
-void Shard::respond(Connection& c, std::string response) {
+void HttpRoutes::respond(Connection& c, std::string response) {
   c.http.reset();
   if (c.is_head_request) {
     // Every route answers HEAD through here, the asynchronous history page included: the same
@@ -131,71 +133,73 @@ void Shard::respond(Connection& c, std::string response) {
     size_t end = response.find("\r\n\r\n");
     if (end != std::string::npos) response.resize(end + 4);
   }
-  queue_frame(c, core::SharedFrame::copy_of(response));
-  close_after_flush(c);
+  table_.queue_frame(c, core::SharedFrame::copy_of(response));
+  socket_.close_after_flush(c);
 }
 
-void Shard::handle_http_request(Connection& c, HttpRequest& req, std::string_view leftover) {
+void HttpRoutes::route(Connection& c, HttpRequest& req, std::string_view leftover) {
   if (!host_allowed(req.header("host"), !config_.production, config_.allowed_hosts)) {
     return refuse_host(c, req);
   }
   const std::string& path = req.path;
   const bool get = req.method == "GET" || req.method == "HEAD";
-  const bool head = req.method == "HEAD";
-  if (path == kSocketPath) return handle_upgrade(c, req, leftover);
+  if (path == kSocketPath) return upgrade(c, req, leftover);
   // Anything else under /socket, or a WebSocket upgrade anywhere else, is an endpoint that does
   // not exist: a 404, never the UI shell a browser route would get.
   if (path == "/socket" || path.starts_with("/socket/") || is_websocket_upgrade(req)) {
     metrics_.upgrades_rejected.add();
     return respond(c, http_response(404, "text/plain", "no such endpoint\n"));
   }
-  if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
-    if (!get) return respond(c, method_not_allowed("GET, HEAD"));
-  }
-  if (path == "/healthz") {
-    // Alive even when the cluster link is down (local clients are still served), but say so.
-    const bool degraded = shared_.cluster_status->get() == ClusterHealth::Down;
-    return respond(c, http_response(200, "text/plain",
-                                    degraded ? "degraded: cluster link down\n" : "ok\n", {}, head));
-  }
-  if (path == "/readyz") {
-    // Storage is opened before the shards start (the process exits when it cannot be); the
-    // cluster link, when configured, must be up for this node to take new traffic.
-    if (shared_.cluster_status->get() == ClusterHealth::Down ||
-        shared_.stopping.load(std::memory_order_relaxed)) {
-      return respond(c, http_response(503, "text/plain", "not ready\n", {}, head));
-    }
-    return respond(c, http_response(200, "text/plain", "ready\n", {}, head));
-  }
-  if (path == "/metrics") {
-    return respond(c, http_response(200, "text/plain; version=0.0.4", render_metrics(), {}, head));
-  }
+  if (route_ops(c, req)) return;
   if (path == "/api/dev/token") {
     if (!config_.dev_minting()) return respond(c, http_response(404, "text/plain", "not found\n"));
     if (req.method != "POST") return respond(c, method_not_allowed("POST"));
-    return handle_dev_token(c, req);
+    return dev_token(c, req);
   }
   if (path.starts_with(kRoomsApiPrefix)) {
     std::string_view rest = std::string_view(path).substr(kRoomsApiPrefix.size());
     auto slash = rest.find('/');
     if (slash != std::string_view::npos && rest.substr(slash) == "/messages") {
       if (!get) return respond(c, method_not_allowed("GET, HEAD"));
-      return handle_history_api(c, req, rest.substr(0, slash));
+      return history_api(c, req, rest.substr(0, slash));
     }
-    return respond(c, http_response(404, "application/json", json_error("not found")));
+    return respond(c, json_response(404, "not found"));
   }
-  if (path.starts_with("/api/")) {
-    return respond(c, http_response(404, "application/json", json_error("not found")));
-  }
+  if (path.starts_with("/api/")) return respond(c, json_response(404, "not found"));
   if (const StaticFile* f = shared_.static_files->find(path)) {
     // The UI is read-only: other methods on its paths are refused as such, not as missing.
     if (!get) return respond(c, method_not_allowed("GET, HEAD"));
-    return respond(c, static_file_response(*f, req.header("if-none-match"), head));
+    return respond(c, static_file_response(*f, req.header("if-none-match"), c.is_head_request));
   }
   respond(c, http_response(404, "text/plain", "not found\n"));
 }
 
-void Shard::handle_upgrade(Connection& c, HttpRequest& req, std::string_view leftover) {
+bool HttpRoutes::route_ops(Connection& c, const HttpRequest& req) {
+  const std::string& path = req.path;
+  if (path != "/healthz" && path != "/readyz" && path != "/metrics") return false;
+  const bool head = c.is_head_request;
+  if (req.method != "GET" && !head) {
+    respond(c, method_not_allowed("GET, HEAD"));
+  } else if (path == "/healthz") {
+    // Alive even when the cluster link is down (local clients are still served), but say so.
+    const bool degraded = shared_.cluster_status->get() == ClusterHealth::Down;
+    respond(c, http_response(200, "text/plain", degraded ? "degraded: cluster link down\n" : "ok\n",
+                             {}, head));
+  } else if (path == "/readyz") {
+    // Storage is opened before the shards start (the process exits when it cannot be); the
+    // cluster link, when configured, must be up for this node to take new traffic.
+    const bool ready = shared_.cluster_status->get() != ClusterHealth::Down &&
+                       !shared_.stopping.load(std::memory_order_relaxed);
+    respond(c, http_response(ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n", {},
+                             head));
+  } else {
+    std::string text = render_prometheus(shared_.shard_metrics, shared_.storage_metrics);
+    respond(c, http_response(200, "text/plain; version=0.0.4", text, {}, head));
+  }
+  return true;
+}
+
+void HttpRoutes::upgrade(Connection& c, HttpRequest& req, std::string_view leftover) {
   UpgradeDecision d = check_upgrade(req);
   if (!d.ok) {
     metrics_.upgrades_rejected.add();
@@ -207,18 +211,7 @@ void Shard::handle_upgrade(Connection& c, HttpRequest& req, std::string_view lef
     return respond(c, http_response(403, "text/plain", "origin not allowed\n"));
   }
   JwtClaims claims;
-  JwtError err = d.token.empty()
-                     ? JwtError::Malformed
-                     : verify_jwt(d.token, config_.jwt_secret, core::unix_millis() / 1000,
-                                  config_.jwt_leeway_s, claims);
-  if (err != JwtError::None) {
-    metrics_.upgrades_rejected.add();
-    std::string_view reason = d.token.empty() ? "missing token" : jwt_error_reason(err);
-    // Logged without the token (it is a credential).
-    LOG_INFO("upgrade_rejected", "shard=%u reason=\"%.*s\"", index_,
-             static_cast<int>(reason.size()), reason.data());
-    return respond(c, http_response(403, "text/plain", std::string(reason) + "\n"));
-  }
+  if (!verify_upgrade_token(c, d.token, claims)) return;
   if (!shared_.sockets_per_user.try_acquire(claims.sub, config_.max_conns_per_user)) {
     metrics_.upgrades_rejected.add();
     LOG_INFO("upgrade_rejected", "shard=%u reason=\"too many connections for this user\"", index_);
@@ -228,12 +221,25 @@ void Shard::handle_upgrade(Connection& c, HttpRequest& req, std::string_view lef
   c.counts_as_user_socket = true;
   c.claims = std::move(claims);
   c.format = d.format == UpgradeDecision::Format::Binary ? WireFormat::Binary : WireFormat::Json;
-  queue_frame(c, core::SharedFrame::copy_of(build_upgrade_response(d)));
-  start_websocket(c);
-  if (!leftover.empty()) on_ws_bytes(c, leftover);
+  table_.queue_frame(c, core::SharedFrame::copy_of(build_upgrade_response(d)));
+  on_upgraded_(c, leftover);
 }
 
-void Shard::refuse_host(Connection& c, const HttpRequest& req) {
+bool HttpRoutes::verify_upgrade_token(Connection& c, std::string_view token, JwtClaims& claims) {
+  JwtError err = token.empty() ? JwtError::Malformed
+                               : verify_jwt(token, config_.jwt_secret, core::unix_millis() / 1000,
+                                            config_.jwt_leeway_s, claims);
+  if (err == JwtError::None) return true;
+  metrics_.upgrades_rejected.add();
+  std::string_view reason = token.empty() ? "missing token" : jwt_error_reason(err);
+  // Logged without the token (it is a credential).
+  LOG_INFO("upgrade_rejected", "shard=%u reason=\"%.*s\"", index_, static_cast<int>(reason.size()),
+           reason.data());
+  respond(c, http_response(403, "text/plain", std::string(reason) + "\n"));
+  return false;
+}
+
+void HttpRoutes::refuse_host(Connection& c, const HttpRequest& req) {
   if (req.path.starts_with(kSocketPath)) metrics_.upgrades_rejected.add();
   // The Host value is the attacker's choice: logged only as a length-capped, escaped string.
   std::string shown;
@@ -246,22 +252,20 @@ void Shard::refuse_host(Connection& c, const HttpRequest& req) {
                                                 "names only (see --allowed-hosts)\n"));
 }
 
-void Shard::handle_dev_token(Connection& c, HttpRequest& req) {
+void HttpRoutes::dev_token(Connection& c, HttpRequest& req) {
   // A page on another origin may POST here (a "simple" request needs no preflight); it could not
   // read the answer, but refuse it outright rather than mint for it.
   if (!origin_allowed(req, config_.allowed_origins)) {
-    return respond(c, http_response(403, "application/json", json_error("origin not allowed")));
+    return respond(c, json_response(403, "origin not allowed"));
   }
   auto request = parse_dev_token_request(req.body);
   if (!request || request->user.empty() || request->user.size() > kMaxJwtSubBytes) {
-    return respond(c, http_response(400, "application/json",
-                                    json_error("expected {\"user\": \"name\", \"ttl\": seconds}")));
+    return respond(c, json_response(400, "expected {\"user\": \"name\", \"ttl\": seconds}"));
   }
   auto exp = expiry_after(core::unix_millis() / 1000, request->ttl_s, kMaxDevEndpointTtlS);
   if (!exp) {
-    return respond(c, http_response(400, "application/json",
-                                    json_error("ttl must be 1.." +
-                                               std::to_string(kMaxDevEndpointTtlS) + " seconds")));
+    return respond(c, json_response(400, "ttl must be 1.." + std::to_string(kMaxDevEndpointTtlS) +
+                                             " seconds"));
   }
   JwtClaims claims;
   claims.sub = std::move(request->user);
@@ -276,7 +280,7 @@ void Shard::handle_dev_token(Connection& c, HttpRequest& req) {
   respond(c, http_response(200, "application/json", body));
 }
 
-void Shard::handle_history_api(Connection& c, HttpRequest& req, std::string_view room_id) {
+void HttpRoutes::history_api(Connection& c, HttpRequest& req, std::string_view room_id) {
   std::string_view auth = req.header("authorization");
   std::string token;
   if (auth.starts_with("Bearer ")) {
@@ -285,50 +289,60 @@ void Shard::handle_history_api(Connection& c, HttpRequest& req, std::string_view
     token = *q;
   }
   if (token.empty()) {
-    return respond(c, http_response(401, "application/json", json_error("missing token"),
-                                    "WWW-Authenticate: Bearer\r\n"));
+    return respond(c, json_response(401, "missing token", "WWW-Authenticate: Bearer\r\n"));
   }
   JwtClaims claims;
   JwtError err = verify_jwt(token, config_.jwt_secret, core::unix_millis() / 1000,
                             config_.jwt_leeway_s, claims);
-  if (err != JwtError::None) {
-    return respond(c, http_response(403, "application/json", json_error(jwt_error_reason(err))));
-  }
-  if (!valid_room_id(room_id)) {
-    return respond(c, http_response(400, "application/json", json_error("invalid room id")));
-  }
-  if (!room_allowed(claims, room_id)) {
-    return respond(c, http_response(403, "application/json", json_error("unauthorized")));
-  }
+  if (err != JwtError::None) return respond(c, json_response(403, jwt_error_reason(err)));
+  if (!is_valid_room_id(room_id)) return respond(c, json_response(400, "invalid room id"));
+  if (!room_allowed(claims, room_id)) return respond(c, json_response(403, "unauthorized"));
   StorePage page;
   page.room = std::string(room_id);
   page.conn = c.ref;
   page.http = true;
+  if (!parse_page_params(c, req, page)) return;
+  if (out_.storage_overloaded()) {
+    return respond(c, json_response(503, "overloaded", "Retry-After: 1\r\n"));
+  }
+  // The answer comes back as StorePageDone; the connection waits in Http phase without a parser.
+  c.deadline_ms = core::mono_millis() + kHistoryApiDeadlineMs;
+  out_.send_to_storage(std::move(page));
+}
+
+bool HttpRoutes::parse_page_params(Connection& c, const HttpRequest& req, StorePage& page) {
   if (auto b = req.query_param("before"); b && !b->empty()) {
     auto v = parse_int(*b);
-    if (!v || *v < 1)
-      return respond(c, http_response(400, "application/json", json_error("invalid before")));
+    if (!v || *v < 1) {
+      respond(c, json_response(400, "invalid before"));
+      return false;
+    }
     page.before_id = *v;
   }
   if (auto l = req.query_param("limit"); l && !l->empty()) {
     auto v = parse_int(*l);
     if (!v || *v < 1 || *v > Store::kMaxPageLimit) {
-      return respond(c,
-                     http_response(400, "application/json", json_error("invalid limit (1..200)")));
+      respond(
+          c, json_response(400, "invalid limit (1.." + std::to_string(Store::kMaxPageLimit) + ")"));
+      return false;
     }
     page.limit = static_cast<int>(*v);
   }
-  if (storage_overloaded()) {
-    return respond(
-        c, http_response(503, "application/json", json_error("overloaded"), "Retry-After: 1\r\n"));
-  }
-  // The answer comes back as StorePageDone; the connection waits in Http phase without a parser.
-  c.deadline_ms = core::mono_millis() + 30000;
-  send_to_storage(std::move(page));
+  return true;
 }
 
-std::string Shard::render_metrics() const {
-  return render_prometheus(shared_.shard_metrics, shared_.storage_metrics);
+void HttpRoutes::on_page_done(StorePageDone&& d) {
+  Connection* c = table_.lookup(d.request.conn);
+  if (!c || c->phase != Phase::Http) return;
+  if (!d.ok) {
+    respond(*c, json_response(503, "storage unavailable"));
+  } else if (!d.room_exists) {
+    respond(*c, json_response(404, "unknown room"));
+  } else {
+    std::string body;
+    proto::phoenix::encode_history_json(d.messages, d.has_more, body);
+    respond(*c, http_response(200, "application/json", body));
+  }
 }
 
 }  // namespace rtchat::server

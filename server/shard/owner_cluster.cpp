@@ -1,29 +1,27 @@
-// The owner shard's cluster-mode handlers (docs/cluster.md): messages from the cluster link.
+// The owner side's cluster-mode handlers (docs/cluster.md): messages from the cluster link.
 // Without --cluster none of this runs.
 #include <algorithm>
 
 #include "server/log.h"
-#include "server/shard/shard.h"
+#include "server/shard/owner_rooms.h"
 
 namespace rtchat::server {
 
-void Shard::on_cluster_deliver(ClusterDeliver&& m) {
+void OwnerRooms::on_cluster_deliver(ClusterDeliver&& m) {
   OwnedRoom* room = owner_.find(m.message.room);
   // Dedup by id: the link delivers each id once, but a resync may overlap.
   if (!room || !room->cluster_synced || m.message.id <= room->last_committed_id) return;
   // Redis made it durable and ordered it: fan out now (the link sends the publisher's ok after
   // this), and keep the node's own copy for history when Redis is away (no answer needed).
   deliver_committed(*room, m.message);
-  send_to_storage(StoreAppend{std::move(m.message), std::nullopt});
+  out_.send_to_storage(StoreAppend{std::move(m.message), std::nullopt});
 }
 
-void Shard::on_cluster_publish_done(ClusterPublishDone&& m) {
-  const Publish& o = m.origin;
-  send_to_shard(o.conn.shard,
-                PublishAck{o.room, o.conn, o.join_ref, o.ref, m.ok, m.id, std::move(m.reason)});
+void OwnerRooms::on_cluster_publish_done(ClusterPublishDone&& m) {
+  ack(m.origin, m.ok, m.id, std::move(m.reason));
 }
 
-void Shard::on_cluster_room_synced(ClusterRoomSynced&& m) {
+void OwnerRooms::on_cluster_room_synced(ClusterRoomSynced&& m) {
   OwnedRoom* room = owner_.find(m.room);
   if (!room || !room->cluster_watched) return;  // unwatched meanwhile
   if (m.ok) {
@@ -45,6 +43,27 @@ void Shard::on_cluster_room_synced(ClusterRoomSynced&& m) {
   }
   room->cluster_synced = true;
   retry_waiting_joins(m.room);  // those still loading from the store wait again
+}
+
+void OwnerRooms::on_cluster_presence_in(ClusterPresenceIn&& m) {
+  OwnedRoom* room = owner_.find(m.room);
+  if (!room || !room->cluster_synced) return;  // the sync snapshot covers it
+  owner_.apply_remote(m.room, m.joins, m.leaves);
+}
+
+void OwnerRooms::on_cluster_node_down(ClusterNodeDown&& m) { owner_.drop_remote_node(m.node); }
+
+// This node's presence changes go to the other nodes too (remote ones never come back here).
+void OwnerRooms::publish_presence_to_cluster(const std::string& room,
+                                             const proto::PresenceDiff& diff) {
+  ClusterPresenceOut out{room, {}, {}};
+  for (const auto& [user, metas] : diff.joins) {
+    for (const auto& meta : metas) out.joins.push_back(ClusterMeta{{}, user, meta});
+  }
+  for (const auto& [user, metas] : diff.leaves) {
+    for (const auto& meta : metas) out.leaves.push_back(ClusterMeta{{}, user, meta});
+  }
+  out_.send_to_shard(link(), std::move(out));
 }
 
 }  // namespace rtchat::server

@@ -1,0 +1,255 @@
+// The cluster link's pipelines (server/cluster/cluster_link.h): commands taken from the mailboxes
+// in one loop turn go out in one write per master and their replies are read in order; on a Redis
+// Cluster a publish is confirmed by WAIT before its ok and its fan-out. Also the pub/sub side:
+// (S)SUBSCRIBE per room on the room's master and the messages that arrive there.
+#include <hiredis/hiredis.h>
+#include <poll.h>
+
+#include <string>
+
+#include "core/clock.h"
+#include "server/cluster/cluster_link.h"
+#include "server/cluster/cluster_wire.h"
+#include "server/cluster/redis_reply.h"
+#include "server/log.h"
+
+namespace rtchat::server {
+namespace {
+
+// How long a publish waits for a replica to have it (WAIT 1 <ms>). On loopback or a LAN a
+// replica answers in well under a millisecond; 500 ms covers a loaded machine, and a master
+// without a live replica (just after a failover, until the old master is back as a replica)
+// costs each turn that publishes to it this long before its publishes are refused.
+constexpr int kWaitReplicaMs = 500;
+// After a WAIT found no replica, that master's publishes are refused at once for this long; then
+// one turn's publishes try again (and wait once more).
+constexpr int64_t kNoReplicaRetryMs = 1000;
+
+}  // namespace
+
+size_t ClusterLink::append(const std::vector<std::string>& argv) {
+  bool eval = argv[0] == "EVALSHA" || argv[0] == "EVAL";
+  size_t key = eval ? 3 : 1;
+  size_t node = router_.node_of(argv.size() > key ? argv[key] : argv[0]);
+  cluster::append_argv(router_.cmd(node), argv);
+  pipeline_.push_back(Pending{Pending::Kind::Other, 0, node});
+  return node;
+}
+
+// One write per master first, so that the masters work at the same time.
+void ClusterLink::write_pipelines() {
+  if (router_.cluster()) {
+    for (size_t n = 0; n < wait_due_.size(); ++n) {
+      if (!wait_due_[n]) continue;
+      wait_due_[n] = false;
+      cluster::append_argv(router_.cmd(n), {"WAIT", "1", std::to_string(kWaitReplicaMs)});
+      pipeline_.push_back(Pending{Pending::Kind::Wait, 0, n});
+    }
+  }
+  for (size_t n = 0; up_ && n < router_.size(); ++n) {
+    int done = 0;
+    while (!done) {
+      if (redisBufferWrite(router_.cmd(n), &done) != REDIS_OK) {
+        go_down("pipeline write");
+        return;
+      }
+    }
+  }
+}
+
+// Sends every command appended this turn and reads the replies in order.
+void ClusterLink::flush_pipeline() {
+  if (pipeline_.empty()) return;
+  write_pipelines();
+  size_t i = 0;
+  for (; up_ && i < pipeline_.size(); ++i) {
+    const Pending p = pipeline_[i];  // a copy: confirm() appends SPUBLISHes to pipeline_
+    void* raw = nullptr;
+    if (redisGetReply(router_.cmd(p.node), &raw) != REDIS_OK) {
+      LOG_WARN("cluster_pipeline_failed", "reply=%zu of=%zu", i, pipeline_.size());
+      go_down("pipeline");
+      break;
+    }
+    ReplyPtr reply(static_cast<redisReply*>(raw));
+    pipeline_[i].kind = Pending::Kind::Other;  // answered: a later go_down must not answer it again
+    // A MOVED: the map is stale. CLUSTERDOWN: the cluster has slots without a master (a
+    // failover under way); writes such as presence fail meanwhile, and the reconnect that
+    // follows rewrites them once the cluster is whole again.
+    if (cluster::RedisRouter::is_moved(reply.get()) ||
+        reply_text(reply.get()).starts_with("CLUSTERDOWN")) {
+      map_stale_ = true;
+    }
+    if (p.kind == Pending::Kind::Publish) {
+      on_publish_reply(p, reply.get());
+    } else if (p.kind == Pending::Kind::Wait) {
+      on_wait_reply(p.node, reply.get());
+    } else if (reply->type == REDIS_REPLY_ERROR && !map_stale_) {  // else: one link_down says it
+      LOG_WARN("cluster_command_failed", "error=\"%.*s\"", static_cast<int>(reply->len),
+               reply->str);
+    }
+  }
+  fail_unanswered(i);
+  pipeline_.clear();
+  publishes_.clear();
+  if (map_stale_ && up_) go_down("slot map changed (MOVED) or cluster down");
+  map_stale_ = false;
+}
+
+// Commands whose reply never came (Redis went away): their outcome is unknown. A publish is
+// answered with an error; if its script ran, the message still reaches everybody after the
+// resync, and the client's retry makes at worst a duplicate, never a loss. The same for a
+// publish whose WAIT never answered: a replica may or may not have it.
+void ClusterLink::fail_unanswered(size_t from) {
+  auto fail = [&](ClusterPublish& p) {
+    to_owner(p.origin.room,
+             ClusterPublishDone{std::move(p.origin), false, 0, "cluster unavailable"});
+  };
+  for (; from < pipeline_.size(); ++from) {
+    if (pipeline_[from].kind == Pending::Kind::Publish) fail(publishes_[pipeline_[from].publish]);
+  }
+  for (auto& waiting : unconfirmed_) {
+    for (size_t idx : waiting) fail(publishes_[idx]);
+    waiting.clear();
+  }
+}
+
+void ClusterLink::on_publish_reply(const Pending& pending, redisReply* reply) {
+  ClusterPublish& p = publishes_[pending.publish];
+  if (reply->type == REDIS_REPLY_ERROR && reply_text(reply).starts_with("NOSCRIPT")) {
+    script_sha_.clear();  // flushed behind our back (or a promoted replica): loaded again
+  }
+  if (reply->type != REDIS_REPLY_INTEGER) {
+    LOG_WARN("cluster_publish_failed", "room=%s error=\"%.*s\"", p.message.room.c_str(),
+             static_cast<int>(reply_text(reply).size()), reply_text(reply).data());
+    // A Redis Cluster without a master for the slot (CLUSTERDOWN during a failover) or in the
+    // middle of moving it (TRYAGAIN) is unavailable for now, like a Redis that is down.
+    auto text = reply_text(reply);
+    bool transient = text.starts_with("CLUSTERDOWN") || text.starts_with("TRYAGAIN") ||
+                     text.starts_with("MOVED") || text.starts_with("ASK");
+    to_owner(p.origin.room,
+             ClusterPublishDone{std::move(p.origin), false, 0,
+                                transient ? "cluster unavailable" : "cluster error"});
+    return;
+  }
+  p.message.id = reply->integer;
+  if (!router_.cluster()) {
+    confirm(p, reply->integer);
+    return;
+  }
+  unconfirmed_[pending.node].push_back(pending.publish);  // until its master's WAIT answers
+}
+
+// WAIT counted the replicas that have every write this connection made, so every publish of the
+// turn on this master at once. None: the messages may vanish in a failover, so they get an error
+// and are not fanned out (if they survive, they show up in history and fill a later gap).
+void ClusterLink::on_wait_reply(size_t node, redisReply* reply) {
+  bool replicated = reply->type == REDIS_REPLY_INTEGER && reply->integer >= 1;
+  if (!replicated) no_replica_until_ms_[node] = core::mono_millis() + kNoReplicaRetryMs;
+  for (size_t idx : unconfirmed_[node]) {
+    ClusterPublish& p = publishes_[idx];
+    if (replicated) {
+      std::string payload = "m";
+      cluster::append_lp(payload, p.message.id);
+      payload += cluster::message_tail(p.message);
+      append({"SPUBLISH", keys_.channel(p.message.room), std::move(payload)});
+      confirm(p, p.message.id);
+      continue;
+    }
+    LOG_WARN("cluster_not_replicated", "room=%s id=%lld master=%s", p.message.room.c_str(),
+             static_cast<long long>(p.message.id), router_.address(node).text().c_str());
+    to_owner(p.origin.room,
+             ClusterPublishDone{std::move(p.origin), false, 0, "cluster unavailable"});
+  }
+  unconfirmed_[node].clear();
+}
+
+// The message has its id (and on a Redis Cluster a replica has it): it is delivered here in id
+// order and its ok follows its delivery.
+void ClusterLink::confirm(ClusterPublish& p, int64_t id) {
+  std::string room_name = p.message.room;
+  ClusterPublishDone done{std::move(p.origin), true, id, {}};
+  auto it = rooms_.find(room_name);
+  if (it == rooms_.end()) {
+    to_owner(room_name, std::move(done));  // no member here any more: nobody to deliver to
+    return;
+  }
+  Room& room = it->second;
+  if (id <= room.last_delivered) {
+    // Redis went back below what this node delivered (lost data) and the floor did not catch
+    // it: this id is taken here by another message. Never an ok that its delivery cannot follow.
+    LOG_WARN("cluster_id_regressed", "room=%s id=%lld delivered=%lld", room_name.c_str(),
+             static_cast<long long>(id), static_cast<long long>(room.last_delivered));
+    to_owner(room_name,
+             ClusterPublishDone{std::move(done.origin), false, 0, "cluster unavailable"});
+    return;
+  }
+  room.acks.emplace(id, std::move(done));
+  offer(room_name, room, std::move(p.message));
+}
+
+void ClusterLink::subscribe(const std::string& room, bool on) {
+  const std::string ch = keys_.channel(room);
+  const char* verb =
+      router_.cluster() ? (on ? "SSUBSCRIBE" : "SUNSUBSCRIBE") : (on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+  cluster::append_argv(router_.sub(router_.node_of(ch)), {verb, ch});
+  sub_dirty_ = true;
+}
+
+void ClusterLink::flush_subscriptions() {
+  if (!up_ || !sub_dirty_) return;
+  sub_dirty_ = false;
+  for (size_t n = 0; n < router_.size(); ++n) {
+    int done = 0;
+    while (!done) {
+      if (redisBufferWrite(router_.sub(n), &done) != REDIS_OK) {
+        go_down("subscribe");
+        return;
+      }
+    }
+  }
+}
+
+void ClusterLink::read_subscriptions() {
+  for (size_t n = 0; up_ && n < router_.size(); ++n) {
+    redisContext* sub = router_.sub(n);
+    pollfd p{sub->fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    if (redisBufferRead(sub) != REDIS_OK) {
+      go_down("subscription read");
+      return;
+    }
+    for (;;) {
+      void* raw = nullptr;
+      if (redisGetReplyFromReader(sub, &raw) != REDIS_OK) {
+        go_down("subscription parse");
+        return;
+      }
+      if (!raw) break;
+      ReplyPtr reply(static_cast<redisReply*>(raw));
+      on_sub_reply(reply.get());
+      if (!up_) return;
+    }
+  }
+}
+
+void ClusterLink::on_sub_reply(redisReply* r) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
+  auto kind = reply_text(r->element[0]);
+  std::string name;
+  if (!keys_.room_of_channel(reply_text(r->element[1]), name)) return;
+  if (kind == "subscribe" || kind == "ssubscribe") {
+    sync_room(name);
+    return;
+  }
+  auto it = rooms_.find(name);
+  if (kind == "sunsubscribe" && it != rooms_.end() && it->second.subscribed) {
+    // Redis dropped the subscription itself: the room's slot moved to another master.
+    go_down("shard channel moved");
+    return;
+  }
+  if (kind != "message" && kind != "smessage") return;
+  if (it == rooms_.end() || !it->second.subscribed) return;  // the sync reads what this says
+  on_room_payload(name, it->second, reply_text(r->element[2]));
+}
+
+}  // namespace rtchat::server

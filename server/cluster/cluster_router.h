@@ -1,0 +1,82 @@
+// The connections of a node to its Redis: one Redis (redis://HOST:PORT) or a Redis Cluster
+// (redis-cluster://HOST:PORT[,HOST:PORT...]). A hand-written slot router over plain hiredis:
+// Debian's libhiredis (0.14) has no cluster client, and hiredis-cluster is not packaged there. The
+// link needs little of one: the slot map (CLUSTER SLOTS), one command connection (pipelined) and
+// one sharded pub/sub connection per master, the CRC16 slot of a key, and redirects. A MOVED or
+// a lost connection means the map is stale: the owner (the link or the store) resets the router
+// and connects again, which re-reads the map from the seeds and the masters it knew (after a
+// failover or resharding that is the new map). An ASK (a slot being migrated) is followed once.
+//
+// Thread-confined: one router per thread (the link's, the storage thread's).
+#pragma once
+
+#include <sys/time.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/cluster/redis_reply.h"
+#include "server/cluster/redis_url.h"
+#include "server/cluster/slot_map.h"
+
+namespace rtchat::server::cluster {
+
+class RedisRouter {
+ public:
+  struct Options {
+    timeval connect_timeout{0, 500 * 1000};
+    timeval io_timeout{5, 0};
+    bool subscribers = false;  // a pub/sub connection per node too
+  };
+  RedisRouter(std::vector<RedisAddress> seeds, bool cluster, Options options);
+
+  // Reads the slot map (cluster) and connects to every master. False, with error() set, when
+  // any of them cannot be reached or the map does not cover every slot (a failover under way):
+  // nothing is connected then and the caller retries later.
+  bool connect();
+  void reset();  // drops every connection (the map is read again on the next connect)
+  bool connected() const { return !nodes_.empty(); }
+  bool cluster() const { return cluster_; }
+  const std::string& error() const { return error_; }
+
+  size_t size() const { return nodes_.size(); }
+  redisContext* cmd(size_t node) { return nodes_[node].cmd.get(); }
+  redisContext* sub(size_t node) { return nodes_[node].sub.get(); }
+  const RedisAddress& address(size_t node) const { return nodes_[node].address; }
+  // The node serving the key's slot (0 for one Redis). Valid while connected.
+  size_t node_of(std::string_view key) const;
+
+  // One blocking command on `node`. An ASK reply is followed once (ASKING + the command on the
+  // target, when it is one of our masters). Null when the connection failed (error() says why;
+  // the caller resets). A MOVED comes back as the error reply it is: see is_moved().
+  RedisReplyPtr command_on(size_t node, const std::vector<std::string>& argv);
+  RedisReplyPtr command(std::string_view key, const std::vector<std::string>& argv) {
+    return command_on(node_of(key), argv);
+  }
+  static bool is_moved(const redisReply* r);
+
+ private:
+  struct Node {
+    RedisAddress address;
+    RedisContextPtr cmd;
+    RedisContextPtr sub;
+  };
+  RedisContextPtr open(const RedisAddress& a);
+  bool read_map();
+  RedisReplyPtr follow_ask(const redisReply* r, const std::vector<std::string>& argv);
+
+  std::vector<RedisAddress> seeds_;
+  bool cluster_;
+  Options options_;
+  SlotMap map_;
+  std::vector<RedisAddress> known_;  // masters of the last map: asked first next time
+  std::vector<Node> nodes_;
+  std::string error_;
+};
+
+// argv -> one hiredis command (pipelined: appended to the context's output buffer).
+void append_argv(redisContext* c, const std::vector<std::string>& argv);
+RedisReplyPtr run_argv(redisContext* c, const std::vector<std::string>& argv);
+
+}  // namespace rtchat::server::cluster

@@ -1,0 +1,107 @@
+#include "server/shard/connection_table.h"
+
+#include "core/clock.h"
+
+namespace rtchat::server {
+
+ConnectionTable::ConnectionTable(unsigned shard, size_t outbound_cap_bytes, double rate_burst,
+                                 core::KeyedCounters& sockets_per_ip, ShardMetrics& metrics)
+    : shard_(shard),
+      outbound_cap_bytes_(outbound_cap_bytes),
+      rate_burst_(rate_burst),
+      sockets_per_ip_(sockets_per_ip),
+      metrics_(metrics) {
+  slots_.reserve(1024);
+}
+
+uint32_t ConnectionTable::next_slot() const {
+  return free_slots_.empty() ? static_cast<uint32_t>(slots_.size()) : free_slots_.back();
+}
+
+Connection& ConnectionTable::allocate(int file_index) {
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+    generations_.push_back(0);
+  }
+  auto c = std::make_unique<Connection>();
+  c->ref = ConnRef{shard_, slot, generations_[slot]};
+  c->file_index = file_index;
+  c->last_rx_ms = core::mono_millis();
+  c->tokens = rate_burst_;
+  c->tokens_at_ms = c->last_rx_ms;
+  slots_[slot] = std::move(c);
+  ++live_;
+  metrics_.connections_open.set(live_);
+  return *slots_[slot];
+}
+
+Connection* ConnectionTable::lookup(uint32_t slot, uint32_t generation) {
+  if (slot >= slots_.size() || !slots_[slot]) return nullptr;
+  Connection* c = slots_[slot].get();
+  return (c->ref.generation & 0xFFFFFFu) == (generation & 0xFFFFFFu) ? c : nullptr;
+}
+
+Connection* ConnectionTable::lookup(const ConnRef& ref) {
+  return ref.shard == shard_ ? lookup(ref.slot, ref.generation) : nullptr;
+}
+
+bool ConnectionTable::release(Connection& c) {
+  if (c.phase != Phase::Dead || !c.close_done || c.recv_armed || c.send_inflight) return false;
+  sockets_per_ip_.release(c.peer_ip);
+  uint32_t slot = c.ref.slot;
+  generations_[slot] = (generations_[slot] + 1) & 0xFFFFFFu;
+  slots_[slot].reset();
+  free_slots_.push_back(slot);
+  --live_;
+  metrics_.connections_open.set(live_);
+  return true;
+}
+
+void ConnectionTable::mark_dirty(Connection& c) {
+  if (!c.dirty) {
+    c.dirty = true;
+    dirty_.push_back(c.ref.slot);
+  }
+}
+
+void ConnectionTable::mark_too_slow(Connection& c) {
+  c.is_too_slow = true;
+  too_slow_.push_back(c.ref);
+}
+
+void ConnectionTable::queue_frame(Connection& c, core::SharedFrame frame) {
+  if (c.phase != Phase::WebSocket && c.phase != Phase::Http) return;
+  if (c.is_too_slow) return;  // past the cap: the close (4008) is pending, see the header
+  c.out.push(std::move(frame));
+  if (c.phase == Phase::WebSocket && c.out.bytes() > outbound_cap_bytes_) mark_too_slow(c);
+  mark_dirty(c);
+}
+
+void ConnectionTable::queue_close_frame(Connection& c, core::SharedFrame frame) {
+  if (c.phase != Phase::WebSocket) return;
+  c.out.push(std::move(frame));
+  mark_dirty(c);
+}
+
+void ConnectionTable::hold_frame(Connection& c, Channel& ch, int64_t message_id,
+                                 const core::SharedFrame& frame) {
+  if (c.is_too_slow) return;
+  if (!ch.catchup) ch.catchup = std::make_unique<CatchupHold>();  // holding = catching up
+  ch.catchup->held.push_back(HeldFrame{message_id, frame});
+  ch.catchup->held_bytes += frame.size();
+  c.held_bytes += frame.size();
+  if (c.held_bytes + c.out.bytes() > outbound_cap_bytes_) mark_too_slow(c);
+}
+
+std::vector<ConnRef> ConnectionTable::take_too_slow() {
+  std::vector<ConnRef> out;
+  out.swap(too_slow_);
+  return out;
+}
+
+}  // namespace rtchat::server

@@ -1,0 +1,284 @@
+#include "server/shard/reactor.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/affinity.h"
+#include "core/clock.h"
+#include "core/unique_fd.h"
+#include "server/auth/jwt.h"
+#include "server/log.h"
+#include "server/net/http_response.h"
+
+namespace rtchat::server {
+namespace {
+
+constexpr uint16_t kBufferGroup = 1;
+// 2048 x 4 KiB = 8 MiB per shard. Chat frames are small and each buffer goes back to the ring as
+// soon as its bytes are parsed, so the ring runs dry only when thousands of sockets deliver at
+// the same instant; then recv ends with ENOBUFS and is re-armed at the end of the turn.
+constexpr uint32_t kRecvBuffers = 2048;
+constexpr uint32_t kRecvBufferBytes = 4096;
+}  // namespace
+
+Reactor::Reactor(unsigned index, const ServerConfig& config, int listen_fd, ConnectionTable& table,
+                 ShardMetrics& metrics, core::KeyedCounters& sockets_per_ip, ReactorEvents& events)
+    : index_(index),
+      config_(config),
+      listen_fd_(listen_fd),
+      table_(table),
+      metrics_(metrics),
+      sockets_per_ip_(sockets_per_ip),
+      events_(events) {}
+
+Reactor::~Reactor() = default;
+
+void Reactor::start(core::Doorbell& doorbell) {
+  doorbell_ = &doorbell;
+  core::pin_current_thread(index_);
+  ring_ = std::make_unique<core::Ring>(core::RingConfig{});
+  buffers_ = std::make_unique<core::BufferRing>(ring_->get(), kBufferGroup, kRecvBuffers,
+                                                kRecvBufferBytes);
+  arm_accept();
+  arm_doorbell();
+  next_sweep_ms_ = core::mono_millis() + kSweepEveryMs;
+}
+
+void Reactor::arm_accept() {
+  if (listen_fd_ < 0) return;
+  io_uring_sqe* sqe = ring_->sqe();
+  // Multishot accept into a process fd, which on_accept moves into the ring's registered-file
+  // table at once (and closes): live sockets hold no process fd, so each shard can keep ~20k of
+  // them under this machine's RLIMIT_NOFILE, and we still learn the peer address (accept_direct
+  // would hide it) for the per-IP limit.
+  io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, core::OpTag{Op::kAccept, 0, 0}.pack());
+  accept_armed_ = true;
+}
+
+void Reactor::arm_doorbell() {
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_read(sqe, doorbell_->fd(), &doorbell_value_, sizeof doorbell_value_, 0);
+  io_uring_sqe_set_data64(sqe, core::OpTag{Op::kDoorbell, 0, 0}.pack());
+}
+
+void Reactor::arm_recv(Connection& c) {
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_recv_multishot(sqe, c.file_index, nullptr, 0, 0);
+  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(sqe, tag(Op::kRecv, c));
+  c.recv_armed = true;
+  c.rearm_recv = false;
+}
+
+bool Reactor::reap() {
+  io_uring_cqe* cqe;
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_for_each_cqe(ring_->get(), head, cqe) {
+    handle_cqe(*cqe);
+    ++seen;
+  }
+  if (seen) io_uring_cq_advance(ring_->get(), seen);
+  return seen > 0;
+}
+
+void Reactor::submit_and_wait(int wait_ms) { ring_->submit_and_wait(wait_ms); }
+
+void Reactor::close_all() {
+  for (auto& slot : table_.slots()) {
+    if (slot && slot->phase != Phase::Dead && slot->file_index >= 0) {
+      io_uring_sqe* sqe = ring_->sqe();
+      io_uring_prep_close_direct(sqe, static_cast<unsigned>(slot->file_index));
+      io_uring_sqe_set_data64(sqe, 0);
+    }
+  }
+  ring_->submit();
+}
+
+void Reactor::handle_cqe(const io_uring_cqe& cqe) {
+  switch (core::OpTag::unpack(cqe.user_data).op) {
+    case Op::kAccept:
+      return on_accept(cqe);
+    case Op::kRecv:
+      return on_recv(cqe);
+    case Op::kSend:
+      return on_send(cqe);
+    case Op::kClose:
+      return on_close_done(cqe);
+    case Op::kDoorbell:
+      if (!draining_ || cqe.res > 0) arm_doorbell();
+      return;
+    default:
+      return;  // shutdown, cancel: nothing to do
+  }
+}
+
+void Reactor::on_accept(const io_uring_cqe& cqe) {
+  if (!(cqe.flags & IORING_CQE_F_MORE)) accept_armed_ = false;  // re-armed by the sweep
+  if (cqe.res < 0) {
+    // EMFILE/ENFILE: out of descriptors. Count it; the sweep re-arms accept (the kernel keeps
+    // further clients in the listen backlog meanwhile).
+    metrics_.accept_errors.add();
+    LOG_WARN("accept_failed", "shard=%u error=\"%s\"", index_, std::strerror(-cqe.res));
+    return;
+  }
+  core::UniqueFd fd(cqe.res);
+  if (draining_) return;
+  std::string ip = peer_address(fd.get());
+  if (!register_socket(fd.get(), ip)) return;
+  fd.reset();  // the table holds its own reference now
+  Connection& c = table_.allocate(static_cast<int>(table_.next_slot()));
+  c.peer_ip = std::move(ip);
+  metrics_.connections_accepted.add();
+  table_.http_opened();
+  c.deadline_ms = core::mono_millis() + config_.handshake_timeout_s * 1000;
+  c.http = std::make_unique<HttpRequestParser>(config_.max_header_bytes);
+  arm_recv(c);
+  events_.on_accepted(c);
+}
+
+// Counts the peer address and puts the socket in the ring's file table at the slot allocate()
+// will hand out; refuses the client (and returns false) when either is full.
+bool Reactor::register_socket(int fd, std::string& ip) {
+  if (!sockets_per_ip_.try_acquire(ip, config_.max_conns_per_ip)) {
+    metrics_.upgrades_rejected.add();
+    refuse_unregistered(fd, 429, "too many connections from this address\n");
+    return false;
+  }
+  uint32_t slot = table_.next_slot();
+  if (slot >= ring_->direct_files() ||
+      io_uring_register_files_update(ring_->get(), slot, &fd, 1) != 1) {
+    sockets_per_ip_.release(ip);
+    metrics_.accept_errors.add();
+    refuse_unregistered(fd, 503, "server full, retry\n");
+    return false;
+  }
+  return true;
+}
+
+void Reactor::on_recv(const io_uring_cqe& cqe) {
+  core::OpTag tag = core::OpTag::unpack(cqe.user_data);
+  Connection* c = table_.lookup(tag.slot, tag.generation);
+  bool has_buffer = cqe.flags & IORING_CQE_F_BUFFER;
+  auto bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+  if (c && cqe.res > 0 && has_buffer) {
+    auto bytes = buffers_->view(bid, static_cast<size_t>(cqe.res));
+    metrics_.bytes_in.add(static_cast<uint64_t>(cqe.res));
+    c->last_rx_ms = core::mono_millis();
+    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (c->phase == Phase::Http && c->http) {  // no parser: a request is being answered
+      events_.on_http_bytes(*c, text);
+    } else if (c->phase == Phase::WebSocket) {
+      events_.on_ws_bytes(*c, text);
+    }
+  }
+  // Always recycle the buffer, whatever became of the connection (liburing's echo example).
+  if (has_buffer) buffers_->recycle(bid);
+  if (!c) return;
+  if (!(cqe.flags & IORING_CQE_F_MORE)) {
+    c->recv_armed = false;
+    if (cqe.res == -ENOBUFS && c->phase != Phase::Dead) {
+      c->rearm_recv = true;  // the ring ran dry: try again once buffers are back
+      table_.mark_dirty(*c);
+      return;
+    }
+  }
+  if (cqe.res == 0 && c->phase == Phase::Closing) {
+    // The peer finished sending (half-close) but may still read what we owe it: keep flushing,
+    // bounded by the Closing deadline like any other reader.
+  } else if (cqe.res == 0 || (cqe.res < 0 && cqe.res != -ENOBUFS)) {
+    abort(*c);  // EOF or reset: the peer is gone
+  }
+  if (c->phase == Phase::Dead) table_.release(*c);  // last use of c: release may free it
+}
+
+void Reactor::on_send(const io_uring_cqe& cqe) {
+  core::OpTag tag = core::OpTag::unpack(cqe.user_data);
+  Connection* c = table_.lookup(tag.slot, tag.generation);
+  if (!c) return;
+  c->send_inflight = false;
+  if (cqe.res > 0) metrics_.bytes_out.add(static_cast<uint64_t>(cqe.res));
+  if (c->phase == Phase::Dead) {
+    // Cancelled, cut short by the shutdown, or done: either way the kernel no longer reads the
+    // iovecs, so the frames they point into may go now and not before.
+    drop_output(*c);
+    table_.release(*c);
+    return;
+  }
+  if (cqe.res < 0) {
+    abort(*c);
+    return;
+  }
+  c->out.consume(static_cast<size_t>(cqe.res));
+  if (c->out.empty()) c->send.reset();
+  if (!c->out.empty() || c->phase == Phase::Closing) table_.mark_dirty(*c);
+}
+
+void Reactor::on_close_done(const io_uring_cqe& cqe) {
+  core::OpTag tag = core::OpTag::unpack(cqe.user_data);
+  Connection* c = table_.lookup(tag.slot, tag.generation);
+  if (!c) return;
+  c->close_done = true;
+  table_.release(*c);
+}
+
+void Reactor::flush() {
+  auto& dirty = table_.dirty();
+  for (size_t i = 0; i < dirty.size(); ++i) {
+    Connection* c = table_.slots()[dirty[i]].get();
+    if (!c) continue;
+    c->dirty = false;
+    flush_connection(*c);
+  }
+  dirty.clear();
+  buffers_->publish();
+}
+
+void Reactor::flush_connection(Connection& c) {
+  if (c.phase == Phase::Dead) return;
+  if (c.rearm_recv && !c.recv_armed && c.phase != Phase::Closing) arm_recv(c);
+  if (c.send_inflight) return;
+  if (!c.out.empty()) {
+    if (!c.send) c.send = std::make_unique<Connection::SendState>();
+    size_t n = c.out.gather(c.send->iov);
+    c.send->msg = msghdr{};
+    c.send->msg.msg_iov = c.send->iov;
+    c.send->msg.msg_iovlen = n;
+    io_uring_sqe* sqe = ring_->sqe();
+    io_uring_prep_sendmsg(sqe, c.file_index, &c.send->msg, MSG_NOSIGNAL);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, tag(Op::kSend, c));
+    c.send_inflight = true;
+    return;
+  }
+  if (c.phase == Phase::Closing) start_linger(c);
+}
+
+std::string Reactor::peer_address(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    if (addr.ss_family == AF_INET) {
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, text, sizeof text);
+    } else if (addr.ss_family == AF_INET6) {
+      ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, text, sizeof text);
+    }
+  }
+  return text;
+}
+
+void Reactor::refuse_unregistered(int fd, int status, std::string_view body) {
+  // Best effort on a socket we will not keep: one non-blocking send of a short answer.
+  std::string response = http_response(status, "text/plain", body, "Retry-After: 5\r\n");
+  [[maybe_unused]] auto n =
+      ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+}  // namespace rtchat::server

@@ -1,0 +1,112 @@
+// The shard's reactor: its io_uring, the listener's accepts, each socket's recv and send, the
+// deadlines (handshake, heartbeat, token expiry, close flush, linger) and the close state machine
+// Http/WebSocket -> Closing -> Lingering -> Dead -> slot released. It moves bytes; what they mean
+// is for ReactorEvents (the shard's HTTP routes and sessions).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/buffer_ring.h"
+#include "core/doorbell.h"
+#include "core/ring.h"
+#include "server/config.h"
+#include "server/metrics.h"
+#include "server/net/close_reasons.h"
+#include "server/shard/connection_table.h"
+#include "server/shard/ports.h"
+
+namespace rtchat::server {
+
+// What the reactor hands up: bytes in, and the turns of a connection's life it must tell.
+class ReactorEvents {
+ public:
+  virtual void on_accepted(Connection& c) = 0;
+  virtual void on_http_bytes(Connection& c, std::string_view bytes) = 0;
+  virtual void on_ws_bytes(Connection& c, std::string_view bytes) = 0;
+  // The connection leaves the Http or WebSocket phase (closing or aborted): its bookkeeping ends.
+  virtual void on_phase_end(Connection& c) = 0;
+  // A WebSocket close the server decides (heartbeat, token expiry, drain): the session's job.
+  virtual void close_session(Connection& c, Close which) = 0;
+  // Once a second per WebSocket without a close due: true when it freed idle per-socket state.
+  virtual bool on_idle_tick(Connection& c) = 0;
+
+ protected:
+  ~ReactorEvents() = default;
+};
+
+class Reactor final : public SocketPort {
+ public:
+  Reactor(unsigned index, const ServerConfig& config, int listen_fd, ConnectionTable& table,
+          ShardMetrics& metrics, core::KeyedCounters& sockets_per_ip, ReactorEvents& events);
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  // On the shard thread: pins it, creates the ring and arms accept and the doorbell.
+  void start(core::Doorbell& doorbell);
+  // Handles every completion ready now. True when there was one.
+  bool reap();
+  // End of a turn: one gathered send per connection with output (corking), buffers back.
+  void flush();
+  // Once a turn: coarse timers (once a second) and the drain. True when the loop may end.
+  bool tick(bool stopping);
+  [[nodiscard]] int64_t next_tick_ms() const { return next_sweep_ms_; }
+  void submit_and_wait(int wait_ms);
+  // Leaves with every remaining socket closed (drain deadline passed).
+  void close_all();
+
+  void close_after_flush(Connection& c) override;
+  void abort(Connection& c) override;
+
+ private:
+  static constexpr int64_t kSweepEveryMs = 1000;  // coarse timers: one pass per second
+  // What each SQE's user data names (core::OpTag), so its completion finds its handler.
+  enum Op : uint8_t { kAccept = 1, kRecv, kSend, kShutdown, kClose, kDoorbell, kCancel };
+  static uint64_t tag(Op op, const Connection& c) {
+    return core::OpTag{op, c.ref.generation, c.ref.slot}.pack();
+  }
+
+  void arm_accept();
+  void arm_doorbell();
+  void arm_recv(Connection& c);
+  void handle_cqe(const io_uring_cqe& cqe);
+  void on_accept(const io_uring_cqe& cqe);
+  bool register_socket(int fd, std::string& ip);
+  void on_recv(const io_uring_cqe& cqe);
+  void on_send(const io_uring_cqe& cqe);
+  void on_close_done(const io_uring_cqe& cqe);
+  void flush_connection(Connection& c);
+  void sweep(int64_t now_ms);
+  bool sweep_one(Connection& c, int64_t now_ms, int64_t now_s);
+  void release_heap_if_due(int64_t now_ms);  // receive buffers and free heap pages, when steady
+  void begin_drain();
+  void drop_output(Connection& c);      // only when no send is in flight
+  void cancel_requests(Connection& c);  // cancels the socket's in-flight recv and send
+  void start_linger(Connection& c);
+  void submit_final_close(Connection& c);
+  static std::string peer_address(int fd);
+  static void refuse_unregistered(int fd, int status, std::string_view body);
+
+  unsigned index_;
+  const ServerConfig& config_;
+  int listen_fd_;
+  ConnectionTable& table_;
+  ShardMetrics& metrics_;
+  core::KeyedCounters& sockets_per_ip_;
+  ReactorEvents& events_;
+  core::Doorbell* doorbell_ = nullptr;
+  std::unique_ptr<core::Ring> ring_;
+  std::unique_ptr<core::BufferRing> buffers_;
+  uint64_t doorbell_value_ = 0;
+  bool accept_armed_ = false;
+  bool draining_ = false;
+  int64_t drain_deadline_ms_ = 0;
+  int64_t next_sweep_ms_ = 0;
+  int64_t next_release_ms_ = 0;
+  size_t connections_at_last_release_check_ = 0;
+};
+
+}  // namespace rtchat::server
