@@ -47,6 +47,8 @@ void BufferRing::recycle(uint16_t bid) {
   ++pending_;
 }
 
+void BufferRing::release_pages() { madvise(data_, size_t{count_} * buffer_bytes_, MADV_DONTNEED); }
+
 void BufferRing::publish() {
   if (pending_ > 0) {
     io_uring_buf_ring_advance(br_, pending_);

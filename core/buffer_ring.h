@@ -27,6 +27,11 @@ class BufferRing {
   // Returns a buffer to the kernel. Made visible by publish() (once per loop turn).
   void recycle(uint16_t bid);
   void publish();
+  // Gives the buffers' pages back to the kernel (they read as zeros when next filled). Only
+  // between loop turns, when every buffer is the kernel's again: with DEFER_TASKRUN the kernel
+  // fills buffers only inside this thread's io_uring_enter, so nothing writes them meanwhile.
+  // A storm touches every page of the ring once; an idle shard need not keep them resident.
+  void release_pages();
 
  private:
   io_uring* ring_;

@@ -79,6 +79,11 @@ void add_limit_options(CLI::App& app, ServerConfig& c) {
   app.add_option("--outbound-cap-bytes", c.outbound_cap_bytes,
                  "Queued bytes per connection before close 4008")
       ->envname("RTCHAT_OUTBOUND_CAP_BYTES");
+  app.add_option("--presence-pace-us-per-member", c.presence_pace_us_per_member,
+                 "Presence diffs of a room at most every min(1.5 s, this x members) (0 = every "
+                 "loop turn)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1000000}))
+      ->envname("RTCHAT_PRESENCE_PACE_US_PER_MEMBER");
   app.add_option("--max-conns-per-user", c.max_conns_per_user,
                  "Sockets one user id may hold (0 = unlimited); more get HTTP 429")
       ->envname("RTCHAT_MAX_CONNS_PER_USER");

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/clock.h"
+#include "core/heap_policy.h"
 #include "server/auth/dev_tokens.h"
 #include "server/auth/jwt.h"
 #include "server/config.h"
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "config") == 0) {
     return print_config_command(argc - 1, argv + 1);
   }
+  rtchat::core::tune_heap();
   rtchat::server::ServerConfig config;
   int exit_code = 0;
   if (!rtchat::server::parse_config(argc, argv, config, exit_code)) return exit_code;

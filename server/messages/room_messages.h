@@ -56,6 +56,9 @@ struct JoinAccepted {
   std::optional<bool> recovered;     // set when the join carried last_seen_id
   bool catchup_pending = false;      // a CatchupReady follows; hold live frames until then
   core::SharedFrame presence_state;  // encoded in the connection's format, for this join_ref
+  // JSON: the state object, shared by every joiner of the room in the owner's turn; the frame is
+  // presence_state (its head) then this. Empty: presence_state is the whole frame.
+  core::SharedFrame presence_state_tail;
 };
 
 // Member shard -> owner: a connection left the room (leave, rejoin, close, death).

@@ -50,6 +50,10 @@ class OutboundQueue {
     }
     if (empty()) clear();
   }
+  // An idle connection (nothing queued for a whole sweep) gives its small vector back too.
+  void release_if_empty() {
+    if (empty() && items_.capacity() > 0) std::vector<Item>().swap(items_);
+  }
   void clear() {
     // A busy connection keeps a small vector (no malloc per turn); one that queued a burst gives
     // the memory back, so idle sockets stay cheap.

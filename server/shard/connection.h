@@ -21,6 +21,8 @@
 
 namespace rtchat::server {
 
+inline constexpr std::string_view kRoomTopicPrefix = "room:";
+
 class Session;
 struct Connection;
 
@@ -42,20 +44,32 @@ struct HeldFrame {
   core::SharedFrame frame;
 };
 
-// One room joined (or being joined) on this connection.
+// A recovering join's catch-up state: live frames held until the missed messages are queued,
+// and the presence_state that waits for them. Only while catching up: a joined idle channel
+// carries none of it.
+struct CatchupHold {
+  std::vector<HeldFrame> held;
+  size_t held_bytes = 0;  // counted against the connection's outbound cap, like queued frames
+  core::SharedFrame pending_state;
+  core::SharedFrame pending_state_tail;  // JoinAccepted::presence_state_tail
+};
+
+// One room joined (or being joined) on this connection. Kept small: every idle member holds one.
 struct Channel {
-  std::string room;    // room id
-  std::string topic;   // "room:<id>"
+  std::string topic;   // "room:<id>" (the room id is its tail: room())
   JoinId join_id = 0;  // this join's id: the owner's answers are matched by it, not by topic
   std::optional<std::string> join_ref;
   std::optional<std::string> join_push_ref;  // the join's ref, echoed in its reply
   bool is_joined = false;                    // owner confirmed (JoinAccepted)
-  bool catching_up = false;                  // CatchupReady pending: live frames go to held
-  std::vector<HeldFrame> held;
-  size_t held_bytes = 0;  // counted against the connection's outbound cap, like queued frames
   // A recovering join is answered only once its catch-up is loaded (so the answer can say
-  // whether it fits): its presence_state waits here until then.
-  core::SharedFrame pending_state;
+  // whether it fits); set while CatchupReady is pending: live frames go to catchup->held.
+  std::unique_ptr<CatchupHold> catchup;
+
+  [[nodiscard]] bool catching_up() const { return catchup != nullptr; }
+  [[nodiscard]] size_t held_bytes() const { return catchup ? catchup->held_bytes : 0; }
+  [[nodiscard]] std::string_view room() const {
+    return std::string_view(topic).substr(kRoomTopicPrefix.size());
+  }
 };
 
 enum class Phase : uint8_t {
@@ -109,7 +123,22 @@ struct Connection {
 
   JoinId last_join_id = 0;  // the counter JoinId comes from (never reused on this connection)
   // Joins per topic, on top of the push rate limit below (server/shard/join_limits.h).
-  KeyedRateLimit joins_per_topic{kTopicJoinBurst, kTopicJoinEveryMs, kMaxTrackedTopics};
+  // Allocated on the first join and freed once every budget is full again (prune_join_budgets):
+  // an idle socket carries a pointer, not the table (88 bytes + buckets).
+  std::unique_ptr<KeyedRateLimit> joins_per_topic;
+
+  bool take_topic_join(std::string_view topic, int64_t now_ms) {
+    if (!joins_per_topic) {
+      joins_per_topic =
+          std::make_unique<KeyedRateLimit>(kTopicJoinBurst, kTopicJoinEveryMs, kMaxTrackedTopics);
+    }
+    return joins_per_topic->try_take(topic, now_ms);
+  }
+  void prune_join_budgets(int64_t now_ms) {
+    if (!joins_per_topic) return;
+    joins_per_topic->prune(now_ms);
+    if (joins_per_topic->tracked_keys() == 0) joins_per_topic.reset();
+  }
 
   // Inbound rate limit (token bucket) and flood strikes.
   double tokens = 0;
@@ -119,7 +148,7 @@ struct Connection {
 
   // Removes a channel and returns it; its held frames stop counting against the outbound cap.
   Channel take_channel(Channel* ch) {
-    held_bytes -= ch->held_bytes;
+    held_bytes -= ch->held_bytes();
     Channel taken = std::move(*ch);
     channels.erase(channels.begin() + (ch - channels.data()));
     return taken;

@@ -91,8 +91,9 @@ void ConnectionTable::queue_close_frame(Connection& c, core::SharedFrame frame) 
 void ConnectionTable::hold_frame(Connection& c, Channel& ch, int64_t message_id,
                                  const core::SharedFrame& frame) {
   if (c.is_too_slow) return;
-  ch.held.push_back(HeldFrame{message_id, frame});
-  ch.held_bytes += frame.size();
+  if (!ch.catchup) ch.catchup = std::make_unique<CatchupHold>();  // holding = catching up
+  ch.catchup->held.push_back(HeldFrame{message_id, frame});
+  ch.catchup->held_bytes += frame.size();
   c.held_bytes += frame.size();
   if (c.held_bytes + c.out.bytes() > outbound_cap_bytes_) mark_too_slow(c);
 }

@@ -50,6 +50,18 @@ class KeyedRateLimit {
 
   [[nodiscard]] size_t tracked_keys() const { return full_at_ms_.size(); }
 
+  // Forgets the keys whose bucket is full again at now_ms (the same as no key). With none left,
+  // the table itself goes too: an idle connection or room then holds no heap for its limits (an
+  // erased unordered_map keeps its bucket array; a fresh one allocates nothing).
+  void prune(int64_t now_ms) {
+    if (full_at_ms_.empty()) return;
+    std::erase_if(full_at_ms_, [&](const auto& e) { return e.second <= now_ms; });
+    if (full_at_ms_.empty()) {
+      decltype(full_at_ms_)().swap(full_at_ms_);
+      prune_at_ = kMinPruneAt;
+    }
+  }
+
  private:
   struct Hash {
     using is_transparent = void;

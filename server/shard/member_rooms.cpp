@@ -40,7 +40,6 @@ void MemberRooms::join(Connection& c, proto::ClientMessage& m) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, refused);
   }
   Channel ch;
-  ch.room = room;
   ch.topic = m.topic;
   ch.join_id = ++c.last_join_id;
   ch.join_ref = m.join_ref;
@@ -75,16 +74,20 @@ void MemberRooms::leave(Connection& c, proto::ClientMessage& m) {
 
 void MemberRooms::leave_all(Connection& c) {
   for (auto& ch : c.channels) {
-    if (ch.is_joined) remove_local_member(ch.room, c.ref);
-    out_.send_to_shard(owner_of(ch.room), LeaveRoom{ch.room, c.ref});
+    std::string room(ch.room());
+    if (ch.is_joined) remove_local_member(room, c.ref);
+    const unsigned owner = owner_of(room);
+    out_.send_to_shard(owner, LeaveRoom{std::move(room), c.ref});
   }
   c.channels.clear();
   c.held_bytes = 0;
 }
 
 Channel MemberRooms::end_channel(Connection& c, Channel* ch) {
-  if (ch->is_joined) remove_local_member(ch->room, c.ref);
-  out_.send_to_shard(owner_of(ch->room), LeaveRoom{ch->room, c.ref});
+  std::string room(ch->room());
+  if (ch->is_joined) remove_local_member(room, c.ref);
+  const unsigned owner = owner_of(room);
+  out_.send_to_shard(owner, LeaveRoom{std::move(room), c.ref});
   return c.take_channel(ch);
 }
 
@@ -131,12 +134,15 @@ void MemberRooms::on_join_accepted(JoinAccepted&& m) {
   if (m.catchup_pending) {
     // Answered in on_catchup_ready, once the missed messages are loaded: recovered is true only
     // if they fit the catch-up budget, and live frames are held until then.
-    ch->catching_up = true;
-    ch->pending_state = std::move(m.presence_state);
+    ch->catchup = std::make_unique<CatchupHold>();
+    ch->catchup->pending_state = std::move(m.presence_state);
+    ch->catchup->pending_state_tail = std::move(m.presence_state_tail);
     return;
   }
   replies_.send_join_ok(*c, *ch, m.recovered);
   table_.queue_frame(*c, std::move(m.presence_state));
+  // JSON: the state shared by the turn's joiners follows its per-joiner head.
+  if (!m.presence_state_tail.empty()) table_.queue_frame(*c, std::move(m.presence_state_tail));
 }
 
 void MemberRooms::on_broadcast(RoomBroadcast&& b) {
@@ -152,7 +158,7 @@ void MemberRooms::on_broadcast(RoomBroadcast&& b) {
     const core::SharedFrame* frame = &b.json;
     if (c->format == WireFormat::Binary) frame = &b.binary;
     if (frame->empty()) continue;  // binary member joined after the owner encoded: it recovers
-    if (ch->catching_up) {
+    if (ch->catching_up()) {
       table_.hold_frame(*c, *ch, b.message_id, *frame);
     } else {
       table_.queue_frame(*c, *frame);
@@ -172,7 +178,7 @@ void MemberRooms::on_catchup_ready(CatchupReady&& m) {
   Channel* ch = c->find_channel(topic);
   // Only the catch-up of the channel's own join: one of a join that a rejoin replaced covers
   // another range (its last_seen_id), and taking it would end this join's hold too early.
-  if (!ch || ch->join_id != m.join_id || !ch->catching_up) return;
+  if (!ch || ch->join_id != m.join_id || !ch->catching_up()) return;
   if (!m.ok) {
     // The missed messages cannot be read now: the join fails (the client retries it with its
     // backoff, still from its last_seen_id).
@@ -197,18 +203,17 @@ void MemberRooms::release_held(Connection& c, Channel& ch, const CatchupReady& m
   const bool fits = !m.too_large && missed_bytes <= config_.outbound_cap_bytes / 2;
   replies_.send_join_ok(c, ch, m.recovering ? std::optional<bool>(fits) : m.recovered,
                         m.last_read_id, m.unread);
-  table_.queue_frame(c, std::move(ch.pending_state));
+  std::unique_ptr<CatchupHold> hold = std::move(ch.catchup);
+  table_.queue_frame(c, std::move(hold->pending_state));
+  if (!hold->pending_state_tail.empty()) table_.queue_frame(c, std::move(hold->pending_state_tail));
   if (fits) {
     for (auto& frame : missed) table_.queue_frame(c, std::move(frame));
   }
   // Live frames that arrived meanwhile: those the catch-up already covered are dropped by id.
-  for (auto& h : ch.held) {
+  for (auto& h : hold->held) {
     if (h.message_id == 0 || h.message_id > m.upto_id) table_.queue_frame(c, std::move(h.frame));
   }
-  c.held_bytes -= ch.held_bytes;
-  ch.held_bytes = 0;
-  ch.held.clear();
-  ch.catching_up = false;
+  c.held_bytes -= hold->held_bytes;
 }
 
 }  // namespace rtchat::server

@@ -18,7 +18,9 @@ OwnerRooms::OwnerRooms(unsigned index, const ServerConfig& config, OutboundPort&
       out_(out),
       encoder_(encoder),
       metrics_(metrics),
-      owner_(index, config.effective_shards()) {}
+      owner_(index, config.effective_shards()) {
+  owner_.set_pacing(PresencePacing{.per_member_us = config.presence_pace_us_per_member});
+}
 
 void OwnerRooms::refuse_join(JoinRoom&& j, std::string reason) {
   JoinAccepted refused;
@@ -40,7 +42,7 @@ void OwnerRooms::on_join_room(JoinRoom&& m) {
     record.joins_waiting.push_back(std::move(m));
     return;
   }
-  answer_join(std::move(m));
+  owner_.queue_turn_join(record, std::move(m));  // answered at the end of the turn
 }
 
 bool OwnerRooms::prepare(OwnedRoom& record, const std::string& room) {
@@ -60,46 +62,21 @@ bool OwnerRooms::prepare(OwnedRoom& record, const std::string& room) {
   return record.loaded && (!cluster() || record.cluster_synced);
 }
 
-void OwnerRooms::answer_join(JoinRoom&& m) {
-  JoinAccepted accepted;
-  std::optional<StoreCatchup> catchup;
-  OwnedRoom& room = owner_.join(m, config_.recovery_limit, accepted, catchup);
-  if (!accepted.refused.empty()) {
-    out_.send_to_shard(m.conn.shard, std::move(accepted));
-    return;
-  }
-  // The storage thread drops a catch-up heavier than half the outbound cap (too_large): the
-  // client then pages history itself.
-  if (catchup) catchup->max_bytes = config_.outbound_cap_bytes / 2;
-  if (catchup && out_.storage_overloaded()) {
-    // Storage is behind: the client learns it must page history itself instead of the server
-    // queueing one more read without bound.
-    catchup.reset();
-    accepted.recovered = false;
-    accepted.catchup_pending = false;
-  }
-  load_read_state_with_join(m, room, accepted, catchup);
-  proto::PresenceEntries state = owner_.presence_state(room);
-  std::string topic = topic_of(m.room);
-  accepted.presence_state = encoder_.encode(
-      m.format,
-      [&](std::string& o) { proto::phoenix::encode_presence_state(m.join_ref, topic, state, o); },
-      [&](std::string& o) { proto::binary::encode_presence_state(m.join_ref, topic, state, o); });
-  out_.send_to_shard(m.conn.shard, std::move(accepted));
-  if (catchup) out_.send_to_storage(std::move(*catchup));
-}
-
 void OwnerRooms::on_leave_room(LeaveRoom&& m) {
   owner_.leave(m);
   OwnedRoom* room = owner_.find(m.room);
   if (!room) return;
   std::erase_if(room->joins_waiting, [&](const JoinRoom& j) { return j.conn == m.conn; });
+  RoomOwner::cancel_turn_join(*room, m.conn);
   release_if_unused(m.room);
 }
 
 void OwnerRooms::release_if_unused(const std::string& name) {
   OwnedRoom* room = owner_.find(name);
-  if (!room || room->has_members() || !room->joins_waiting.empty()) return;
+  if (!room || room->has_members() || !room->joins_waiting.empty() ||
+      !room->joins_this_turn.empty()) {
+    return;
+  }
   if (room->cluster_watched) {
     // The last member here left: stop receiving the room (its leave is still published).
     room->cluster_watched = false;
@@ -292,11 +269,14 @@ void OwnerRooms::broadcast_presence_diff(const std::string& room, OwnedRoom& own
 }
 
 void OwnerRooms::end_of_turn() {
-  owner_.take_pending_diffs(
-      [&](const std::string& room, OwnedRoom& owned, proto::PresenceDiff& diff) {
-        if (cluster()) publish_presence_to_cluster(room, diff);
-        broadcast_presence_diff(room, owned, diff);
-      });
+  answer_turn_joins();  // before the diffs: a joiner's state comes before the diff of its join
+  owner_.take_pending_diffs(core::mono_millis(), [&](const std::string& room, OwnedRoom& owned,
+                                                     proto::PresenceDiff& diff) {
+    if (cluster()) publish_presence_to_cluster(room, diff);
+    broadcast_presence_diff(room, owned, diff);
+    // A paced diff may be the last thing a room without members waited for.
+    if (!owned.has_members()) maybe_unused_.push_back(room);
+  });
   if (cluster()) {
     // Other nodes' changes: to this node's members only.
     owner_.take_remote_diffs(
@@ -309,6 +289,10 @@ void OwnerRooms::end_of_turn() {
   for (const auto& name : maybe_unused_) owner_.drop_if_unused(name);
   maybe_unused_.clear();
   metrics_.rooms_owned.set(owner_.room_count());
+  if (const int64_t now = core::mono_millis(); now >= next_prune_ms_) {
+    owner_.prune_join_budgets(now);
+    next_prune_ms_ = now + 1000;
+  }
 }
 
 }  // namespace rtchat::server

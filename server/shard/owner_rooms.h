@@ -1,8 +1,9 @@
 // The owner side of rooms (owner = owner_shard(room)): each room's order (ids), persistence
 // through the storage thread, fan-out of committed messages to the member shards (one
-// RoomBroadcast per member shard, frames encoded once), presence (state on join, one diff per room
-// per turn) and, in cluster mode, the cluster link's messages (owner_cluster.cpp, docs/cluster.md).
-// RoomOwner keeps the records; this type turns messages into its calls and answers.
+// RoomBroadcast per member shard, frames encoded once), presence (one state per room per turn
+// shared by its joiners, diffs paced by room size) and, in cluster mode, the cluster link's
+// messages (owner_cluster.cpp, docs/cluster.md). RoomOwner keeps the records; this type turns
+// messages into its calls and answers.
 #pragma once
 
 #include <string>
@@ -13,6 +14,7 @@
 #include "server/shard/frame_encoder.h"
 #include "server/shard/idempotency_table.h"
 #include "server/shard/ports.h"
+#include "server/shard/presence_state_frames.h"
 #include "server/shard/room_owner.h"
 
 namespace rtchat::server {
@@ -49,6 +51,8 @@ class OwnerRooms {
   void end_of_turn();
   [[nodiscard]] size_t room_count() const { return owner_.room_count(); }
   RoomOwner& records() { return owner_; }
+  // When the earliest paced presence diff is due (INT64_MAX: none): the loop wakes for it.
+  [[nodiscard]] int64_t next_diff_due_ms() const { return owner_.next_diff_due_ms(); }
 
  private:
   [[nodiscard]] bool cluster() const { return !config_.cluster_url.empty(); }
@@ -56,7 +60,12 @@ class OwnerRooms {
   // Starts what a record needs before its joins are answered (store load, cluster sync). True
   // when the room is ready now.
   bool prepare(OwnedRoom& record, const std::string& room);
-  void answer_join(JoinRoom&& m);
+  // The joins of this turn, room by room: one presence_state per room shared by all its joiners
+  // (owner_presence.cpp).
+  void answer_turn_joins();
+  void answer_join(const OwnedRoom& room, JoinAccepted& accepted,
+                   std::optional<StoreCatchup>& catchup, const JoinRoom& join,
+                   PresenceStateFrames& frames);
   void refuse_join(JoinRoom&& j, std::string reason);  // answered on the member shard
   // Answers a publish (socket or API) and settles its Idempotency-Key.
   void ack(const Publish& origin, bool ok, int64_t id, std::string reason);
@@ -94,6 +103,7 @@ class OwnerRooms {
   // Rooms that may have become unused this turn: dropped at the end of the turn, after the
   // presence diffs they still owe are flushed.
   std::vector<std::string> maybe_unused_;
+  int64_t next_prune_ms_ = 0;  // once a second: per-user join budgets full again are dropped
 };
 
 }  // namespace rtchat::server

@@ -81,6 +81,7 @@ class Reactor final : public SocketPort {
   void flush_connection(Connection& c);
   void sweep(int64_t now_ms);
   bool sweep_one(Connection& c, int64_t now_ms, int64_t now_s);
+  void release_heap_if_due(int64_t now_ms);  // receive buffers and free heap pages, when steady
   void begin_drain();
   void drop_output(Connection& c);      // only when no send is in flight
   void cancel_requests(Connection& c);  // cancels the socket's in-flight recv and send
@@ -104,6 +105,8 @@ class Reactor final : public SocketPort {
   bool draining_ = false;
   int64_t drain_deadline_ms_ = 0;
   int64_t next_sweep_ms_ = 0;
+  int64_t next_release_ms_ = 0;
+  size_t connections_at_last_release_check_ = 0;
 };
 
 }  // namespace rtchat::server

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "core/clock.h"
+#include "core/heap_policy.h"
 #include "server/auth/jwt.h"
 #include "server/log.h"
 #include "server/shard/reactor.h"
@@ -22,6 +23,8 @@ constexpr int64_t kDeadRetryMs = 2000;
 // Many wslay contexts went back to malloc at once (a burst went idle): give the pages back to
 // the kernel so RSS reflects the idle footprint.
 constexpr size_t kTrimAfterReleases = 256;
+// Often enough that an idle server's RSS follows its live data a few seconds after a storm.
+constexpr int64_t kReleaseEveryMs = 5000;
 
 }  // namespace
 
@@ -43,6 +46,22 @@ void Reactor::sweep(int64_t now_ms) {
     if (slot) released += sweep_one(*slot, now_ms, now_s) ? 1 : 0;
   }
   if (released >= kTrimAfterReleases) malloc_trim(0);
+  release_heap_if_due(now_ms);
+}
+
+// Every kReleaseEveryMs while the shard is steady (the connection count held still for the whole
+// period: during a storm the pages would be faulted back at once, and malloc_trim holds each
+// arena's lock while it walks it): the shard's receive buffers go back to the kernel (a storm
+// touched every one of them), and shard 0 trims the heap for the whole process.
+void Reactor::release_heap_if_due(int64_t now_ms) {
+  if (now_ms < next_release_ms_) return;
+  next_release_ms_ = now_ms + kReleaseEveryMs;
+  const bool steady = table_.live() == connections_at_last_release_check_;
+  connections_at_last_release_check_ = table_.live();
+  if (!steady) return;
+  buffers_->publish();  // every buffer is the kernel's (recycled this turn) before the release
+  buffers_->release_pages();
+  if (index_ == 0) core::release_free_heap();
 }
 
 // One connection's deadlines. True when the session freed idle state (counted for malloc_trim).

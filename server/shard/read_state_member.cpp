@@ -13,11 +13,12 @@ void Session::mark_read(Connection& c, Channel& ch, proto::ClientMessage& m) {
   if (!m.payload_valid || !m.read_id) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "invalid_payload");
   }
-  const unsigned owner = owner_shard(ch.room, config_.effective_shards());
+  const unsigned owner = owner_shard(ch.room(), config_.effective_shards());
   if (out_.backlogged(owner, kOwnerBacklogLimit)) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "overloaded");
   }
-  out_.send_to_shard(owner, MarkRead{ch.room, c.ref, m.join_ref, m.ref, c.claims.sub, *m.read_id});
+  out_.send_to_shard(
+      owner, MarkRead{std::string(ch.room()), c.ref, m.join_ref, m.ref, c.claims.sub, *m.read_id});
 }
 
 void Session::on_mark_read_ack(MarkReadAck&& a) {
@@ -45,7 +46,7 @@ void MemberRooms::on_read_state_push(ReadStatePush&& p) {
     if (!ch || !ch->is_joined) continue;
     core::SharedFrame& frame = frames[c->format == WireFormat::Binary ? 1 : 0];
     if (frame.empty()) frame = replies_.encode_read_state(c->format, topic, p.last_read_id);
-    if (ch->catching_up) {
+    if (ch->catching_up()) {
       table_.hold_frame(*c, *ch, 0, frame);
     } else {
       table_.queue_frame(*c, frame);

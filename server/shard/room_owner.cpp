@@ -44,8 +44,22 @@ OwnedRoom* RoomOwner::find(std::string_view room) {
 void RoomOwner::mark_dirty(const std::string& room_key, OwnedRoom& room) {
   if (!room.diff_pending) {
     room.diff_pending = true;
+    room.diff_due_ms = pacing_.due_ms(room.last_diff_ms, core::mono_millis(), room.member_count());
     dirty_.push_back(&room_key);
   }
+}
+
+void RoomOwner::queue_turn_join(OwnedRoom& room, JoinRoom&& join) {
+  if (room.joins_this_turn.empty()) {
+    auto it = rooms_.find(join.room);
+    if (it == rooms_.end()) return;  // not expected: the caller holds the record
+    joining_.push_back(&it->first);
+  }
+  room.joins_this_turn.push_back(std::move(join));
+}
+
+void RoomOwner::cancel_turn_join(OwnedRoom& room, const ConnRef& conn) {
+  std::erase_if(room.joins_this_turn, [&](const JoinRoom& j) { return j.conn == conn; });
 }
 
 OwnedRoom& RoomOwner::ensure(const std::string& room_id) {
@@ -63,9 +77,10 @@ void RoomOwner::apply_loaded(OwnedRoom& room, int64_t last_id) {
 }
 
 bool RoomOwner::is_unused(const OwnedRoom& room) {
-  return !room.has_members() && room.joins_waiting.empty() && room.publishes_waiting.empty() &&
-         room.appends_in_flight == 0 && !room.load_pending && !room.diff_pending &&
-         !room.cluster_watched && room.remote_presence.empty() && !room.remote_diff_pending;
+  return !room.has_members() && room.joins_waiting.empty() && room.joins_this_turn.empty() &&
+         room.publishes_waiting.empty() && room.appends_in_flight == 0 && !room.load_pending &&
+         !room.diff_pending && !room.cluster_watched && room.remote_presence.empty() &&
+         !room.remote_diff_pending;
 }
 
 bool RoomOwner::drop_if_unused(const std::string& room_id) {
@@ -76,6 +91,7 @@ bool RoomOwner::drop_if_unused(const std::string& room_id) {
   const std::string* key = &it->first;
   std::erase(dirty_, key);
   std::erase(remote_dirty_, key);
+  std::erase(joining_, key);
   rooms_.erase(it);
   return true;
 }
@@ -104,8 +120,9 @@ OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, Join
 
   proto::PresenceMeta meta{next_phx_ref(), core::unix_millis(), request.user_name, request.device};
   room.pending_joins[request.user_id].push_back(meta);
-  room.presence[request.user_id].push_back(PresenceRecord{std::move(meta), request.conn, binary});
-  room.user_of_conn[conn_key(request.conn)] = request.user_id;
+  auto user = room.presence.try_emplace(request.user_id).first;
+  user->second.push_back(PresenceRecord{std::move(meta), request.conn, binary});
+  room.user_of_conn[conn_key(request.conn)] = &user->first;
   mark_dirty(it->first, room);
 
   if (request.last_seen_id) {
@@ -133,7 +150,7 @@ bool RoomOwner::leave(const LeaveRoom& request) {
   OwnedRoom& room = it->second;
   auto user = room.user_of_conn.find(conn_key(request.conn));
   if (user == room.user_of_conn.end()) return false;
-  auto p = room.presence.find(user->second);
+  auto p = room.presence.find(*user->second);
   room.user_of_conn.erase(user);
   if (p == room.presence.end()) return false;
   auto& records = p->second;

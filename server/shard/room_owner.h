@@ -2,6 +2,7 @@
 // (ids), which shards have members, and presence. Shard-local: only the owner touches it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -10,10 +11,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/clock.h"
 #include "proto/messages.h"
 #include "server/messages/shard_message.h"
 #include "server/messages/storage_messages.h"
 #include "server/shard/join_limits.h"
+#include "server/shard/presence_pacing.h"
 
 namespace rtchat::server {
 
@@ -52,10 +55,16 @@ struct OwnedRoom {
   std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> pending_joins;
   std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> pending_leaves;
   bool diff_pending = false;
+  int64_t diff_due_ms = 0;   // the pending diff goes out at the first flush at or after this
+  int64_t last_diff_ms = 0;  // when the last diff went out (0: never)
+  // Joins ready to be answered at the end of this loop turn, all with one presence_state.
+  std::vector<JoinRoom> joins_this_turn;
   // Joins per user (server/shard/join_limits.h): reconnecting brings no fresh budget.
   KeyedRateLimit joins_per_user{kUserJoinBurst, kUserJoinEveryMs};
   // connection -> its user id, so a leave finds its meta without scanning the room.
-  std::unordered_map<uint64_t, std::string> user_of_conn;
+  // Points at the presence map's key (std::map keys do not move; a user's entry goes only with its
+  // last record, whose connection's entry here goes first): 32 bytes per member instead of 64+.
+  std::unordered_map<uint64_t, const std::string*> user_of_conn;
 
   // ---- cluster mode only (--cluster; docs/cluster.md)
   bool cluster_watched = false;   // the link was told to subscribe the room
@@ -79,6 +88,11 @@ struct OwnedRoom {
     }
     return false;
   }
+  [[nodiscard]] uint64_t member_count() const {
+    uint64_t n = 0;
+    for (uint32_t m : members_per_shard) n += m;
+    return n;
+  }
 };
 
 class RoomOwner {
@@ -98,13 +112,27 @@ class RoomOwner {
   // until that drop, so callers check what they need (members, cluster_synced, ...).
   OwnedRoom* find(std::string_view room);
   [[nodiscard]] proto::PresenceEntries presence_state(const OwnedRoom& room) const;
-  // Calls fn(room id, record, diff) for each room whose presence changed since the last call,
-  // clearing its pending diff.
+  // How often a room's diffs may go out (server/shard/presence_pacing.h).
+  void set_pacing(PresencePacing pacing) { pacing_ = pacing; }
+  // Rooms whose presence changed and whose diff is due at now_ms (every changed room without
+  // now_ms); clears their pending diffs into the diff given to fn. Rooms not yet due stay.
   template <typename Fn>
   void take_pending_diffs(Fn&& fn) {
+    take_pending_diffs(INT64_MAX, std::forward<Fn>(fn));
+  }
+  template <typename Fn>
+  void take_pending_diffs(int64_t now_ms, Fn&& fn) {
+    std::vector<const std::string*> waiting;
+    next_diff_due_ms_ = INT64_MAX;
     for (auto* name : dirty_) {
       auto it = rooms_.find(*name);
       if (it == rooms_.end() || !it->second.diff_pending) continue;
+      if (it->second.diff_due_ms > now_ms) {
+        waiting.push_back(name);
+        next_diff_due_ms_ = std::min(next_diff_due_ms_, it->second.diff_due_ms);
+        continue;
+      }
+      it->second.last_diff_ms = now_ms == INT64_MAX ? core::mono_millis() : now_ms;
       proto::PresenceDiff diff;
       for (auto& [k, v] : it->second.pending_joins) diff.joins.emplace_back(k, std::move(v));
       for (auto& [k, v] : it->second.pending_leaves) diff.leaves.emplace_back(k, std::move(v));
@@ -113,13 +141,39 @@ class RoomOwner {
       it->second.diff_pending = false;
       fn(it->first, it->second, diff);
     }
-    dirty_.clear();
+    dirty_.swap(waiting);
+  }
+  // When the earliest paced diff is due (INT64_MAX: none waiting), as of the last take.
+  [[nodiscard]] int64_t next_diff_due_ms() const { return next_diff_due_ms_; }
+
+  // ---- joins answered once per turn (one presence_state encoding per room per turn)
+  // Queues a join that is ready (room loaded, in cluster mode synced) for take_turn_joins.
+  void queue_turn_join(OwnedRoom& room, JoinRoom&& join);
+  // Forgets a queued join of the connection (it left before the end of the turn).
+  static void cancel_turn_join(OwnedRoom& room, const ConnRef& conn);
+  // Rooms with joins queued this turn, each with its joins in arrival order.
+  template <typename Fn>
+  void take_turn_joins(Fn&& fn) {
+    std::vector<const std::string*> joining;
+    joining.swap(joining_);
+    for (auto* name : joining) {
+      auto it = rooms_.find(*name);
+      if (it == rooms_.end() || it->second.joins_this_turn.empty()) continue;
+      std::vector<JoinRoom> joins = std::move(it->second.joins_this_turn);
+      it->second.joins_this_turn.clear();
+      fn(it->first, it->second, joins);
+    }
   }
   [[nodiscard]] size_t room_count() const { return rooms_.size(); }
   // Every room record (the server API's room listing).
   template <typename Fn>
   void for_each_room(Fn&& fn) const {
     for (const auto& [id, room] : rooms_) fn(id, room);
+  }
+  // Drops the per-user join budgets that are full again (KeyedRateLimit::prune), so a settled
+  // room holds none: called from the shard's once-a-second sweep.
+  void prune_join_budgets(int64_t now_ms) {
+    for (auto& [name, room] : rooms_) room.joins_per_user.prune(now_ms);
   }
 
   // ---- room records: created on a first join, dropped when unused.
@@ -172,6 +226,9 @@ class RoomOwner {
   std::unordered_map<std::string, OwnedRoom> rooms_;
   std::vector<const std::string*> dirty_;  // keys of rooms_ (stable: unordered_map nodes)
   std::vector<const std::string*> remote_dirty_;
+  std::vector<const std::string*> joining_;  // keys of rooms with joins_this_turn
+  PresencePacing pacing_;
+  int64_t next_diff_due_ms_ = INT64_MAX;
   std::string ref_prefix_;
   uint64_t ref_counter_ = 0;
 };

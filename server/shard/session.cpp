@@ -100,6 +100,8 @@ bool Session::release_idle(Connection& c) {
     released = true;
   }
   c.ws_idle_tick = true;
+  c.prune_join_budgets(core::mono_millis());  // an idle socket keeps no join budget table
+  if (!c.send_inflight) c.out.release_if_empty();
   return released;
 }
 

@@ -37,8 +37,7 @@ void Session::handle(Connection& c, proto::ClientMessage& m) {
   // A join of a room topic also takes from that topic's join budget (server/shard/join_limits.h);
   // either refusal counts as a strike. Other topics get "unmatched topic" and reach no room.
   const bool is_room_join = m.event == proto::ClientEvent::Join && is_room_topic(m.topic);
-  if (!take_rate_token(c) ||
-      (is_room_join && !c.joins_per_topic.try_take(m.topic, core::mono_millis()))) {
+  if (!take_rate_token(c) || (is_room_join && !c.take_topic_join(m.topic, core::mono_millis()))) {
     metrics_.rate_limited.add();
     if (++c.strikes >= config_.flood_strikes) return close(c, Close::Flood);
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "rate_limited");
@@ -77,13 +76,14 @@ void Session::publish(Connection& c, Channel& ch, proto::ClientMessage& m) {
     metrics_.publish_errors.add();
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "invalid body");
   }
-  const unsigned owner = owner_shard(ch.room, config_.effective_shards());
+  std::string room(ch.room());
+  const unsigned owner = owner_shard(room, config_.effective_shards());
   if (out_.backlogged(owner, kOwnerBacklogLimit)) {
     metrics_.publish_errors.add();
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "overloaded");
   }
-  out_.send_to_shard(owner, Publish{ch.room, c.ref, m.join_ref, m.ref, c.claims.sub, c.claims.name,
-                                    std::move(m.body), core::mono_micros()});
+  out_.send_to_shard(owner, Publish{std::move(room), c.ref, m.join_ref, m.ref, c.claims.sub,
+                                    c.claims.name, std::move(m.body), core::mono_micros()});
 }
 
 // delete_msg (docs/protocol.md "Moderation"): travels the publish path with the sender's right;
@@ -92,14 +92,14 @@ void Session::delete_msg(Connection& c, Channel& ch, proto::ClientMessage& m) {
   if (!m.payload_valid || m.message_id < 1) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "invalid_payload");
   }
-  const unsigned owner = owner_shard(ch.room, config_.effective_shards());
+  const unsigned owner = owner_shard(ch.room(), config_.effective_shards());
   if (out_.backlogged(owner, kOwnerBacklogLimit)) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "overloaded");
   }
-  Publish p{ch.room,      c.ref,         m.join_ref, m.ref,
-            c.claims.sub, c.claims.name, {},         core::mono_micros()};
+  Publish p{std::string(ch.room()), c.ref,         m.join_ref, m.ref,
+            c.claims.sub,           c.claims.name, {},         core::mono_micros()};
   p.delete_id = m.message_id;
-  p.may_moderate = may_moderate(c.claims, ch.room);
+  p.may_moderate = may_moderate(c.claims, ch.room());
   out_.send_to_shard(owner, std::move(p));
 }
 
@@ -118,7 +118,7 @@ void Session::history(Connection& c, Channel& ch, proto::ClientMessage& m) {
   }
   c.history_pending = true;
   StorePage page;
-  page.room = ch.room;
+  page.room = std::string(ch.room());
   page.conn = c.ref;
   page.join_ref = m.join_ref;
   page.ref = m.ref;
@@ -134,8 +134,9 @@ void Session::typing(Connection& c, Channel& ch, proto::ClientMessage& m) {
   }
   c.last_typing_ms = now;
   metrics_.typing_events.add();
-  out_.send_to_shard(owner_shard(ch.room, config_.effective_shards()),
-                     Typing{ch.room, c.ref, c.claims.sub, c.claims.name});
+  std::string room(ch.room());
+  const unsigned owner = owner_shard(room, config_.effective_shards());
+  out_.send_to_shard(owner, Typing{std::move(room), c.ref, c.claims.sub, c.claims.name});
   replies_.send_ok(c, m.join_ref, m.ref, m.topic);
 }
 

@@ -63,7 +63,9 @@ void Shard::run() {
 void Shard::wait_for_work() {
   bool backlog = storage_outbox_->backlog() > 0;
   for (auto& o : outboxes_) backlog |= o && o->backlog() > 0;
-  int64_t until_tick = reactor_.next_tick_ms() - core::mono_millis();
+  // The next wake: the reactor's sweep, or a room's paced presence diff (presence_pacing.h).
+  int64_t until_tick =
+      std::min(reactor_.next_tick_ms(), owners_.next_diff_due_ms()) - core::mono_millis();
   int wait_ms = backlog ? 1 : static_cast<int>(std::max<int64_t>(1, until_tick));
   const bool slept = doorbell_.sleep_unless_pending([&] { return !mail_pending(); },
                                                     [&] { reactor_.submit_and_wait(wait_ms); });

@@ -34,6 +34,7 @@ struct OwnerReadState : ::testing::Test {
     for (auto& r : requests) {
       if (auto* l = std::get_if<StoreLoadRoom>(&r)) owner.on_room_loaded({l->room, true, 9});
     }
+    owner.end_of_turn();  // joins are answered at the end of the owner's turn
     for (auto& r : requests) {
       if (auto* c = std::get_if<StoreCatchup>(&r)) return *c;
     }

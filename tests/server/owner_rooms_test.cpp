@@ -14,9 +14,16 @@ using testing::payload_of;
 
 constexpr unsigned kOwner = 0;
 
+// One presence diff per turn (no pacing by room size): these tests follow single changes.
+ServerConfig per_turn_config() {
+  ServerConfig c;
+  c.presence_pace_us_per_member = 0;
+  return c;
+}
+
 struct OwnerFixture : ::testing::Test {
   OwnerFixture() { config.shards = 2; }
-  ServerConfig config;
+  ServerConfig config = per_turn_config();
   FakeOutbound out;
   FrameEncoder encoder;
   ShardMetrics metrics;
@@ -40,6 +47,7 @@ struct OwnerFixture : ::testing::Test {
     for (auto& r : requests) {
       if (auto* l = std::get_if<StoreLoadRoom>(&r)) owner.on_room_loaded({l->room, true, 0});
     }
+    owner.end_of_turn();  // joins are answered at the end of the owner's turn
     // The join's read-state trip (issue 16; owner_read_state_test.cpp covers it).
     out.to_storage.clear();
   }
@@ -56,6 +64,8 @@ TEST_F(OwnerFixture, JoinWaitsForTheStoreThenAnswersWithPresenceStateAndADiff) {
   EXPECT_TRUE(out.sent<JoinAccepted>().empty()) << "no answer before the room's last id is known";
 
   owner.on_room_loaded({"lobby", true, 41});
+  EXPECT_TRUE(out.sent<JoinAccepted>().empty()) << "joins are answered at the end of the turn";
+  owner.end_of_turn();
   auto accepted = out.sent<JoinAccepted>();
   ASSERT_EQ(accepted.size(), 1u);
   EXPECT_EQ(accepted[0].first, 1u) << "answered on the member's shard";
@@ -63,7 +73,6 @@ TEST_F(OwnerFixture, JoinWaitsForTheStoreThenAnswersWithPresenceStateAndADiff) {
   EXPECT_NE(payload_of(accepted[0].second.presence_state).find("presence_state"),
             std::string::npos);
 
-  owner.end_of_turn();
   auto diffs = out.sent<RoomBroadcast>();
   ASSERT_EQ(diffs.size(), 1u);
   EXPECT_EQ(diffs[0].first, 1u);

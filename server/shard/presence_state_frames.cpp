@@ -1,0 +1,62 @@
+#include "server/shard/presence_state_frames.h"
+
+#include <cstring>
+
+#include "proto/binary_codec.h"
+#include "proto/phoenix_codec.h"
+#include "server/net/ws_frame.h"
+
+namespace rtchat::server {
+namespace {
+// `[join_ref,null,topic,"presence_state",`: the frame without the state object and the `]`.
+void json_head(const std::optional<std::string>& join_ref, std::string_view topic,
+               std::string& out) {
+  out.clear();
+  proto::phoenix::encode_presence_state(join_ref, topic, {}, out);
+  out.resize(out.size() - 3);  // "{}]"
+}
+}  // namespace
+
+PresenceStateFrames::Frames PresenceStateFrames::for_join(
+    bool binary, const std::optional<std::string>& join_ref) {
+  return binary ? binary_for(join_ref) : json_for(join_ref);
+}
+
+PresenceStateFrames::Frames PresenceStateFrames::json_for(
+    const std::optional<std::string>& join_ref) {
+  if (json_tail_.empty()) {
+    json_head(std::nullopt, topic_, scratch_);
+    const size_t head = scratch_.size();
+    scratch_.clear();
+    proto::phoenix::encode_presence_state(std::nullopt, topic_, state_, scratch_);
+    json_tail_ = core::SharedFrame::copy_of(std::string_view(scratch_).substr(head));
+    ++encodings_;
+  }
+  json_head(join_ref, topic_, scratch_);
+  const size_t payload = scratch_.size() + json_tail_.size();
+  const size_t h = ws_header_size(payload);
+  Frames f;
+  f.head = core::SharedFrame::make(h + scratch_.size(), [&](std::byte* p) {
+    write_ws_header(p, WsOpcode::Text, payload);
+    std::memcpy(p + h, scratch_.data(), scratch_.size());
+  });
+  f.tail = json_tail_;
+  return f;
+}
+
+PresenceStateFrames::Frames PresenceStateFrames::binary_for(
+    const std::optional<std::string>& join_ref) {
+  for (const auto& [ref, frame] : binary_) {
+    if (ref == join_ref) return Frames{frame, {}};
+  }
+  scratch_.clear();
+  proto::binary::encode_presence_state(join_ref, topic_, state_, scratch_);
+  core::SharedFrame frame = make_ws_frame(WsOpcode::Binary, scratch_);
+  ++encodings_;
+  // A turn's joiners carry few distinct join_refs; past a handful, keep encoding per joiner
+  // rather than searching a long list.
+  if (binary_.size() < kMaxCachedRefs) binary_.emplace_back(join_ref, frame);
+  return Frames{std::move(frame), {}};
+}
+
+}  // namespace rtchat::server

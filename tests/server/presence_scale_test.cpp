@@ -1,0 +1,157 @@
+// Presence at scale: the turn's shared presence_state frames, pacing of diffs, turn joins, and
+// the join budgets' pruning.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "proto/binary_codec.h"
+#include "proto/phoenix_codec.h"
+#include "server/net/ws_frame.h"
+#include "server/shard/join_limits.h"
+#include "server/shard/presence_pacing.h"
+#include "server/shard/presence_state_frames.h"
+#include "server/shard/room_owner.h"
+
+namespace rtchat::server {
+namespace {
+
+proto::PresenceEntries sample_state(int users) {
+  proto::PresenceEntries state;
+  for (int i = 0; i < users; ++i) {
+    std::string user = "u" + std::to_string(i);
+    state.emplace_back(
+        user, std::vector<proto::PresenceMeta>{{"F1.0." + std::to_string(i), 1700000000000 + i,
+                                                "N\"" + user, i % 2 ? "phone" : ""}});
+  }
+  return state;
+}
+
+std::string joined(const PresenceStateFrames::Frames& f) {
+  return std::string(f.head.view()) + std::string(f.tail.view());
+}
+
+std::string whole_json(const std::optional<std::string>& join_ref, std::string_view topic,
+                       const proto::PresenceEntries& state) {
+  std::string payload;
+  proto::phoenix::encode_presence_state(join_ref, topic, state, payload);
+  return std::string(make_ws_frame(WsOpcode::Text, payload).view());
+}
+
+TEST(PresenceStateFrames, JsonHeadPlusSharedTailIsTheWholeFrame) {
+  for (int users : {0, 1, 3, 200}) {  // 200: a payload past 125 bytes (16-bit length header)
+    const proto::PresenceEntries state = sample_state(users);
+    PresenceStateFrames frames("room:lobby", state);
+    for (const std::optional<std::string>& ref :
+         {std::optional<std::string>("1"), std::optional<std::string>("12345"),
+          std::optional<std::string>()}) {
+      EXPECT_EQ(joined(frames.for_join(false, ref)), whole_json(ref, "room:lobby", state))
+          << users << " users";
+    }
+  }
+}
+
+TEST(PresenceStateFrames, OneJsonEncodingSharedByEveryJoiner) {
+  const proto::PresenceEntries state = sample_state(50);
+  PresenceStateFrames frames("room:big", state);
+  auto a = frames.for_join(false, std::string("1"));
+  auto b = frames.for_join(false, std::string("7"));
+  EXPECT_EQ(a.tail.data(), b.tail.data());  // the same buffer, not a copy
+  EXPECT_NE(a.head.view(), b.head.view());
+  EXPECT_EQ(frames.encodings(), 1u);
+}
+
+TEST(PresenceStateFrames, BinaryEncodedOncePerJoinRef) {
+  const proto::PresenceEntries state = sample_state(5);
+  PresenceStateFrames frames("room:b", state);
+  auto a = frames.for_join(true, std::string("1"));
+  auto b = frames.for_join(true, std::string("1"));
+  auto c = frames.for_join(true, std::string("2"));
+  EXPECT_TRUE(a.tail.empty());
+  EXPECT_EQ(a.head.data(), b.head.data());
+  EXPECT_NE(a.head.data(), c.head.data());
+  EXPECT_EQ(frames.encodings(), 2u);
+  std::string payload;
+  proto::binary::encode_presence_state(std::string("2"), "room:b", state, payload);
+  EXPECT_EQ(c.head.view(), make_ws_frame(WsOpcode::Binary, payload).view());
+}
+
+TEST(PresencePacing, QuietRoomGoesAtOnceBusyRoomWaitsBySize) {
+  PresencePacing p;                               // 5 ms per member, at most 1.5 s
+  EXPECT_EQ(p.due_ms(0, 1000, 100), 1000);        // never sent: now
+  EXPECT_EQ(p.due_ms(100, 10000, 100), 10000);    // long ago: now
+  EXPECT_EQ(p.due_ms(1000, 1010, 100), 1500);     // 100 members: 500 ms apart
+  EXPECT_EQ(p.due_ms(1000, 1001, 2), 1010);       // two members: 10 ms
+  EXPECT_EQ(p.due_ms(1000, 1001, 100000), 2500);  // capped at 1.5 s
+  PresencePacing off{.per_member_us = 0};
+  EXPECT_EQ(off.due_ms(1000, 1001, 100), 1001);  // every turn
+}
+
+JoinRoom join_of(std::string room, uint32_t slot, std::string user) {
+  JoinRoom j;
+  j.room = std::move(room);
+  j.conn = ConnRef{0, slot, 1};
+  j.join_ref = "1";
+  j.user_id = std::move(user);
+  j.user_name = j.user_id;
+  return j;
+}
+
+TEST(RoomOwnerTurn, JoinsQueuedForTheTurnComeOutTogetherAndCanBeCancelled) {
+  RoomOwner owner(0, 1);
+  OwnedRoom& room = owner.ensure("r");
+  owner.queue_turn_join(room, join_of("r", 1, "a"));
+  owner.queue_turn_join(room, join_of("r", 2, "b"));
+  owner.queue_turn_join(room, join_of("r", 3, "c"));
+  EXPECT_FALSE(RoomOwner::is_unused(room));  // answers are owed
+  RoomOwner::cancel_turn_join(room, ConnRef{0, 2, 1});
+  std::vector<std::string> users;
+  owner.take_turn_joins([&](const std::string& name, OwnedRoom&, std::vector<JoinRoom>& joins) {
+    EXPECT_EQ(name, "r");
+    for (auto& j : joins) users.push_back(j.user_id);
+  });
+  EXPECT_EQ(users, (std::vector<std::string>{"a", "c"}));
+  int calls = 0;
+  owner.take_turn_joins([&](auto&, auto&, auto&) { ++calls; });
+  EXPECT_EQ(calls, 0);
+  EXPECT_TRUE(owner.drop_if_unused("r"));
+}
+
+TEST(RoomOwnerTurn, PacedDiffWaitsUntilDueThenCarriesEveryChange) {
+  RoomOwner owner(0, 1);
+  owner.set_pacing(PresencePacing{.per_member_us = 1'000'000, .max_delay_ms = 60'000});
+  JoinAccepted acc;
+  std::optional<StoreCatchup> catchup;
+  owner.join(join_of("r", 1, "a"), 100, acc, catchup);
+  int diffs = 0;
+  const int64_t t0 = core::mono_millis();
+  owner.take_pending_diffs(t0, [&](auto&, auto&, auto&) { ++diffs; });
+  EXPECT_EQ(diffs, 1);  // a quiet room's first change goes at once
+  owner.join(join_of("r", 2, "b"), 100, acc, catchup);
+  owner.join(join_of("r", 3, "c"), 100, acc, catchup);
+  size_t joins = 0;
+  owner.take_pending_diffs(t0 + 1,
+                           [&](auto&, auto&, proto::PresenceDiff& d) { joins += d.joins.size(); });
+  EXPECT_EQ(joins, 0u);                                  // paced: 1 s per member
+  EXPECT_LT(owner.next_diff_due_ms(), INT64_MAX);        // the loop knows when to wake
+  EXPECT_FALSE(RoomOwner::is_unused(*owner.find("r")));  // the diff is still owed
+  owner.take_pending_diffs(owner.next_diff_due_ms(),
+                           [&](auto&, auto&, proto::PresenceDiff& d) { joins += d.joins.size(); });
+  EXPECT_EQ(joins, 2u);  // b and c in one diff
+  EXPECT_EQ(owner.next_diff_due_ms(), INT64_MAX);
+}
+
+TEST(KeyedRateLimitPrune, FullBucketsAreForgottenAndAnEmptyTableFreed) {
+  KeyedRateLimit limit(2, 1000);
+  EXPECT_TRUE(limit.try_take("a", 0));
+  EXPECT_TRUE(limit.try_take("b", 500));
+  limit.prune(1000);  // a's bucket is full again at 1000, b's at 1500
+  EXPECT_EQ(limit.tracked_keys(), 1u);
+  limit.prune(1500);
+  EXPECT_EQ(limit.tracked_keys(), 0u);
+  EXPECT_TRUE(limit.try_take("a", 1500));  // still works after the table was freed
+  EXPECT_TRUE(limit.try_take("a", 1500));
+  EXPECT_FALSE(limit.try_take("a", 1500));
+}
+
+}  // namespace
+}  // namespace rtchat::server
