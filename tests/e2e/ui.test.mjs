@@ -6,12 +6,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Socket } from 'phoenix';
-import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { ensureWebBuilt, webDistDir } from '../../web/ensure_built.mjs';
 import { BUILD_DIR, mintToken, sleep, startServer } from './lib/server.mjs';
+import { launchChromium } from './lib/browser.mjs';
 
-const kChromium = process.env.RTCHAT_CHROMIUM || '/usr/bin/chromium';
 const kWait = 10_000;  // per UI wait; generous for a loaded 2-core CI box
 const kRoom = 'e2e-ui.room';
 const distDir = webDistDir;
@@ -78,13 +77,7 @@ before(async () => {
   mkdirSync(artifactsDir, { recursive: true });
   // Sign-in by name (the dev endpoint) with the test secret: --dev-tokens.
   server = await startServer({ args: ['--web-root', distDir, '--dev-tokens'] });
-  browser = await chromium.launch({
-    executablePath: kChromium,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--disable-quic'],
-    timeout: 30_000,
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

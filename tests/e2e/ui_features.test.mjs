@@ -5,12 +5,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { Socket } from 'phoenix';
-import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { ensureWebBuilt, webDistDir } from '../../web/ensure_built.mjs';
 import { sleep, startServer, TEST_SECRET } from './lib/server.mjs';
+import { launchChromium } from './lib/browser.mjs';
 
-const kChromium = process.env.RTCHAT_CHROMIUM || '/usr/bin/chromium';
 const kWait = 10_000;
 
 let server;
@@ -22,12 +21,7 @@ before(async () => {
   ensureWebBuilt();
   // --jwt-leeway 0: a token is refused the second it expires, so the refresh test is short.
   server = await startServer({ args: ['--web-root', webDistDir, '--dev-tokens', '--jwt-leeway', '0'] });
-  browser = await chromium.launch({
-    executablePath: kChromium,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
-    timeout: 30_000,
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

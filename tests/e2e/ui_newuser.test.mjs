@@ -5,12 +5,11 @@
 // feedback, room names hint at case, day separators and full dates, and the phone presence strip.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
 import { ensureWebBuilt, webDistDir } from '../../web/ensure_built.mjs';
 import { dayLabel, dayStarts } from '../../web/src/dates.js';
 import { mintToken, sleep, startServer } from './lib/server.mjs';
+import { launchChromium } from './lib/browser.mjs';
 
-const kChromium = process.env.RTCHAT_CHROMIUM || '/usr/bin/chromium';
 const kWait = 10_000;
 // A small bucket so that 60 quick sends hit the limit at once (the default is 20/s, burst 50).
 const kRate = 10;
@@ -25,12 +24,7 @@ before(async () => {
   server = await startServer({
     args: ['--web-root', webDistDir, '--dev-tokens', '--rate', String(kRate), '--rate-burst', String(kBurst)],
   });
-  browser = await chromium.launch({
-    executablePath: kChromium,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
-    timeout: 30_000,
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -3,11 +3,10 @@
 // Types (13), and a user who borrows someone's display name is told apart from them (15).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
 import { ensureWebBuilt, webDistDir } from '../../web/ensure_built.mjs';
 import { mintToken, startServer } from './lib/server.mjs';
+import { launchChromium } from './lib/browser.mjs';
 
-const kChromium = process.env.RTCHAT_CHROMIUM || '/usr/bin/chromium';
 const kWait = 10_000;
 
 let server;
@@ -18,12 +17,7 @@ before(async () => {
   ensureWebBuilt();
   // Production mode: sign-in takes a pasted token, so the test chooses sub and name freely.
   server = await startServer({ args: ['--web-root', webDistDir, '--production'] });
-  browser = await chromium.launch({
-    executablePath: kChromium,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
-    timeout: 30_000,
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
