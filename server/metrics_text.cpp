@@ -51,13 +51,8 @@ class Writer {
 
 std::string shard_label(size_t i) { return "shard=\"" + std::to_string(i) + "\""; }
 
-}  // namespace
-
-std::string render_prometheus(const std::vector<ShardMetrics*>& shards,
-                              const StorageMetrics* storage) {
-  std::string out;
-  out.reserve(8192);
-  Writer w(out);
+// One sample per shard for each of the shards' counters and gauges.
+void render_shard_counters(Writer& w, const std::vector<ShardMetrics*>& shards) {
   auto per_shard = [&](const char* name, const char* type, const char* help, auto field) {
     w.header(name, type, help);
     for (size_t i = 0; i < shards.size(); ++i) w.sample(name, shard_label(i), field(*shards[i]));
@@ -102,7 +97,10 @@ std::string render_prometheus(const std::vector<ShardMetrics*>& shards,
   RTCHAT_SHARD_METRIC("rtchat_mailbox_backlog", "gauge",
                       "Cross-thread messages waiting in producer backlogs", mailbox_backlog);
 #undef RTCHAT_SHARD_METRIC
+}
 
+// Close codes and the publish-to-deliver histogram, per shard.
+void render_shard_breakdowns(Writer& w, const std::vector<ShardMetrics*>& shards) {
   w.header("rtchat_closes_total", "counter", "WebSocket closes sent, by code");
   for (size_t i = 0; i < shards.size(); ++i) {
     for (size_t k = 0; k <= kCountedCloseCodes.size(); ++k) {
@@ -117,7 +115,9 @@ std::string render_prometheus(const std::vector<ShardMetrics*>& shards,
   for (size_t i = 0; i < shards.size(); ++i) {
     w.histogram("rtchat_publish_to_deliver_seconds", shard_label(i), shards[i]->publish_to_deliver);
   }
-  if (storage == nullptr) return out;
+}
+
+void render_storage(Writer& w, const StorageMetrics* storage) {
   auto one = [&](const char* name, const char* type, const char* help, uint64_t v) {
     w.header(name, type, help);
     w.sample(name, "", v);
@@ -134,6 +134,18 @@ std::string render_prometheus(const std::vector<ShardMetrics*>& shards,
       storage->retention_deleted.get());
   w.header("rtchat_storage_commit_seconds", "histogram", "Commit latency");
   w.histogram("rtchat_storage_commit_seconds", "", storage->commit_latency);
+}
+
+}  // namespace
+
+std::string render_prometheus(const std::vector<ShardMetrics*>& shards,
+                              const StorageMetrics* storage) {
+  std::string out;
+  out.reserve(8192);
+  Writer w(out);
+  render_shard_counters(w, shards);
+  render_shard_breakdowns(w, shards);
+  if (storage != nullptr) render_storage(w, storage);
   return out;
 }
 

@@ -28,7 +28,6 @@ constexpr int64_t kMaxBackoffMs = 2000;
 // second; retrying the map at most every 400 ms finds the new master soon after, and a map read
 // costs one CLUSTER SLOTS on a live node.
 constexpr int64_t kMaxClusterBackoffMs = 400;
-constexpr long kStreamMaxLen = 100000;  // per room, approximate (MAXLEN ~): the shared history
 
 // KEYS: seq, log, channel. ARGV: floor id, maxlen, user_id, user, body, ts, payload tail,
 // publish ('1': PUBLISH here; '0' on a Redis Cluster, where the link SPUBLISHes after WAIT), and
@@ -230,114 +229,6 @@ void ClusterLink::on_watch(ClusterWatch& w) {
 
 // Server API: the other nodes close the user's sockets too (this node's shards already do). Plain
 // PUBLISH: one Redis, or every node of a Redis Cluster (node-wide pub/sub is broadcast there).
-void ClusterLink::on_disconnect(DisconnectUser& d) {
-  if (!up_) return;
-  append({"PUBLISH", std::string(cluster::kControlChannel),
-          cluster::disconnect_payload(node_, d.user_id, d.reason)});
-}
-
-// From another node: every shard of this one closes the user's sockets.
-void ClusterLink::on_control_payload(std::string_view payload) {
-  DisconnectUser d;
-  std::string node;
-  if (!cluster::parse_disconnect(payload, node, d.user_id, d.reason) || node == node_) return;
-  for (auto& o : outboxes_) o->send(DisconnectUser(d));
-}
-
-void ClusterLink::on_typing(Typing& t) {
-  // Ephemeral: not stored, dropped while Redis is away.
-  if (up_) {
-    append({publish_verb(), keys_.channel(t.room),
-            cluster::typing_payload(node_, t.user_id, t.user_name)});
-  }
-}
-
-void ClusterLink::on_read_state(ClusterReadState& rs) {
-  // Like typing: best effort, dropped while Redis is away (each node keeps its own copy).
-  if (up_) {
-    append({publish_verb(), keys_.channel(rs.room),
-            cluster::read_state_payload(node_, rs.user_id, rs.last_read_id)});
-  }
-}
-
-// INCR + XADD (+ PUBLISH on one Redis) in one script, pipelined to the room's master.
-void ClusterLink::on_publish(ClusterPublish& p) {
-  if (!up_) {
-    to_owner(p.origin.room,
-             ClusterPublishDone{std::move(p.origin), false, 0, "cluster unavailable"});
-    return;
-  }
-  const auto& msg = p.message;
-  if (router_.cluster() &&
-      core::mono_millis() < no_replica_until_ms_[router_.node_of(keys_.seq(msg.room))]) {
-    to_owner(p.origin.room,
-             ClusterPublishDone{std::move(p.origin), false, 0, "cluster unavailable"});
-    return;
-  }
-  // The floor: the owner's last id, or what this link delivered in the room if higher.
-  int64_t floor = p.floor_id;
-  if (auto it = rooms_.find(msg.room); it != rooms_.end()) {
-    floor = std::max(floor, it->second.last_delivered);
-  }
-  std::vector<std::string> argv{"EVALSHA",
-                                script_sha_,
-                                "3",
-                                keys_.seq(msg.room),
-                                keys_.log(msg.room),
-                                keys_.channel(msg.room),
-                                to_string(floor),
-                                to_string(kStreamMaxLen),
-                                msg.user_id,
-                                msg.user,
-                                msg.body,
-                                to_string(msg.ts),
-                                cluster::message_tail(msg),
-                                router_.cluster() ? "0" : "1",
-                                to_string(msg.delete_target)};
-  size_t node = append(argv);
-  pipeline_.back().kind = Pending::Kind::Publish;
-  pipeline_.back().publish = publishes_.size();
-  publishes_.push_back(std::move(p));
-  if (router_.cluster()) wait_due_[node] = true;
-}
-
-void ClusterLink::on_room_payload(const std::string& name, Room& room, std::string_view payload) {
-  if (payload.starts_with("m")) {
-    proto::ChatMessage msg;
-    if (!cluster::parse_message(payload, name, msg)) {
-      LOG_WARN("cluster_bad_payload", "room=%s", name.c_str());
-      return;
-    }
-    offer(name, room, std::move(msg));
-  } else if (payload.starts_with("p")) {
-    ClusterPresenceIn in{name, {}, {}};
-    std::string node;
-    if (!cluster::parse_presence(payload, in.joins, in.leaves, node)) {
-      LOG_WARN("cluster_bad_payload", "room=%s", name.c_str());
-      return;
-    }
-    if (node == node_) return;
-    known_nodes_.insert(node);
-    to_owner(name, std::move(in));
-  } else if (payload.starts_with("t")) {
-    Typing t;
-    std::string node;
-    if (!cluster::parse_typing(payload, node, t.user_id, t.user_name) || node == node_) return;
-    t.room = name;
-    t.conn.shard = kRemoteNodeShard;
-    to_owner(name, std::move(t));
-  } else if (payload.starts_with("r")) {
-    ClusterReadState rs{name, {}, 0};
-    std::string node;
-    if (!cluster::parse_read_state(payload, node, rs.user_id, rs.last_read_id) || node == node_) {
-      return;
-    }
-    to_owner(name, std::move(rs));
-  }
-}
-
-// ---------------------------------------------------------------- timers
-
 void ClusterLink::tick(int64_t now) {
   if (now >= next_heartbeat_ms_) {
     next_heartbeat_ms_ = now + kHeartbeatMs;
