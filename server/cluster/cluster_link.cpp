@@ -69,9 +69,6 @@ std::string to_string(int64_t v) {
   return std::string(buf, r.ptr);
 }
 
-}  // namespace
-
-namespace {
 cluster::RedisRouter make_router(const std::string& url) {
   std::vector<cluster::RedisAddress> seeds;
   bool redis_cluster = false;
