@@ -291,7 +291,7 @@ test('a refusal that will not pass by itself stops the queue with Retry, Edit an
   }
 });
 
-test('switching rooms right after sending: sent once, shown once, nothing strays into the other room', async () => {
+test('switching rooms right after sending: stored once, shown once, nothing strays into the other room', async () => {
   const { context, page, frames } = await newUser('switcher');
   try {
     await openRoom(page, 'newuser.switch-a');
@@ -307,8 +307,13 @@ test('switching rooms right after sending: sent once, shown once, nothing strays
     await sleep(1000);
     assert.equal(await page.locator('[data-testid="message-item"]', { hasText: 'sent while leaving' }).count(), 1);
     assert.equal(await page.locator('[data-testid="pending-item"]').count(), 0);
-    const sends = sentEvents(frames, 'new_msg').filter((f) => f[4].body === 'sent while leaving');
-    assert.equal(sends.length, 1, 'sent once');
+    // Stored once: exactly one send of it was accepted. (This server's tight rate limit may refuse
+    // a send with rate_limited, the UI's joins and probes count against it too; the outbox then
+    // sends again, which is not a duplicate.)
+    const refs = new Set(sentEvents(frames, 'new_msg').filter((f) => f[4].body === 'sent while leaving').map((f) => f[1]));
+    const accepted = frames.received.map((f) => JSON.parse(f))
+      .filter((f) => f[3] === 'phx_reply' && refs.has(f[1]) && f[4].status === 'ok');
+    assert.equal(accepted.length, 1, 'accepted once');
   } finally {
     await context.close();
   }
