@@ -130,8 +130,8 @@ struct CatchupReady {
   std::vector<proto::ChatMessage> messages;
   bool too_large = false;  // over the catch-up budget: answered recovered: false
   bool recovering = true;  // false: only the read state was loaded; recovered is the answer
-  std::optional<bool> recovered;
-  std::optional<int64_t> last_read_id;  // the join reply's read state, when it was loaded
+  std::optional<bool> recovered{};
+  std::optional<int64_t> last_read_id{};  // the join reply's read state, when it was loaded
   int unread = 0;
 };
 

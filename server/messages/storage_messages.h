@@ -40,10 +40,10 @@ struct StoreCatchup {
   // False: the join does not recover through this trip (max_count 0); it only loads the read
   // state below, and recovered is the reply's answer (nullopt: the join had no last_seen_id).
   bool recovering = true;
-  std::optional<bool> recovered;
+  std::optional<bool> recovered{};
   // Set: the join reply's read state of this user (last_read_id, unread up to upto_id) is read
   // in the same trip (docs/protocol.md "Read state").
-  std::optional<std::string> read_state_of;
+  std::optional<std::string> read_state_of{};
 };
 // A history page for a connection (push) or an HTTP request (http = true).
 struct StorePage {

@@ -29,6 +29,17 @@ struct MemberFixture : ::testing::Test {
   Connection& c() { return *table.lookup(conn); }
 
   // phx_join of room:lobby (recovering from last_seen_id when set); returns the JoinRoom sent.
+  // The storage's answer to a recovering join, up to id 4.
+  CatchupReady catchup(const JoinRoom& j, bool ok, std::vector<proto::ChatMessage> messages) {
+    CatchupReady r;
+    r.room = "lobby";
+    r.conn = conn;
+    r.join_id = j.join_id;
+    r.ok = ok;
+    r.upto_id = 4;
+    r.messages = std::move(messages);
+    return r;
+  }
   JoinRoom join(std::optional<int64_t> last_seen_id = std::nullopt) {
     proto::ClientMessage m;
     m.event = proto::ClientEvent::Join;
@@ -113,8 +124,7 @@ TEST_F(MemberFixture, CatchupHoldsLiveFramesThenReleasesThemAfterTheMissedOnesIn
   EXPECT_TRUE(texts().empty()) << "held while catching up";
   EXPECT_GT(c().held_bytes, 0u);
 
-  members.on_catchup_ready(
-      CatchupReady{"lobby", conn, j.join_id, true, 4, {message(3), message(4)}, false});
+  members.on_catchup_ready(catchup(j, true, {message(3), message(4)}));
   auto got = texts();
   ASSERT_EQ(got.size(), 6u);
   EXPECT_NE(got[0].find("\"recovered\":true"), std::string::npos) << got[0];
@@ -130,7 +140,7 @@ TEST_F(MemberFixture, FailedCatchupFailsTheJoinAndTellsTheOwner) {
   JoinRoom j = join(2);
   members.on_join_accepted(accept(j, true));
   out.to_shards.clear();
-  members.on_catchup_ready(CatchupReady{"lobby", conn, j.join_id, false, 4, {}, false});
+  members.on_catchup_ready(catchup(j, false, {}));
   auto got = texts();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_NE(got[0].find("storage unavailable"), std::string::npos);
