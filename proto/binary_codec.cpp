@@ -570,8 +570,7 @@ void encode_client(const ClientMessage& msg, std::string& out) {
       type = fb::Body::MarkReadPush;
       body = fb::CreateMarkReadPush(b, msg.read_id.value_or(0)).Union();
       break;
-    case ClientEvent::Refresh:
-      topic = "phoenix";
+    case ClientEvent::Refresh:  // on topic "phoenix" when the caller says so (the server checks it)
       type = fb::Body::RefreshPush;
       body = fb::CreateRefreshPush(b, b.CreateString(msg.token)).Union();
       break;

@@ -96,6 +96,11 @@ TEST(ReadStateCodec, RefreshPushCarriesTheTokenOnTopicPhoenix) {
     EXPECT_EQ(m.topic, "phoenix");
     EXPECT_EQ(m.token, "x.y.z");
   });
+  // The encoders keep the message's topic (fuzz_binary_decode found the binary one forcing
+  // "phoenix", so a decoded refresh on a room topic did not survive a round trip); the server
+  // only honours a refresh on "phoenix".
+  in.topic = "room:lobby";
+  round_trip_client(in, [](const ClientMessage& m) { EXPECT_EQ(m.topic, "room:lobby"); });
 }
 
 TEST(ReadStateCodec, JoinReplyCarriesReadStateWithAndWithoutRecovered) {
