@@ -163,7 +163,10 @@ test('slow consumer: closed with 4008, others get every message in order, RSS bo
         assert.equal(close.code, 4008);
         assert.equal(close.reason, 'too slow: reconnect and recover');
       }
-      assert.ok(Math.max(...rss) < 200 * 1024, `server RSS stays under 200 MB (max ${Math.max(...rss)} KiB)`);
+      // Growth, not an absolute figure: an ASan/UBSan server (scripts/sanitize-e2e.sh) starts near
+      // 145 MB (shadow memory) and keeps freed blocks in quarantine.
+      const growth = Math.max(...rss) - rss[0];
+      assert.ok(growth < 100 * 1024, `server RSS grows by under 100 MB (grew ${growth} KiB from ${rss[0]})`);
     });
 });
 
