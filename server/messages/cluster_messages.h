@@ -10,9 +10,9 @@
 
 namespace rtchat::server {
 
-// ---- cluster mode (--cluster): owner shard <-> cluster link thread (server/cluster/cluster_link.h).
-// The link is wired as one more mailbox peer of every shard (index = shard count), so these travel
-// in the same SPSC mailboxes as the shard messages.
+// ---- cluster mode (--cluster): owner shard <-> cluster link thread
+// (server/cluster/cluster_link.h). The link is wired as one more mailbox peer of every shard (index
+// = shard count), so these travel in the same SPSC mailboxes as the shard messages.
 
 // ConnRef::shard of an event that came from another node (a typing relayed by the link).
 inline constexpr uint32_t kRemoteNodeShard = 0xFFFFFFFDu;
