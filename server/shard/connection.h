@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/auth/jwt.h"
@@ -26,11 +27,13 @@ inline constexpr std::string_view kRoomTopicPrefix = "room:";
 class Session;
 struct Connection;
 
-// wslay's user data for one connection (wslay_event_context_server_init): its callbacks reach
-// the shard's session layer and the connection through it, with no thread-local.
+// wslay's user data (wslay_event_context_server_init): one per shard, shared by its contexts.
+// Its callbacks reach the session layer and the connection being read through it, with no
+// thread-local. `conn` and `input` are set only while wslay_event_recv runs.
 struct WslayUser {
   Session* session = nullptr;
   Connection* conn = nullptr;
+  std::string_view input;  // bytes being fed to wslay
 };
 
 struct WslayDeleter {
@@ -100,11 +103,11 @@ struct Connection {
   std::unique_ptr<HttpRequestParser> http;
   bool is_head_request = false;  // the request was HEAD: respond() sends the headers only
   WireFormat format = WireFormat::Json;
-  WslayContext ws;            // created on the first frame, freed when idle between messages
-  WslayUser ws_user;          // ws's user data (set when the session starts)
-  FrameBoundary frames;       // where the inbound stream is, to know when ws may be freed
+  // Held only while a frame or a fragmented message is partly read, or a close is under way;
+  // between messages it goes back to the session's spares (Session::feed_wslay).
+  WslayContext ws;
+  FrameBoundary frames;       // where the inbound stream is, to know when ws may be given back
   bool ws_idle_tick = false;  // no bytes since the last sweep
-  std::string_view ws_input;  // bytes being fed to wslay (valid during one recv)
 
   // Identity, from the verified token only.
   JwtClaims claims;

@@ -54,14 +54,14 @@ Session::Session(unsigned index, const ServerConfig& config, ConnectionTable& ta
 
 ssize_t Session::wslay_recv(wslay_event_context_ptr ctx, uint8_t* buf, size_t len, int,
                             void* user) {
-  Connection& c = *static_cast<WslayUser*>(user)->conn;
-  if (c.ws_input.empty()) {
+  std::string_view& input = static_cast<WslayUser*>(user)->input;
+  if (input.empty()) {
     wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
     return -1;
   }
-  size_t n = std::min(len, c.ws_input.size());
-  std::memcpy(buf, c.ws_input.data(), n);
-  c.ws_input.remove_prefix(n);
+  size_t n = std::min(len, input.size());
+  std::memcpy(buf, input.data(), n);
+  input.remove_prefix(n);
   return static_cast<ssize_t>(n);
 }
 
@@ -83,22 +83,35 @@ void Session::wslay_on_msg(wslay_event_context_ptr, const wslay_event_on_msg_rec
 
 bool Session::ensure_wslay(Connection& c) {
   if (c.ws) return true;
-  c.ws_user = WslayUser{this, &c};
+  if (!spare_ws_.empty()) {
+    c.ws = std::move(spare_ws_.back());
+    spare_ws_.pop_back();
+    return true;
+  }
   wslay_event_context_ptr ctx = nullptr;
-  if (wslay_event_context_server_init(&ctx, &kCallbacks, &c.ws_user) != 0) return false;
+  if (wslay_event_context_server_init(&ctx, &kCallbacks, &ws_user_) != 0) return false;
   wslay_event_config_set_max_recv_msg_length(ctx, config_.max_message_bytes);
   c.ws.reset(ctx);
   return true;
 }
 
-bool Session::release_idle(Connection& c) {
-  // Only between messages, with nothing of wslay's own left to send.
-  bool released = false;
-  if (c.ws && c.ws_idle_tick && c.frames.at_message_boundary() &&
-      !wslay_event_want_write(c.ws.get())) {
-    c.ws.reset();
-    released = true;
+bool Session::give_back_wslay(Connection& c) {
+  wslay_event_context* ctx = c.ws.get();
+  if (ctx == nullptr || c.phase != Phase::WebSocket || !c.frames.at_message_boundary() ||
+      wslay_event_want_write(ctx) || !wslay_event_get_read_enabled(ctx) ||
+      wslay_event_get_close_received(ctx) || wslay_event_get_close_sent(ctx)) {
+    return false;
   }
+  if (spare_ws_.size() < kMaxSpareWslay) {
+    spare_ws_.push_back(std::move(c.ws));
+  } else {
+    c.ws.reset();
+  }
+  return true;
+}
+
+bool Session::release_idle(Connection& c) {
+  bool released = c.ws_idle_tick && give_back_wslay(c);
   c.ws_idle_tick = true;
   c.prune_join_budgets(core::mono_millis());  // an idle socket keeps no join budget table
   if (!c.send_inflight) c.out.release_if_empty();
@@ -136,11 +149,12 @@ void Session::on_bytes(Connection& c, std::string_view bytes) {
 void Session::feed_wslay(Connection& c, std::string_view valid) {
   if (!ensure_wslay(c)) return socket_.abort(c);
   c.ws_idle_tick = false;
-  c.ws_input = valid;
+  ws_user_.conn = &c;
+  ws_user_.input = valid;
   receiving_ = &c;
   int rv = wslay_event_recv(c.ws.get());
   receiving_ = nullptr;
-  c.ws_input = {};
+  ws_user_ = WslayUser{this, nullptr, {}};
   if (c.phase != Phase::WebSocket) return;  // aborted meanwhile
   if (rv != 0 && !wslay_event_get_close_sent(c.ws.get()) && !wslay_event_want_write(c.ws.get())) {
     return close(c, Close::Internal);
@@ -148,6 +162,7 @@ void Session::feed_wslay(Connection& c, std::string_view valid) {
   // Replies queued by the messages, then what wslay queued (pongs, a close: its own, or one the
   // session asked for while wslay was reading).
   collect_wslay_output(c);
+  give_back_wslay(c);
 }
 
 void Session::close(Connection& c, Close which) {

@@ -218,6 +218,49 @@ test('valid control frames still work: ping gets its pong, a client close its ec
   assert.equal(got.reason, 'bye');
 });
 
+// A connection holds a wslay context only while it is in the middle of a frame or a fragmented
+// message; between messages the context goes back to the shard's spares for the next reader. Here
+// sockets stop mid-header, mid-payload and mid-message while others read whole messages, round
+// after round: every socket must get exactly its own replies, in order.
+test('sockets paused mid-frame or mid-message each get only their own replies while others read', async () => {
+  const hb = (ref) => Buffer.from(`[null,"${ref}","phoenix","heartbeat",{}]`);
+  const replyRefs = (conn) => serverFrames(conn).filter((f) => f.opcode === 0x1)
+    .map((f) => JSON.parse(f.payload.toString())).map((m) => `${m[1]}:${m[3]}:${m[4].status}`);
+  const conns = await Promise.all(['split-a', 'split-b', 'split-c', 'split-d'].map((u) => openWs(u)));
+  const [a, b, c, d] = conns;
+  const expected = new Map(conns.map((x) => [x, []]));
+  const kRounds = 12;
+  for (let r = 0; r < kRounds; r++) {
+    const fa = clientFrame(0x81, hb(`a${r}`));
+    const cut = 1 + (r % (fa.length - 1));  // mid-header on the first rounds, mid-payload later
+    a.sock.write(fa.subarray(0, cut));
+    const pb = hb(`b${r}`);
+    b.sock.write(clientFrame(0x01, pb.subarray(0, 9)));  // text, FIN clear: a fragmented message
+    c.sock.write(Buffer.concat([clientFrame(0x81, hb(`c${r}x`)), clientFrame(0x81, hb(`c${r}y`)),
+      clientFrame(0x89, Buffer.from(`ping${r}`))]));
+    await sleep(15);  // the server reads those apart
+    d.sock.write(clientFrame(0x81, hb(`d${r}`)));
+    await sleep(15);
+    a.sock.write(fa.subarray(cut));
+    b.sock.write(clientFrame(0x80, pb.subarray(9)));  // continuation with FIN
+    expected.get(a).push(`a${r}:phx_reply:ok`);
+    expected.get(b).push(`b${r}:phx_reply:ok`);
+    expected.get(c).push(`c${r}x:phx_reply:ok`, `c${r}y:phx_reply:ok`);
+    expected.get(d).push(`d${r}:phx_reply:ok`);
+  }
+  const deadline = Date.now() + kTimeoutMs;
+  while (conns.some((x) => replyRefs(x).length < expected.get(x).length) && Date.now() < deadline) {
+    await sleep(10);
+  }
+  for (const x of conns) assert.deepEqual(replyRefs(x), expected.get(x));
+  const pongs = serverFrames(c).filter((f) => f.opcode === 0xa).map((f) => f.payload.toString());
+  assert.deepEqual(pongs, Array.from({ length: kRounds }, (_, r) => `ping${r}`));
+  for (const x of conns) {
+    assert.ok(!serverFrames(x).some((f) => f.opcode === 0x8), 'no socket was closed');
+    x.sock.destroy();
+  }
+});
+
 // ----------------------------------------------------------------------------------------- HTTP
 
 // Writes raw bytes and resolves {status, headers, body (Buffer), raw} when the server closes.
