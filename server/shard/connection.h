@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 #include "server/messages/shard_message.h"
 #include "server/net/http_request.h"
 #include "server/net/outbound_queue.h"
@@ -110,7 +110,7 @@ struct Connection {
   bool ws_idle_tick = false;  // no bytes since the last sweep
 
   // Identity, from the verified token only.
-  JwtClaims claims;
+  proto::JwtClaims claims;
   // The exp whose token_expiring was pushed: once per token (a refresh changes claims.exp).
   std::optional<int64_t> token_notice_exp;
 

@@ -10,7 +10,7 @@
 #include "core/affinity.h"
 #include "core/clock.h"
 #include "core/unique_fd.h"
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 #include "server/log.h"
 #include "server/net/http_response.h"
 

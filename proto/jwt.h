@@ -1,5 +1,6 @@
 // JWT (HS256 only) verification and minting for socket and HTTP authentication
-// (docs/protocol.md: `sub` -> user id, `name` -> display name, optional `rooms` claim).
+// (docs/protocol.md: `sub` -> user id, `name` -> display name, optional `rooms` claim). In proto/
+// because the server and the load tool share it (the tool never links server/).
 //
 // Everything here is a pure function of its arguments: no clock reads on the verify path (the
 // caller passes `now_s`), no exceptions, no aborts on any input. Safe to call from any shard:
@@ -12,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rtchat::server {
+namespace rtchat::proto {
 
 // Tokens longer than this are refused before any decoding: a real chat token is a few hundred
 // bytes, and the cap bounds every buffer below (decoded JSON is at most 6 KiB).
@@ -82,4 +83,4 @@ bool room_allowed(const JwtClaims& claims, std::string_view room_id);
 // "moderate" entry matching it as room_allowed matches "rooms" (an absent list grants nothing).
 bool may_moderate(const JwtClaims& claims, std::string_view room_id);
 
-}  // namespace rtchat::server
+}  // namespace rtchat::proto
