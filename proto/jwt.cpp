@@ -314,8 +314,12 @@ JwtError verify_jwt(std::string_view token, std::string_view secret, int64_t now
   return JwtError::None;
 }
 
+bool token_expired(int64_t exp, int64_t now_s, int64_t leeway_s) {
+  return now_s > saturating_add(exp, leeway_s > 0 ? leeway_s : 0);
+}
+
 bool token_expired(const JwtClaims& claims, int64_t now_s, int64_t leeway_s) {
-  return now_s > saturating_add(claims.exp, leeway_s > 0 ? leeway_s : 0);
+  return token_expired(claims.exp, now_s, leeway_s);
 }
 
 std::string mint_jwt(std::string_view secret, const JwtClaims& claims) {

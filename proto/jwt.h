@@ -68,6 +68,7 @@ std::string_view jwt_error_reason(JwtError error);
 // saturates). Negative leeway counts as 0. The rule verify_jwt applies, for re-checks of live
 // sockets.
 [[nodiscard]] bool token_expired(const JwtClaims& claims, int64_t now_s, int64_t leeway_s);
+[[nodiscard]] bool token_expired(int64_t exp, int64_t now_s, int64_t leeway_s);
 
 // Signs `claims` with HS256. Writes sub, name (when empty: sub cut as verify_jwt does), exp, iat
 // (the current system time when claims.iat is unset), nbf and rooms when set. Returns "" only if

@@ -222,7 +222,7 @@ void HttpRoutes::upgrade(Connection& c, HttpRequest& req, std::string_view lefto
                                     "Retry-After: 5\r\n"));
   }
   c.counts_as_user_socket = true;
-  c.claims = std::move(claims);
+  c.claims = SocketIdentity::from(std::move(claims));
   c.format = d.format == UpgradeDecision::Format::Binary ? WireFormat::Binary : WireFormat::Json;
   table_.queue_frame(c, core::SharedFrame::copy_of(build_upgrade_response(d)));
   on_upgraded_(c, leftover);

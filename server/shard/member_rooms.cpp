@@ -24,7 +24,7 @@ void MemberRooms::join(Connection& c, proto::ClientMessage& m) {
   std::string_view refused;
   if (!m.payload_valid) {
     refused = "invalid params";
-  } else if (!proto::room_allowed(c.claims, room)) {
+  } else if (!c.claims.room_allowed(room)) {
     refused = "unauthorized";
   }
   if (refused.empty()) {
