@@ -68,8 +68,9 @@ Turn run_turn(RoomOwner& owner, std::deque<uint32_t>& order, uint32_t& next, uin
     order.pop_front();
     owner.leave(LeaveRoom{kRoom, ConnRef{0, old, 1}});
   }
-  const rtchat::proto::PresenceEntries state = owner.presence_state(*room);
-  if (shared) {
+  if (shared) {  // as the server does: the state borrowed from the records, encoded once
+    rtchat::proto::PresenceEntries merged;
+    const rtchat::proto::PresenceStateView state = owner.presence_state_view(*room, merged);
     PresenceStateFrames frames(kTopic, state);
     for (const auto& j : turn) {
       auto f = frames.for_join(false, j.join_ref);
@@ -78,7 +79,8 @@ Turn run_turn(RoomOwner& owner, std::deque<uint32_t>& order, uint32_t& next, uin
       t.sent += static_cast<int64_t>(f.head.size() + f.tail.size());
       if (&j == &turn.back()) t.built += static_cast<int64_t>(f.tail.size());
     }
-  } else {  // what each join cost before: its own whole frame
+  } else {  // what each join cost before: a copy of the state and its own whole frame
+    const rtchat::proto::PresenceEntries state = owner.presence_state(*room);
     std::string payload;
     for (const auto& j : turn) {
       payload.clear();

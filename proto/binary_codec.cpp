@@ -155,21 +155,36 @@ flatbuffers::Offset<fb::ChatMessage> create_chat_message(flatbuffers::FlatBuffer
   return fb::CreateChatMessage(b, msg.id, room, user_id, user, body, msg.ts, msg.deleted);
 }
 
+std::string_view key_of(const std::pair<std::string, std::vector<PresenceMeta>>& e) {
+  return e.first;
+}
+const std::vector<PresenceMeta>& metas_of(
+    const std::pair<std::string, std::vector<PresenceMeta>>& e) {
+  return e.second;
+}
+std::string_view key_of(const PresenceEntryView& e) { return e.key; }
+const MetaRange& metas_of(const PresenceEntryView& e) { return e.metas; }
+
+// From owned entries or a borrowed view.
+template <typename Entries>
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::PresenceEntry>>> create_entries(
-    flatbuffers::FlatBufferBuilder& b, const PresenceEntries& entries) {
+    flatbuffers::FlatBufferBuilder& b, const Entries& entries) {
   std::vector<flatbuffers::Offset<fb::PresenceEntry>> offsets;
   offsets.reserve(entries.size());
   std::vector<flatbuffers::Offset<fb::PresenceMeta>> metas;
-  for (const auto& [key, entry_metas] : entries) {
+  for (const auto& entry : entries) {
+    std::string_view key = key_of(entry);
+    const auto& entry_metas = metas_of(entry);
     metas.clear();
-    for (const PresenceMeta& m : entry_metas) {
+    for (size_t i = 0; i < entry_metas.size(); ++i) {
+      const PresenceMeta& m = entry_metas[i];
       auto phx_ref = b.CreateString(m.phx_ref);
       auto name = b.CreateString(m.name);
       auto device =
           m.device.empty() ? flatbuffers::Offset<flatbuffers::String>() : b.CreateString(m.device);
       metas.push_back(fb::CreatePresenceMeta(b, phx_ref, m.online_at, name, device));
     }
-    auto key_offset = b.CreateString(key);
+    auto key_offset = b.CreateString(key.data(), key.size());
     auto metas_offset = b.CreateVector(metas);
     offsets.push_back(fb::CreatePresenceEntry(b, key_offset, metas_offset));
   }
@@ -470,7 +485,7 @@ void encode_new_msg(std::string_view topic, const ChatMessage& msg, std::string&
 }
 
 void encode_presence_state(const std::optional<std::string>& join_ref, std::string_view topic,
-                           const PresenceEntries& state, std::string& out) {
+                           const PresenceStateView& state, std::string& out) {
   auto& b = thread_builder();
   auto entries = create_entries(b, state);
   auto body = fb::CreatePresenceState(b, entries);

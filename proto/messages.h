@@ -3,9 +3,11 @@
 // types, so the two formats carry exactly the same meaning (shared/reference/chat-events.md).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -91,6 +93,47 @@ struct PresenceMeta {
 
 // user id -> metas, in a stable order (sorted by user id when encoded from a map).
 using PresenceEntries = std::vector<std::pair<std::string, std::vector<PresenceMeta>>>;
+
+// A presence state borrowed from where its owner keeps it, so a state can be encoded without
+// copying a string: per user its key and its metas. The metas may be members of larger records
+// (a room's per-connection records), `stride` bytes apart.
+class MetaRange {
+ public:
+  MetaRange() = default;
+  MetaRange(const std::vector<PresenceMeta>& metas)  // NOLINT(google-explicit-constructor)
+      : first_(reinterpret_cast<const std::byte*>(metas.data())),
+        size_(metas.size()),
+        stride_(sizeof(PresenceMeta)) {}
+  template <typename Record>
+  MetaRange(const std::vector<Record>& records, PresenceMeta Record::*meta)
+      : first_(records.empty() ? nullptr
+                               : reinterpret_cast<const std::byte*>(&(records.front().*meta))),
+        size_(records.size()),
+        stride_(sizeof(Record)) {}
+
+  [[nodiscard]] size_t size() const { return size_; }
+  const PresenceMeta& operator[](size_t i) const {
+    return *reinterpret_cast<const PresenceMeta*>(first_ + i * stride_);
+  }
+
+ private:
+  const std::byte* first_ = nullptr;
+  size_t size_ = 0;
+  size_t stride_ = sizeof(PresenceMeta);
+};
+
+struct PresenceEntryView {
+  std::string_view key;
+  MetaRange metas;
+};
+using PresenceStateView = std::vector<PresenceEntryView>;
+
+inline PresenceStateView view_of(const PresenceEntries& entries) {
+  PresenceStateView view;
+  view.reserve(entries.size());
+  for (const auto& [key, metas] : entries) view.push_back({key, metas});
+  return view;
+}
 
 struct PresenceDiff {
   PresenceEntries joins;

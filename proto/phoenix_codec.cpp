@@ -101,11 +101,24 @@ void append_meta(std::string& out, const PresenceMeta& meta) {
   out.push_back('}');
 }
 
-// {"user":{"metas":[...]},...}
-void append_entries(std::string& out, const PresenceEntries& entries) {
+std::string_view key_of(const std::pair<std::string, std::vector<PresenceMeta>>& e) {
+  return e.first;
+}
+const std::vector<PresenceMeta>& metas_of(
+    const std::pair<std::string, std::vector<PresenceMeta>>& e) {
+  return e.second;
+}
+std::string_view key_of(const PresenceEntryView& e) { return e.key; }
+const MetaRange& metas_of(const PresenceEntryView& e) { return e.metas; }
+
+// {"user":{"metas":[...]},...}, from owned entries or a borrowed view.
+template <typename Entries>
+void append_entries(std::string& out, const Entries& entries) {
   out.push_back('{');
   bool first_entry = true;
-  for (const auto& [key, metas] : entries) {
+  for (const auto& entry : entries) {
+    std::string_view key = key_of(entry);
+    const auto& metas = metas_of(entry);
     if (!first_entry) out.push_back(',');
     first_entry = false;
     append_json_string(out, key);
@@ -627,7 +640,7 @@ void encode_new_msg(std::string_view topic, const ChatMessage& msg, std::string&
 }
 
 void encode_presence_state(const std::optional<std::string>& join_ref, std::string_view topic,
-                           const PresenceEntries& state, std::string& out) {
+                           const PresenceStateView& state, std::string& out) {
   append_head(out, join_ref, std::nullopt, topic, "\"presence_state\"");
   append_entries(out, state);
   out.push_back(']');

@@ -23,7 +23,12 @@ void encode_reply(const Reply& reply, std::string& out);
 void encode_new_msg(std::string_view topic, const ChatMessage& msg, std::string& out);
 // [join_ref, null, topic, "presence_state", {user: {"metas": [...]}, ...}]
 void encode_presence_state(const std::optional<std::string>& join_ref, std::string_view topic,
-                           const PresenceEntries& state, std::string& out);
+                           const PresenceStateView& state, std::string& out);
+inline void encode_presence_state(const std::optional<std::string>& join_ref,
+                                  std::string_view topic, const PresenceEntries& state,
+                                  std::string& out) {
+  encode_presence_state(join_ref, topic, view_of(state), out);
+}
 // [null, null, topic, "presence_diff", {"joins": {...}, "leaves": {...}}] (both keys always)
 void encode_presence_diff(std::string_view topic, const PresenceDiff& diff, std::string& out);
 // [join_ref, join_ref, topic, "phx_close", {}]

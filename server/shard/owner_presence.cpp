@@ -23,7 +23,8 @@ void OwnerRooms::answer_turn_joins() {
           recorded.push_back(i);
         }
         if (recorded.empty()) return;
-        const proto::PresenceEntries state = owner_.presence_state(room);
+        proto::PresenceEntries merged;  // cluster mode only: backs the view
+        const proto::PresenceStateView state = owner_.presence_state_view(room, merged);
         PresenceStateFrames frames(topic_of(name), state);
         for (size_t i : recorded) answer_join(room, accepted[i], catchups[i], joins[i], frames);
       });

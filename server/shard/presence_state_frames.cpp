@@ -12,7 +12,7 @@ namespace {
 void json_head(const std::optional<std::string>& join_ref, std::string_view topic,
                std::string& out) {
   out.clear();
-  proto::phoenix::encode_presence_state(join_ref, topic, {}, out);
+  proto::phoenix::encode_presence_state(join_ref, topic, proto::PresenceStateView{}, out);
   out.resize(out.size() - 3);  // "{}]"
 }
 }  // namespace

@@ -27,7 +27,7 @@ class PresenceStateFrames {
   };
 
   // state must outlive this object (it is read lazily, once per format).
-  PresenceStateFrames(std::string_view topic, const proto::PresenceEntries& state)
+  PresenceStateFrames(std::string_view topic, const proto::PresenceStateView& state)
       : topic_(topic), state_(state) {}
 
   Frames for_join(bool binary, const std::optional<std::string>& join_ref);
@@ -41,7 +41,7 @@ class PresenceStateFrames {
   static constexpr size_t kMaxCachedRefs = 8;
 
   std::string topic_;
-  const proto::PresenceEntries& state_;
+  const proto::PresenceStateView& state_;
   core::SharedFrame json_tail_;
   std::vector<std::pair<std::optional<std::string>, core::SharedFrame>> binary_;
   std::string scratch_;

@@ -243,6 +243,20 @@ void RoomOwner::clear_remote(OwnedRoom& room) {
   room.remote_diff_pending = false;
 }
 
+proto::PresenceStateView RoomOwner::presence_state_view(const OwnedRoom& room,
+                                                        proto::PresenceEntries& merged) const {
+  if (!room.remote_presence.empty()) {
+    merged = presence_state(room);
+    return proto::view_of(merged);
+  }
+  proto::PresenceStateView view;
+  view.reserve(room.presence.size());
+  for (const auto& [user, records] : room.presence) {
+    view.push_back({user, proto::MetaRange(records, &PresenceRecord::meta)});
+  }
+  return view;
+}
+
 proto::PresenceEntries RoomOwner::presence_state(const OwnedRoom& room) const {
   if (!room.remote_presence.empty()) {
     // Cluster mode: local and remote metas under one key per user, in key order.

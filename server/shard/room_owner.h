@@ -112,6 +112,10 @@ class RoomOwner {
   // until that drop, so callers check what they need (members, cluster_synced, ...).
   OwnedRoom* find(std::string_view room);
   [[nodiscard]] proto::PresenceEntries presence_state(const OwnedRoom& room) const;
+  // The same state borrowed from the room's records (no string copied), valid until the room's
+  // presence changes. Cluster mode merges other nodes' metas into `merged`, which backs the view.
+  [[nodiscard]] proto::PresenceStateView presence_state_view(const OwnedRoom& room,
+                                                             proto::PresenceEntries& merged) const;
   // How often a room's diffs may go out (server/shard/presence_pacing.h).
   void set_pacing(PresencePacing pacing) { pacing_ = pacing; }
   // Rooms whose presence changed and whose diff is due at now_ms (every changed room without

@@ -40,7 +40,8 @@ std::string whole_json(const std::optional<std::string>& join_ref, std::string_v
 TEST(PresenceStateFrames, JsonHeadPlusSharedTailIsTheWholeFrame) {
   for (int users : {0, 1, 3, 200}) {  // 200: a payload past 125 bytes (16-bit length header)
     const proto::PresenceEntries state = sample_state(users);
-    PresenceStateFrames frames("room:lobby", state);
+    const proto::PresenceStateView view = proto::view_of(state);
+    PresenceStateFrames frames("room:lobby", view);
     for (const std::optional<std::string>& ref :
          {std::optional<std::string>("1"), std::optional<std::string>("12345"),
           std::optional<std::string>()}) {
@@ -52,7 +53,8 @@ TEST(PresenceStateFrames, JsonHeadPlusSharedTailIsTheWholeFrame) {
 
 TEST(PresenceStateFrames, OneJsonEncodingSharedByEveryJoiner) {
   const proto::PresenceEntries state = sample_state(50);
-  PresenceStateFrames frames("room:big", state);
+  const proto::PresenceStateView view = proto::view_of(state);
+  PresenceStateFrames frames("room:big", view);
   auto a = frames.for_join(false, std::string("1"));
   auto b = frames.for_join(false, std::string("7"));
   EXPECT_EQ(a.tail.data(), b.tail.data());  // the same buffer, not a copy
@@ -62,7 +64,8 @@ TEST(PresenceStateFrames, OneJsonEncodingSharedByEveryJoiner) {
 
 TEST(PresenceStateFrames, BinaryEncodedOncePerJoinRef) {
   const proto::PresenceEntries state = sample_state(5);
-  PresenceStateFrames frames("room:b", state);
+  const proto::PresenceStateView view = proto::view_of(state);
+  PresenceStateFrames frames("room:b", view);
   auto a = frames.for_join(true, std::string("1"));
   auto b = frames.for_join(true, std::string("1"));
   auto c = frames.for_join(true, std::string("2"));

@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "proto/binary_codec.h"
+#include "proto/phoenix_codec.h"
+
 namespace rtchat::server {
 namespace {
 
@@ -138,6 +141,42 @@ TEST(RoomOwner, PresenceStateIsSortedByUserWithOneMetaPerConnection) {
   ASSERT_NE(bob, nullptr);
   ASSERT_EQ(bob->size(), 1u);
   EXPECT_TRUE((*bob)[0].device.empty());
+}
+
+// The view the owner encodes joins' presence_state from borrows the records' metas (each inside
+// a larger record): it must read every meta of every user exactly as the owned copy has it.
+TEST(RoomOwner, BorrowedPresenceViewEncodesLikeTheOwnedCopy) {
+  RoomOwner owner(1, 2);
+  do_join(owner, join_request("lobby", {0, 1, 1}, "zed"));
+  do_join(owner, join_request("lobby", {0, 2, 1}, "alice", "laptop"));
+  do_join(owner, join_request("lobby", {1, 1, 1}, "alice", "phone"));
+  do_join(owner, join_request("lobby", {1, 3, 1}, "alice", "tablet"));
+  do_join(owner, join_request("lobby", {1, 2, 1}, "bob"));
+  const OwnedRoom& room = *owner.find("lobby");
+  const proto::PresenceEntries owned = owner.presence_state(room);
+  proto::PresenceEntries merged;
+  const proto::PresenceStateView view = owner.presence_state_view(room, merged);
+  ASSERT_EQ(view.size(), owned.size());
+  for (size_t i = 0; i < view.size(); ++i) {
+    EXPECT_EQ(view[i].key, owned[i].first);
+    ASSERT_EQ(view[i].metas.size(), owned[i].second.size());
+    for (size_t m = 0; m < owned[i].second.size(); ++m) {
+      EXPECT_EQ(view[i].metas[m], owned[i].second[m]) << owned[i].first << " meta " << m;
+    }
+  }
+  for (const std::optional<std::string>& ref :
+       {std::optional<std::string>("4"), std::optional<std::string>()}) {
+    std::string from_view, from_copy;
+    proto::phoenix::encode_presence_state(ref, "room:lobby", view, from_view);
+    proto::phoenix::encode_presence_state(ref, "room:lobby", owned, from_copy);
+    EXPECT_EQ(from_view, from_copy);
+    from_view.clear();
+    from_copy.clear();
+    proto::binary::encode_presence_state(ref, "room:lobby", view, from_view);
+    proto::binary::encode_presence_state(ref, "room:lobby", owned, from_copy);
+    EXPECT_EQ(from_view, from_copy);
+  }
+  EXPECT_TRUE(merged.empty());  // no other node's metas: nothing copied
 }
 
 TEST(RoomOwner, PhxRefsAreUniqueAcrossRoomsAndJoins) {
