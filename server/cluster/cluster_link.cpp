@@ -30,12 +30,21 @@ constexpr int64_t kMaxBackoffMs = 2000;
 constexpr int64_t kMaxClusterBackoffMs = 400;
 
 // KEYS: seq, log, channel. ARGV: floor id, maxlen, user_id, user, body, ts, payload tail,
-// publish ('1': PUBLISH here; '0' on a Redis Cluster, where the link SPUBLISHes after WAIT), and
-// the target of a delete event ('0' for a message: no 'd' field; moderation).
+// publish ('1': PUBLISH here; '0' on a Redis Cluster, where the link SPUBLISHes after WAIT), the
+// target of a delete event ('0' for a message: no 'd' field; moderation), this node's canary on
+// the master and the master's hold key (cluster_link_loss.cpp).
 // The three writes are one atomic step, so the order of ids, the stream and the channel agree.
 // A reset counter (Redis lost its data, or a new room) never goes below the stream's last id or
-// the publisher's floor, so an id is never handed out twice.
+// the publisher's floor. And nothing is ordered on a master that lost its data (the canary is
+// gone) or whose sequences are being raised back by the nodes that had its rooms (the hold): a
+// node new to a room, whose floor is 0, could otherwise get an id that others delivered.
 constexpr const char* kPublishScript = R"lua(
+if redis.call('EXISTS', ARGV[10]) == 0 then
+  return redis.error_reply('RTCHAT_DATALOSS this node\'s canary is gone: the master lost data')
+end
+if redis.call('EXISTS', ARGV[11]) == 1 then
+  return redis.error_reply('RTCHAT_HOLD sequences are being raised after a data loss')
+end
 local id = redis.call('INCR', KEYS[1])
 local floor = tonumber(ARGV[1])
 if id == 1 then
@@ -62,6 +71,15 @@ if ARGV[8] == '1' then
 end
 return id
 )lua";
+
+// On a Redis Cluster the canary and hold keys are in another slot than the room's keys (one slot
+// per master: cluster_link_loss.cpp), on the same master. Redis 7.0 lets a script touch such keys
+// only with this flag (and only keys of its own node: a map gone stale fails the script, and the
+// link reconnects). Declared KEYS must still share one slot, so the two are passed as ARGV.
+std::string publish_script(bool redis_cluster) {
+  std::string body = kPublishScript;
+  return redis_cluster ? "#!lua flags=allow-cross-slot-keys\n" + body : body;
+}
 
 std::string to_string(int64_t v) {
   char buf[24];
@@ -238,6 +256,10 @@ void ClusterLink::tick(int64_t now) {
       republish_own_presence();
       flush_pipeline();
     }
+    canary_check_due_ = true;
+  }
+  if (canary_check_due_ && up_) {
+    canary_check_due_ = false;
     check_canaries(now);
   }
   if (!up_) return;
@@ -305,8 +327,8 @@ void ClusterLink::connect() {
   if (!up_) return;
   append({"SET", keys_.node(node_), "1", "PX", to_string(kLivenessTtlMs)});
   republish_own_presence();
-  place_canaries();
   flush_pipeline();
+  place_canaries(now);
   if (!up_) return;
   if (!connected_once_) {
     purge_stale_self();
@@ -333,7 +355,7 @@ void ClusterLink::connect() {
 // On every master: a promoted replica or a flushed cache answers NOSCRIPT until then.
 void ClusterLink::load_script() {
   for (size_t n = 0; up_ && n < router_.size(); ++n) {
-    ReplyPtr r = command_on(n, {"SCRIPT", "LOAD", kPublishScript});
+    ReplyPtr r = command_on(n, {"SCRIPT", "LOAD", publish_script(router_.cluster())});
     if (r && r->type == REDIS_REPLY_STRING) {
       script_sha_ = std::string(reply_text(r.get()));
     } else if (r) {

@@ -122,8 +122,10 @@ class ClusterLink {
   void load_script();
   void republish_own_presence();
   ReplyPtr raise_sequence(const std::string& room, int64_t floor);
-  void place_canaries();
+  void place_canaries(int64_t now);
   void check_canaries(int64_t now);
+  bool canary_lost(size_t node, bool hold);
+  void on_data_lost(size_t node, int64_t now);
   void restore_floors(size_t node);
   void purge_stale_self();
   void purge_stale_self_on(size_t node);
@@ -173,6 +175,10 @@ class ClusterLink {
   std::vector<int64_t> no_replica_until_ms_;
   bool map_stale_ = false;  // a MOVED or CLUSTERDOWN came back: reconnect after this pipeline
   std::vector<std::string> canaries_;  // per master: a key whose loss means the data went
+  std::vector<std::string> holds_;     // per master: while it lives, the publish script refuses
+  // A publish found this node's canary gone, or another node said it found a loss: check the
+  // canaries now rather than at the next heartbeat.
+  bool canary_check_due_ = false;
   // Liveness keys vanish with the data: no node is declared dead for this long after.
   static constexpr int64_t kDataLossGraceMs = 3500;
   // A dead node's liveness key expires <= 3 s after its last beat (one beat a second).

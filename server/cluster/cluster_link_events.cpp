@@ -28,6 +28,12 @@ void ClusterLink::on_disconnect(DisconnectUser& d) {
 void ClusterLink::on_control_payload(std::string_view payload) {
   DisconnectUser d;
   std::string node;
+  if (cluster::parse_loss(payload, node)) {
+    // Another node found a master's data gone (or just started): check ours now, so that our
+    // rooms' sequences are raised while the hold it set keeps the master's publishes refused.
+    if (node != node_) canary_check_due_ = true;
+    return;
+  }
   if (!cluster::parse_disconnect(payload, node, d.user_id, d.reason) || node == node_) return;
   for (auto& o : outboxes_) o->send(DisconnectUser(d));
 }
@@ -56,8 +62,8 @@ void ClusterLink::on_publish(ClusterPublish& p) {
     return;
   }
   const auto& msg = p.message;
-  if (router_.cluster() &&
-      core::mono_millis() < no_replica_until_ms_[router_.node_of(keys_.seq(msg.room))]) {
+  const size_t master = router_.node_of(keys_.seq(msg.room));
+  if (router_.cluster() && core::mono_millis() < no_replica_until_ms_[master]) {
     to_owner(p.origin.room,
              ClusterPublishDone{std::move(p.origin), false, 0, "cluster unavailable"});
     return;
@@ -81,7 +87,9 @@ void ClusterLink::on_publish(ClusterPublish& p) {
                                 std::to_string(msg.ts),
                                 cluster::message_tail(msg),
                                 router_.cluster() ? "0" : "1",
-                                std::to_string(msg.delete_target)};
+                                std::to_string(msg.delete_target),
+                                canaries_[master],
+                                holds_[master]};
   size_t node = append(argv);
   pipeline_.back().kind = Pending::Kind::Publish;
   pipeline_.back().publish = publishes_.size();

@@ -25,6 +25,16 @@ constexpr int kWaitReplicaMs = 500;
 // one turn's publishes try again (and wait once more).
 constexpr int64_t kNoReplicaRetryMs = 1000;
 
+// A MOVED: the map is stale. CLUSTERDOWN: the cluster has slots without a master (a failover
+// under way); writes such as presence fail meanwhile, and the reconnect that follows rewrites them
+// once the cluster is whole again. A script that touched a key of a slot its master no longer
+// serves (a canary whose slot moved): the map is stale too.
+bool map_changed(const redisReply* reply) {
+  auto text = reply_text(reply);
+  return cluster::RedisRouter::is_moved(reply) || text.starts_with("CLUSTERDOWN") ||
+         (reply->type == REDIS_REPLY_ERROR && text.find("non local key") != std::string::npos);
+}
+
 }  // namespace
 
 size_t ClusterLink::append(const std::vector<std::string>& argv) {
@@ -72,13 +82,7 @@ void ClusterLink::flush_pipeline() {
     }
     ReplyPtr reply(static_cast<redisReply*>(raw));
     pipeline_[i].kind = Pending::Kind::Other;  // answered: a later go_down must not answer it again
-    // A MOVED: the map is stale. CLUSTERDOWN: the cluster has slots without a master (a
-    // failover under way); writes such as presence fail meanwhile, and the reconnect that
-    // follows rewrites them once the cluster is whole again.
-    if (cluster::RedisRouter::is_moved(reply.get()) ||
-        reply_text(reply.get()).starts_with("CLUSTERDOWN")) {
-      map_stale_ = true;
-    }
+    if (map_changed(reply.get())) map_stale_ = true;
     if (p.kind == Pending::Kind::Publish) {
       on_publish_reply(p, reply.get());
     } else if (p.kind == Pending::Kind::Wait) {
@@ -119,13 +123,19 @@ void ClusterLink::on_publish_reply(const Pending& pending, redisReply* reply) {
     script_sha_.clear();  // flushed behind our back (or a promoted replica): loaded again
   }
   if (reply->type != REDIS_REPLY_INTEGER) {
-    LOG_WARN("cluster_publish_failed", "room=%s error=\"%.*s\"", p.message.room.c_str(),
-             static_cast<int>(reply_text(reply).size()), reply_text(reply).data());
+    auto text = reply_text(reply);
+    // The master lost its data (this node's canary is gone): nothing was ordered; the loss is
+    // handled (cluster_link_loss.cpp) before the next publish. The hold: another node is doing so.
+    if (text.starts_with("RTCHAT_DATALOSS")) canary_check_due_ = true;
+    if (!text.starts_with("RTCHAT_HOLD")) {
+      LOG_WARN("cluster_publish_failed", "room=%s error=\"%.*s\"", p.message.room.c_str(),
+               static_cast<int>(text.size()), text.data());
+    }
     // A Redis Cluster without a master for the slot (CLUSTERDOWN during a failover) or in the
     // middle of moving it (TRYAGAIN) is unavailable for now, like a Redis that is down.
-    auto text = reply_text(reply);
     bool transient = text.starts_with("CLUSTERDOWN") || text.starts_with("TRYAGAIN") ||
-                     text.starts_with("MOVED") || text.starts_with("ASK");
+                     text.starts_with("MOVED") || text.starts_with("ASK") ||
+                     text.starts_with("RTCHAT_") || map_changed(reply);
     to_owner(p.origin.room,
              ClusterPublishDone{std::move(p.origin), false, 0,
                                 transient ? "cluster unavailable" : "cluster error"});

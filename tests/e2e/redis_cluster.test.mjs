@@ -357,7 +357,37 @@ test('a replica that misses writes: no ok without it, and its promotion takes ba
   assert.deepEqual(ha.messages.map((m) => [m.id, m.body]), wa.got.map((m) => [m.id, m.body]), 'history = what was delivered');
 });
 
-test('the Redis Cluster loses its data (FLUSHALL): ids continue above every delivered id, no late ok', async () => {
+// Flushes `flush()` right after node A's heartbeat refreshed its canary on `port` (its PTTL is
+// back near the full hour), so that A's next check is about a second away: a node new to the room
+// that publishes at once lands in the window that A's heartbeat alone leaves open.
+async function flushAfterBeat(port, canary, flush) {
+  await waitFor(async () => Number((await nodeCommand(port, 'PTTL', canary)).trim()) > 3600000 - 150,
+    'a fresh heartbeat of node A', 5000);
+  await flush();
+}
+
+// Publishes on `m` until `want` oks (each ok timed: never late); every refusal is "cluster
+// unavailable". Returns {oks: [{id, body}], refused: [body]}.
+async function publishUntilOk(m, prefix, want = 3) {
+  const oks = [];
+  const refused = [];
+  for (let k = 0; oks.length < want && k < 200; k++) {
+    const body = `${prefix}-${k}`;
+    const t0 = Date.now();
+    const r = await push(m.channel, 'new_msg', { body });
+    assert.ok(Date.now() - t0 < 2000, `the reply to ${body} is not late (${Date.now() - t0} ms)`);
+    if (r.ok) {
+      oks.push({ id: r.reply.id, body });
+      continue;
+    }
+    assert.equal(r.error?.reason, 'cluster unavailable', JSON.stringify(r.error));
+    refused.push(body);
+    await sleep(50);
+  }
+  return { oks, refused };
+}
+
+test('FLUSHALL, then at once a node new to the room publishes: no id given twice, one (id, body) list everywhere', async () => {
   const [a, b] = nodes;
   const room = 'rc-flush';
   const topic = `room:${room}`;
@@ -367,34 +397,38 @@ test('the Redis Cluster loses its data (FLUSHALL): ids continue above every deli
     assert.ok(r.ok);
     assert.equal(r.reply.id, k);
   }
-  // Logged once per master after the sequences of A's rooms there were raised.
   const noticed = () => (a.output().match(/cluster_floors_restored/g) || []).length;
   const before = noticed();
-  const flushedAt = Date.now();
   const masters = await rc.masters();
-  for (const m of masters) await nodeCommand(m.port, 'FLUSHALL');
-  // One notice per master (its canary key), within a heartbeat of its FLUSHALL.
-  await waitFor(() => noticed() >= before + masters.length, 'node A notices the loss on every master', 5000);
-  console.log(`# data loss noticed by A ${Date.now() - flushedAt} ms after FLUSHALL`);
-  // Bob's node never had the room: only A's floor keeps his message above pre-flush-5.
+  const owner = await rc.masterOfSlot(keySlot(room));
+  const canary = (await cli(['-h', '127.0.0.1', '-p', String(owner.port), '--scan', '--pattern', 'rtchat:canary:*:A'])).trim();
+  let flushedAt = 0;
+  await flushAfterBeat(owner.port, canary, async () => {
+    flushedAt = Date.now();
+    await Promise.all(masters.map((m) => nodeCommand(m.port, 'FLUSHALL')));
+  });
+  // Bob's node never had the room (its floor is 0): it joins and publishes at once.
   const bob = await member(b, 'bob', topic);
-  await waitFor(() => bob.users().includes('alice'), 'alice still present for bob', 5000);
-  const t0 = Date.now();
-  const r = await push(bob.channel, 'new_msg', { body: 'after-flush' });
-  assert.ok(r.ok, JSON.stringify(r.error));
-  assert.ok(Date.now() - t0 < 2000, 'the ok does not wait for a later message');
-  assert.equal(r.reply.id, 6, 'the id continues above every delivered id');
-  await waitFor(() => alice.got.some((m) => m.body === 'after-flush'), 'alice gets the message', 5000);
-  const expected = [1, 2, 3, 4, 5].map((k) => [k, `pre-flush-${k}`]).concat([[6, 'after-flush']]);
-  assert.deepEqual(alice.got.map((m) => [m.id, m.body]), expected, 'each id once, never reused');
+  const joinedMs = Date.now() - flushedAt;
+  const { oks, refused } = await publishUntilOk(bob, 'after-flush');
+  console.log(`# FLUSHALL: B joined ${joinedMs} ms after it, ${refused.length} publishes refused, ` +
+    `first ok ${oks[0] ? 'id ' + oks[0].id : '-'} ${Date.now() - flushedAt} ms after it`);
+  for (const o of oks) assert.ok(o.id > 5, `${o.body} got id ${o.id}, an id A delivered before the loss`);
+  // Node A handled the loss on every master (told by B, or at its own heartbeat).
+  await waitFor(() => noticed() >= before + masters.length, 'node A notices the loss on every master', 5000);
+  const expected = [1, 2, 3, 4, 5].map((k) => [k, `pre-flush-${k}`]).concat(oks.map((o) => [o.id, o.body]));
+  await waitFor(() => alice.got.length >= expected.length && bob.got.length >= oks.length, 'deliveries', 5000);
+  await sleep(200);
+  assert.deepEqual(alice.got.map((m) => [m.id, m.body]), expected, 'A: each id once, never reused, nothing refused');
+  assert.deepEqual(bob.got.map((m) => [m.id, m.body]), expected.slice(5), 'B: the same (id, body) list');
   // History on A: its local copy below the (new) stream, then the stream.
   const ha = await history(a, room, '?limit=100');
   assert.deepEqual(ha.messages.map((m) => [m.id, m.body]), expected);
-  // A client recovering on A from id 5 gets exactly the new message.
+  // A client recovering on A from id 5 gets exactly the new messages.
   const late = await member(a, 'dora', topic, { last_seen_id: 5 });
   assert.equal(late.reply.recovered, true);
-  await waitFor(() => late.got.length >= 1, 'recovery after the loss', 5000);
-  assert.deepEqual(late.got.map((m) => m.id), [6]);
+  await waitFor(() => late.got.length >= oks.length, 'recovery after the loss', 5000);
+  assert.deepEqual(late.got.map((m) => m.id), oks.map((o) => o.id));
   // On B, which has no copy of 4 and 5 (the room came to it after the loss), a recovery from 3
   // cannot be served: recovered: false, never a true with a gap.
   const gap = await member(b, 'eve', topic, { last_seen_id: 3 });
