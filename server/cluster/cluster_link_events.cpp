@@ -56,14 +56,12 @@ void ClusterLink::on_read_state(ClusterReadState& rs) {
 
 // INCR + XADD (+ PUBLISH on one Redis) in one script, pipelined to the room's master.
 void ClusterLink::on_publish(ClusterPublish& p) {
-  if (!up_) {
-    to_owner(p.origin.room,
-             ClusterPublishDone{std::move(p.origin), false, 0, "cluster unavailable"});
-    return;
-  }
   const auto& msg = p.message;
-  const size_t master = router_.node_of(keys_.seq(msg.room));
-  if (router_.cluster() && core::mono_millis() < no_replica_until_ms_[master]) {
+  const size_t master = up_ ? router_.node_of(keys_.seq(msg.room)) : kNoMaster;
+  // Redis down, or (Redis Cluster) the room's master lost and not replaced yet, or without a
+  // replica a moment ago: refused at once. Other masters' rooms are not concerned.
+  if (!up_ || !router_.up(master) ||
+      (router_.cluster() && core::mono_millis() < no_replica_until_ms_[master])) {
     to_owner(p.origin.room,
              ClusterPublishDone{std::move(p.origin), false, 0, "cluster unavailable"});
     return;
