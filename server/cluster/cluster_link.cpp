@@ -29,15 +29,15 @@ constexpr int64_t kMaxBackoffMs = 2000;
 // costs one CLUSTER SLOTS on a live node.
 constexpr int64_t kMaxClusterBackoffMs = 400;
 
-// KEYS: seq, log, channel. ARGV: floor id, maxlen, user_id, user, body, ts, payload tail,
-// publish ('1': PUBLISH here; '0' on a Redis Cluster, where the link SPUBLISHes after WAIT), the
-// target of a delete event ('0' for a message: no 'd' field; moderation), this node's canary on
-// the master and the master's hold key (cluster_link_loss.cpp).
-// The three writes are one atomic step, so the order of ids, the stream and the channel agree.
-// A reset counter (Redis lost its data, or a new room) never goes below the stream's last id or
-// the publisher's floor. And nothing is ordered on a master that lost its data (the canary is
-// gone) or whose sequences are being raised back by the nodes that had its rooms (the hold): a
-// node new to a room, whose floor is 0, could otherwise get an id that others delivered.
+// KEYS: seq, log, channel (one Redis only). ARGV: floor id, maxlen, user_id, user, body, ts,
+// payload tail, publish ('1': PUBLISH here; '0' on a Redis Cluster, where the link SPUBLISHes after
+// WAIT), the target of a delete event ('0' for a message: no 'd' field; moderation), this node's
+// canary on the master and the master's hold key (cluster_link_loss.cpp). The three writes are one
+// atomic step, so the order of ids, the stream and the channel agree. A reset counter (Redis lost
+// its data, or a new room) never goes below the stream's last id or the publisher's floor. And
+// nothing is ordered on a master that lost its data (the canary is gone) or whose sequences are
+// being raised back by the nodes that had its rooms (the hold): a node new to a room, whose floor
+// is 0, could otherwise get an id that others delivered.
 constexpr const char* kPublishScript = R"lua(
 if redis.call('EXISTS', ARGV[10]) == 0 then
   return redis.error_reply('RTCHAT_DATALOSS this node\'s canary is gone: the master lost data')

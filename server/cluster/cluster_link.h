@@ -87,6 +87,7 @@ class ClusterLink {
     Kind kind = Kind::Other;
     size_t publish = 0;  // index into publishes_
     size_t node = 0;     // the master it went to (0 for one Redis)
+    bool asked = false;  // a publish sent again after an ASK (followed once)
   };
   using ReplyPtr = RedisReplyPtr;
   using ContextPtr = RedisContextPtr;
@@ -105,6 +106,8 @@ class ClusterLink {
   void flush_pipeline();
   void write_pipelines();
   void on_publish_reply(const Pending& p, redisReply* reply);
+  bool retry_on_ask(const Pending& p, std::string_view error);
+  std::vector<std::string> publish_argv(const ClusterPublish& p, size_t master) const;
   void on_wait_reply(size_t node, redisReply* reply);
   void confirm(ClusterPublish& p, int64_t id);
   void fail_unanswered(size_t from);

@@ -56,7 +56,10 @@ void ClusterLink::master_down(size_t node, const char* where) {
     }
     forget_subscription(room);
   }
-  if (control_node_ == node) control_node_ = kNoMaster;
+  if (control_node_ == node) {
+    control_node_ = kNoMaster;
+    subscribe_control();  // on a master still up, at once: disconnects and loss notices go on
+  }
   schedule_refresh();
 }
 

@@ -120,6 +120,7 @@ void ClusterLink::on_publish_reply(const Pending& pending, redisReply* reply) {
   }
   if (reply->type != REDIS_REPLY_INTEGER) {
     auto text = reply_text(reply);
+    if (text.starts_with("ASK ") && !pending.asked && retry_on_ask(pending, text)) return;
     // The master lost its data (this node's canary is gone): nothing was ordered; the loss is
     // handled (cluster_link_loss.cpp) before the next publish. The hold: another node is doing so.
     if (text.starts_with("RTCHAT_DATALOSS")) canary_check_due_ = true;
@@ -143,6 +144,25 @@ void ClusterLink::on_publish_reply(const Pending& pending, redisReply* reply) {
     return;
   }
   unconfirmed_[pending.node].push_back(pending.publish);  // until its master's WAIT answers
+}
+
+// The room's slot is being migrated and its keys are already on the target (a new room, or keys
+// moved by MIGRATE): the script runs there, after ASKING, in this same pipeline (the loop reads
+// what is appended while it reads), followed by the target's own WAIT. Once: a second redirect is
+// answered with an error, as is an ASK to a master this link does not know.
+bool ClusterLink::retry_on_ask(const Pending& pending, std::string_view error) {
+  cluster::Redirect to;
+  if (!cluster::parse_redirect(error, to) || !to.ask) return false;
+  size_t target = router_.find(to.to);
+  if (!router_.up(target) || target >= canaries_.size()) return false;
+  redisContext* c = router_.cmd(target);
+  cluster::append_argv(c, {"ASKING"});
+  pipeline_.push_back(Pending{Pending::Kind::Other, 0, target, false});
+  cluster::append_argv(c, publish_argv(publishes_[pending.publish], target));
+  pipeline_.push_back(Pending{Pending::Kind::Publish, pending.publish, target, true});
+  cluster::append_argv(c, {"WAIT", "1", std::to_string(kWaitReplicaMs)});
+  pipeline_.push_back(Pending{Pending::Kind::Wait, 0, target, false});
+  return true;
 }
 
 // WAIT counted the replicas that have every write this connection made, so every publish of the

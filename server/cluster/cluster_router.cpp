@@ -160,6 +160,13 @@ void RedisRouter::drop(size_t node, int64_t now_ms) {
   nodes_[node].dropped_at_ms = now_ms;
 }
 
+size_t RedisRouter::find(const RedisAddress& a) const {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].address == a) return i;
+  }
+  return nodes_.size();
+}
+
 bool RedisRouter::any_up() const {
   return std::any_of(nodes_.begin(), nodes_.end(), [](const Node& n) { return n.cmd != nullptr; });
 }

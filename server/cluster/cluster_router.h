@@ -53,6 +53,7 @@ class RedisRouter {
   void drop(size_t node, int64_t now_ms);  // a master failed: its connections are closed
   bool up(size_t node) const { return node < nodes_.size() && nodes_[node].cmd != nullptr; }
   bool any_up() const;
+  size_t find(const RedisAddress& a) const;  // the node's index, size() when unknown
   std::string masters_text() const;  // "host:port(up|down) ..." of the current map, for logs
 
   size_t size() const { return nodes_.size(); }

@@ -359,6 +359,44 @@ test('a busy room\'s slot moved to another master under load: nothing acknowledg
   console.log(`# reshard: ${results.length} publishes, ${acked.length} ok, ${refused.length} errors`);
 });
 
+// Redis serves a multi-key command (the publish script's sequence and stream) on a migrating
+// slot only where all its keys are: on the source before MIGRATE, on the target (after ASK and
+// ASKING) once MIGRATE moved them. This is the second case, the one a reshard passes through.
+test('a publish that meets ASK (its room\'s keys already migrated) runs on the target: an ok, not an error', { timeout: 60000 }, async () => {
+  const [a, b] = nodes;
+  const room = 'rc-ask';
+  const slot = keySlot(room);
+  const masters = await rc.masters();
+  const from = masters.find((m) => m.slots.some(([lo, hi]) => slot >= lo && slot <= hi));
+  const to = masters.find((m) => m !== from);
+  const wa = await member(a, 'askwa', `room:${room}`);
+  const wb = await member(b, 'askwb', `room:${room}`);
+  assert.equal((await push(wa.channel, 'new_msg', { body: 'asked-1' })).reply.id, 1);
+  await nodeCommand(to.port, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', from.id);
+  await nodeCommand(from.port, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', to.id);
+  try {
+    const keys = (await nodeCommand(from.port, 'CLUSTER', 'GETKEYSINSLOT', String(slot), '100')).trim().split('\n').filter(Boolean);
+    await nodeCommand(from.port, 'MIGRATE', '127.0.0.1', String(to.port), '', '0', '5000', 'KEYS', ...keys);
+    // The slot is still the source's: the publish meets ASK there and runs on the target.
+    const r = await push(wa.channel, 'new_msg', { body: 'asked-2' });
+    assert.ok(r.ok, `publish during the migration: ${JSON.stringify(r.error)}`);
+    assert.equal(r.reply.id, 2);
+  } finally {
+    for (const m of masters) await nodeCommand(m.port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', to.id);
+  }
+  assert.equal((await nodeCommand(to.port, 'XLEN', `rtchat:log:{${room}}`)).trim(), '2', 'both messages in the target\'s stream');
+  let next;
+  await waitFor(async () => { next = await push(wb.channel, 'new_msg', { body: 'asked-3' }); return next.ok; }, 'publishing after the move', 10000);
+  assert.equal(next.reply.id, 3);
+  const expected = [[1, 'asked-1'], [2, 'asked-2'], [3, 'asked-3']];
+  for (const w of [wa, wb]) {
+    await waitFor(() => w.got.length >= 3, `${w.node.id} got all three`, 10000);
+    assert.deepEqual(w.got.map((m) => [m.id, m.body]), expected);
+  }
+  const hb = await history(b, room, '?limit=100');
+  assert.deepEqual(hb.messages.map((m) => [m.id, m.body]), expected);
+});
+
 test('a replica that misses writes: no ok without it, and its promotion takes back nothing anybody saw', { timeout: 120000 }, async () => {
   const [a, b] = nodes;
   const room = 'rc-unreplicated';
