@@ -3,9 +3,10 @@
 // Debian's libhiredis (0.14) has no cluster client, and hiredis-cluster is not packaged there. The
 // link needs little of one: the slot map (CLUSTER SLOTS), one command connection (pipelined) and
 // one sharded pub/sub connection per master, the CRC16 slot of a key, and redirects. A MOVED or
-// a lost connection means the map is stale: the owner (the link or the store) resets the router
-// and connects again, which re-reads the map from the seeds and the masters it knew (after a
-// failover or resharding that is the new map). An ASK (a slot being migrated) is followed once.
+// a lost connection means the map is stale: the storage thread resets the router and connects
+// again (the map from the masters it knew, then the seeds); the link drops only the lost master
+// and refreshes the map, keeping the other masters' connections (refresh()). An ASK (a slot
+// being migrated) is followed once by blocking commands (the link retries pipelined publishes).
 //
 // Thread-confined: one router per thread (the link's, the storage thread's).
 #pragma once
