@@ -3,32 +3,31 @@
 
 #include <string>
 
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 
 namespace {
 
-using rtchat::server::JwtClaims;
-using rtchat::server::JwtError;
+namespace proto = rtchat::proto;
 
 constexpr std::string_view kSecret = "bench-secret-with-32-bytes-long!";
 constexpr int64_t kNow = 1'700'000'000;
 
 // A typical chat token: sub, name, exp, iat, and a short rooms claim (about 250 bytes).
 std::string typical_token() {
-  JwtClaims c;
+  proto::JwtClaims c;
   c.sub = "user-8f14e45f";
   c.name = "Ada Lovelace";
   c.exp = kNow + 3600;
   c.iat = kNow;
   c.rooms = std::vector<std::string>{"lobby", "team-7", "ops-*"};
-  return rtchat::server::mint_jwt(kSecret, c);
+  return rtchat::proto::mint_jwt(kSecret, c);
 }
 
 void BM_VerifyJwt(benchmark::State& state) {
   const std::string token = typical_token();
-  JwtClaims out;
+  proto::JwtClaims out;
   for (auto _ : state) {
-    const JwtError e = rtchat::server::verify_jwt(token, kSecret, kNow, 30, out);
+    const proto::JwtError e = rtchat::proto::verify_jwt(token, kSecret, kNow, 30, out);
     benchmark::DoNotOptimize(e);
     benchmark::DoNotOptimize(out);
   }
@@ -42,9 +41,9 @@ BENCHMARK(BM_VerifyJwt);
 void BM_VerifyJwtBadSignature(benchmark::State& state) {
   std::string token = typical_token();
   token[token.size() - 2] = token[token.size() - 2] == 'A' ? 'B' : 'A';
-  JwtClaims out;
+  proto::JwtClaims out;
   for (auto _ : state) {
-    const JwtError e = rtchat::server::verify_jwt(token, kSecret, kNow, 30, out);
+    const proto::JwtError e = rtchat::proto::verify_jwt(token, kSecret, kNow, 30, out);
     benchmark::DoNotOptimize(e);
   }
   state.SetItemsProcessed(state.iterations());
@@ -52,13 +51,13 @@ void BM_VerifyJwtBadSignature(benchmark::State& state) {
 BENCHMARK(BM_VerifyJwtBadSignature);
 
 void BM_MintJwt(benchmark::State& state) {
-  JwtClaims c;
+  proto::JwtClaims c;
   c.sub = "user-8f14e45f";
   c.name = "Ada Lovelace";
   c.exp = kNow + 3600;
   c.iat = kNow;
   for (auto _ : state) {
-    std::string token = rtchat::server::mint_jwt(kSecret, c);
+    std::string token = rtchat::proto::mint_jwt(kSecret, c);
     benchmark::DoNotOptimize(token);
   }
   state.SetItemsProcessed(state.iterations());

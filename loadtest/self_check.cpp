@@ -11,7 +11,7 @@
 #include "loadtest/run_report.h"
 #include "loadtest/user_token.h"
 #include "loadtest/worker_link.h"
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 
 namespace rtchat::loadtest {
 
@@ -84,12 +84,13 @@ void check_body() {
 void check_jwt() {
   // The token a load connection presents verifies with the server's own rules (same library).
   const std::string t = mint_user_token("secret", 7, 60);
-  server::JwtClaims claims;
-  expect(server::verify_jwt(t, "secret", std::time(nullptr), 0, claims) == server::JwtError::None,
+  rtchat::proto::JwtClaims claims;
+  expect(rtchat::proto::verify_jwt(t, "secret", std::time(nullptr), 0, claims) ==
+             rtchat::proto::JwtError::None,
          "load token verifies");
   expect(claims.sub == "lt7" && claims.name == "load7", "load token claims");
-  expect(server::verify_jwt(t, "other", std::time(nullptr), 0, claims) ==
-             server::JwtError::BadSignature,
+  expect(rtchat::proto::verify_jwt(t, "other", std::time(nullptr), 0, claims) ==
+             rtchat::proto::JwtError::BadSignature,
          "load token is signed with the secret");
 }
 

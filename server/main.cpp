@@ -6,8 +6,8 @@
 
 #include "core/clock.h"
 #include "core/heap_policy.h"
+#include "proto/jwt.h"
 #include "server/auth/dev_tokens.h"
-#include "server/auth/jwt.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "server/web_root.h"
@@ -38,20 +38,20 @@ int mint_token_command(int argc, char** argv) {
                  static_cast<long long>(kMaxMintTtlS));
     return 2;
   }
-  if (user.size() > rtchat::server::kMaxJwtSubBytes) {
+  if (user.size() > rtchat::proto::kMaxJwtSubBytes) {
     std::fprintf(stderr, "rtchat-server token: --user is at most %zu bytes\n",
-                 rtchat::server::kMaxJwtSubBytes);
+                 rtchat::proto::kMaxJwtSubBytes);
     return 2;
   }
-  rtchat::server::JwtClaims claims;
+  rtchat::proto::JwtClaims claims;
   claims.sub = user;
   // Cut like the dev endpoint does, on a character boundary, to what the server accepts.
   claims.name =
-      rtchat::server::utf8_prefix(name.empty() ? user : name, rtchat::server::kMaxJwtNameBytes);
+      rtchat::server::utf8_prefix(name.empty() ? user : name, rtchat::proto::kMaxJwtNameBytes);
   claims.exp = *exp;
   if (!rooms.empty()) claims.rooms = rooms;
   std::string token =
-      rtchat::server::mint_jwt(secret.empty() ? rtchat::server::kDevJwtSecret : secret, claims);
+      rtchat::proto::mint_jwt(secret.empty() ? rtchat::server::kDevJwtSecret : secret, claims);
   std::printf("%s\n", token.c_str());
   return token.empty() ? 1 : 0;
 }

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 #include "server/messages/shard_message.h"
 #include "server/net/http_request.h"
 #include "server/net/outbound_queue.h"
@@ -55,6 +55,35 @@ struct CatchupHold {
   size_t held_bytes = 0;  // counted against the connection's outbound cap, like queued frames
   core::SharedFrame pending_state;
   core::SharedFrame pending_state_tail;  // JoinAccepted::presence_state_tail
+};
+
+// Who a socket is, from its verified token. Inline what every socket reads (sub, name, exp); the
+// optional claims (rooms, role, moderate) only when the token has any: an idle socket carries a
+// null pointer instead of ~120 bytes of empty strings and optionals (nbf and iat are not needed
+// after the upgrade).
+struct SocketIdentity {
+  std::string sub;
+  std::string name;
+  int64_t exp = 0;
+  std::unique_ptr<const proto::JwtClaims> limits;  // rooms/role/moderate; null: none
+
+  static SocketIdentity from(proto::JwtClaims&& claims) {
+    SocketIdentity id{std::move(claims.sub), std::move(claims.name), claims.exp, nullptr};
+    if (claims.rooms || !claims.role.empty() || claims.moderate) {
+      auto limits = std::make_unique<proto::JwtClaims>();
+      limits->rooms = std::move(claims.rooms);
+      limits->role = std::move(claims.role);
+      limits->moderate = std::move(claims.moderate);
+      id.limits = std::move(limits);
+    }
+    return id;
+  }
+  [[nodiscard]] bool room_allowed(std::string_view room) const {
+    return !limits || proto::room_allowed(*limits, room);
+  }
+  [[nodiscard]] bool may_moderate(std::string_view room) const {
+    return limits && proto::may_moderate(*limits, room);
+  }
 };
 
 // One room joined (or being joined) on this connection. Kept small: every idle member holds one.
@@ -110,7 +139,7 @@ struct Connection {
   bool ws_idle_tick = false;  // no bytes since the last sweep
 
   // Identity, from the verified token only.
-  JwtClaims claims;
+  SocketIdentity claims;
   // The exp whose token_expiring was pushed: once per token (a refresh changes claims.exp).
   std::optional<int64_t> token_notice_exp;
 

@@ -1,5 +1,7 @@
 #include "server/shard/connection_table.h"
 
+#include <new>
+
 #include "core/clock.h"
 
 namespace rtchat::server {
@@ -12,6 +14,12 @@ ConnectionTable::ConnectionTable(unsigned shard, size_t outbound_cap_bytes, doub
       sockets_per_ip_(sockets_per_ip),
       metrics_(metrics) {
   slots_.reserve(1024);
+}
+
+ConnectionTable::~ConnectionTable() {
+  for (Connection* c : slots_) {
+    if (c != nullptr) c->~Connection();
+  }
 }
 
 uint32_t ConnectionTable::next_slot() const {
@@ -28,21 +36,22 @@ Connection& ConnectionTable::allocate(int file_index) {
     slots_.emplace_back();
     generations_.push_back(0);
   }
-  auto c = std::make_unique<Connection>();
+  if (slot / kChunkSlots >= chunks_.size()) chunks_.push_back(std::make_unique<Chunk>());
+  auto* c = new (chunks_[slot / kChunkSlots]->storage[slot % kChunkSlots]) Connection();
   c->ref = ConnRef{shard_, slot, generations_[slot]};
   c->file_index = file_index;
   c->last_rx_ms = core::mono_millis();
   c->tokens = rate_burst_;
   c->tokens_at_ms = c->last_rx_ms;
-  slots_[slot] = std::move(c);
+  slots_[slot] = c;
   ++live_;
   metrics_.connections_open.set(live_);
-  return *slots_[slot];
+  return *c;
 }
 
 Connection* ConnectionTable::lookup(uint32_t slot, uint32_t generation) {
   if (slot >= slots_.size() || !slots_[slot]) return nullptr;
-  Connection* c = slots_[slot].get();
+  Connection* c = slots_[slot];
   return (c->ref.generation & 0xFFFFFFu) == (generation & 0xFFFFFFu) ? c : nullptr;
 }
 
@@ -55,7 +64,8 @@ bool ConnectionTable::release(Connection& c) {
   sockets_per_ip_.release(c.peer_ip);
   uint32_t slot = c.ref.slot;
   generations_[slot] = (generations_[slot] + 1) & 0xFFFFFFu;
-  slots_[slot].reset();
+  slots_[slot] = nullptr;
+  c.~Connection();
   free_slots_.push_back(slot);
   --live_;
   metrics_.connections_open.set(live_);

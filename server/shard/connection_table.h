@@ -4,6 +4,7 @@
 // output to flush (dirty) and connections past their outbound cap (too slow). No ring here.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -19,6 +20,9 @@ class ConnectionTable {
  public:
   ConnectionTable(unsigned shard, size_t outbound_cap_bytes, double rate_burst,
                   core::KeyedCounters& sockets_per_ip, ShardMetrics& metrics);
+  ~ConnectionTable();
+  ConnectionTable(const ConnectionTable&) = delete;
+  ConnectionTable& operator=(const ConnectionTable&) = delete;
 
   // The slot the next allocate() hands out: also the connection's io_uring file-table index.
   [[nodiscard]] uint32_t next_slot() const;
@@ -30,7 +34,8 @@ class ConnectionTable {
   // (a late completion must not find a new connection in it). c is gone when this returns true.
   bool release(Connection& c);
   [[nodiscard]] size_t live() const { return live_; }
-  std::vector<std::unique_ptr<Connection>>& slots() { return slots_; }
+  // Slot -> its connection (null: free). Raw pointers into the table's chunks.
+  const std::vector<Connection*>& slots() const { return slots_; }
 
   // Connections accepted and not yet upgraded or answered (--max-pending-handshakes).
   void http_opened() { ++http_connections_; }
@@ -64,7 +69,16 @@ class ConnectionTable {
   double rate_burst_;
   core::KeyedCounters& sockets_per_ip_;
   ShardMetrics& metrics_;
-  std::vector<std::unique_ptr<Connection>> slots_;
+  // Connections live in chunks of kChunkSlots, slot s at chunks_[s / kChunkSlots]: one
+  // allocation per 64 sockets, made once and reused, instead of one heap block per socket among
+  // the storm's short-lived ones (which left its pages pinned after the storm: fragmentation
+  // measured at ~40 % of the idle RSS). Chunks are never freed while the table lives.
+  static constexpr uint32_t kChunkSlots = 64;
+  struct alignas(Connection) Chunk {
+    std::byte storage[kChunkSlots][sizeof(Connection)];
+  };
+  std::vector<std::unique_ptr<Chunk>> chunks_;
+  std::vector<Connection*> slots_;
   std::vector<uint32_t> generations_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> dirty_;    // slots with output to flush this turn

@@ -213,7 +213,7 @@ void HttpRoutes::upgrade(Connection& c, HttpRequest& req, std::string_view lefto
     LOG_INFO("upgrade_rejected", "shard=%u reason=\"origin not allowed\"", index_);
     return respond(c, http_response(403, "text/plain", "origin not allowed\n"));
   }
-  JwtClaims claims;
+  proto::JwtClaims claims;
   if (!verify_upgrade_token(c, d.token, claims)) return;
   if (!shared_.sockets_per_user.try_acquire(claims.sub, config_.max_conns_per_user)) {
     metrics_.upgrades_rejected.add();
@@ -222,19 +222,21 @@ void HttpRoutes::upgrade(Connection& c, HttpRequest& req, std::string_view lefto
                                     "Retry-After: 5\r\n"));
   }
   c.counts_as_user_socket = true;
-  c.claims = std::move(claims);
+  c.claims = SocketIdentity::from(std::move(claims));
   c.format = d.format == UpgradeDecision::Format::Binary ? WireFormat::Binary : WireFormat::Json;
   table_.queue_frame(c, core::SharedFrame::copy_of(build_upgrade_response(d)));
   on_upgraded_(c, leftover);
 }
 
-bool HttpRoutes::verify_upgrade_token(Connection& c, std::string_view token, JwtClaims& claims) {
-  JwtError err = token.empty() ? JwtError::Malformed
-                               : verify_jwt(token, config_.jwt_secret, core::unix_millis() / 1000,
-                                            config_.jwt_leeway_s, claims);
-  if (err == JwtError::None) return true;
+bool HttpRoutes::verify_upgrade_token(Connection& c, std::string_view token,
+                                      proto::JwtClaims& claims) {
+  proto::JwtError err =
+      token.empty() ? proto::JwtError::Malformed
+                    : proto::verify_jwt(token, config_.jwt_secret, core::unix_millis() / 1000,
+                                        config_.jwt_leeway_s, claims);
+  if (err == proto::JwtError::None) return true;
   metrics_.upgrades_rejected.add();
-  std::string_view reason = token.empty() ? "missing token" : jwt_error_reason(err);
+  std::string_view reason = token.empty() ? "missing token" : proto::jwt_error_reason(err);
   // Logged without the token (it is a credential).
   LOG_INFO("upgrade_rejected", "shard=%u reason=\"%.*s\"", index_, static_cast<int>(reason.size()),
            reason.data());
@@ -262,7 +264,7 @@ void HttpRoutes::dev_token(Connection& c, HttpRequest& req) {
     return respond(c, json_response(403, "origin not allowed"));
   }
   auto request = parse_dev_token_request(req.body);
-  if (!request || request->user.empty() || request->user.size() > kMaxJwtSubBytes) {
+  if (!request || request->user.empty() || request->user.size() > proto::kMaxJwtSubBytes) {
     return respond(c, json_response(400, "expected {\"user\": \"name\", \"ttl\": seconds}"));
   }
   auto exp = expiry_after(core::unix_millis() / 1000, request->ttl_s, kMaxDevEndpointTtlS);
@@ -270,11 +272,11 @@ void HttpRoutes::dev_token(Connection& c, HttpRequest& req) {
     return respond(c, json_response(400, "ttl must be 1.." + std::to_string(kMaxDevEndpointTtlS) +
                                              " seconds"));
   }
-  JwtClaims claims;
+  proto::JwtClaims claims;
   claims.sub = std::move(request->user);
-  claims.name = std::string(utf8_prefix(claims.sub, kMaxJwtNameBytes));
+  claims.name = std::string(utf8_prefix(claims.sub, proto::kMaxJwtNameBytes));
   claims.exp = *exp;
-  std::string token = mint_jwt(config_.jwt_secret, claims);
+  std::string token = proto::mint_jwt(config_.jwt_secret, claims);
   std::string body = "{\"token\":";
   proto::phoenix::append_json_string(body, token);
   body += ",\"user_id\":";
@@ -294,12 +296,13 @@ void HttpRoutes::history_api(Connection& c, HttpRequest& req, std::string_view r
   if (token.empty()) {
     return respond(c, json_response(401, "missing token", "WWW-Authenticate: Bearer\r\n"));
   }
-  JwtClaims claims;
-  JwtError err = verify_jwt(token, config_.jwt_secret, core::unix_millis() / 1000,
-                            config_.jwt_leeway_s, claims);
-  if (err != JwtError::None) return respond(c, json_response(403, jwt_error_reason(err)));
+  proto::JwtClaims claims;
+  proto::JwtError err = proto::verify_jwt(token, config_.jwt_secret, core::unix_millis() / 1000,
+                                          config_.jwt_leeway_s, claims);
+  if (err != proto::JwtError::None)
+    return respond(c, json_response(403, proto::jwt_error_reason(err)));
   if (!is_valid_room_id(room_id)) return respond(c, json_response(400, "invalid room id"));
-  if (!room_allowed(claims, room_id)) return respond(c, json_response(403, "unauthorized"));
+  if (!proto::room_allowed(claims, room_id)) return respond(c, json_response(403, "unauthorized"));
   StorePage page;
   page.room = std::string(room_id);
   page.conn = c.ref;

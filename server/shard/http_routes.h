@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 #include "server/net/http_request.h"
 #include "server/shard/connection_table.h"
 #include "server/shard/ports.h"
@@ -38,7 +38,7 @@ class HttpRoutes {
   // /healthz, /readyz, /metrics: true when path was one of them (and answered).
   bool route_ops(Connection& c, const HttpRequest& req);
   void upgrade(Connection& c, HttpRequest& req, std::string_view leftover);
-  bool verify_upgrade_token(Connection& c, std::string_view token, JwtClaims& claims);
+  bool verify_upgrade_token(Connection& c, std::string_view token, proto::JwtClaims& claims);
   void history_api(Connection& c, HttpRequest& req, std::string_view room_id);
   bool parse_page_params(Connection& c, const HttpRequest& req, StorePage& page);
   void dev_token(Connection& c, HttpRequest& req);

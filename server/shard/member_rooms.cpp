@@ -2,7 +2,7 @@
 
 #include "core/clock.h"
 #include "proto/display_text.h"
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 #include "server/shard/room_ids.h"
 
 namespace rtchat::server {
@@ -24,7 +24,7 @@ void MemberRooms::join(Connection& c, proto::ClientMessage& m) {
   std::string_view refused;
   if (!m.payload_valid) {
     refused = "invalid params";
-  } else if (!room_allowed(c.claims, room)) {
+  } else if (!c.claims.room_allowed(room)) {
     refused = "unauthorized";
   }
   if (refused.empty()) {

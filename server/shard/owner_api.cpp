@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "core/clock.h"
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 #include "server/net/server_api_json.h"
 #include "server/shard/owner_rooms.h"
 
@@ -89,11 +89,11 @@ void OwnerRooms::on_api_presence_query(ApiPresenceQuery&& q) {
 
 void OwnerRooms::on_api_rooms_query(ApiRoomsQuery&& q) {
   ApiRoomsAnswer a{q.conn, q.query_id, {}};
-  JwtClaims claim;  // the rooms claim of the asking user (absent: every room)
+  proto::JwtClaims claim;  // the rooms claim of the asking user (absent: every room)
   claim.rooms = std::move(q.allowed);
   owner_.for_each_room([&](const std::string& id, const OwnedRoom& room) {
     if (!room.has_members() && room.remote_presence.empty()) return;
-    if (!id.starts_with(q.prefix) || !room_allowed(claim, id)) return;
+    if (!id.starts_with(q.prefix) || !proto::room_allowed(claim, id)) return;
     uint32_t users = static_cast<uint32_t>(room.presence.size());
     for (const auto& [user, metas] : room.remote_presence) users += !room.presence.contains(user);
     a.rooms.emplace_back(id, users);

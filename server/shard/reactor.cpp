@@ -10,7 +10,7 @@
 #include "core/affinity.h"
 #include "core/clock.h"
 #include "core/unique_fd.h"
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 #include "server/log.h"
 #include "server/net/http_response.h"
 
@@ -216,7 +216,7 @@ void Reactor::on_send(const io_uring_cqe& cqe) {
     return;
   }
   c->out.consume(static_cast<size_t>(cqe.res));
-  if (c->out.empty()) c->send.reset();
+  if (c->out.empty()) give_back_send_state(*c);
   if (!c->out.empty() || c->phase == Phase::Closing) table_.mark_dirty(*c);
 }
 
@@ -231,7 +231,7 @@ void Reactor::on_close_done(const io_uring_cqe& cqe) {
 void Reactor::flush() {
   auto& dirty = table_.dirty();
   for (size_t i = 0; i < dirty.size(); ++i) {
-    Connection* c = table_.slots()[dirty[i]].get();
+    Connection* c = table_.slots()[dirty[i]];
     if (!c) continue;
     c->dirty = false;
     flush_connection(*c);
@@ -245,7 +245,7 @@ void Reactor::flush_connection(Connection& c) {
   if (c.rearm_recv && !c.recv_armed && c.phase != Phase::Closing) arm_recv(c);
   if (c.send_inflight) return;
   if (!c.out.empty()) {
-    if (!c.send) c.send = std::make_unique<Connection::SendState>();
+    take_send_state(c);
     size_t n = c.out.gather(c.send->iov);
     c.send->msg = msghdr{};
     c.send->msg.msg_iov = c.send->iov;
@@ -258,6 +258,21 @@ void Reactor::flush_connection(Connection& c) {
     return;
   }
   if (c.phase == Phase::Closing) start_linger(c);
+}
+
+void Reactor::take_send_state(Connection& c) {
+  if (c.send) return;
+  if (spare_sends_.empty()) {
+    c.send = std::make_unique<Connection::SendState>();
+  } else {
+    c.send = std::move(spare_sends_.back());
+    spare_sends_.pop_back();
+  }
+}
+
+void Reactor::give_back_send_state(Connection& c) {
+  if (c.send && spare_sends_.size() < kMaxSpareSends) spare_sends_.push_back(std::move(c.send));
+  c.send.reset();
 }
 
 std::string Reactor::peer_address(int fd) {

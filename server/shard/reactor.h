@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/buffer_ring.h"
 #include "core/doorbell.h"
@@ -83,7 +84,11 @@ class Reactor final : public SocketPort {
   bool sweep_one(Connection& c, int64_t now_ms, int64_t now_s);
   void release_heap_if_due(int64_t now_ms);  // receive buffers and free heap pages, when steady
   void begin_drain();
-  void drop_output(Connection& c);      // only when no send is in flight
+  void drop_output(Connection& c);  // only when no send is in flight
+  // A sendmsg's arguments (1 KB of iovecs) are held only while a send is in flight; between
+  // sends they wait in a spare list, so a storm's sends do not churn the heap.
+  void take_send_state(Connection& c);
+  void give_back_send_state(Connection& c);
   void cancel_requests(Connection& c);  // cancels the socket's in-flight recv and send
   void start_linger(Connection& c);
   void submit_final_close(Connection& c);
@@ -107,6 +112,8 @@ class Reactor final : public SocketPort {
   int64_t next_sweep_ms_ = 0;
   int64_t next_release_ms_ = 0;
   size_t connections_at_last_release_check_ = 0;
+  std::vector<std::unique_ptr<Connection::SendState>> spare_sends_;  // at most kMaxSpareSends
+  static constexpr size_t kMaxSpareSends = 256;
 };
 
 }  // namespace rtchat::server

@@ -5,7 +5,7 @@
 
 #include "core/clock.h"
 #include "core/heap_policy.h"
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 #include "server/log.h"
 #include "server/shard/reactor.h"
 
@@ -73,7 +73,7 @@ bool Reactor::sweep_one(Connection& c, int64_t now_ms, int64_t now_s) {
     case Phase::WebSocket:
       if (now_ms - c.last_rx_ms > int64_t{config_.heartbeat_timeout_s} * 1000) {
         events_.close_session(c, Close::HeartbeatTimeout);
-      } else if (token_expired(c.claims, now_s, config_.jwt_leeway_s)) {
+      } else if (proto::token_expired(c.claims.exp, now_s, config_.jwt_leeway_s)) {
         events_.close_session(c, Close::TokenExpired);
       } else {
         return events_.on_idle_tick(c);
@@ -151,7 +151,7 @@ void Reactor::start_linger(Connection& c) {
 
 void Reactor::drop_output(Connection& c) {
   c.out.clear();
-  c.send.reset();
+  give_back_send_state(c);
 }
 
 void Reactor::cancel_requests(Connection& c) {

@@ -11,9 +11,9 @@
 
 #include "core/clock.h"
 #include "proto/display_text.h"
+#include "proto/jwt.h"
 #include "proto/phoenix_codec.h"
 #include "server/auth/api_key.h"
-#include "server/auth/jwt.h"
 #include "server/net/http_response.h"
 #include "server/net/server_api_json.h"
 #include "server/shard/room_ids.h"
@@ -136,7 +136,8 @@ void ServerApi::publish(Connection& c, HttpRequest& req, std::string_view room_i
     return respond(
         c, api_error(413, "body over " + std::to_string(config_.max_body_chars) + " characters"));
   }
-  if (body->user_id.size() > kMaxJwtSubBytes) return respond(c, api_error(400, "user_id too long"));
+  if (body->user_id.size() > proto::kMaxJwtSubBytes)
+    return respond(c, api_error(400, "user_id too long"));
   std::string key(req.header("idempotency-key"));
   if (key.size() > kMaxIdempotencyKeyBytes) {
     return respond(c, api_error(400, "Idempotency-Key over 200 bytes"));
@@ -150,7 +151,7 @@ void ServerApi::publish(Connection& c, HttpRequest& req, std::string_view room_i
   p.conn = c.ref;
   p.user_id = body->user_id.empty() ? std::string(kApiUserId) : std::move(body->user_id);
   // Shown to every member, like a token's name: only visible characters (display_text.h).
-  p.user_name = proto::clean_display_text(body->name, kMaxJwtNameBytes);
+  p.user_name = proto::clean_display_text(body->name, proto::kMaxJwtNameBytes);
   if (p.user_name.empty()) p.user_name = body->name.empty() ? std::string(kApiUserName) : p.user_id;
   p.body = std::move(body->body);
   p.received_us = core::mono_micros();
@@ -172,10 +173,10 @@ void ServerApi::rooms(Connection& c, HttpRequest& req) {
   // The API key lists every room; a user's token the rooms its claim allows (absent: all).
   const auto auth = check_api_key(config_.api_keys, req.header("authorization"));
   if (auth != ApiKeyCheck::Ok) {
-    JwtClaims claims;
+    proto::JwtClaims claims;
     std::string_view token = bearer_token(req.header("authorization"));
-    if (token.empty() || verify_jwt(token, config_.jwt_secret, core::unix_millis() / 1000,
-                                    config_.jwt_leeway_s, claims) != JwtError::None) {
+    if (token.empty() || proto::verify_jwt(token, config_.jwt_secret, core::unix_millis() / 1000,
+                                           config_.jwt_leeway_s, claims) != proto::JwtError::None) {
       return respond(
           c, api_error(401, "API key or user token required", "WWW-Authenticate: Bearer\r\n"));
     }
@@ -204,7 +205,7 @@ void ServerApi::rooms(Connection& c, HttpRequest& req) {
 }
 
 void ServerApi::disconnect(Connection& c, HttpRequest& req, std::string_view user_id) {
-  if (user_id.empty() || user_id.size() > kMaxJwtSubBytes) {
+  if (user_id.empty() || user_id.size() > proto::kMaxJwtSubBytes) {
     return respond(c, api_error(400, "invalid user id"));
   }
   auto reason = parse_disconnect_reason(req.body);

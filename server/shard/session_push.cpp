@@ -99,7 +99,7 @@ void Session::delete_msg(Connection& c, Channel& ch, proto::ClientMessage& m) {
   Publish p{std::string(ch.room()), c.ref,         m.join_ref, m.ref,
             c.claims.sub,           c.claims.name, {},         core::mono_micros()};
   p.delete_id = m.message_id;
-  p.may_moderate = may_moderate(c.claims, ch.room());
+  p.may_moderate = c.claims.may_moderate(ch.room());
   out_.send_to_shard(owner, std::move(p));
 }
 

@@ -10,8 +10,8 @@ namespace rtchat::server {
 namespace {
 
 // The error reply's reason for a refused token (docs/protocol.md).
-std::string_view refresh_refusal(JwtError error) {
-  return error == JwtError::Expired ? "token_expired" : "invalid_token";
+std::string_view refresh_refusal(proto::JwtError error) {
+  return error == proto::JwtError::Expired ? "token_expired" : "invalid_token";
 }
 
 }  // namespace
@@ -26,16 +26,16 @@ void Session::notify_token_expiring(Connection& c, int64_t now_s) {
 }
 
 void Session::refresh(Connection& c, proto::ClientMessage& m) {
-  JwtClaims fresh;
-  JwtError error = m.payload_valid
-                       ? verify_jwt(m.token, config_.jwt_secret, core::unix_millis() / 1000,
-                                    config_.jwt_leeway_s, fresh)
-                       : JwtError::Malformed;
-  if (error == JwtError::None && fresh.sub != c.claims.sub) {
+  proto::JwtClaims fresh;
+  proto::JwtError error =
+      m.payload_valid ? proto::verify_jwt(m.token, config_.jwt_secret, core::unix_millis() / 1000,
+                                          config_.jwt_leeway_s, fresh)
+                      : proto::JwtError::Malformed;
+  if (error == proto::JwtError::None && fresh.sub != c.claims.sub) {
     metrics_.token_refresh_refused.add();
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "wrong_subject");
   }
-  if (error != JwtError::None) {
+  if (error != proto::JwtError::None) {
     metrics_.token_refresh_refused.add();
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, refresh_refusal(error));
   }

@@ -1,4 +1,4 @@
-// Fuzzes JWT decoding and verification (server/auth/jwt.h). Each input is used three ways: as a
+// Fuzzes JWT decoding and verification (proto/jwt.h). Each input is used three ways: as a
 // token verbatim (almost always stopped at shape, Base64, header or signature), as the payload JSON
 // of a token signed with the right key (so the claim parser is reached), and as Base64 text. Beyond
 // no crash, leak or UB: a verified token's claims obey the documented bounds and survive a
@@ -12,12 +12,12 @@
 
 #include "fuzz_invariants.h"
 #include "proto/base64.h"
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 
 namespace {
 
 using rtchat::fuzz::require;
-using namespace rtchat::server;
+namespace proto = rtchat::proto;
 using rtchat::proto::base64_decode_any;
 using rtchat::proto::base64url_encode;
 
@@ -36,32 +36,33 @@ std::string sign(std::string_view header_json, std::string_view payload_json) {
   return token;
 }
 
-void check_verified(const JwtClaims& c) {
-  require(!c.sub.empty() && c.sub.size() <= kMaxJwtSubBytes);
+void check_verified(const proto::JwtClaims& c) {
+  require(!c.sub.empty() && c.sub.size() <= proto::kMaxJwtSubBytes);
   // Without a name claim the name is sub cut to the cap (it once was the whole sub, up to 128
   // bytes, and mint_jwt then signed tokens verify_jwt refused: found by this target).
-  require(c.name.size() <= kMaxJwtNameBytes);
+  require(c.name.size() <= proto::kMaxJwtNameBytes);
   // Mint what was read and read it back: the same claims. An absent iat is pinned to kNow, as
   // mint_jwt would otherwise stamp the wall clock, which is not the kNow verification uses.
-  JwtClaims minted = c;
+  proto::JwtClaims minted = c;
   if (!minted.iat) minted.iat = kNow;
-  std::string again = mint_jwt(kSecret, minted);
+  std::string again = proto::mint_jwt(kSecret, minted);
   require(!again.empty());
-  JwtClaims d;
-  require(verify_jwt(again, kSecret, kNow, kLeeway, d) == JwtError::None);
+  proto::JwtClaims d;
+  require(proto::verify_jwt(again, kSecret, kNow, kLeeway, d) == proto::JwtError::None);
   require(d.sub == c.sub && d.exp == c.exp && d.nbf == c.nbf && d.iat == minted.iat &&
           d.rooms == c.rooms && d.role == c.role && d.moderate == c.moderate);
   if (!c.name.empty()) require(d.name == c.name);
-  if (c.name.empty()) require(d.name.size() <= kMaxJwtNameBytes && c.sub.starts_with(d.name));
+  if (c.name.empty())
+    require(d.name.size() <= proto::kMaxJwtNameBytes && c.sub.starts_with(d.name));
   // Room checks on the claims never fail hard, whatever the ids.
-  (void)room_allowed(c, c.sub);
-  (void)room_allowed(c, "");
-  (void)may_moderate(c, c.sub);
+  (void)proto::room_allowed(c, c.sub);
+  (void)proto::room_allowed(c, "");
+  (void)proto::may_moderate(c, c.sub);
 }
 
-JwtError verify(std::string_view token, JwtClaims& out) {
-  JwtError e = verify_jwt(token, kSecret, kNow, kLeeway, out);
-  require(!jwt_error_reason(e).empty() || e == JwtError::None);
+proto::JwtError verify(std::string_view token, proto::JwtClaims& out) {
+  proto::JwtError e = proto::verify_jwt(token, kSecret, kNow, kLeeway, out);
+  require(!proto::jwt_error_reason(e).empty() || e == proto::JwtError::None);
   return e;
 }
 
@@ -71,21 +72,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   thread_local std::string storage;
   const std::string_view text = rtchat::fuzz::misaligned_copy(storage, data, size);
 
-  JwtClaims claims;
-  if (verify(text, claims) == JwtError::None) check_verified(claims);
+  proto::JwtClaims claims;
+  if (verify(text, claims) == proto::JwtError::None) check_verified(claims);
 
   // Signed with the right key: verification reaches the header and claim parsers.
-  JwtClaims signed_claims;
-  if (verify(sign(R"({"alg":"HS256","typ":"JWT"})", text), signed_claims) == JwtError::None) {
+  proto::JwtClaims signed_claims;
+  if (verify(sign(R"({"alg":"HS256","typ":"JWT"})", text), signed_claims) ==
+      proto::JwtError::None) {
     check_verified(signed_claims);
   }
   // The input as a header instead (alg handling, "none" and friends); the payload is valid.
-  JwtClaims header_claims;
+  proto::JwtClaims header_claims;
   (void)verify(sign(text, R"({"sub":"u","exp":1700000100})"), header_claims);
   // A wrong key never verifies.
-  JwtClaims wrong;
-  require(verify_jwt(sign(R"({"alg":"HS256","typ":"JWT"})", text), "another-secret", kNow, kLeeway,
-                     wrong) != JwtError::None);
+  proto::JwtClaims wrong;
+  require(proto::verify_jwt(sign(R"({"alg":"HS256","typ":"JWT"})", text), "another-secret", kNow,
+                            kLeeway, wrong) != proto::JwtError::None);
 
   // Base64 helpers: decoding what was encoded gives the input back.
   std::string decoded;

@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 
 namespace rtchat::server {
 namespace {
@@ -29,13 +29,14 @@ TEST(DevTokens, Utf8PrefixNeverCutsACharacter) {
 TEST(DevTokens, MintedNameCutAtABoundaryVerifies) {
   std::string user = "x";
   for (int i = 0; i < 40; ++i) user += "\xE2\x82\xAC";  // 121 bytes of "x€€€…"
-  JwtClaims claims;
+  proto::JwtClaims claims;
   claims.sub = user;
-  claims.name = std::string(utf8_prefix(user, kMaxJwtNameBytes));
+  claims.name = std::string(utf8_prefix(user, proto::kMaxJwtNameBytes));
   const int64_t now = std::time(nullptr);  // mint_jwt stamps iat with the real clock
   claims.exp = now + 60;
-  JwtClaims out;
-  ASSERT_EQ(verify_jwt(mint_jwt("s", claims), "s", now, 5, out), JwtError::None);
+  proto::JwtClaims out;
+  ASSERT_EQ(proto::verify_jwt(proto::mint_jwt("s", claims), "s", now, 5, out),
+            proto::JwtError::None);
   EXPECT_EQ(out.name, claims.name);
 }
 

@@ -1,4 +1,4 @@
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -15,7 +15,7 @@
 #include "proto/display_text.h"
 #include "proto/phoenix_codec.h"
 
-namespace rtchat::server {
+namespace rtchat::proto {
 namespace {
 
 using proto::phoenix::append_json_string;  // one JSON string escaper for the codec and tokens
@@ -37,9 +37,9 @@ std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
 // Decodes a JWT part into `buf` (kMaxJsonBytes + SIMDJSON_PADDING bytes) and zeroes the padding
 // simdjson reads past the end.
 bool decode_json_part(std::string_view part, char* buf, size_t& len) {
-  const auto size = proto::base64_decoded_size(part.size());
+  const auto size = base64_decoded_size(part.size());
   if (!size || *size > kMaxJsonBytes) return false;
-  if (!proto::base64url_decode_unpadded(part, reinterpret_cast<unsigned char*>(buf))) return false;
+  if (!base64url_decode_unpadded(part, reinterpret_cast<unsigned char*>(buf))) return false;
   std::memset(buf + *size, 0, simdjson::SIMDJSON_PADDING);
   len = *size;
   return true;
@@ -215,12 +215,12 @@ JwtError read_claims(const char* json, size_t len, JwtClaims& c) {
   // The name is shown to every member of a room: only its visible characters are kept, so it
   // can neither reorder nor hide text (a right-to-left override, zero-width padding) nor cost
   // six bytes per control character in every presence frame. Nothing visible: the user id.
-  c.name = proto::clean_display_text(name_view, kMaxJwtNameBytes);
+  c.name = clean_display_text(name_view, kMaxJwtNameBytes);
   // No name claim, or nothing visible in it: the user id's visible characters, and the raw id
   // only when it has none (the identity itself is never rewritten). Each step is a fixed point
   // of the next verify, so a re-minted token reads back the same name.
   if (c.name.empty())
-    c.name = proto::clean_display_text(utf8_prefix(c.sub, kMaxJwtNameBytes), kMaxJwtNameBytes);
+    c.name = clean_display_text(utf8_prefix(c.sub, kMaxJwtNameBytes), kMaxJwtNameBytes);
   if (c.name.empty()) c.name = std::string(utf8_prefix(c.sub, kMaxJwtNameBytes));
   return JwtError::None;
 }
@@ -294,7 +294,7 @@ JwtError verify_jwt(std::string_view token, std::string_view secret, int64_t now
   // The signature is checked before the payload is even decoded: unsigned bytes are never parsed.
   if (sig_b64.size() != kHs256B64Chars) return JwtError::BadSignature;
   unsigned char sig[kHs256Bytes + 1];
-  if (!proto::base64url_decode_unpadded(sig_b64, sig)) return JwtError::BadBase64;
+  if (!base64url_decode_unpadded(sig_b64, sig)) return JwtError::BadBase64;
   unsigned char mac[kHs256Bytes];
   if (!hmac_sha256(secret, token.substr(0, dot2), mac) ||
       CRYPTO_memcmp(sig, mac, kHs256Bytes) != 0) {
@@ -314,8 +314,12 @@ JwtError verify_jwt(std::string_view token, std::string_view secret, int64_t now
   return JwtError::None;
 }
 
+bool token_expired(int64_t exp, int64_t now_s, int64_t leeway_s) {
+  return now_s > saturating_add(exp, leeway_s > 0 ? leeway_s : 0);
+}
+
 bool token_expired(const JwtClaims& claims, int64_t now_s, int64_t leeway_s) {
-  return now_s > saturating_add(claims.exp, leeway_s > 0 ? leeway_s : 0);
+  return token_expired(claims.exp, now_s, leeway_s);
 }
 
 std::string mint_jwt(std::string_view secret, const JwtClaims& claims) {
@@ -342,12 +346,11 @@ std::string mint_jwt(std::string_view secret, const JwtClaims& claims) {
 
   std::string token(kHeader);
   token += '.';
-  token += proto::base64url_encode(payload);
+  token += base64url_encode(payload);
   unsigned char mac[kHs256Bytes];
   if (!hmac_sha256(secret, token, mac)) return {};
   token += '.';
-  token +=
-      proto::base64url_encode(std::string_view(reinterpret_cast<const char*>(mac), kHs256Bytes));
+  token += base64url_encode(std::string_view(reinterpret_cast<const char*>(mac), kHs256Bytes));
   return token;
 }
 
@@ -359,4 +362,4 @@ bool may_moderate(const JwtClaims& claims, std::string_view room_id) {
   return claims.role == "moderator" || (claims.moderate && list_admits(*claims.moderate, room_id));
 }
 
-}  // namespace rtchat::server
+}  // namespace rtchat::proto

@@ -1,5 +1,6 @@
 // JWT (HS256 only) verification and minting for socket and HTTP authentication
-// (docs/protocol.md: `sub` -> user id, `name` -> display name, optional `rooms` claim).
+// (docs/protocol.md: `sub` -> user id, `name` -> display name, optional `rooms` claim). In proto/
+// because the server and the load tool share it (the tool never links server/).
 //
 // Everything here is a pure function of its arguments: no clock reads on the verify path (the
 // caller passes `now_s`), no exceptions, no aborts on any input. Safe to call from any shard:
@@ -12,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rtchat::server {
+namespace rtchat::proto {
 
 // Tokens longer than this are refused before any decoding: a real chat token is a few hundred
 // bytes, and the cap bounds every buffer below (decoded JSON is at most 6 KiB).
@@ -67,6 +68,7 @@ std::string_view jwt_error_reason(JwtError error);
 // saturates). Negative leeway counts as 0. The rule verify_jwt applies, for re-checks of live
 // sockets.
 [[nodiscard]] bool token_expired(const JwtClaims& claims, int64_t now_s, int64_t leeway_s);
+[[nodiscard]] bool token_expired(int64_t exp, int64_t now_s, int64_t leeway_s);
 
 // Signs `claims` with HS256. Writes sub, name (when empty: sub cut as verify_jwt does), exp, iat
 // (the current system time when claims.iat is unset), nbf and rooms when set. Returns "" only if
@@ -82,4 +84,4 @@ bool room_allowed(const JwtClaims& claims, std::string_view room_id);
 // "moderate" entry matching it as room_allowed matches "rooms" (an absent list grants nothing).
 bool may_moderate(const JwtClaims& claims, std::string_view room_id);
 
-}  // namespace rtchat::server
+}  // namespace rtchat::proto

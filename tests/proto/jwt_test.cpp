@@ -1,4 +1,4 @@
-#include "server/auth/jwt.h"
+#include "proto/jwt.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -11,11 +11,8 @@
 
 #include "proto/base64.h"
 
-namespace rtchat::server {
+namespace rtchat::proto {
 namespace {
-
-using proto::base64_decode_any;
-using proto::base64url_encode;
 
 constexpr std::string_view kSecret = "test-secret-0123456789";
 constexpr int64_t kNow = 1'700'000'000;
@@ -488,9 +485,9 @@ TEST(Base64, UrlEncodeMatchesRfc4648Vectors) {
 }
 
 }  // namespace
-}  // namespace rtchat::server
+}  // namespace rtchat::proto
 
-namespace rtchat::server {
+namespace rtchat::proto {
 namespace {
 TEST(JwtIat, IssuedInTheFutureBeyondLeewayIsNotYetValid) {
   JwtClaims c;
@@ -503,4 +500,4 @@ TEST(JwtIat, IssuedInTheFutureBeyondLeewayIsNotYetValid) {
   EXPECT_EQ(verify_jwt(token, "secret", 1'000'000'000, 100, out), JwtError::None);
 }
 }  // namespace
-}  // namespace rtchat::server
+}  // namespace rtchat::proto
