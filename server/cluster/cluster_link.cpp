@@ -29,13 +29,22 @@ constexpr int64_t kMaxBackoffMs = 2000;
 // costs one CLUSTER SLOTS on a live node.
 constexpr int64_t kMaxClusterBackoffMs = 400;
 
-// KEYS: seq, log, channel. ARGV: floor id, maxlen, user_id, user, body, ts, payload tail,
-// publish ('1': PUBLISH here; '0' on a Redis Cluster, where the link SPUBLISHes after WAIT), and
-// the target of a delete event ('0' for a message: no 'd' field; moderation).
-// The three writes are one atomic step, so the order of ids, the stream and the channel agree.
-// A reset counter (Redis lost its data, or a new room) never goes below the stream's last id or
-// the publisher's floor, so an id is never handed out twice.
+// KEYS: seq, log, channel (one Redis only). ARGV: floor id, maxlen, user_id, user, body, ts,
+// payload tail, publish ('1': PUBLISH here; '0' on a Redis Cluster, where the link SPUBLISHes after
+// WAIT), the target of a delete event ('0' for a message: no 'd' field; moderation), this node's
+// canary on the master and the master's hold key (cluster_link_loss.cpp). The three writes are one
+// atomic step, so the order of ids, the stream and the channel agree. A reset counter (Redis lost
+// its data, or a new room) never goes below the stream's last id or the publisher's floor. And
+// nothing is ordered on a master that lost its data (the canary is gone) or whose sequences are
+// being raised back by the nodes that had its rooms (the hold): a node new to a room, whose floor
+// is 0, could otherwise get an id that others delivered.
 constexpr const char* kPublishScript = R"lua(
+if redis.call('EXISTS', ARGV[10]) == 0 then
+  return redis.error_reply('RTCHAT_DATALOSS this node\'s canary is gone: the master lost data')
+end
+if redis.call('EXISTS', ARGV[11]) == 1 then
+  return redis.error_reply('RTCHAT_HOLD sequences are being raised after a data loss')
+end
 local id = redis.call('INCR', KEYS[1])
 local floor = tonumber(ARGV[1])
 if id == 1 then
@@ -62,6 +71,15 @@ if ARGV[8] == '1' then
 end
 return id
 )lua";
+
+// On a Redis Cluster the canary and hold keys are in another slot than the room's keys (one slot
+// per master: cluster_link_loss.cpp), on the same master. Redis 7.0 lets a script touch such keys
+// only with this flag (and only keys of its own node: a map gone stale fails the script, and the
+// link reconnects). Declared KEYS must still share one slot, so the two are passed as ARGV.
+std::string publish_script(bool redis_cluster) {
+  std::string body = kPublishScript;
+  return redis_cluster ? "#!lua flags=allow-cross-slot-keys\n" + body : body;
+}
 
 std::string to_string(int64_t v) {
   char buf[24];
@@ -134,6 +152,7 @@ void ClusterLink::run(std::stop_token stop) {
   for (;;) {
     int64_t now = core::mono_millis();
     if (!up_ && now >= reconnect_at_ms_) connect();
+    if (up_ && refresh_due_ && now >= refresh_at_ms_) refresh_map(now);
     if (up_ && script_sha_.empty()) load_script();
     bool worked = drain_inboxes();
     flush_pipeline();
@@ -155,6 +174,9 @@ void ClusterLink::run(std::stop_token stop) {
     for (auto& [name, room] : rooms_) gaps |= !room.pending.empty();
     int timeout = 100;
     if (!up_) timeout = static_cast<int>(std::clamp<int64_t>(reconnect_at_ms_ - now, 1, 100));
+    if (up_ && refresh_due_) {
+      timeout = static_cast<int>(std::clamp<int64_t>(refresh_at_ms_ - now, 1, timeout));
+    }
     if (gaps) timeout = static_cast<int>(kGapWaitMs / 2);
     if (backlog) timeout = 1;
 
@@ -168,7 +190,7 @@ void ClusterLink::run(std::stop_token stop) {
           // Woken by a shard (doorbell) or by Redis (a pub/sub message on the subscriber).
           std::vector<pollfd> fds{{doorbell_.fd(), POLLIN, 0}};
           for (size_t n = 0; up_ && n < router_.size(); ++n) {
-            fds.push_back({router_.sub(n)->fd, POLLIN, 0});
+            if (router_.up(n)) fds.push_back({router_.sub(n)->fd, POLLIN, 0});
           }
           ::poll(fds.data(), fds.size(), timeout);
           if (fds[0].revents & POLLIN) doorbell_.drain();
@@ -206,11 +228,10 @@ void ClusterLink::on_watch(ClusterWatch& w) {
   Room& room = rooms_[w.room];
   if (w.watch) {
     room.wanted = true;
-    if (up_) {
-      subscribe(w.room, true);
-    } else {
-      to_owner(w.room, ClusterRoomSynced{w.room, false, 0, {}});
-    }
+    if (up_) subscribe(w.room, true);
+    // Redis down, or the room's master lost (Redis Cluster): the joins go ahead local-only; the
+    // room is synced once its master is back (connect or refresh_map).
+    if (!up_ || room.master == kNoMaster) to_owner(w.room, ClusterRoomSynced{w.room, false, 0, {}});
   } else {
     room.wanted = false;
     room.subscribed = false;
@@ -229,15 +250,19 @@ void ClusterLink::on_watch(ClusterWatch& w) {
 void ClusterLink::tick(int64_t now) {
   if (now >= next_heartbeat_ms_) {
     next_heartbeat_ms_ = now + kHeartbeatMs;
+    // Null when the key's master is down (Redis Cluster): the other checks below still run.
     ReplyPtr r = command({"SET", keys_.node(node_), "1", "PX", to_string(kLivenessTtlMs), "GET"});
-    if (!r) return;
-    if (r->type == REDIS_REPLY_NIL) {
+    if (r && r->type == REDIS_REPLY_NIL) {
       // Our key had expired (this thread stalled > 3 s): the others may have announced our
       // metas as gone and deleted them. Say them again.
       LOG_WARN("cluster_liveness_lapsed", "node=%s", node_.c_str());
       republish_own_presence();
       flush_pipeline();
     }
+    canary_check_due_ = true;
+  }
+  if (canary_check_due_ && up_) {
+    canary_check_due_ = false;
     check_canaries(now);
   }
   if (!up_) return;
@@ -262,17 +287,18 @@ ClusterLink::ReplyPtr ClusterLink::command(const std::vector<std::string>& argv)
   return command_on(router_.node_of(argv.size() > key ? argv[key] : argv[0]), argv);
 }
 
+// Null when the master is down or went down now, or when the map changed (then read again).
 ClusterLink::ReplyPtr ClusterLink::command_on(size_t node, const std::vector<std::string>& argv) {
-  if (!up_) return nullptr;
+  if (!up_ || !router_.up(node)) return nullptr;
   flush_pipeline();  // replies come back in order: earlier pipelined commands first
-  if (!up_) return nullptr;
+  if (!up_ || !router_.up(node)) return nullptr;
   ReplyPtr r = router_.command_on(node, argv);
   if (!r) {
-    go_down("command");
+    lose(node, "command");
     return nullptr;
   }
-  if (cluster::RedisRouter::is_moved(r.get()) || reply_text(r.get()).starts_with("CLUSTERDOWN")) {
-    go_down("slot map changed (MOVED) or cluster down");
+  if (cluster::RedisRouter::says_map_changed(r.get())) {
+    schedule_refresh();
     return nullptr;
   }
   return r;
@@ -291,9 +317,12 @@ void ClusterLink::connect() {
     return;
   }
   up_ = true;
-  unconfirmed_.assign(router_.size(), {});
-  wait_due_.assign(router_.size(), false);
-  no_replica_until_ms_.assign(router_.size(), 0);
+  unconfirmed_.clear();
+  wait_due_.clear();
+  no_replica_until_ms_.clear();
+  size_per_master();
+  refresh_due_ = false;
+  refresh_backoff_ms_ = 100;
   backoff_ms_ = 100;
   int64_t now = core::mono_millis();
   grace_until_ms_ = now + kGraceMs;
@@ -305,8 +334,8 @@ void ClusterLink::connect() {
   if (!up_) return;
   append({"SET", keys_.node(node_), "1", "PX", to_string(kLivenessTtlMs)});
   republish_own_presence();
-  place_canaries();
   flush_pipeline();
+  place_canaries(now);
   if (!up_) return;
   if (!connected_once_) {
     purge_stale_self();
@@ -314,9 +343,8 @@ void ClusterLink::connect() {
     connected_once_ = true;
     grace_until_ms_ = 0;  // a first start trusts the liveness keys it finds
   }
-  // The node-wide control channel (the server API's disconnect), on the first master's connection.
-  cluster::append_argv(router_.sub(0), {"SUBSCRIBE", std::string(cluster::kControlChannel)});
-  sub_dirty_ = true;
+  control_node_ = kNoMaster;
+  subscribe_control();
   for (auto& [name, room] : rooms_) {
     room.subscribed = false;
     if (!room.wanted) continue;
@@ -333,7 +361,8 @@ void ClusterLink::connect() {
 // On every master: a promoted replica or a flushed cache answers NOSCRIPT until then.
 void ClusterLink::load_script() {
   for (size_t n = 0; up_ && n < router_.size(); ++n) {
-    ReplyPtr r = command_on(n, {"SCRIPT", "LOAD", kPublishScript});
+    if (!router_.up(n)) continue;
+    ReplyPtr r = command_on(n, {"SCRIPT", "LOAD", publish_script(router_.cluster())});
     if (r && r->type == REDIS_REPLY_STRING) {
       script_sha_ = std::string(reply_text(r.get()));
     } else if (r) {
@@ -346,6 +375,7 @@ void ClusterLink::go_down(const char* where) {
   if (!up_) return;
   std::string err = router_.error();
   for (size_t n = 0; n < router_.size(); ++n) {
+    if (!router_.up(n)) continue;
     if (router_.cmd(n)->err) err = router_.address(n).text() + ": " + router_.cmd(n)->errstr;
     if (router_.sub(n)->err) err = router_.address(n).text() + ": " + router_.sub(n)->errstr;
   }
@@ -354,6 +384,8 @@ void ClusterLink::go_down(const char* where) {
   logged_down_ = true;
   up_ = false;
   sub_dirty_ = false;
+  refresh_due_ = false;
+  control_node_ = kNoMaster;
   status_.set(ClusterHealth::Down);
   // Publishes in flight (script sent, reply or WAIT not read): unknown outcome, an error each.
   fail_unanswered(0);
@@ -366,6 +398,7 @@ void ClusterLink::go_down(const char* where) {
       to_owner(name, ClusterRoomSynced{name, false, 0, {}});
     }
     room.subscribed = false;
+    room.master = kNoMaster;
     room.pending.clear();  // the resync reads them from the stream
     room.gap_since_ms = 0;
     // Stored (their script returned) but not delivered here yet, and the delivery now waits for

@@ -21,8 +21,10 @@
 // - Redis Cluster (redis-cluster://): the same on a cluster of masters (server/cluster/
 //   cluster_router.h): keys tagged with the room (one slot per room), SPUBLISH/SSUBSCRIBE on the
 //   room's master, and a publish is acknowledged and fanned out only after WAIT says a replica
-//   has it (a failover cannot take back an id anybody saw). A lost master connection or a MOVED
-//   is handled like Redis down: reconnect (a fresh slot map), resubscribe, resync.
+//   has it (a failover cannot take back an id anybody saw). A lost master is handled like Redis
+//   down for its rooms only (cluster_link_masters.cpp): the other masters' rooms keep working;
+//   the map is read again until a replica took over, and only the rooms whose master changed are
+//   subscribed again and resynced. A MOVED or a dropped shard subscription: the same refresh.
 //
 // Thread-confined: everything below the public API runs on the link thread.
 #pragma once
@@ -70,9 +72,11 @@ class ClusterLink {
   void stop();
 
  private:
+  static constexpr size_t kNoMaster = static_cast<size_t>(-1);
   struct Room {
     bool wanted = false;                            // the owner shard has members (ClusterWatch)
     bool subscribed = false;                        // synced on the current Redis connection
+    size_t master = kNoMaster;                      // where (S)SUBSCRIBE was sent
     int64_t last_delivered = -1;                    // -1: never synced
     std::map<int64_t, proto::ChatMessage> pending;  // arrived ahead of a gap
     std::multimap<int64_t, ClusterPublishDone> acks;
@@ -83,6 +87,7 @@ class ClusterLink {
     Kind kind = Kind::Other;
     size_t publish = 0;  // index into publishes_
     size_t node = 0;     // the master it went to (0 for one Redis)
+    bool asked = false;  // a publish sent again after an ASK (followed once)
   };
   using ReplyPtr = RedisReplyPtr;
   using ContextPtr = RedisContextPtr;
@@ -101,6 +106,8 @@ class ClusterLink {
   void flush_pipeline();
   void write_pipelines();
   void on_publish_reply(const Pending& p, redisReply* reply);
+  bool retry_on_ask(const Pending& p, std::string_view error);
+  std::vector<std::string> publish_argv(const ClusterPublish& p, size_t master) const;
   void on_wait_reply(size_t node, redisReply* reply);
   void confirm(ClusterPublish& p, int64_t id);
   void fail_unanswered(size_t from);
@@ -108,7 +115,7 @@ class ClusterLink {
   const char* publish_verb() const { return router_.cluster() ? "SPUBLISH" : "PUBLISH"; }
   void flush_subscriptions();
   void read_subscriptions();
-  void on_sub_reply(redisReply* r);
+  void on_sub_reply(size_t node, redisReply* r);
   void on_room_payload(const std::string& name, Room& room, std::string_view payload);
   void sync_room(const std::string& name);
   void offer(const std::string& name, Room& room, proto::ChatMessage&& msg);
@@ -122,13 +129,25 @@ class ClusterLink {
   void load_script();
   void republish_own_presence();
   ReplyPtr raise_sequence(const std::string& room, int64_t floor);
-  void place_canaries();
+  void place_canaries(int64_t now);
   void check_canaries(int64_t now);
+  bool canary_lost(size_t node, bool hold);
+  void on_data_lost(size_t node, int64_t now);
   void restore_floors(size_t node);
   void purge_stale_self();
   void purge_stale_self_on(size_t node);
   void purge_stale_room(const std::string& room);
   void go_down(const char* where);
+  // cluster_link_masters.cpp: one master at a time (Redis Cluster); one Redis: go_down.
+  void lose(size_t node, const char* where);
+  void master_down(size_t node, const char* where);
+  void forget_subscription(Room& room);
+  void schedule_refresh();
+  void refresh_map(int64_t now);
+  void after_refresh(int64_t now);
+  size_t resubscribe_moved();
+  void subscribe_control();
+  void size_per_master();
   ReplyPtr command(const std::vector<std::string>& argv);  // on the master of argv's key
   ReplyPtr command_on(size_t node, const std::vector<std::string>& argv);
   // Pipelined on the master of argv's key, reply ignored; returns that master.
@@ -171,8 +190,17 @@ class ClusterLink {
   // Per master: until when its publishes are refused at once, because its last WAIT found no
   // replica (so a master without one does not block the link for the WAIT timeout every turn).
   std::vector<int64_t> no_replica_until_ms_;
-  bool map_stale_ = false;  // a MOVED or CLUSTERDOWN came back: reconnect after this pipeline
+  bool map_stale_ = false;    // a MOVED or CLUSTERDOWN came back: refresh after this pipeline
+  bool refresh_due_ = false;  // the slot map is to be read again (a master lost, a MOVED)
+  int64_t refresh_at_ms_ = 0;
+  int64_t refresh_backoff_ms_ = 100;
+  int64_t last_refresh_ms_ = 0;
+  size_t control_node_ = kNoMaster;    // the master whose pub/sub connection has rtchat:ctl
   std::vector<std::string> canaries_;  // per master: a key whose loss means the data went
+  std::vector<std::string> holds_;     // per master: while it lives, the publish script refuses
+  // A publish found this node's canary gone, or another node said it found a loss: check the
+  // canaries now rather than at the next heartbeat.
+  bool canary_check_due_ = false;
   // Liveness keys vanish with the data: no node is declared dead for this long after.
   static constexpr int64_t kDataLossGraceMs = 3500;
   // A dead node's liveness key expires <= 3 s after its last beat (one beat a second).

@@ -32,8 +32,14 @@ void ClusterLink::sync_room(const std::string& name) {
   Room& room = it->second;
   // The baseline, raised to what this node delivered if Redis went back below it.
   ReplyPtr seq = raise_sequence(name, std::max<int64_t>(room.last_delivered, 0));
-  ReplyPtr hash = command({"HGETALL", keys_.presence(name)});
-  if (!seq || !hash) return;
+  ReplyPtr hash = seq ? command({"HGETALL", keys_.presence(name)}) : nullptr;
+  if (!seq || !hash) {
+    // Its master was lost, or answered MOVED (the map is read again): subscribed again after it;
+    // the joins waiting for a first sync go ahead local-only meanwhile.
+    if (up_ && room.last_delivered < 0) to_owner(name, ClusterRoomSynced{name, false, 0, {}});
+    forget_subscription(room);
+    return;
+  }
   int64_t last_id = reply_int(seq.get());
   std::vector<ClusterMeta> remote;
   std::set<std::string> nodes;
@@ -70,7 +76,7 @@ void ClusterLink::sync_room(const std::string& name) {
   }
   if (room.last_delivered >= 0 && room.last_delivered < last_id) {
     fill_gap(name, room, last_id);  // resync after Redis was away: what this node missed
-    if (!up_) return;
+    if (!up_ || room.master == kNoMaster) return;  // its master was lost meanwhile
   }
   room.last_delivered = std::max(room.last_delivered, last_id);
   room.subscribed = true;

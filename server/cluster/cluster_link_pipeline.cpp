@@ -25,12 +25,17 @@ constexpr int kWaitReplicaMs = 500;
 // one turn's publishes try again (and wait once more).
 constexpr int64_t kNoReplicaRetryMs = 1000;
 
+bool map_changed(const redisReply* reply) { return cluster::RedisRouter::says_map_changed(reply); }
+
 }  // namespace
 
 size_t ClusterLink::append(const std::vector<std::string>& argv) {
   bool eval = argv[0] == "EVALSHA" || argv[0] == "EVAL";
   size_t key = eval ? 3 : 1;
   size_t node = router_.node_of(argv.size() > key ? argv[key] : argv[0]);
+  // A master that is down: dropped (presence is written again when it is back; typing and read
+  // marks are best effort). Publishes check first (on_publish).
+  if (!router_.up(node)) return kNoMaster;
   cluster::append_argv(router_.cmd(node), argv);
   pipeline_.push_back(Pending{Pending::Kind::Other, 0, node});
   return node;
@@ -40,7 +45,7 @@ size_t ClusterLink::append(const std::vector<std::string>& argv) {
 void ClusterLink::write_pipelines() {
   if (router_.cluster()) {
     for (size_t n = 0; n < wait_due_.size(); ++n) {
-      if (!wait_due_[n]) continue;
+      if (!wait_due_[n] || !router_.up(n)) continue;
       wait_due_[n] = false;
       cluster::append_argv(router_.cmd(n), {"WAIT", "1", std::to_string(kWaitReplicaMs)});
       pipeline_.push_back(Pending{Pending::Kind::Wait, 0, n});
@@ -48,37 +53,32 @@ void ClusterLink::write_pipelines() {
   }
   for (size_t n = 0; up_ && n < router_.size(); ++n) {
     int done = 0;
-    while (!done) {
-      if (redisBufferWrite(router_.cmd(n), &done) != REDIS_OK) {
-        go_down("pipeline write");
-        return;
-      }
+    while (router_.up(n) && !done) {
+      if (redisBufferWrite(router_.cmd(n), &done) != REDIS_OK) lose(n, "pipeline write");
     }
   }
 }
 
-// Sends every command appended this turn and reads the replies in order.
+// Sends every command appended this turn and reads the replies in order. A master lost on the
+// way leaves its commands unanswered (fail_unanswered: its publishes get an error); the other
+// masters' replies are still read.
 void ClusterLink::flush_pipeline() {
   if (pipeline_.empty()) return;
   write_pipelines();
   size_t i = 0;
   for (; up_ && i < pipeline_.size(); ++i) {
     const Pending p = pipeline_[i];  // a copy: confirm() appends SPUBLISHes to pipeline_
+    if (!router_.up(p.node)) continue;
     void* raw = nullptr;
     if (redisGetReply(router_.cmd(p.node), &raw) != REDIS_OK) {
-      LOG_WARN("cluster_pipeline_failed", "reply=%zu of=%zu", i, pipeline_.size());
-      go_down("pipeline");
-      break;
+      LOG_WARN("cluster_pipeline_failed", "reply=%zu of=%zu master=%s", i, pipeline_.size(),
+               router_.address(p.node).text().c_str());
+      lose(p.node, "pipeline");
+      continue;
     }
     ReplyPtr reply(static_cast<redisReply*>(raw));
     pipeline_[i].kind = Pending::Kind::Other;  // answered: a later go_down must not answer it again
-    // A MOVED: the map is stale. CLUSTERDOWN: the cluster has slots without a master (a
-    // failover under way); writes such as presence fail meanwhile, and the reconnect that
-    // follows rewrites them once the cluster is whole again.
-    if (cluster::RedisRouter::is_moved(reply.get()) ||
-        reply_text(reply.get()).starts_with("CLUSTERDOWN")) {
-      map_stale_ = true;
-    }
+    if (map_changed(reply.get())) map_stale_ = true;
     if (p.kind == Pending::Kind::Publish) {
       on_publish_reply(p, reply.get());
     } else if (p.kind == Pending::Kind::Wait) {
@@ -88,10 +88,10 @@ void ClusterLink::flush_pipeline() {
                reply->str);
     }
   }
-  fail_unanswered(i);
+  fail_unanswered(0);  // answered entries are Kind::Other by now
   pipeline_.clear();
   publishes_.clear();
-  if (map_stale_ && up_) go_down("slot map changed (MOVED) or cluster down");
+  if (map_stale_ && up_) schedule_refresh();
   map_stale_ = false;
 }
 
@@ -119,13 +119,20 @@ void ClusterLink::on_publish_reply(const Pending& pending, redisReply* reply) {
     script_sha_.clear();  // flushed behind our back (or a promoted replica): loaded again
   }
   if (reply->type != REDIS_REPLY_INTEGER) {
-    LOG_WARN("cluster_publish_failed", "room=%s error=\"%.*s\"", p.message.room.c_str(),
-             static_cast<int>(reply_text(reply).size()), reply_text(reply).data());
+    auto text = reply_text(reply);
+    if (text.starts_with("ASK ") && !pending.asked && retry_on_ask(pending, text)) return;
+    // The master lost its data (this node's canary is gone): nothing was ordered; the loss is
+    // handled (cluster_link_loss.cpp) before the next publish. The hold: another node is doing so.
+    if (text.starts_with("RTCHAT_DATALOSS")) canary_check_due_ = true;
+    if (!text.starts_with("RTCHAT_HOLD")) {
+      LOG_WARN("cluster_publish_failed", "room=%s error=\"%.*s\"", p.message.room.c_str(),
+               static_cast<int>(text.size()), text.data());
+    }
     // A Redis Cluster without a master for the slot (CLUSTERDOWN during a failover) or in the
     // middle of moving it (TRYAGAIN) is unavailable for now, like a Redis that is down.
-    auto text = reply_text(reply);
     bool transient = text.starts_with("CLUSTERDOWN") || text.starts_with("TRYAGAIN") ||
-                     text.starts_with("MOVED") || text.starts_with("ASK");
+                     text.starts_with("MOVED") || text.starts_with("ASK") ||
+                     text.starts_with("RTCHAT_") || map_changed(reply);
     to_owner(p.origin.room,
              ClusterPublishDone{std::move(p.origin), false, 0,
                                 transient ? "cluster unavailable" : "cluster error"});
@@ -137,6 +144,25 @@ void ClusterLink::on_publish_reply(const Pending& pending, redisReply* reply) {
     return;
   }
   unconfirmed_[pending.node].push_back(pending.publish);  // until its master's WAIT answers
+}
+
+// The room's slot is being migrated and its keys are already on the target (a new room, or keys
+// moved by MIGRATE): the script runs there, after ASKING, in this same pipeline (the loop reads
+// what is appended while it reads), followed by the target's own WAIT. Once: a second redirect is
+// answered with an error, as is an ASK to a master this link does not know.
+bool ClusterLink::retry_on_ask(const Pending& pending, std::string_view error) {
+  cluster::Redirect to;
+  if (!cluster::parse_redirect(error, to) || !to.ask) return false;
+  size_t target = router_.find(to.to);
+  if (!router_.up(target) || target >= canaries_.size()) return false;
+  redisContext* c = router_.cmd(target);
+  cluster::append_argv(c, {"ASKING"});
+  pipeline_.push_back(Pending{Pending::Kind::Other, 0, target, false});
+  cluster::append_argv(c, publish_argv(publishes_[pending.publish], target));
+  pipeline_.push_back(Pending{Pending::Kind::Publish, pending.publish, target, true});
+  cluster::append_argv(c, {"WAIT", "1", std::to_string(kWaitReplicaMs)});
+  pipeline_.push_back(Pending{Pending::Kind::Wait, 0, target, false});
+  return true;
 }
 
 // WAIT counted the replicas that have every write this connection made, so every publish of the
@@ -187,52 +213,65 @@ void ClusterLink::confirm(ClusterPublish& p, int64_t id) {
   offer(room_name, room, std::move(p.message));
 }
 
+// On the room's master (on), or on the master it was subscribed on (off); the room remembers
+// where, so that only rooms whose master changed are subscribed again after a failover.
 void ClusterLink::subscribe(const std::string& room, bool on) {
   const std::string ch = keys_.channel(room);
   const char* verb =
       router_.cluster() ? (on ? "SSUBSCRIBE" : "SUNSUBSCRIBE") : (on ? "SUBSCRIBE" : "UNSUBSCRIBE");
-  cluster::append_argv(router_.sub(router_.node_of(ch)), {verb, ch});
+  auto it = rooms_.find(room);
+  size_t node = router_.node_of(ch);
+  if (!on && it != rooms_.end()) node = it->second.master;
+  if (on && it != rooms_.end()) it->second.master = router_.up(node) ? node : kNoMaster;
+  if (!router_.up(node)) return;
+  cluster::append_argv(router_.sub(node), {verb, ch});
   sub_dirty_ = true;
 }
 
 void ClusterLink::flush_subscriptions() {
   if (!up_ || !sub_dirty_) return;
   sub_dirty_ = false;
-  for (size_t n = 0; n < router_.size(); ++n) {
+  for (size_t n = 0; up_ && n < router_.size(); ++n) {
     int done = 0;
-    while (!done) {
-      if (redisBufferWrite(router_.sub(n), &done) != REDIS_OK) {
-        go_down("subscribe");
-        return;
-      }
+    while (router_.up(n) && !done) {
+      if (redisBufferWrite(router_.sub(n), &done) != REDIS_OK) lose(n, "subscribe");
     }
   }
 }
 
 void ClusterLink::read_subscriptions() {
   for (size_t n = 0; up_ && n < router_.size(); ++n) {
+    if (!router_.up(n)) continue;
     redisContext* sub = router_.sub(n);
     pollfd p{sub->fd, POLLIN, 0};
     if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
     if (redisBufferRead(sub) != REDIS_OK) {
-      go_down("subscription read");
-      return;
+      lose(n, "subscription read");
+      continue;
     }
-    for (;;) {
+    // sync_room (a confirmed subscribe) runs commands that may lose this very master.
+    while (up_ && router_.up(n)) {
       void* raw = nullptr;
       if (redisGetReplyFromReader(sub, &raw) != REDIS_OK) {
-        go_down("subscription parse");
-        return;
+        lose(n, "subscription parse");
+        break;
       }
       if (!raw) break;
       ReplyPtr reply(static_cast<redisReply*>(raw));
-      on_sub_reply(reply.get());
-      if (!up_) return;
+      on_sub_reply(n, reply.get());
     }
   }
 }
 
-void ClusterLink::on_sub_reply(redisReply* r) {
+void ClusterLink::on_sub_reply(size_t node, redisReply* r) {
+  if (cluster::RedisRouter::says_map_changed(r)) {
+    // An SSUBSCRIBE answered MOVED: the rooms sent there are subscribed again after the refresh.
+    for (auto& [name, room] : rooms_) {
+      if (room.master == node && !room.subscribed) room.master = kNoMaster;
+    }
+    schedule_refresh();
+    return;
+  }
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
   auto kind = reply_text(r->element[0]);
   if (reply_text(r->element[1]) == cluster::kControlChannel) {
@@ -241,18 +280,21 @@ void ClusterLink::on_sub_reply(redisReply* r) {
   }
   std::string name;
   if (!keys_.room_of_channel(reply_text(r->element[1]), name)) return;
+  auto it = rooms_.find(name);
+  if (it == rooms_.end() || it->second.master != node) return;  // not (or no longer) from there
   if (kind == "subscribe" || kind == "ssubscribe") {
     sync_room(name);
     return;
   }
-  auto it = rooms_.find(name);
-  if (kind == "sunsubscribe" && it != rooms_.end() && it->second.subscribed) {
-    // Redis dropped the subscription itself: the room's slot moved to another master.
-    go_down("shard channel moved");
+  if (kind == "sunsubscribe") {
+    // Redis dropped the subscription itself: the room's slot moved to another master. Only this
+    // room is subscribed again (and resynced) once the map is read again.
+    forget_subscription(it->second);
+    schedule_refresh();
     return;
   }
   if (kind != "message" && kind != "smessage") return;
-  if (it == rooms_.end() || !it->second.subscribed) return;  // the sync reads what this says
+  if (!it->second.subscribed) return;  // the sync reads what this says
   on_room_payload(name, it->second, reply_text(r->element[2]));
 }
 

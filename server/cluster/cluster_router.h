@@ -3,15 +3,17 @@
 // Debian's libhiredis (0.14) has no cluster client, and hiredis-cluster is not packaged there. The
 // link needs little of one: the slot map (CLUSTER SLOTS), one command connection (pipelined) and
 // one sharded pub/sub connection per master, the CRC16 slot of a key, and redirects. A MOVED or
-// a lost connection means the map is stale: the owner (the link or the store) resets the router
-// and connects again, which re-reads the map from the seeds and the masters it knew (after a
-// failover or resharding that is the new map). An ASK (a slot being migrated) is followed once.
+// a lost connection means the map is stale: the storage thread resets the router and connects
+// again (the map from the masters it knew, then the seeds); the link drops only the lost master
+// and refreshes the map, keeping the other masters' connections (refresh()). An ASK (a slot
+// being migrated) is followed once by blocking commands (the link retries pipelined publishes).
 //
 // Thread-confined: one router per thread (the link's, the storage thread's).
 #pragma once
 
 #include <sys/time.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +42,21 @@ class RedisRouter {
   bool cluster() const { return cluster_; }
   const std::string& error() const { return error_; }
 
+  // Redis Cluster, one master lost or the map changed (failover, resharding): reads the map
+  // again (from a master still connected first) and connects the masters it names that are not
+  // connected; connections to masters that stay are kept, those to nodes no longer masters are
+  // dropped. A node keeps its index (by address) for the router's life, so that the caller's
+  // per-master state stays valid; size() only grows, by one per address ever a master. False
+  // when the map is not whole yet or a master in it cannot be reached (retry later); the map
+  // read is kept either way. `now_ms`: a master dropped less than kRedialMs ago is not dialled
+  // again (a dead host's connect timeout would stall the others' traffic at every try).
+  bool refresh(int64_t now_ms);
+  void drop(size_t node, int64_t now_ms);  // a master failed: its connections are closed
+  bool up(size_t node) const { return node < nodes_.size() && nodes_[node].cmd != nullptr; }
+  bool any_up() const;
+  size_t find(const RedisAddress& a) const;  // the node's index, size() when unknown
+  std::string masters_text() const;  // "host:port(up|down) ..." of the current map, for logs
+
   size_t size() const { return nodes_.size(); }
   redisContext* cmd(size_t node) { return nodes_[node].cmd.get(); }
   redisContext* sub(size_t node) { return nodes_[node].sub.get(); }
@@ -55,15 +72,23 @@ class RedisRouter {
     return command_on(node_of(key), argv);
   }
   static bool is_moved(const redisReply* r);
+  // A MOVED, a CLUSTERDOWN (slots without a master: a failover under way), or a script that
+  // touched a key of a slot its master no longer serves: the map is to be read again.
+  static bool says_map_changed(const redisReply* r);
 
  private:
   struct Node {
     RedisAddress address;
     RedisContextPtr cmd;
     RedisContextPtr sub;
+    int64_t dropped_at_ms = -1;
   };
+  static constexpr int64_t kRedialMs = 1000;
   RedisContextPtr open(const RedisAddress& a);
-  bool read_map();
+  bool read_map(int64_t now_ms);
+  bool load_map_from(redisContext* c, const RedisAddress& a);
+  size_t index_of(const RedisAddress& a);
+  bool dial(Node& n, int64_t now_ms);
   RedisReplyPtr follow_ask(const redisReply* r, const std::vector<std::string>& argv);
 
   std::vector<RedisAddress> seeds_;
@@ -72,6 +97,7 @@ class RedisRouter {
   SlotMap map_;
   std::vector<RedisAddress> known_;  // masters of the last map: asked first next time
   std::vector<Node> nodes_;
+  std::vector<size_t> node_of_master_;  // map_.masters() index -> nodes_ index
   std::string error_;
 };
 

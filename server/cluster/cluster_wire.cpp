@@ -211,6 +211,21 @@ bool parse_disconnect(std::string_view payload, std::string& node, std::string& 
   return true;
 }
 
+std::string loss_payload(std::string_view node) {
+  std::string out = "l";
+  append_lp(out, node);
+  return out;
+}
+
+bool parse_loss(std::string_view payload, std::string& node) {
+  LpReader r(payload);
+  char kind = 0;
+  std::string_view n;
+  if (!r.next_char(kind) || kind != 'l' || !r.next(n) || !r.done()) return false;
+  node = n;
+  return true;
+}
+
 std::string presence_field(std::string_view node, std::string_view phx_ref) {
   std::string f(node);
   f.push_back('|');

@@ -100,6 +100,10 @@ std::string disconnect_payload(std::string_view node, std::string_view user_id,
                                std::string_view reason);
 [[nodiscard]] bool parse_disconnect(std::string_view payload, std::string& node,
                                     std::string& user_id, std::string& reason);
+// Data loss notice: 'l' lp(node). A node that found a master's data gone asks every other node
+// to check its own canaries now (and raise its rooms' sequences) instead of at its next beat.
+std::string loss_payload(std::string_view node);
+[[nodiscard]] bool parse_loss(std::string_view payload, std::string& node);
 
 // Presence hash: field "<node>|<phx_ref>", value lp(user) lp(online_at) lp(name) lp(device).
 std::string presence_field(std::string_view node, std::string_view phx_ref);

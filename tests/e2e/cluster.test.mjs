@@ -289,6 +289,46 @@ test('Redis stopped and started again: nodes serve locally, resync, nothing ackn
   mb.socket.disconnect();
 });
 
+test('Redis flushed, then at once a node new to the room publishes: no id given twice, one (id, body) list everywhere', async () => {
+  const topic = 'room:cluster-flush';
+  const [a, b] = nodes;
+  const alice = await member(a, 'fa', topic);
+  for (let k = 1; k <= 5; k++) assert.equal((await push(alice.channel, 'new_msg', { body: `pre-flush-${k}` })).id, k);
+  // Flushed right after A's heartbeat refreshed its canary (PTTL back near the hour), so that A's
+  // own next check is about a second away: B's publishes land in that window.
+  await waitFor(async () => Number((await redisCommand('PTTL', 'rtchat:canary:A')).trim().slice(1)) > 3600000 - 150,
+    'a fresh heartbeat of node A', 5000);
+  const flushedAt = Date.now();
+  await redisCommandAt(redisPort, ['FLUSHALL']);
+  // Bob's node never had the room (its floor is 0): he joins and publishes at once.
+  const bob = await member(b, 'fb', topic);
+  const oks = [];
+  let refused = 0;
+  for (let k = 0; oks.length < 3 && k < 200; k++) {
+    const body = `after-flush-${k}`;
+    const t0 = Date.now();
+    try {
+      oks.push({ id: (await push(bob.channel, 'new_msg', { body })).id, body });
+    } catch (e) {
+      assert.equal(e.reply?.reason, 'cluster unavailable', e.message);
+      refused++;
+      await sleep(50);
+    }
+    assert.ok(Date.now() - t0 < 2000, `the reply to ${body} is not late`);
+  }
+  console.log(`# FLUSHALL (one Redis): ${refused} publishes refused, first ok id ${oks[0]?.id} ${Date.now() - flushedAt} ms after it`);
+  for (const o of oks) assert.ok(o.id > 5, `${o.body} got id ${o.id}, an id A delivered before the flush`);
+  const expected = [1, 2, 3, 4, 5].map((k) => [k, `pre-flush-${k}`]).concat(oks.map((o) => [o.id, o.body]));
+  await waitFor(() => alice.got.length >= expected.length && bob.got.length >= oks.length, 'deliveries');
+  await sleep(200);
+  assert.deepEqual(alice.got.map((m) => [m.id, m.body]), expected, 'A: each id once, nothing refused delivered');
+  assert.deepEqual(bob.got.map((m) => [m.id, m.body]), expected.slice(5), 'B: the same (id, body) list');
+  const ha = await history(a, 'cluster-flush', '?limit=100');
+  assert.deepEqual(ha.messages.map((m) => [m.id, m.body]), expected);
+  alice.socket.disconnect();
+  bob.socket.disconnect();
+});
+
 function runLoadtest(args, timeoutMs = 60000) {
   return new Promise((resolve) => {
     const proc = spawn(LOADTEST_BIN, [...args, '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });

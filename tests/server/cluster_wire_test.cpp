@@ -69,6 +69,17 @@ TEST(ClusterWire, TypingRoundTrips) {
 namespace rtchat::server::cluster {
 namespace {
 
+TEST(ClusterWire, LossNoticeRoundTripsAndIsNotADisconnect) {
+  std::string node;
+  ASSERT_TRUE(parse_loss(loss_payload("node-a"), node));
+  EXPECT_EQ(node, "node-a");
+  std::string user, reason;
+  EXPECT_FALSE(parse_disconnect(loss_payload("node-a"), node, user, reason));
+  EXPECT_FALSE(parse_loss(disconnect_payload("n", "u", "r"), node));
+  EXPECT_FALSE(parse_loss("l7:node-a", node));
+  EXPECT_FALSE(parse_loss(loss_payload("a") + "x", node));
+}
+
 TEST(ClusterWire, KeysOfOneRedisAreUnchanged) {
   Keys k(false);
   EXPECT_EQ(k.seq("lobby"), "rtchat:seq:lobby");
