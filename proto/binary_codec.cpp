@@ -155,16 +155,6 @@ flatbuffers::Offset<fb::ChatMessage> create_chat_message(flatbuffers::FlatBuffer
   return fb::CreateChatMessage(b, msg.id, room, user_id, user, body, msg.ts, msg.deleted);
 }
 
-std::string_view key_of(const std::pair<std::string, std::vector<PresenceMeta>>& e) {
-  return e.first;
-}
-const std::vector<PresenceMeta>& metas_of(
-    const std::pair<std::string, std::vector<PresenceMeta>>& e) {
-  return e.second;
-}
-std::string_view key_of(const PresenceEntryView& e) { return e.key; }
-const MetaRange& metas_of(const PresenceEntryView& e) { return e.metas; }
-
 // From owned entries or a borrowed view.
 template <typename Entries>
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::PresenceEntry>>> create_entries(
@@ -173,11 +163,11 @@ flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::PresenceEntry>>>
   offsets.reserve(entries.size());
   std::vector<flatbuffers::Offset<fb::PresenceMeta>> metas;
   for (const auto& entry : entries) {
-    std::string_view key = key_of(entry);
-    const auto& entry_metas = metas_of(entry);
+    std::string_view key = entry_key(entry);
+    const auto& user_metas = entry_metas(entry);
     metas.clear();
-    for (size_t i = 0; i < entry_metas.size(); ++i) {
-      const PresenceMeta& m = entry_metas[i];
+    for (size_t i = 0; i < user_metas.size(); ++i) {
+      const PresenceMeta& m = user_metas[i];
       auto phx_ref = b.CreateString(m.phx_ref);
       auto name = b.CreateString(m.name);
       auto device =

@@ -128,6 +128,14 @@ struct PresenceEntryView {
 };
 using PresenceStateView = std::vector<PresenceEntryView>;
 
+// One entry's user id and metas, alike for owned entries and a view (the codecs take either).
+inline std::string_view entry_key(const PresenceEntries::value_type& e) { return e.first; }
+inline const std::vector<PresenceMeta>& entry_metas(const PresenceEntries::value_type& e) {
+  return e.second;
+}
+inline std::string_view entry_key(const PresenceEntryView& e) { return e.key; }
+inline const MetaRange& entry_metas(const PresenceEntryView& e) { return e.metas; }
+
 inline PresenceStateView view_of(const PresenceEntries& entries) {
   PresenceStateView view;
   view.reserve(entries.size());

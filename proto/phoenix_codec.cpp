@@ -101,24 +101,14 @@ void append_meta(std::string& out, const PresenceMeta& meta) {
   out.push_back('}');
 }
 
-std::string_view key_of(const std::pair<std::string, std::vector<PresenceMeta>>& e) {
-  return e.first;
-}
-const std::vector<PresenceMeta>& metas_of(
-    const std::pair<std::string, std::vector<PresenceMeta>>& e) {
-  return e.second;
-}
-std::string_view key_of(const PresenceEntryView& e) { return e.key; }
-const MetaRange& metas_of(const PresenceEntryView& e) { return e.metas; }
-
 // {"user":{"metas":[...]},...}, from owned entries or a borrowed view.
 template <typename Entries>
 void append_entries(std::string& out, const Entries& entries) {
   out.push_back('{');
   bool first_entry = true;
   for (const auto& entry : entries) {
-    std::string_view key = key_of(entry);
-    const auto& metas = metas_of(entry);
+    std::string_view key = entry_key(entry);
+    const auto& metas = entry_metas(entry);
     if (!first_entry) out.push_back(',');
     first_entry = false;
     append_json_string(out, key);
