@@ -314,6 +314,10 @@ DecodeError decode_client(std::string_view bytes, ClientMessage& out) {
   out = ClientMessage{};
   const fb::Frame* frame = checked_frame(bytes, kMaxClientTables);
   if (frame == nullptr) return DecodeError::BadBuffer;
+  if ((frame->join_ref() != nullptr && frame->join_ref()->size() > kMaxRefBytes) ||
+      (frame->ref() != nullptr && frame->ref()->size() > kMaxRefBytes)) {
+    return DecodeError::BadBuffer;
+  }
   assign_optional(out.join_ref, frame->join_ref());
   assign_optional(out.ref, frame->ref());
   assign(out.topic, frame->topic());
@@ -597,6 +601,10 @@ DecodeError decode_server(std::string_view bytes, ServerMessage& out) {
   out = ServerMessage{};
   const fb::Frame* frame = checked_frame(bytes, kMaxServerTables);
   if (frame == nullptr) return DecodeError::BadBuffer;
+  if ((frame->join_ref() != nullptr && frame->join_ref()->size() > kMaxRefBytes) ||
+      (frame->ref() != nullptr && frame->ref()->size() > kMaxRefBytes)) {
+    return DecodeError::BadBuffer;
+  }
   assign_optional(out.join_ref, frame->join_ref());
   assign_optional(out.ref, frame->ref());
   assign(out.topic, frame->topic());

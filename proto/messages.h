@@ -56,6 +56,10 @@ struct ClientMessage {
 };
 
 // Why a client frame could not be decoded at all (the connection is then closed with 1007).
+// A message's join_ref and ref are echoed in replies and kept per joined channel: longer ones are
+// refused as a malformed envelope (phoenix.js sends short decimal counters).
+inline constexpr size_t kMaxRefBytes = 64;
+
 enum class DecodeError : uint8_t {
   None,
   NotJson,           // not parseable / invalid UTF-8

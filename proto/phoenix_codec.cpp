@@ -248,6 +248,10 @@ DecodeError parse_envelope(std::string_view text, Envelope& env) {
   if (count < fields.size()) return DecodeError::NotEnvelope;
   if (!read_optional_string(fields[0], env.join_ref)) return DecodeError::NotEnvelope;
   if (!read_optional_string(fields[1], env.ref)) return DecodeError::NotEnvelope;
+  if ((env.join_ref && env.join_ref->size() > kMaxRefBytes) ||
+      (env.ref && env.ref->size() > kMaxRefBytes)) {
+    return DecodeError::NotEnvelope;
+  }
   if (fields[2].get_string().get(env.topic)) return DecodeError::NotEnvelope;
   if (fields[3].get_string().get(env.event)) return DecodeError::NotEnvelope;
   if (fields[4].get_object().get(env.payload)) return DecodeError::PayloadNotObject;

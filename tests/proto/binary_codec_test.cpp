@@ -238,6 +238,26 @@ std::string build_frame(fb::Body type, MakeBody make_body, bool with_topic = tru
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
 
+// A ref is echoed and kept per channel: past kMaxRefBytes the frame is refused, in both formats.
+TEST(BinaryCodec, RefsLongerThanTheLimitAreRefusedLikeJson) {
+  for (bool join_ref : {true, false}) {
+    for (size_t n : {kMaxRefBytes, kMaxRefBytes + 1}) {
+      ClientMessage in = client(ClientEvent::Heartbeat, "phoenix");
+      (join_ref ? in.join_ref : in.ref) = std::string(n, '9');
+      const DecodeError want = n > kMaxRefBytes ? DecodeError::BadBuffer : DecodeError::None;
+      std::string bytes;
+      binary::encode_client(in, bytes);
+      ClientMessage out;
+      EXPECT_EQ(binary::decode_client(bytes, out), want) << n;
+      std::string text;
+      phoenix::encode_client(in, text);
+      EXPECT_EQ(phoenix::decode_client(text, out),
+                n > kMaxRefBytes ? DecodeError::NotEnvelope : DecodeError::None)
+          << text;
+    }
+  }
+}
+
 TEST(BinaryCodec, NewMsgWithoutBodyIsInvalidPayload) {
   std::string bytes =
       build_frame(fb::Body::NewMsgPush, [](auto& b) { return fb::CreateNewMsgPush(b).Union(); });
