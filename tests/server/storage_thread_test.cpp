@@ -35,6 +35,9 @@ class UnreadableStore final : public Store {
     return false;
   }
   bool room_exists(std::string_view) override { return false; }
+  bool room_floors(std::string_view, int, std::vector<std::pair<std::string, int64_t>>&) override {
+    return false;
+  }
   int64_t apply_retention(int64_t, int64_t, int64_t) override { return 0; }
   bool mark_read(std::span<ReadMark>, std::string&) override { return true; }
   bool read_state(std::string_view, std::string_view, int64_t, int, int64_t&, int&) override {
