@@ -154,23 +154,13 @@ struct Connection {
   std::unique_ptr<SendState> send;
 
   JoinId last_join_id = 0;  // the counter JoinId comes from (never reused on this connection)
-  // Joins per topic, on top of the push rate limit below (server/shard/join_limits.h).
-  // Allocated on the first join and freed once every budget is full again (prune_join_budgets):
-  // an idle socket carries a pointer, not the table (88 bytes + buckets).
-  std::unique_ptr<KeyedRateLimit> joins_per_topic;
-
+  // Joins per topic, on top of the push rate limit below (server/shard/join_limits.h): inline
+  // for a socket's first two topics, a table only beyond.
+  TopicJoinBudgets join_budgets;
   bool take_topic_join(std::string_view topic, int64_t now_ms) {
-    if (!joins_per_topic) {
-      joins_per_topic =
-          std::make_unique<KeyedRateLimit>(kTopicJoinBurst, kTopicJoinEveryMs, kMaxTrackedTopics);
-    }
-    return joins_per_topic->try_take(topic, now_ms);
+    return join_budgets.try_take(topic, now_ms);
   }
-  void prune_join_budgets(int64_t now_ms) {
-    if (!joins_per_topic) return;
-    joins_per_topic->prune(now_ms);
-    if (joins_per_topic->tracked_keys() == 0) joins_per_topic.reset();
-  }
+  void prune_join_budgets(int64_t now_ms) { join_budgets.prune(now_ms); }
 
   // Inbound rate limit (token bucket) and flood strikes.
   double tokens = 0;

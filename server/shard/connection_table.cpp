@@ -2,6 +2,10 @@
 
 #include <new>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include "core/clock.h"
 
 namespace rtchat::server {
@@ -15,6 +19,20 @@ ConnectionTable::ConnectionTable(unsigned shard, size_t outbound_cap_bytes, doub
       metrics_(metrics) {
   slots_.reserve(1024);
 }
+
+namespace {
+
+// The chunks hide a released Connection from AddressSanitizer (the memory stays allocated): the
+// sanitizer build poisons a free slot so a use after release() is still reported.
+#if defined(__SANITIZE_ADDRESS__)
+void poison_slot(void* p, size_t n) { __asan_poison_memory_region(p, n); }
+void unpoison_slot(void* p, size_t n) { __asan_unpoison_memory_region(p, n); }
+#else
+void poison_slot(void*, size_t) {}
+void unpoison_slot(void*, size_t) {}
+#endif
+
+}  // namespace
 
 ConnectionTable::~ConnectionTable() {
   for (Connection* c : slots_) {
@@ -36,8 +54,13 @@ Connection& ConnectionTable::allocate(int file_index) {
     slots_.emplace_back();
     generations_.push_back(0);
   }
-  if (slot / kChunkSlots >= chunks_.size()) chunks_.push_back(std::make_unique<Chunk>());
-  auto* c = new (chunks_[slot / kChunkSlots]->storage[slot % kChunkSlots]) Connection();
+  if (slot / kChunkSlots >= chunks_.size()) {
+    chunks_.push_back(std::make_unique<Chunk>());
+    poison_slot(chunks_.back()->storage, sizeof(Chunk::storage));
+  }
+  std::byte* storage = chunks_[slot / kChunkSlots]->storage[slot % kChunkSlots];
+  unpoison_slot(storage, sizeof(Connection));
+  auto* c = new (storage) Connection();
   c->ref = ConnRef{shard_, slot, generations_[slot]};
   c->file_index = file_index;
   c->last_rx_ms = core::mono_millis();
@@ -66,6 +89,7 @@ bool ConnectionTable::release(Connection& c) {
   generations_[slot] = (generations_[slot] + 1) & 0xFFFFFFu;
   slots_[slot] = nullptr;
   c.~Connection();
+  poison_slot(&c, sizeof(Connection));
   free_slots_.push_back(slot);
   --live_;
   metrics_.connections_open.set(live_);

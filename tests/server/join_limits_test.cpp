@@ -70,5 +70,40 @@ TEST(KeyedRateLimit, TooManyLiveKeysRefusesNewOnesUntilTheyExpire) {
   EXPECT_EQ(l.tracked_keys(), 1u);
 }
 
+// The inline budgets must limit exactly like the table: each topic, inline or in the overflow
+// table, gets its burst of five then one every two seconds, whatever the others do.
+TEST(TopicJoinBudgets, EveryTopicInlineOrNotHasTheSameBudget) {
+  TopicJoinBudgets b;
+  const int64_t now = 1'000'000;
+  const std::string topics[] = {"room:a", "room:b", "room:c", "room:d"};
+  for (const auto& t : topics) {
+    for (int i = 0; i < 5; ++i) EXPECT_TRUE(b.try_take(t, now)) << t << " " << i;
+    EXPECT_FALSE(b.try_take(t, now)) << t;
+  }
+  EXPECT_TRUE(b.has_table());  // two topics inline, the others in the table
+  for (const auto& t : topics) {
+    EXPECT_FALSE(b.try_take(t, now + 1999)) << t;
+    EXPECT_TRUE(b.try_take(t, now + 2000)) << t;
+    EXPECT_FALSE(b.try_take(t, now + 2000)) << t;
+  }
+}
+
+TEST(TopicJoinBudgets, OneOrTwoTopicsNeedNoTableAndAFullBucketFreesItsSlot) {
+  TopicJoinBudgets b;
+  int64_t now = 0;
+  EXPECT_TRUE(b.try_take("room:a", now));
+  EXPECT_TRUE(b.try_take("room:b", now));
+  EXPECT_FALSE(b.has_table());
+  now += 5 * kTopicJoinEveryMs;  // both buckets full again: their slots are free
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(b.try_take("room:c", now)) << i;
+  EXPECT_TRUE(b.try_take("room:d", now));
+  EXPECT_FALSE(b.has_table());
+  EXPECT_FALSE(b.try_take("room:c", now));  // c kept its own spent budget
+  EXPECT_TRUE(b.try_take("room:e", now));   // a third live topic: the table
+  EXPECT_TRUE(b.has_table());
+  b.prune(now + 5 * kTopicJoinEveryMs);
+  EXPECT_FALSE(b.has_table());
+}
+
 }  // namespace
 }  // namespace rtchat::server
