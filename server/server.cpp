@@ -258,6 +258,10 @@ int run_server(ServerConfig config) {
   }
   Mailboxes mailboxes = make_mailboxes(shard_list, storage, link.get());
   wire_shards(shard_list, mailboxes, storage, link.get());
+  if (link) {  // the link asks the store for room floors after a Redis data loss
+    link->set_storage_floors(storage.floors_inbox());
+    storage.set_floors_reply_mailbox(link->floors_replies());
+  }
 
   sigset_t signals = block_signals();
   storage.start();

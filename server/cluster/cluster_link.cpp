@@ -116,6 +116,7 @@ ClusterLink::ClusterLink(const ServerConfig& config, unsigned shards, ClusterSta
     inboxes_.push_back(std::make_unique<core::Mailbox<ShardMessage>>(kMailboxCapacity, doorbell_));
   }
   outboxes_.resize(shards);
+  floors_replies_ = std::make_unique<core::Mailbox<StoreRoomFloorsDone>>(4, doorbell_);
   status_.set(ClusterHealth::Down);
 }
 
@@ -155,6 +156,7 @@ void ClusterLink::run(std::stop_token stop) {
     if (up_ && refresh_due_ && now >= refresh_at_ms_) refresh_map(now);
     if (up_ && script_sha_.empty()) load_script();
     bool worked = drain_inboxes();
+    worked |= drain_floor_replies();  // its raises go out in this turn's pipeline
     flush_pipeline();
     flush_subscriptions();
     // Every turn, not only when idle: under a steady stream of publishes the deliveries (and
@@ -182,7 +184,7 @@ void ClusterLink::run(std::stop_token stop) {
 
     doorbell_.sleep_unless_pending(
         [&] {
-          bool empty = !stop.stop_requested();
+          bool empty = !stop.stop_requested() && floors_replies_->size_approx() == 0;
           for (auto& in : inboxes_) empty &= in->size_approx() == 0;
           return empty;
         },
@@ -266,6 +268,7 @@ void ClusterLink::tick(int64_t now) {
     check_canaries(now);
   }
   if (!up_) return;
+  keep_floor_holds(now);
   if (now >= next_node_check_ms_) {
     if (now >= grace_until_ms_) check_nodes();
     next_node_check_ms_ = now + kNodeCheckMs;

@@ -47,6 +47,7 @@
 #include "server/cluster/redis_reply.h"
 #include "server/config.h"
 #include "server/messages/shard_message.h"
+#include "server/messages/storage_messages.h"
 #include "server/metrics.h"
 
 namespace rtchat::server {
@@ -66,6 +67,10 @@ class ClusterLink {
   core::Mailbox<ShardMessage>& inbox(unsigned shard) { return *inboxes_[shard]; }
   // Wiring before start(): link -> shard.
   void set_shard_mailbox(unsigned shard, core::Mailbox<ShardMessage>& mailbox);
+  // Wiring before start(): the storage thread's floors mailbox (link -> storage) and the link's
+  // own for the answers (cluster_link_floors.cpp).
+  void set_storage_floors(core::Mailbox<StoreRoomFloors>& to_storage);
+  core::Mailbox<StoreRoomFloorsDone>& floors_replies() { return *floors_replies_; }
   void start();
   // Call after the shards have stopped: publishes their last presence leaves, deletes the
   // liveness key, then stops.
@@ -88,6 +93,19 @@ class ClusterLink {
     size_t publish = 0;  // index into publishes_
     size_t node = 0;     // the master it went to (0 for one Redis)
     bool asked = false;  // a publish sent again after an ASK (followed once)
+  };
+  // After a data loss: the rooms of this node's store raised on the masters that lost their data,
+  // one page from the storage thread at a time (cluster_link_floors.cpp).
+  struct FloorPass {
+    std::vector<bool> masters;  // per master: lost its data, its store rooms still to raise
+    bool asked = false;         // a page request is with the storage thread
+    bool restart = false;       // a loss came while a page was out: start over from the first room
+    std::string after;          // the last room of the previous page
+    int64_t started_ms = 0;
+    int64_t next_hold_ms = 0;  // when the masters' hold keys are set again (while the pass runs)
+    size_t rooms = 0;          // raised so far in this pass
+    bool holding = true;       // false once kMaxFloorHoldMs passed
+    bool running() const;
   };
   using ReplyPtr = RedisReplyPtr;
   using ContextPtr = RedisContextPtr;
@@ -129,11 +147,17 @@ class ClusterLink {
   void load_script();
   void republish_own_presence();
   ReplyPtr raise_sequence(const std::string& room, int64_t floor);
+  void append_raise(const std::string& room, int64_t floor);  // pipelined, reply ignored
   void place_canaries(int64_t now);
   void check_canaries(int64_t now);
   bool canary_lost(size_t node, bool hold);
   void on_data_lost(size_t node, int64_t now);
   void restore_floors(size_t node);
+  void start_store_floors(size_t node, int64_t now);
+  void ask_store_floors();
+  bool drain_floor_replies();
+  void on_store_floors(StoreRoomFloorsDone& done);
+  void keep_floor_holds(int64_t now);
   void purge_stale_self();
   void purge_stale_self_on(size_t node);
   void purge_stale_room(const std::string& room);
@@ -165,6 +189,9 @@ class ClusterLink {
   core::Doorbell doorbell_;
   std::vector<std::unique_ptr<core::Mailbox<ShardMessage>>> inboxes_;
   std::vector<std::unique_ptr<core::Outbox<ShardMessage>>> outboxes_;
+  std::unique_ptr<core::Mailbox<StoreRoomFloorsDone>> floors_replies_;
+  std::unique_ptr<core::Outbox<StoreRoomFloors>> to_storage_;  // null: not wired (unit tests)
+  FloorPass floors_;
 
   bool up_ = false;
   bool sub_dirty_ = false;  // SUBSCRIBE/UNSUBSCRIBE appended to sub_, not yet written
@@ -201,6 +228,12 @@ class ClusterLink {
   // A publish found this node's canary gone, or another node said it found a loss: check the
   // canaries now rather than at the next heartbeat.
   bool canary_check_due_ = false;
+  // How long a master's publishes are refused after a node found its data gone: the other nodes
+  // raise their rooms' sequences when told on the control channel (milliseconds), at the latest
+  // at their next heartbeat (1 s). Kept alive while a node's store pass runs, up to
+  // kMaxFloorHoldMs.
+  static constexpr int64_t kLossHoldMs = 2000;
+  static constexpr int64_t kMaxFloorHoldMs = 10000;
   // Liveness keys vanish with the data: no node is declared dead for this long after.
   static constexpr int64_t kDataLossGraceMs = 3500;
   // A dead node's liveness key expires <= 3 s after its last beat (one beat a second).

@@ -15,6 +15,8 @@
 //   the control channel, so that they check their canaries (and raise their rooms) at once
 //   instead of at their next heartbeat. A node new to a room (floor 0) therefore orders its
 //   first message only after the nodes that had the room raised its sequence.
+// - the same for every room this node's store holds, live here or not (cluster_link_floors.cpp):
+//   a room nobody has members in at the loss keeps its ids too.
 // Bound: a node whose link does not turn for the whole hold (2 s; a stall of 3 s makes it dead
 // to the others) raises its rooms late; docs/cluster.md says so.
 #include <hiredis/hiredis.h>
@@ -56,15 +58,14 @@ if ARGV[2] ~= '0' then redis.call('SET', KEYS[2], '1', 'PX', ARGV[2]) end
 return 0
 )lua";
 
-// How long a master's publishes are refused after a node found its data gone: the other nodes
-// raise their rooms' sequences when told on the control channel (milliseconds), at the latest at
-// their next heartbeat (1 s).
-constexpr int64_t kLossHoldMs = 2000;
-
 }  // namespace
 
 ClusterLink::ReplyPtr ClusterLink::raise_sequence(const std::string& room, int64_t floor) {
   return command({"EVAL", kRaiseScript, "1", keys_.seq(room), std::to_string(floor)});
+}
+
+void ClusterLink::append_raise(const std::string& room, int64_t floor) {
+  append({"EVAL", kRaiseScript, "1", keys_.seq(room), std::to_string(floor)});
 }
 
 // One canary per master and node (each node must see the loss itself: a key shared by the nodes
@@ -124,6 +125,7 @@ void ClusterLink::on_data_lost(size_t node, int64_t now) {
            router_.address(node).text().c_str());
   grace_until_ms_ = now + kDataLossGraceMs;
   restore_floors(node);
+  start_store_floors(node, now);  // and every room the local store knows (no member needed)
 }
 
 void ClusterLink::restore_floors(size_t node) {

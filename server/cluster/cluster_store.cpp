@@ -100,6 +100,11 @@ class ClusterStore final : public Store {
   // The local copy's last id: only a floor. In cluster mode the room's order comes from Redis
   // (the link's sync sets the baseline); this value serves while Redis is unreachable.
   bool last_id(std::string_view room, int64_t& out) override { return local_->last_id(room, out); }
+  // The local copy only: the floors are asked for because Redis lost its data.
+  bool room_floors(std::string_view after_room, int limit,
+                   std::vector<std::pair<std::string, int64_t>>& out) override {
+    return local_->room_floors(after_room, limit, out);
+  }
 
   // delete_msg's checks read the node's own copy: every delivered message and delete is there.
   bool find_message(std::string_view room, int64_t id, proto::ChatMessage& out,

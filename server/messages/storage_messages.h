@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -99,5 +100,19 @@ using StorageReply = std::variant<StoreAppendDone, StoreCatchupDone, StorePageDo
                                   StoreMarkReadDone>;
 
 static_assert(std::is_nothrow_move_constructible_v<StorageRequest>);
+
+// ---- cluster link <-> storage thread, on a pair of mailboxes of their own (the shards' variants
+// stay as they are). After a Redis data loss the link raises, on the master that lost its data,
+// the sequence of every room this node's store knows (server/cluster/cluster_link_floors.cpp):
+// one page of rooms, after after_room, each with its newest stored id (Store::room_floors).
+struct StoreRoomFloors {
+  std::string after_room;
+  int limit = 0;
+};
+struct StoreRoomFloorsDone {
+  StoreRoomFloors request;
+  bool ok = false;
+  std::vector<std::pair<std::string, int64_t>> floors;  // room, newest stored id; in name order
+};
 
 }  // namespace rtchat::server

@@ -146,6 +146,23 @@ bool MemoryStore::room_exists(std::string_view room) {
   return log != nullptr && !log->empty();
 }
 
+bool MemoryStore::room_floors(std::string_view after_room, int limit,
+                              std::vector<std::pair<std::string, int64_t>>& out) {
+  out.clear();
+  limit = std::clamp(limit, 1, kMaxFloorPage);
+  // The rooms are hashed, not sorted: one pass keeps the `limit` smallest names after after_room
+  // (a benchmark store; SqliteStore seeks its index instead).
+  std::vector<std::pair<std::string, int64_t>> all;
+  for (const auto& [room, log] : rooms_) {
+    if (!log.empty() && room > after_room) all.emplace_back(room, log.back().id);
+  }
+  const auto keep = std::min(all.size(), static_cast<size_t>(limit));
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end());
+  all.resize(keep);
+  out = std::move(all);
+  return true;
+}
+
 int64_t MemoryStore::retention_boundary(const Log& log, int64_t max_per_room, int64_t max_age_ms,
                                         int64_t now_ms) {
   int64_t boundary = 0;

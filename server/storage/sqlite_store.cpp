@@ -132,6 +132,11 @@ SqliteStore::SqliteStore(const SqliteOptions& options) {
   age_boundary_ =
       prepare("SELECT id FROM messages WHERE room = ?1 AND ts >= ?2 ORDER BY id LIMIT 1");
   newest_id_ = prepare("SELECT MAX(id) FROM messages WHERE room = ?1");
+  // The next room after ?1 and its newest id: two seeks in the (room, id) index, whatever the
+  // room's history (room_floors calls it once per room of a page).
+  room_floor_ = prepare(
+      "SELECT room, MAX(id) FROM messages"
+      " WHERE room = (SELECT MIN(room) FROM messages WHERE room > ?1)");
   delete_prefix_ = prepare("DELETE FROM messages WHERE room = ?1 AND id < ?2");
   // max(): a position never moves back, whatever order marks arrive in.
   mark_read_ = prepare(
@@ -376,6 +381,24 @@ bool SqliteStore::room_exists(std::string_view room) {
   ResetOnExit reset(s);
   if (bind_text(s, 1, room) != SQLITE_OK) return false;
   return sqlite3_step(s) == SQLITE_ROW;
+}
+
+bool SqliteStore::room_floors(std::string_view after_room, int limit,
+                              std::vector<std::pair<std::string, int64_t>>& out) {
+  out.clear();
+  limit = std::clamp(limit, 1, kMaxFloorPage);
+  std::string after(after_room);
+  sqlite3_stmt* s = room_floor_.get();
+  while (static_cast<int>(out.size()) < limit) {
+    {
+      ResetOnExit reset(s);  // before `after` (bound without a copy) changes
+      if (bind_text(s, 1, after) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) return false;
+      if (sqlite3_column_type(s, 0) == SQLITE_NULL) return true;  // no room after `after`
+      out.emplace_back(column_text(s, 0), sqlite3_column_int64(s, 1));
+    }
+    after = out.back().first;
+  }
+  return true;
 }
 
 bool SqliteStore::list_rooms(std::vector<std::string>& out) {

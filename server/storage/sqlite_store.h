@@ -58,6 +58,8 @@ class SqliteStore final : public Store {
   [[nodiscard]] bool find_message(std::string_view room, int64_t id, proto::ChatMessage& out,
                                   bool& found) override;
   [[nodiscard]] bool room_exists(std::string_view room) override;
+  [[nodiscard]] bool room_floors(std::string_view after_room, int limit,
+                                 std::vector<std::pair<std::string, int64_t>>& out) override;
   int64_t apply_retention(int64_t max_per_room, int64_t max_age_ms, int64_t now_ms) override;
   [[nodiscard]] bool mark_read(std::span<ReadMark> marks, std::string& error) override;
   [[nodiscard]] bool read_state(std::string_view user_id, std::string_view room, int64_t upto_id,
@@ -108,6 +110,7 @@ class SqliteStore final : public Store {
   Statement count_boundary_;
   Statement age_boundary_;
   Statement newest_id_;
+  Statement room_floor_;
   Statement delete_prefix_;
   Statement mark_read_;
   Statement read_mark_;

@@ -9,8 +9,9 @@
 namespace rtchat::server {
 namespace {
 constexpr size_t kMailboxCapacity = 8192;
-constexpr size_t kMaxBatch = 4096;  // appends per transaction
-constexpr int kIdleWaitMs = 1000;   // retention runs on idle wake-ups
+constexpr size_t kFloorsCapacity = 4;  // the link keeps one floors request out at a time
+constexpr size_t kMaxBatch = 4096;     // appends per transaction
+constexpr int kIdleWaitMs = 1000;      // retention runs on idle wake-ups
 constexpr int64_t kRetentionEveryMs = 60000;
 // One history page (200 messages of up to 4000 characters, 6 bytes each once escaped, would be
 // 4.8 MB) is cut to this much JSON: a page stays well under --outbound-cap-bytes, so paging
@@ -68,12 +69,34 @@ StorageThread::StorageThread(std::unique_ptr<Store> store, const ServerConfig& c
         std::make_unique<core::Mailbox<StorageRequest>>(kMailboxCapacity, doorbell_));
   }
   replies_.resize(shards);
+  floors_in_ = std::make_unique<core::Mailbox<StoreRoomFloors>>(kFloorsCapacity, doorbell_);
 }
 
 StorageThread::~StorageThread() { stop(); }
 
 void StorageThread::set_reply_mailbox(unsigned shard, core::Mailbox<StorageReply>& mailbox) {
   replies_[shard] = std::make_unique<core::Outbox<StorageReply>>(mailbox);
+}
+
+void StorageThread::set_floors_reply_mailbox(core::Mailbox<StoreRoomFloorsDone>& mailbox) {
+  floors_out_ = std::make_unique<core::Outbox<StoreRoomFloorsDone>>(mailbox);
+}
+
+bool StorageThread::answer_floors() {
+  StoreRoomFloors request;
+  if (!floors_in_->try_pop(request)) return false;
+  if (!floors_out_) return true;  // not wired (no cluster link): nobody to answer
+  StoreRoomFloorsDone done;
+  done.ok = store_->room_floors(request.after_room, request.limit, done.floors);
+  if (!done.ok) LOG_WARN("storage_floors_failed", "after_bytes=%zu", request.after_room.size());
+  done.request = std::move(request);
+  floors_out_->send(std::move(done));
+  return true;
+}
+
+void StorageThread::flush_replies() {
+  for (auto& r : replies_) r->flush();
+  if (floors_out_) floors_out_->flush();
 }
 
 void StorageThread::start() {
@@ -92,12 +115,13 @@ void StorageThread::run(std::stop_token stop) {
   int64_t next_retention = core::mono_millis() + kRetentionEveryMs;
   for (;;) {
     bool worked = drain_once();
-    for (auto& r : replies_) r->flush();
+    worked |= answer_floors();
+    flush_replies();
     if (worked) continue;
     if (stop.stop_requested()) {
       // Shards are stopped: answer whatever is left, then go (drain without loss).
       if (!drain_once()) break;
-      for (auto& r : replies_) r->flush();
+      flush_replies();
       continue;
     }
     int64_t now = core::mono_millis();
@@ -112,7 +136,7 @@ void StorageThread::run(std::stop_token stop) {
     for (auto& r : replies_) backlog |= r->backlog() > 0;
     doorbell_.sleep_unless_pending(
         [&] {
-          bool empty = !stop.stop_requested();
+          bool empty = !stop.stop_requested() && floors_in_->size_approx() == 0;
           for (auto& in : inboxes_) empty &= in->size_approx() == 0;
           return empty;
         },

@@ -39,6 +39,10 @@ class StorageThread {
   core::Mailbox<StorageRequest>& inbox(unsigned shard) { return *inboxes_[shard]; }
   // Wiring before start(): where replies for a shard go.
   void set_reply_mailbox(unsigned shard, core::Mailbox<StorageReply>& mailbox);
+  // The cluster link's pair (cluster mode only; wiring before start()): a page of room floors
+  // after a Redis data loss (Store::room_floors), answered on the link's mailbox.
+  core::Mailbox<StoreRoomFloors>& floors_inbox() { return *floors_in_; }
+  void set_floors_reply_mailbox(core::Mailbox<StoreRoomFloorsDone>& mailbox);
   void start();
   // Answers everything already queued, then stops (drain). Call after the shards have stopped.
   void stop();
@@ -57,13 +61,17 @@ class StorageThread {
   StoreCatchupDone read_catchup(StoreCatchup&& c);
   StorePageDone read_page(StorePage&& p);
   StoreRoomLoaded load_room(StoreLoadRoom&& l);
+  bool answer_floors();  // one request of the link at most per call (a page: bounded work)
+  void flush_replies();
 
   std::unique_ptr<Store> store_;
   const ServerConfig& config_;
   core::Doorbell doorbell_;
   std::vector<std::unique_ptr<core::Mailbox<StorageRequest>>> inboxes_;
   std::vector<std::unique_ptr<core::Outbox<StorageReply>>> replies_;
-  std::vector<std::pair<unsigned, StoreAppend>> appends_;  // reused batch
+  std::unique_ptr<core::Mailbox<StoreRoomFloors>> floors_in_;
+  std::unique_ptr<core::Outbox<StoreRoomFloorsDone>> floors_out_;  // null: no cluster link
+  std::vector<std::pair<unsigned, StoreAppend>> appends_;          // reused batch
   std::vector<proto::ChatMessage> batch_;
   std::vector<std::pair<unsigned, StoreMarkRead>> marks_;  // reused batch
   std::vector<ReadMark> mark_batch_;

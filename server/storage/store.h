@@ -64,6 +64,14 @@ class Store {
   // retention never removes a room's newest message, so ids are never reused.
   [[nodiscard]] virtual bool last_id(std::string_view room, int64_t& out) = 0;
 
+  // After a Redis data loss (cluster mode): the rooms whose name sorts after after_room (byte
+  // order; "" = from the first), each with its highest stored id, in name order, at most limit
+  // (clamped to 1..kMaxFloorPage). A page: the caller asks again after the last room it got while
+  // a page comes back full, so one call's cost and memory stay bounded however many rooms exist.
+  static constexpr int kMaxFloorPage = 1024;
+  [[nodiscard]] virtual bool room_floors(std::string_view after_room, int limit,
+                                         std::vector<std::pair<std::string, int64_t>>& out) = 0;
+
   // The stored entry with this id (a message, a tombstone or a delete event): found is false when
   // there is none. For delete_msg's checks (who wrote it, is it already deleted).
   [[nodiscard]] virtual bool find_message(std::string_view room, int64_t id,

@@ -522,3 +522,46 @@ test('FLUSHALL, then at once a node new to the room publishes: no id given twice
   const gap = await member(b, 'eve', topic, { last_seen_id: 3 });
   assert.equal(gap.reply.recovered, false);
 });
+
+// docs/cluster.md "Data loss": a room nobody has members in when the masters lose their data is
+// raised from the nodes' local stores (every node keeps what it delivered).
+test('FLUSHALL while a room has no member on any node: a node new to it continues above the ids stored before', async () => {
+  const [a, b] = nodes;
+  const room = 'rc-floor';
+  const topic = `room:${room}`;
+  const alice = await member(a, 'alice2', topic);
+  for (let k = 1; k <= 5; k++) {
+    const r = await push(alice.channel, 'new_msg', { body: `before-${k}` });
+    assert.ok(r.ok);
+    assert.equal(r.reply.id, k);
+  }
+  alice.socket.disconnect();
+  // The room's last member left: A's link sends SUNSUBSCRIBE and forgets the room (its live floor).
+  const owner = await rc.masterOfSlot(keySlot(room));
+  const shardSubscribers = async () =>
+    Number((await nodeCommand(owner.port, 'PUBSUB', 'SHARDNUMSUB', `rtchat:chan:{${room}}`)).trim().split('\n').pop());
+  await waitFor(async () => (await shardSubscribers()) === 0, 'node A dropped the room', 5000);
+  const masters = await rc.masters();
+  const flushedAt = Date.now();
+  await Promise.all(masters.map((m) => nodeCommand(m.port, 'FLUSHALL')));
+  const bob = await member(b, 'bob2', topic);
+  const { oks, refused } = await publishUntilOk(bob, 'after');
+  console.log(`# FLUSHALL, room without members: ${refused.length} refused, ` +
+    `first ok ${oks[0] ? 'id ' + oks[0].id : '-'} ${Date.now() - flushedAt} ms after it`);
+  assert.equal(oks.length, 3, 'bob publishes once the hold is over');
+  for (const o of oks) assert.ok(o.id > 5, `${o.body} got id ${o.id}, an id node A stored for "before-${o.id}"`);
+  const expected = [1, 2, 3, 4, 5].map((k) => [k, `before-${k}`]).concat(oks.map((o) => [o.id, o.body]));
+  const bodyOf = new Map(expected);
+  const ha = await history(a, room, '?limit=100');
+  assert.deepEqual(ha.messages.map((m) => [m.id, m.body]), expected, 'history on A');
+  const hb = await history(b, room, '?limit=100');
+  for (const m of hb.messages) assert.equal(m.body, bodyOf.get(m.id), `B's history, id ${m.id}`);
+  // Alice's client holds 1-5: recovering on B from 5 gives exactly bob's messages.
+  const back = await member(b, 'alice2', topic, { last_seen_id: 5 });
+  assert.equal(back.reply.recovered, true, 'ids 6.. are all in the stream');
+  await waitFor(() => back.got.length >= 3, 'the catch-up from 5', 5000);
+  await sleep(100);
+  assert.deepEqual(back.got.map((m) => [m.id, m.body]), oks.map((o) => [o.id, o.body]));
+  bob.socket.disconnect();
+  back.socket.disconnect();
+});

@@ -110,6 +110,32 @@ TEST_P(StoreContractTest, LastIdIsTheRoomsHighestStoredId) {
             (LastIds{{"a", 11}, {"b", 3}, {"c", 1}, {"a2", 0}, {"", 0}, {"b\x01", 0}}));
 }
 
+// The cluster link's floors after a Redis data loss: every room with its newest id, in name
+// (byte) order, a page at a time; after retention each room's newest id is still its floor.
+TEST_P(StoreContractTest, RoomFloorsPageThroughEveryRoomInNameOrder) {
+  LastIds out{{"stale", 1}};
+  ASSERT_TRUE(store_->room_floors("", 10, out));
+  EXPECT_TRUE(out.empty());
+  append_ok(make_messages("b", 1, 3));
+  append_ok({make_message("a", 10), make_message("c", 1), make_message("a", 11),
+             make_message("b\x01", 7), make_message("A", 2)});
+  ASSERT_TRUE(store_->room_floors("", 10, out));
+  EXPECT_EQ(out, (LastIds{{"A", 2}, {"a", 11}, {"b", 3}, {"b\x01", 7}, {"c", 1}}));
+  ASSERT_TRUE(store_->room_floors("", 2, out));
+  EXPECT_EQ(out, (LastIds{{"A", 2}, {"a", 11}}));
+  ASSERT_TRUE(store_->room_floors("a", 2, out));
+  EXPECT_EQ(out, (LastIds{{"b", 3}, {"b\x01", 7}}));
+  ASSERT_TRUE(store_->room_floors("b\x01", 2, out));
+  EXPECT_EQ(out, (LastIds{{"c", 1}}));
+  ASSERT_TRUE(store_->room_floors("c", 2, out));
+  EXPECT_TRUE(out.empty());
+  ASSERT_TRUE(store_->room_floors("", 0, out));  // clamped to 1
+  EXPECT_EQ(out, (LastIds{{"A", 2}}));
+  ASSERT_GE(store_->apply_retention(1, 0, 0), 0);
+  ASSERT_TRUE(store_->room_floors("", 10, out));
+  EXPECT_EQ(out, (LastIds{{"A", 2}, {"a", 11}, {"b", 3}, {"b\x01", 7}, {"c", 1}}));
+}
+
 TEST_P(StoreContractTest, PagingWalksBackOldestFirstWithExactHasMore) {
   append_ok(make_messages("lobby", 1, 120));
   bool has_more = false;

@@ -35,6 +35,9 @@ class UnreadableStore final : public Store {
     return false;
   }
   bool room_exists(std::string_view) override { return false; }
+  bool room_floors(std::string_view, int, std::vector<std::pair<std::string, int64_t>>&) override {
+    return false;
+  }
   int64_t apply_retention(int64_t, int64_t, int64_t) override { return 0; }
   bool mark_read(std::span<ReadMark>, std::string&) override { return true; }
   bool read_state(std::string_view, std::string_view, int64_t, int, int64_t&, int&) override {
@@ -47,6 +50,7 @@ class StorageThreadLoad : public ::testing::Test {
   void start(std::unique_ptr<Store> store) {
     thread_ = std::make_unique<StorageThread>(std::move(store), config_, 1);
     thread_->set_reply_mailbox(0, replies_);
+    thread_->set_floors_reply_mailbox(floors_);
     thread_->start();
   }
   void TearDown() override { thread_.reset(); }
@@ -85,9 +89,26 @@ class StorageThreadLoad : public ::testing::Test {
     return done ? std::move(*done) : StoreCatchupDone{};
   }
 
+  // The cluster link's pair: a page of room floors (after a Redis data loss).
+  StoreRoomFloorsDone floors(StoreRoomFloors request) {
+    EXPECT_TRUE(thread_->floors_inbox().try_push(std::move(request)));
+    thread_->floors_inbox().notify();
+    StoreRoomFloorsDone done;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!floors_.try_pop(done)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "no floors answer";
+        return {};
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return done;
+  }
+
   ServerConfig config_;
   core::Doorbell doorbell_;
   core::Mailbox<StorageReply> replies_{64, doorbell_};
+  core::Mailbox<StoreRoomFloorsDone> floors_{4, doorbell_};
   std::unique_ptr<StorageThread> thread_;
 };
 
@@ -103,6 +124,31 @@ TEST_F(StorageThreadLoad, AnswersTheRoomsLastStoredIdOrZero) {
   StoreRoomLoaded fresh = load("fresh");
   EXPECT_TRUE(fresh.ok);
   EXPECT_EQ(fresh.last_id, 0);
+}
+
+TEST_F(StorageThreadLoad, AnswersTheLinksFloorRequestsPageByPage) {
+  auto store = open_memory_store();
+  std::string error;
+  ASSERT_TRUE(store->append(rtchat::testing::make_messages("b", 1, 7), error));
+  ASSERT_TRUE(store->append(rtchat::testing::make_messages("a", 1, 3), error));
+  ASSERT_TRUE(store->append(rtchat::testing::make_messages("c", 1, 2), error));
+  start(std::move(store));
+  using Floors = std::vector<std::pair<std::string, int64_t>>;
+  StoreRoomFloorsDone first = floors(StoreRoomFloors{"", 2});
+  EXPECT_TRUE(first.ok);
+  EXPECT_EQ(first.request.limit, 2);
+  EXPECT_EQ(first.floors, (Floors{{"a", 3}, {"b", 7}}));
+  StoreRoomFloorsDone next = floors(StoreRoomFloors{"b", 2});
+  EXPECT_TRUE(next.ok);
+  EXPECT_EQ(next.request.after_room, "b");
+  EXPECT_EQ(next.floors, (Floors{{"c", 2}}));
+}
+
+TEST_F(StorageThreadLoad, AFloorsReadFailureIsAnAnswer) {
+  start(std::make_unique<UnreadableStore>());
+  StoreRoomFloorsDone done = floors(StoreRoomFloors{"", 10});
+  EXPECT_FALSE(done.ok);
+  EXPECT_TRUE(done.floors.empty());
 }
 
 TEST_F(StorageThreadLoad, ACatchUpOverItsByteBudgetStaysInTheStorageThread) {
