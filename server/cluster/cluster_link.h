@@ -138,7 +138,11 @@ class ClusterLink {
   void sync_room(const std::string& name);
   void offer(const std::string& name, Room& room, proto::ChatMessage&& msg);
   void advance(const std::string& name, Room& room);
-  void fill_gap(const std::string& name, Room& room, int64_t upto);
+  bool fill_gap(const std::string& name, Room& room, int64_t upto);
+  // A sync that could not read what it needs: the room is left unsynced and synced again later
+  // (Redis Cluster: with the next map read; one Redis: a reconnect), never marked synced past
+  // ids it did not deliver.
+  void abandon_sync(const std::string& name, Room& room);
   void release_acks(Room& room, bool all);
   void fail_acks(Room& room);  // Redis went away before their delivery: error, never a false ok
   void tick(int64_t now_ms);

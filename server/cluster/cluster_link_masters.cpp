@@ -74,6 +74,13 @@ void ClusterLink::forget_subscription(Room& room) {
   fail_acks(room);
 }
 
+void ClusterLink::abandon_sync(const std::string& name, Room& room) {
+  LOG_WARN("cluster_sync_failed", "room=%s", name.c_str());
+  if (!router_.cluster()) return go_down("sync read failed");
+  forget_subscription(room);
+  schedule_refresh();
+}
+
 // At once, but not more often than every kMinRefreshGapMs: a map read whose own commands meet
 // a MOVED or CLUSTERDOWN again (the cluster still settling) must not spin the link.
 void ClusterLink::schedule_refresh() {

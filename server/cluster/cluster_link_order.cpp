@@ -58,9 +58,9 @@ void ClusterLink::sync_room(const std::string& name) {
   if (core::mono_millis() >= grace_until_ms_) {
     // Metas of nodes that are gone (killed before anybody noticed) are not shown.
     for (const auto& n : nodes) {
+      // Unknown (the key's master is down right now): kept as alive; the next sync checks again.
       ReplyPtr alive = command({"EXISTS", keys_.node(n)});
-      if (!alive) return;
-      if (reply_int(alive.get()) != 0) continue;
+      if (!alive || reply_int(alive.get()) != 0) continue;
       std::vector<std::string> del{"HDEL", keys_.presence(name)};
       for (const auto& m : remote) {
         if (m.node == n) del.push_back(cluster::presence_field(n, m.meta.phx_ref));
@@ -74,10 +74,12 @@ void ClusterLink::sync_room(const std::string& name) {
   if (room.last_delivered < 0 && !room.pending.empty()) {
     room.last_delivered = room.pending.begin()->first - 1;
   }
-  if (room.last_delivered >= 0 && room.last_delivered < last_id) {
-    fill_gap(name, room, last_id);  // resync after Redis was away: what this node missed
-    if (!up_ || room.master == kNoMaster) return;  // its master was lost meanwhile
+  if (!up_ || room.master == kNoMaster) return;  // its master was lost meanwhile
+  if (room.last_delivered >= 0 && room.last_delivered < last_id &&
+      !fill_gap(name, room, last_id)) {  // resync after Redis was away: what this node missed
+    return abandon_sync(name, room);
   }
+  if (!up_ || room.master == kNoMaster) return;
   room.last_delivered = std::max(room.last_delivered, last_id);
   room.subscribed = true;
   to_owner(name, ClusterRoomSynced{name, true, last_id, std::move(remote)});
@@ -111,8 +113,10 @@ void ClusterLink::advance(const std::string& name, Room& room) {
 }
 
 // The stream is the order: everything after last_delivered is delivered as stored, and ids that
-// the stream does not have (a failed script, trimmed history) are skipped.
-void ClusterLink::fill_gap(const std::string& name, Room& room, int64_t upto) {
+// the stream does not have (a failed script, trimmed history) are skipped. Read page by page
+// (kFillCount entries each) up to the bound. False when a read failed: nothing after what was
+// delivered is skipped then (the caller leaves the room unsynced, or the next tick retries).
+bool ClusterLink::fill_gap(const std::string& name, Room& room, int64_t upto) {
   std::string from = to_string(room.last_delivered + 1) + "-0";
   // On a Redis Cluster the stream's newest entries may not be on a replica yet (their WAIT is
   // pending): a gap is filled only up to the highest id announced, which its WAIT confirmed,
@@ -121,14 +125,21 @@ void ClusterLink::fill_gap(const std::string& name, Room& room, int64_t upto) {
   if (bound <= 0 && router_.cluster() && !room.pending.empty())
     bound = room.pending.rbegin()->first;
   std::string to = bound > 0 ? to_string(bound) + "-0" : "+";
-  ReplyPtr r = command({"XRANGE", keys_.log(name), from, to, "COUNT", to_string(kFillCount)});
-  if (!r || r->type != REDIS_REPLY_ARRAY) return;
-  for (size_t i = 0; i < r->elements; ++i) {
-    proto::ChatMessage msg;
-    if (!parse_stream_entry(r->element[i], name, msg) || msg.id <= room.last_delivered) continue;
-    room.pending.erase(msg.id);
-    room.last_delivered = msg.id;
-    to_owner(name, ClusterDeliver{std::move(msg)});
+  for (;;) {
+    ReplyPtr r = command({"XRANGE", keys_.log(name), from, to, "COUNT", to_string(kFillCount)});
+    if (!r || r->type != REDIS_REPLY_ARRAY) return false;
+    for (size_t i = 0; i < r->elements; ++i) {
+      proto::ChatMessage msg;
+      if (!parse_stream_entry(r->element[i], name, msg) || msg.id <= room.last_delivered) continue;
+      room.pending.erase(msg.id);
+      room.last_delivered = msg.id;
+      to_owner(name, ClusterDeliver{std::move(msg)});
+    }
+    if (r->elements < static_cast<size_t>(kFillCount)) break;
+    // The next page starts after this page's last entry (exclusive range), whatever it held.
+    const redisReply* last = r->element[r->elements - 1];
+    if (last->type != REDIS_REPLY_ARRAY || last->elements < 1) return false;
+    from = "(" + std::string(reply_text(last->element[0]));
   }
   if (upto <= 0 && !room.pending.empty()) {
     // What pub/sub announced is in the stream before its announcement: a hole left here is an
@@ -140,6 +151,7 @@ void ClusterLink::fill_gap(const std::string& name, Room& room, int64_t upto) {
   }
   room.gap_since_ms = 0;
   advance(name, room);
+  return true;
 }
 
 void ClusterLink::fail_acks(Room& room) {

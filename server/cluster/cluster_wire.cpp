@@ -89,6 +89,7 @@ bool parse_message(std::string_view payload, std::string_view room, proto::ChatM
       !r.next(uid) || !r.next(name) || !r.next(body)) {
     return false;
   }
+  if (!valid_message_id(out.id)) return false;
   out.delete_target = 0;
   if (!r.done() && (!r.next_int(out.delete_target) || !r.done())) return false;
   out.room = room;

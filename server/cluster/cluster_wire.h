@@ -15,6 +15,12 @@
 
 namespace rtchat::server::cluster {
 
+// An id read back from Redis (a pub/sub payload, a stream entry) is used only from 1 up to
+// 2^53 - 1: what a JavaScript client holds exactly and what the publish script's Lua numbers
+// count exactly. Anything else is a corrupt or forged entry: dropped, so it can neither overflow
+// `last_delivered + 1` nor push a room's sequence out of range.
+inline bool valid_message_id(int64_t id) { return id >= 1 && id < (int64_t{1} << 53); }
+
 // Keys per room. One pub/sub channel per room carries both messages ('m') and presence ('p').
 std::string channel_key(std::string_view room);   // rtchat:chan:<room>
 std::string log_key(std::string_view room);       // rtchat:log:<room>   (stream: the history)

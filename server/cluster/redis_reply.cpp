@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "server/cluster/cluster_wire.h"
+
 namespace rtchat::server {
 
 std::string_view reply_text(const redisReply* r) {
@@ -23,7 +25,10 @@ int64_t reply_int(const redisReply* r) {
 bool parse_stream_entry(const redisReply* e, std::string_view room, proto::ChatMessage& out) {
   if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2) return false;
   auto id = reply_text(e->element[0]);
-  if (std::from_chars(id.data(), id.data() + id.size(), out.id).ec != std::errc()) return false;
+  if (std::from_chars(id.data(), id.data() + id.size(), out.id).ec != std::errc() ||
+      !cluster::valid_message_id(out.id)) {
+    return false;
+  }
   const redisReply* f = e->element[1];
   if (!f || f->type != REDIS_REPLY_ARRAY) return false;
   out.room = room;

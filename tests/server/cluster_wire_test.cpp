@@ -27,6 +27,19 @@ TEST(ClusterWire, RejectsTruncatedOrForeignPayloads) {
   EXPECT_FALSE(parse_message("m-1:1", "r", out));
 }
 
+// Ids outside 1..2^53-1 from Redis are dropped (a forged INT64_MAX would overflow
+// last_delivered + 1; past 2^53 the script's Lua numbers lose exactness).
+TEST(ClusterWire, MessageIdsOutOfRangeAreRejected) {
+  const std::string tail = message_tail({0, "r", "u", "n", "body", 5});
+  proto::ChatMessage out;
+  EXPECT_TRUE(parse_message("m1:1" + tail, "r", out));
+  EXPECT_TRUE(parse_message("m16:9007199254740991" + tail, "r", out));
+  EXPECT_FALSE(parse_message("m16:9007199254740992" + tail, "r", out));
+  EXPECT_FALSE(parse_message("m19:9223372036854775807" + tail, "r", out));
+  EXPECT_FALSE(parse_message("m1:0" + tail, "r", out));
+  EXPECT_FALSE(valid_message_id(-5));
+}
+
 TEST(ClusterWire, PresencePayloadCarriesJoinsAndLeaves) {
   ClusterMeta a{"", "alice", {"F1.0.1", 11, "Alice", "laptop"}};
   ClusterMeta b{"", "bob", {"F1.0.2", 12, "Bob", ""}};
