@@ -83,6 +83,9 @@ struct StoreCatchupDone {
   bool too_large = false;
   int64_t last_read_id = 0;  // request.read_state_of's position (0 = never marked)
   int unread = 0;
+  // The read state could not be read: the join is answered without it (it is optional in the
+  // reply), not refused for it.
+  bool read_state_ok = true;
 };
 struct StorePageDone {
   StorePage request;

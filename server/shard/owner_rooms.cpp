@@ -234,7 +234,7 @@ void OwnerRooms::on_catchup_done(StoreCatchupDone&& d) {
                      d.request.upto_id,         std::move(d.messages), d.too_large};
   ready.recovering = d.request.recovering;
   ready.recovered = d.request.recovered;
-  if (d.request.read_state_of) ready.last_read_id = d.last_read_id;
+  if (d.request.read_state_of && d.read_state_ok) ready.last_read_id = d.last_read_id;
   ready.unread = d.unread;
   out_.send_to_shard(member, std::move(ready));
 }

@@ -288,7 +288,7 @@ StoreCatchupDone StorageThread::read_catchup(StoreCatchup&& c) {
   done.ok = store_->range(done.request.room, done.request.after_id, done.request.upto_id,
                           done.request.max_count, done.messages);
   if (done.ok && done.request.read_state_of) {  // the join reply's read state, same trip
-    done.ok =
+    done.read_state_ok =
         store_->read_state(*done.request.read_state_of, done.request.room, done.request.upto_id,
                            kMaxUnreadCount, done.last_read_id, done.unread);
   }

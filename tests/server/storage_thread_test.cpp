@@ -179,6 +179,56 @@ TEST_F(StorageThreadLoad, ReadFailureIsAnAnswerNotASilence) {
 namespace rtchat::server {
 namespace {
 
+// Reads messages like the memory store, but its read state is broken.
+class NoReadStateStore final : public Store {
+ public:
+  NoReadStateStore() : inner_(open_memory_store()) {}
+  bool append(std::span<const proto::ChatMessage> b, std::string& e) override {
+    return inner_->append(b, e);
+  }
+  bool page(std::string_view r, std::optional<int64_t> before, int limit,
+            std::vector<proto::ChatMessage>& out, bool& more) override {
+    return inner_->page(r, before, limit, out, more);
+  }
+  bool range(std::string_view r, int64_t after, int64_t upto, int max,
+             std::vector<proto::ChatMessage>& out) override {
+    return inner_->range(r, after, upto, max, out);
+  }
+  bool last_id(std::string_view r, int64_t& out) override { return inner_->last_id(r, out); }
+  bool find_message(std::string_view r, int64_t id, proto::ChatMessage& m, bool& f) override {
+    return inner_->find_message(r, id, m, f);
+  }
+  bool room_exists(std::string_view r) override { return inner_->room_exists(r); }
+  bool room_floors(std::string_view a, int l,
+                   std::vector<std::pair<std::string, int64_t>>& out) override {
+    return inner_->room_floors(a, l, out);
+  }
+  int64_t apply_retention(int64_t n, int64_t age, int64_t now) override {
+    return inner_->apply_retention(n, age, now);
+  }
+  bool mark_read(std::span<ReadMark> m, std::string& e) override { return inner_->mark_read(m, e); }
+  bool read_state(std::string_view, std::string_view, int64_t, int, int64_t&, int&) override {
+    return false;
+  }
+
+ private:
+  std::unique_ptr<Store> inner_;
+};
+
+// The read state is optional in a join reply: failing to read it must not fail the catch-up.
+TEST_F(StorageThreadLoad, AReadStateFailureDoesNotFailTheCatchUp) {
+  auto store = std::make_unique<NoReadStateStore>();
+  std::string error;
+  ASSERT_TRUE(store->append(rtchat::testing::make_messages("lobby", 1, 5), error));
+  start(std::move(store));
+  StoreCatchup request{"lobby", {}, 1, 2, 5, 1000, 1 << 20};
+  request.read_state_of = "alice";
+  StoreCatchupDone done = catchup(std::move(request));
+  EXPECT_TRUE(done.ok);
+  EXPECT_FALSE(done.read_state_ok);
+  EXPECT_EQ(done.messages.size(), 3u);
+}
+
 TEST_F(StorageThreadLoad, ACatchUpWithAHoleIsNotARecovery) {
   auto store = open_memory_store();
   std::string error;
