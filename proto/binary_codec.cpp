@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "proto/display_text.h"
 #include "proto/rtchat_generated.h"
 
 namespace rtchat::proto::binary {
@@ -63,12 +64,6 @@ const fb::Frame* verified_frame(std::string_view bytes, flatbuffers::uoffset_t m
   flatbuffers::Verifier verifier(data, bytes.size(), kMaxDepth, max_tables);
   if (!fb::VerifyFrameBuffer(verifier)) return nullptr;
   return fb::GetFrame(data);
-}
-
-size_t utf8_length(std::string_view s) {
-  size_t n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
 }
 
 // UTF-8 checks: JSON text from simdjson is always valid UTF-8, and strings from binary clients are

@@ -26,4 +26,21 @@ inline constexpr size_t kMaxDeviceBytes = 32;
 // result only; any thread.
 std::string clean_display_text(std::string_view in, size_t max_bytes);
 
+// Code points in valid UTF-8 (continuation bytes are not counted).
+inline size_t utf8_length(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// The longest prefix of valid UTF-8 `s` of at most max_bytes that ends on a character boundary.
+inline std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t end = max_bytes;
+  // Back off continuation bytes (10xxxxxx): s[end] is then the first byte of the character that
+  // does not fit, and everything before it is whole.
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return s.substr(0, end);
+}
+
 }  // namespace rtchat::proto

@@ -27,13 +27,6 @@ constexpr size_t kMaxJsonBytes = kMaxJwtBytes / 4 * 3;
 // The longest prefix of `s` within max_bytes that does not split a UTF-8 sequence: the display
 // name a token without a "name" claim gets from its (up to 128-byte) sub, so names stay within
 // kMaxJwtNameBytes however they were made.
-std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  size_t n = max_bytes;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
-}
-
 // Decodes a JWT part into `buf` (kMaxJsonBytes + SIMDJSON_PADDING bytes) and zeroes the padding
 // simdjson reads past the end.
 bool decode_json_part(std::string_view part, char* buf, size_t& len) {

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "proto/display_text.h"
+
 namespace rtchat::proto::phoenix {
 namespace {
 
@@ -201,13 +203,6 @@ std::string_view client_event_name(const ClientMessage& msg) {
 }
 
 // ------------------------------------------------------------------ decoding helpers
-
-// Number of code points in valid UTF-8 (the parser has already validated it).
-size_t utf8_length(std::string_view s) {
-  size_t n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
 
 // The device label shown in presence; a longer one is a client bug or abuse.
 constexpr size_t kMaxDeviceChars = 32;

@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/heap_policy.h"
+#include "proto/display_text.h"
 #include "proto/jwt.h"
 #include "server/auth/dev_tokens.h"
 #include "server/config.h"
@@ -47,7 +48,7 @@ int mint_token_command(int argc, char** argv) {
   claims.sub = user;
   // Cut like the dev endpoint does, on a character boundary, to what the server accepts.
   claims.name =
-      rtchat::server::utf8_prefix(name.empty() ? user : name, rtchat::proto::kMaxJwtNameBytes);
+      rtchat::proto::utf8_prefix(name.empty() ? user : name, rtchat::proto::kMaxJwtNameBytes);
   claims.exp = *exp;
   if (!rooms.empty()) claims.rooms = rooms;
   std::string token =

@@ -4,6 +4,8 @@
 
 #include <limits>
 
+#include "proto/display_text.h"
+
 namespace rtchat::server {
 
 std::optional<DevTokenRequest> parse_dev_token_request(std::string_view body) {
@@ -19,15 +21,6 @@ std::optional<DevTokenRequest> parse_dev_token_request(std::string_view body) {
     return std::nullopt;
   }
   return out;
-}
-
-std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  size_t end = max_bytes;
-  // Back off continuation bytes (10xxxxxx): s[end] is then the first byte of the character
-  // that does not fit, and everything before it is whole.
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return s.substr(0, end);
 }
 
 std::optional<int64_t> expiry_after(int64_t now_s, int64_t ttl_s, int64_t max_ttl_s) {

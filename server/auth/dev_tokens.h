@@ -26,10 +26,6 @@ struct DevTokenRequest {
 // expiry_after).
 std::optional<DevTokenRequest> parse_dev_token_request(std::string_view body);
 
-// The longest prefix of `s` of at most max_bytes that ends on a UTF-8 character boundary (a cut
-// inside a multi-byte character makes the claim invalid JSON). `s` is valid UTF-8.
-std::string_view utf8_prefix(std::string_view s, size_t max_bytes);
-
 // now_s + ttl_s, or nullopt when ttl_s is not in 1..max_ttl_s. Saturates at INT64_MAX rather than
 // wrapping into the past for a clock near the end of time.
 std::optional<int64_t> expiry_after(int64_t now_s, int64_t ttl_s, int64_t max_ttl_s);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "proto/display_text.h"
 #include "proto/phoenix_codec.h"
 #include "server/net/close_reasons.h"
 
@@ -28,13 +29,6 @@ bool read_optional_string(simdjson::dom::object obj, std::string_view key, std::
 bool parse_object(std::string_view json, simdjson::dom::object& obj) {
   simdjson::dom::element doc;
   return !thread_parser().parse(json.data(), json.size()).get(doc) && !doc.get_object().get(obj);
-}
-
-size_t utf8_boundary(std::string_view s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return s.size();
-  size_t n = max_bytes;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return n;
 }
 
 }  // namespace
@@ -112,7 +106,7 @@ std::string disconnect_close_reason(std::string_view reason) {
   if (reason.empty()) return out;
   out.append(": ");
   const size_t room = kMaxCloseReasonBytes - out.size();
-  out.append(reason.substr(0, utf8_boundary(reason, room)));
+  out.append(proto::utf8_prefix(reason, room));
   return out;
 }
 

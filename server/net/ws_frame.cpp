@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "proto/display_text.h"
 #include "server/net/close_reasons.h"
 
 namespace rtchat::server {
@@ -37,7 +38,9 @@ core::SharedFrame make_ws_frame(WsOpcode opcode, std::string_view payload) {
 }
 
 core::SharedFrame make_close_frame(uint16_t code, std::string_view reason) {
-  if (reason.size() > 123) reason = reason.substr(0, 123);
+  // At most 123 bytes after the code (a control frame's payload is <= 125), cut on a character
+  // boundary: a close reason must be valid UTF-8 or the client fails the connection.
+  reason = proto::utf8_prefix(reason, 123);
   std::string payload;
   payload.push_back(static_cast<char>(code >> 8));
   payload.push_back(static_cast<char>(code & 0xFF));

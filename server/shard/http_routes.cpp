@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/clock.h"
+#include "proto/display_text.h"
 #include "proto/phoenix_codec.h"
 #include "server/auth/dev_tokens.h"
 #include "server/log.h"
@@ -248,7 +249,7 @@ void HttpRoutes::refuse_host(Connection& c, const HttpRequest& req) {
   if (req.path.starts_with(kSocketPath)) metrics_.upgrades_rejected.add();
   // The Host value is the attacker's choice: logged only as a length-capped, escaped string.
   std::string shown;
-  proto::phoenix::append_json_string(shown, utf8_prefix(req.header("host"), 64));
+  proto::phoenix::append_json_string(shown, proto::utf8_prefix(req.header("host"), 64));
   LOG_INFO("host_rejected", "shard=%u host=%s", index_, shown.c_str());
   // 421 Misdirected Request: this server is not the one that name should reach.
   respond(c, http_response(421, "text/plain",
@@ -274,7 +275,7 @@ void HttpRoutes::dev_token(Connection& c, HttpRequest& req) {
   }
   proto::JwtClaims claims;
   claims.sub = std::move(request->user);
-  claims.name = std::string(utf8_prefix(claims.sub, proto::kMaxJwtNameBytes));
+  claims.name = std::string(proto::utf8_prefix(claims.sub, proto::kMaxJwtNameBytes));
   claims.exp = *exp;
   std::string token = proto::mint_jwt(config_.jwt_secret, claims);
   std::string body = "{\"token\":";

@@ -47,12 +47,6 @@ std::string api_error(int status, std::string_view reason, std::string_view extr
   return http_response(status, std::string(kJson), json_error(reason), std::string(extra));
 }
 
-size_t utf8_chars(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
-  return n;
-}
-
 // The status of a failed publish: the same reasons as a socket publish's error reply.
 int publish_error_status(std::string_view reason) {
   if (reason == "overloaded" || reason == "storage unavailable" ||
@@ -130,7 +124,7 @@ void ServerApi::publish(Connection& c, HttpRequest& req, std::string_view room_i
   std::string error;
   auto body = parse_api_publish(req.body, error);
   if (!body) return respond(c, api_error(400, error));
-  const size_t chars = utf8_chars(body->body);
+  const size_t chars = proto::utf8_length(body->body);
   if (chars == 0) return respond(c, api_error(400, "empty body"));
   if (chars > config_.max_body_chars) {
     return respond(

@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "proto/binary_codec.h"
+#include "proto/display_text.h"
 #include "proto/phoenix_codec.h"
 #include "server/log.h"
 #include "server/net/ws_frame.h"
@@ -175,7 +176,7 @@ void Session::close(Connection& c, uint16_t code, std::string_view reason) {
   LOG_DEBUG("ws_close", "shard=%u slot=%u code=%u reason=\"%.*s\"", index_, c.ref.slot, code,
             static_cast<int>(reason.size()), reason.data());
   if (!ensure_wslay(c)) return socket_.abort(c);
-  reason = reason.substr(0, std::min(reason.size(), kMaxCloseReasonBytes));
+  reason = proto::utf8_prefix(reason, kMaxCloseReasonBytes);  // valid UTF-8, whole characters
   // Fails only when a close is queued already (wslay's own): that one goes out instead.
   wslay_event_queue_close(c.ws.get(), code, reinterpret_cast<const uint8_t*>(reason.data()),
                           reason.size());

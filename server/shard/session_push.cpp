@@ -2,6 +2,7 @@
 // into its message (join/leave to the member side, publish to the owner, a history page from
 // storage, typing); the answers that come back (PublishAck, StorePageDone) become replies.
 #include "core/clock.h"
+#include "proto/display_text.h"
 #include "server/shard/room_ids.h"
 #include "server/shard/session.h"
 #include "server/storage/store.h"
@@ -11,12 +12,6 @@ namespace {
 
 constexpr int64_t kTypingEveryMs = 1000;  // typing is a hint; once a second per socket is plenty
 constexpr size_t kOwnerBacklogLimit = 65536;  // queued cross-shard messages before "overloaded"
-
-size_t utf8_chars(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
-  return n;
-}
 
 }  // namespace
 
@@ -71,7 +66,7 @@ void Session::handle_push(Connection& c, Channel& ch, proto::ClientMessage& m) {
 }
 
 void Session::publish(Connection& c, Channel& ch, proto::ClientMessage& m) {
-  size_t chars = utf8_chars(m.body);
+  size_t chars = proto::utf8_length(m.body);
   if (!m.payload_valid || chars == 0 || chars > config_.max_body_chars) {
     metrics_.publish_errors.add();
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "invalid body");

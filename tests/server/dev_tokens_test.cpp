@@ -6,10 +6,13 @@
 #include <limits>
 #include <string>
 
+#include "proto/display_text.h"
 #include "proto/jwt.h"
 
 namespace rtchat::server {
 namespace {
+
+using proto::utf8_prefix;
 
 TEST(DevTokens, Utf8PrefixNeverCutsACharacter) {
   EXPECT_EQ(utf8_prefix("abc", 64), "abc");

@@ -105,6 +105,19 @@ std::vector<Case> cases() {
   };
 }
 
+// A long reason (e.g. a backend's disconnect reason) is cut to 123 bytes on a character
+// boundary: a cut inside a character would be invalid UTF-8, which clients fail on.
+TEST(CloseFrame, LongReasonIsCutOnACharacterBoundary) {
+  std::string reason(121, 'x');
+  reason += "\xE2\x82\xAC";  // a 3-byte character across the 123-byte limit
+  core::SharedFrame f = make_close_frame(4010, reason);
+  std::string_view v = f.view();
+  ASSERT_GE(v.size(), 4u);
+  EXPECT_EQ(static_cast<uint8_t>(v[1]), 2u + 121u);  // payload: code + the 121 whole bytes
+  EXPECT_EQ(v.substr(4), std::string(121, 'x'));
+  EXPECT_EQ(make_close_frame(1000, "bye").view().substr(4), "bye");
+}
+
 TEST(FrameBoundary, ChecksEveryHeaderRuleFedWhole) {
   for (const Case& c : cases()) {
     FrameBoundary fb;
