@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "proto/phoenix_codec.h"
+
 namespace rtchat::server {
 namespace {
 
@@ -107,6 +109,13 @@ std::string http_response(int status, std::string_view content_type, std::string
   out.append("\r\n");
   if (!bodyless && !head_only) out.append(body);
   return out;
+}
+
+std::string json_error(std::string_view reason) {
+  std::string body = "{\"error\":";
+  proto::phoenix::append_json_string(body, reason);
+  body += "}";
+  return body;
 }
 
 }  // namespace rtchat::server

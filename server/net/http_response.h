@@ -19,4 +19,7 @@ namespace rtchat::server {
                                         std::string_view body, std::string_view extra_headers = {},
                                         bool head_only = false);
 
+// {"error": reason}: the body of every JSON error answer (history, server API, dev tokens).
+[[nodiscard]] std::string json_error(std::string_view reason);
+
 }  // namespace rtchat::server

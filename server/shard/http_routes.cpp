@@ -5,6 +5,7 @@
 #include "core/clock.h"
 #include "proto/display_text.h"
 #include "proto/phoenix_codec.h"
+#include "server/auth/api_key.h"
 #include "server/auth/dev_tokens.h"
 #include "server/log.h"
 #include "server/metrics_text.h"
@@ -26,13 +27,6 @@ std::optional<int64_t> parse_int(std::string_view s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
-}
-
-std::string json_error(std::string_view reason) {
-  std::string body = "{\"error\":";
-  proto::phoenix::append_json_string(body, reason);
-  body += "}";
-  return body;
 }
 
 std::string json_response(int status, std::string_view reason, std::string_view extra = {}) {
@@ -287,12 +281,10 @@ void HttpRoutes::dev_token(Connection& c, HttpRequest& req) {
 }
 
 void HttpRoutes::history_api(Connection& c, HttpRequest& req, std::string_view room_id) {
-  std::string_view auth = req.header("authorization");
-  std::string token;
-  if (auth.starts_with("Bearer ")) {
-    token = auth.substr(7);
-  } else if (auto q = req.query_param("token")) {
-    token = *q;
+  // The same Bearer parsing as the server API (case-insensitive scheme, trimmed).
+  std::string token(bearer_token(req.header("authorization")));
+  if (token.empty()) {
+    if (auto q = req.query_param("token")) token = *q;
   }
   if (token.empty()) {
     return respond(c, json_response(401, "missing token", "WWW-Authenticate: Bearer\r\n"));

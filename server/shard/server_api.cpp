@@ -36,13 +36,6 @@ constexpr size_t kOwnerBacklog = 65536;  // as a socket publish: "overloaded" pa
 constexpr std::string_view kApiUserId = "api";
 constexpr std::string_view kApiUserName = "API";
 
-std::string json_error(std::string_view reason) {
-  std::string body = "{\"error\":";
-  proto::phoenix::append_json_string(body, reason);
-  body += "}";
-  return body;
-}
-
 std::string api_error(int status, std::string_view reason, std::string_view extra = {}) {
   return http_response(status, std::string(kJson), json_error(reason), std::string(extra));
 }

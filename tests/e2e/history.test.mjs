@@ -354,6 +354,11 @@ test('HTTP history equals the push result; 400, 404, 401, 403', async () => {
     assert.equal(res.status, 403, `token ${bad.slice(0, 20)}`);
     await res.arrayBuffer();
   }
+  // The auth scheme is case-insensitive (RFC 9110), as on the server API: same answer.
+  const lower = await fetch(`${srv.url}/api/rooms/${room}/messages?limit=10`,
+    { headers: { Authorization: `bearer  ${token}` }, signal: AbortSignal.timeout(kWait) });
+  assert.equal(lower.status, 200);
+  assert.deepEqual(await lower.json(), await history(channel, { before_id: null, limit: 10 }));
   // A rooms claim that excludes the room.
   const restricted = await httpMessages(room, '?limit=5', mintToken('r', { rooms: ['elsewhere'] }));
   assert.equal(restricted.status, 403);
