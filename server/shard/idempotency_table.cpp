@@ -15,8 +15,12 @@ void IdempotencyTable::expire(int64_t now_ms) {
   while (!order_.empty() && (order_.front().second <= now_ms || entries_.size() >= max_entries_ ||
                              order_.size() > 2 * max_entries_)) {
     auto it = entries_.find(order_.front().first);
-    // Erase only the entry this queue slot stands for (not a newer one under the same key).
-    if (it != entries_.end() && it->second.expires_ms == order_.front().second) entries_.erase(it);
+    // The entry this queue slot stands for (not a newer one under the same key).
+    const bool live = it != entries_.end() && it->second.expires_ms == order_.front().second;
+    // A pending publish keeps its key until it completes or is abandoned, whatever the room it
+    // takes: evicting it would let its retry publish twice. Only its TTL ends it.
+    if (live && it->second.id == 0 && order_.front().second > now_ms) break;
+    if (live) entries_.erase(it);
     order_.pop_front();
   }
 }
@@ -29,6 +33,7 @@ IdempotencyTable::Seen IdempotencyTable::begin(std::string_view room, std::strin
     id = it->second.id;
     return id == 0 ? Seen::Pending : Seen::Done;
   }
+  if (entries_.size() >= max_entries_ || order_.size() > 2 * max_entries_) return Seen::Full;
   const int64_t expires = now_ms + ttl_ms_;
   order_.emplace_back(k, expires);
   entries_.emplace(std::move(k), Entry{0, expires});

@@ -3,9 +3,10 @@
 // instead of a second message. Kept by the room's owner shard, which orders every publish of the
 // room, so a retry arriving on any shard finds it.
 //
-// Shard-local. Bounded twice: entries expire after a TTL, and past max_entries the oldest go
-// first (a key is a promise for a while, not forever). Not kept in the room's record, which is
-// dropped as soon as the room is unused (an API-only room is unused right after each publish).
+// Shard-local. Bounded twice: entries expire after a TTL, and past max_entries the oldest done
+// ones go first (a key is a promise for a while, not forever); a pending one is never evicted. Not
+// kept in the room's record, which is dropped as soon as the room is unused (an API-only room is
+// unused right after each publish).
 #pragma once
 
 #include <cstddef>
@@ -30,6 +31,8 @@ class IdempotencyTable {
     New,      // first time: now pending; call complete() or abandon() when the publish ends
     Pending,  // the first request is still being committed (the retry gets 409)
     Done,     // committed: id is the first publish's id
+    Full,     // every entry the table may hold is a publish still pending: refuse (503), since
+              // evicting a pending key would let its retry publish a second message
   };
   Seen begin(std::string_view room, std::string_view key, int64_t now_ms, int64_t& id);
   void complete(std::string_view room, std::string_view key, int64_t id);

@@ -27,6 +27,10 @@ bool OwnerRooms::hold_api_publish(Publish& m) {
         out_.send_to_shard(
             m.conn.shard, PublishAck{m.room, m.conn, {}, {}, false, 0, "in progress", true, false});
         return true;
+      case IdempotencyTable::Seen::Full:
+        out_.send_to_shard(m.conn.shard,
+                           PublishAck{m.room, m.conn, {}, {}, false, 0, "overloaded", true, false});
+        return true;
       case IdempotencyTable::Seen::New:
         break;
     }

@@ -129,5 +129,21 @@ TEST(IdempotencyTable, BoundedBySizeOldestFirst) {
   EXPECT_EQ(t.begin("lobby", "k0", 20, id), IdempotencyTable::Seen::New);  // evicted
 }
 
+// A pending key is never evicted for room (its retry would publish a second message): a table
+// full of pending publishes refuses new keys until one completes or expires.
+TEST(IdempotencyTable, PendingKeysAreNeverEvictedAFullTableRefuses) {
+  IdempotencyTable t(3, 1'000'000);
+  int64_t id = 0;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(t.begin("lobby", "p" + std::to_string(i), i, id), IdempotencyTable::Seen::New);
+  }
+  EXPECT_EQ(t.begin("lobby", "new", 5, id), IdempotencyTable::Seen::Full);
+  EXPECT_EQ(t.begin("lobby", "p0", 6, id), IdempotencyTable::Seen::Pending);  // still held
+  t.complete("lobby", "p0", 11);
+  EXPECT_EQ(t.begin("lobby", "new", 7, id), IdempotencyTable::Seen::New);  // p0 (done) made room
+  EXPECT_EQ(t.begin("lobby", "p1", 8, id), IdempotencyTable::Seen::Pending);
+  EXPECT_EQ(t.begin("lobby", "x", 2'000'000, id), IdempotencyTable::Seen::New);  // TTL ends all
+}
+
 }  // namespace
 }  // namespace rtchat::server
