@@ -26,6 +26,8 @@ void MemberRooms::join(Connection& c, proto::ClientMessage& m) {
     refused = "invalid params";
   } else if (!c.claims.room_allowed(room)) {
     refused = "unauthorized";
+  } else if (out_.backlogged(owner_of(room), OutboundPort::kOwnerBacklogLimit)) {
+    refused = "overloaded";  // the room's owner is behind: the client retries (phoenix.js does)
   }
   if (refused.empty()) {
     if (Channel* old = c.find_channel(m.topic)) {

@@ -20,6 +20,10 @@ class OutboundPort {
   // The mailbox to `target` (another shard or the link) has more than `limit` messages waiting:
   // new work for it is refused with "overloaded". Never true for this shard itself.
   [[nodiscard]] virtual bool backlogged(unsigned target, size_t limit) const = 0;
+  // The limit every client-driven message to a room's owner is held to (join, publish, delete,
+  // typing, mark_read, the server API's publish): a stalled owner must not let another shard's
+  // mailbox backlog grow without bound.
+  static constexpr size_t kOwnerBacklogLimit = 65536;
   // The storage thread is behind: new reads and appends are refused with "overloaded".
   [[nodiscard]] virtual bool storage_overloaded() const = 0;
 

@@ -5,16 +5,14 @@
 #include "server/shard/session.h"
 
 namespace rtchat::server {
-namespace {
-constexpr size_t kOwnerBacklogLimit = 65536;  // as for publishes (session_push.cpp)
-}  // namespace
+namespace {}  // namespace
 
 void Session::mark_read(Connection& c, Channel& ch, proto::ClientMessage& m) {
   if (!m.payload_valid || !m.read_id) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "invalid_payload");
   }
   const unsigned owner = owner_shard(ch.room(), config_.effective_shards());
-  if (out_.backlogged(owner, kOwnerBacklogLimit)) {
+  if (out_.backlogged(owner, OutboundPort::kOwnerBacklogLimit)) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "overloaded");
   }
   out_.send_to_shard(

@@ -31,7 +31,6 @@ constexpr size_t kMaxGathersInFlight = 256;  // per shard: listings are occasion
 constexpr size_t kDefaultRoomsLimit = 100;
 constexpr size_t kMaxRoomsLimit = 1000;
 constexpr size_t kMaxIdempotencyKeyBytes = 200;
-constexpr size_t kOwnerBacklog = 65536;  // as a socket publish: "overloaded" past this backlog
 // The identity of an API publish without user_id/name: visibly the server, not a person.
 constexpr std::string_view kApiUserId = "api";
 constexpr std::string_view kApiUserName = "API";
@@ -130,7 +129,7 @@ void ServerApi::publish(Connection& c, HttpRequest& req, std::string_view room_i
     return respond(c, api_error(400, "Idempotency-Key over 200 bytes"));
   }
   const unsigned owner = owner_shard(room_id, config_.effective_shards());
-  if (owner != index_ && out_.backlogged(owner, kOwnerBacklog)) {
+  if (owner != index_ && out_.backlogged(owner, OutboundPort::kOwnerBacklogLimit)) {
     return respond(c, api_error(503, "overloaded", "Retry-After: 1\r\n"));
   }
   Publish p;

@@ -11,7 +11,6 @@ namespace rtchat::server {
 namespace {
 
 constexpr int64_t kTypingEveryMs = 1000;  // typing is a hint; once a second per socket is plenty
-constexpr size_t kOwnerBacklogLimit = 65536;  // queued cross-shard messages before "overloaded"
 
 }  // namespace
 
@@ -73,7 +72,7 @@ void Session::publish(Connection& c, Channel& ch, proto::ClientMessage& m) {
   }
   std::string room(ch.room());
   const unsigned owner = owner_shard(room, config_.effective_shards());
-  if (out_.backlogged(owner, kOwnerBacklogLimit)) {
+  if (out_.backlogged(owner, OutboundPort::kOwnerBacklogLimit)) {
     metrics_.publish_errors.add();
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "overloaded");
   }
@@ -88,7 +87,7 @@ void Session::delete_msg(Connection& c, Channel& ch, proto::ClientMessage& m) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "invalid_payload");
   }
   const unsigned owner = owner_shard(ch.room(), config_.effective_shards());
-  if (out_.backlogged(owner, kOwnerBacklogLimit)) {
+  if (out_.backlogged(owner, OutboundPort::kOwnerBacklogLimit)) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "overloaded");
   }
   Publish p{std::string(ch.room()), c.ref,         m.join_ref, m.ref,
@@ -127,10 +126,13 @@ void Session::typing(Connection& c, Channel& ch, proto::ClientMessage& m) {
   if (now - c.last_typing_ms < kTypingEveryMs) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "rate_limited");
   }
-  c.last_typing_ms = now;
-  metrics_.typing_events.add();
   std::string room(ch.room());
   const unsigned owner = owner_shard(room, config_.effective_shards());
+  if (out_.backlogged(owner, OutboundPort::kOwnerBacklogLimit)) {
+    return replies_.send_error(c, m.join_ref, m.ref, m.topic, "overloaded");  // a hint: dropped
+  }
+  c.last_typing_ms = now;
+  metrics_.typing_events.add();
   out_.send_to_shard(owner, Typing{std::move(room), c.ref, c.claims.sub, c.claims.name});
   replies_.send_ok(c, m.join_ref, m.ref, m.topic);
 }

@@ -91,6 +91,24 @@ struct MemberFixture : ::testing::Test {
   ConnRef conn;
 };
 
+// A stalled owner must not let joins pile up in this shard's mailbox to it: refused at once.
+TEST_F(MemberFixture, JoinWhileTheOwnerIsBehindIsRefusedOverloadedAndSendsNothing) {
+  out.owners_behind = true;
+  proto::ClientMessage m;
+  m.event = proto::ClientEvent::Join;
+  m.topic = "room:lobby";
+  m.join_ref = "1";
+  m.ref = "1";
+  m.payload_valid = true;
+  members.join(c(), m);
+  EXPECT_TRUE(out.sent<JoinRoom>().empty());
+  EXPECT_TRUE(c().channels.empty());
+  std::vector<std::string> got = texts();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_NE(got[0].find("\"overloaded\""), std::string::npos) << got[0];
+  EXPECT_NE(got[0].find("\"error\""), std::string::npos) << got[0];
+}
+
 TEST_F(MemberFixture, JoinAnsweredByTheOwnerRepliesOkThenPresenceStateAndDelivers) {
   JoinRoom j = join();
   EXPECT_EQ(j.user_id, "ann");

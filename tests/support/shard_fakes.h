@@ -18,12 +18,13 @@ struct FakeOutbound final : OutboundPort {
   std::vector<std::pair<unsigned, ShardMessage>> to_shards;
   std::vector<StorageRequest> to_storage;
   bool storage_behind = false;
+  bool owners_behind = false;  // every other shard's mailbox over its limit
 
   void send_to_shard(unsigned shard, ShardMessage&& m) override {
     to_shards.emplace_back(shard, std::move(m));
   }
   void send_to_storage(StorageRequest&& r) override { to_storage.push_back(std::move(r)); }
-  [[nodiscard]] bool backlogged(unsigned, size_t) const override { return false; }
+  [[nodiscard]] bool backlogged(unsigned, size_t) const override { return owners_behind; }
   [[nodiscard]] bool storage_overloaded() const override { return storage_behind; }
 
   template <typename T>
