@@ -31,7 +31,10 @@ export async function startServer(opts = {}) {
     });
   }
   const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 15000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');  // never leave a half-started server behind
+      reject(new Error(`server did not start:\n${output}`));
+    }, 15000);
     const onData = () => {
       const m = output.match(/listening on [\d.]+:(\d+)/);
       if (m) {
