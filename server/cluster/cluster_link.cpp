@@ -300,7 +300,8 @@ ClusterLink::ReplyPtr ClusterLink::command_on(size_t node, const std::vector<std
     lose(node, "command");
     return nullptr;
   }
-  if (cluster::RedisRouter::says_map_changed(r.get())) {
+  // An ASK still here was not followed: its target is not in our map (a new master).
+  if (cluster::RedisRouter::says_map_changed(r.get()) || reply_text(r.get()).starts_with("ASK ")) {
     schedule_refresh();
     return nullptr;
   }
@@ -389,6 +390,7 @@ void ClusterLink::go_down(const char* where) {
   sub_dirty_ = false;
   refresh_due_ = false;
   control_node_ = kNoMaster;
+  own_unsubscribes_.clear();
   status_.set(ClusterHealth::Down);
   // Publishes in flight (script sent, reply or WAIT not read): unknown outcome, an error each.
   fail_unanswered(0);

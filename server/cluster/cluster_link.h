@@ -38,6 +38,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/doorbell.h"
@@ -226,7 +227,11 @@ class ClusterLink {
   int64_t refresh_at_ms_ = 0;
   int64_t refresh_backoff_ms_ = 100;
   int64_t last_refresh_ms_ = 0;
-  size_t control_node_ = kNoMaster;    // the master whose pub/sub connection has rtchat:ctl
+  size_t control_node_ = kNoMaster;  // the master whose pub/sub connection has rtchat:ctl
+  // (master, room) -> our SUNSUBSCRIBEs whose confirmation has not come back: only a
+  // `sunsubscribe` beyond these is Redis's own (the slot moved). Bounded by the rooms left or
+  // moved during one round trip; a lost master's entries go with it.
+  std::map<std::pair<size_t, std::string>, uint32_t> own_unsubscribes_;
   std::vector<std::string> canaries_;  // per master: a key whose loss means the data went
   std::vector<std::string> holds_;     // per master: while it lives, the publish script refuses
   // A publish found this node's canary gone, or another node said it found a loss: check the

@@ -44,6 +44,8 @@ void ClusterLink::master_down(size_t node, const char* where) {
   LOG_ERROR("cluster_master_down", "master=%s where=%s error=\"%s\" action=\"its rooms refused\"",
             router_.address(node).text().c_str(), where, err.c_str());
   router_.drop(node, core::mono_millis());
+  // Its confirmations of our own SUNSUBSCRIBEs will not come now.
+  std::erase_if(own_unsubscribes_, [node](const auto& e) { return e.first.first == node; });
   if (!router_.any_up()) {
     go_down(where);
     return;
@@ -151,6 +153,7 @@ size_t ClusterLink::resubscribe_moved() {
     size_t master = router_.node_of(keys_.channel(name));
     if (room.master == master && router_.up(master)) continue;  // still where it was: untouched
     if (room.master != kNoMaster && router_.up(room.master)) {
+      ++own_unsubscribes_[{room.master, name}];
       cluster::append_argv(router_.sub(room.master), {"SUNSUBSCRIBE", keys_.channel(name)});
     }
     forget_subscription(room);

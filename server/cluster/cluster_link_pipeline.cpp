@@ -224,6 +224,7 @@ void ClusterLink::subscribe(const std::string& room, bool on) {
   if (!on && it != rooms_.end()) node = it->second.master;
   if (on && it != rooms_.end()) it->second.master = router_.up(node) ? node : kNoMaster;
   if (!router_.up(node)) return;
+  if (!on && router_.cluster()) ++own_unsubscribes_[{node, room}];
   cluster::append_argv(router_.sub(node), {verb, ch});
   sub_dirty_ = true;
 }
@@ -280,6 +281,15 @@ void ClusterLink::on_sub_reply(size_t node, redisReply* r) {
   }
   std::string name;
   if (!keys_.room_of_channel(reply_text(r->element[1]), name)) return;
+  if (kind == "sunsubscribe") {
+    // The confirmation of one of our own SUNSUBSCRIBEs (a room left, or moved by a map read),
+    // whatever became of the room since (left and joined again in one round trip): not a move.
+    auto own = own_unsubscribes_.find({node, name});
+    if (own != own_unsubscribes_.end()) {
+      if (--own->second == 0) own_unsubscribes_.erase(own);
+      return;
+    }
+  }
   auto it = rooms_.find(name);
   if (it == rooms_.end() || it->second.master != node) return;  // not (or no longer) from there
   if (kind == "subscribe" || kind == "ssubscribe") {

@@ -210,7 +210,10 @@ RedisReplyPtr RedisRouter::command_on(size_t node, const std::vector<std::string
     return nullptr;
   }
   if (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("ASK ")) {
-    return follow_ask(r.get(), argv);
+    // Not followed (a target missing from the map, e.g. a master just added; or its connection
+    // failed): the command fails with the ASK itself (the link then reads the map again). Never
+    // a null: that would drop this master, which answered and is healthy.
+    if (RedisReplyPtr followed = follow_ask(r.get(), argv)) return followed;
   }
   return r;
 }

@@ -169,6 +169,35 @@ test('rooms spread over all three masters', async () => {
   console.log(`# publish scripts per master for 90 rooms: ${JSON.stringify(perMaster)}`);
 });
 
+// Leaving a room and joining it again at once sends SUNSUBSCRIBE then SSUBSCRIBE in one
+// pipeline: the confirmation of our own SUNSUBSCRIBE must not be taken for Redis dropping the
+// subscription (a moved slot), which threw away the new subscription and read the map again.
+test('leave and rejoin in one round trip: our own unsubscribe is not a moved slot', async () => {
+  const [a] = nodes;
+  const room = 'rc-flip';
+  const kRounds = 10;
+  // One socket per round (a socket's join budget per topic is 5 at once), all open up front so
+  // that each join follows the previous round's leave at once.
+  const sockets = Array.from({ length: kRounds }, (_, i) => connect(a, `flipper${i}`));
+  await waitFor(() => sockets.every((s) => s.isConnected()), 'flip sockets open');
+  const refreshes = () => (a.output().match(/cluster_map_refreshed/g) ?? []).length;
+  const before = refreshes();
+  const errors = [];
+  const started = Date.now();
+  for (let i = 0; i < kRounds; i++) {
+    const ch = sockets[i].channel(`room:${room}`, {});
+    await joinChannel(ch, 5000);
+    const r = await push(ch, 'new_msg', { body: `flip ${i}` });
+    if (!r.ok) errors.push(r.error);
+    ch.leave();  // the next round's join follows at once, before Redis confirms the unsubscribe
+  }
+  assert.deepEqual(errors, []);
+  assert.equal(refreshes(), before, 'no slot map read: nothing moved');
+  const bodies = (await fullHistory(a, room)).map((m) => m.body);
+  assert.deepEqual(bodies, Array.from({ length: kRounds }, (_, i) => `flip ${i}`));
+  console.log(`# ${kRounds} leave+rejoin+publish rounds in ${Date.now() - started} ms`);
+});
+
 test('a node killed with SIGKILL: its users leave on the others within 5 s (liveness keys on the cluster)', async () => {
   const [a] = nodes;
   const c = await startNode('C');

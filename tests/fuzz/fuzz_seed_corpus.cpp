@@ -148,7 +148,9 @@ int main(int argc, char** argv) {
     const char* format;
     Encoder reply;
     decltype(&binary::encode_new_msg) new_msg;
-    decltype(&binary::encode_presence_state) state;
+    // encode_presence_state is overloaded (entries or a view): the entries form.
+    void (*state)(const std::optional<std::string>&, std::string_view, const PresenceEntries&,
+                  std::string&);
     decltype(&binary::encode_presence_diff) diff;
     decltype(&binary::encode_close) close;
     decltype(&binary::encode_channel_error) channel_error;
