@@ -40,13 +40,17 @@ struct MemberFixture : ::testing::Test {
     r.messages = std::move(messages);
     return r;
   }
-  JoinRoom join(std::optional<int64_t> last_seen_id = std::nullopt) {
+  static proto::ClientMessage join_message() {
     proto::ClientMessage m;
     m.event = proto::ClientEvent::Join;
     m.topic = "room:lobby";
     m.join_ref = "1";
     m.ref = "1";
     m.payload_valid = true;
+    return m;
+  }
+  JoinRoom join(std::optional<int64_t> last_seen_id = std::nullopt) {
+    proto::ClientMessage m = join_message();
     m.last_seen_id = last_seen_id;
     members.join(c(), m);
     auto sent = out.sent<JoinRoom>();
@@ -94,12 +98,7 @@ struct MemberFixture : ::testing::Test {
 // A stalled owner must not let joins pile up in this shard's mailbox to it: refused at once.
 TEST_F(MemberFixture, JoinWhileTheOwnerIsBehindIsRefusedOverloadedAndSendsNothing) {
   out.owners_behind = true;
-  proto::ClientMessage m;
-  m.event = proto::ClientEvent::Join;
-  m.topic = "room:lobby";
-  m.join_ref = "1";
-  m.ref = "1";
-  m.payload_valid = true;
+  proto::ClientMessage m = join_message();
   members.join(c(), m);
   EXPECT_TRUE(out.sent<JoinRoom>().empty());
   EXPECT_TRUE(c().channels.empty());
