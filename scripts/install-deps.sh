@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git ca-certificates
+  build-essential cmake ninja-build pkg-config git ca-certificates ccache
   liburing-dev libwslay-dev libflatbuffers-dev flatbuffers-compiler libsimdjson-dev
   libssl-dev libsqlite3-dev libhiredis-dev libcli11-dev libreaderwriterqueue-dev libhttp-parser-dev
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev

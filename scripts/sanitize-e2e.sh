@@ -4,7 +4,8 @@
 # Used by scripts/test.sh (skip with RTCHAT_SANITIZE_E2E=0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+source scripts/ccache_args.sh
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${ccache_args[@]}" \
   -DRTCHAT_SANITIZE=address,undefined -DRTCHAT_BUILD_BENCH=OFF -DRTCHAT_BUILD_TESTS=OFF >/dev/null
 cmake --build build-asan --target rtchat-server -j"$(nproc)"
 log=build-asan/e2e-servers.log

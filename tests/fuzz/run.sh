@@ -14,7 +14,9 @@ build="$root/build-fuzz"
 all_targets="binary_decode json_decode http_request handshake jwt ws_frame"
 targets="${RTCHAT_FUZZ_TARGETS:-$all_targets}"
 
+source "$root/scripts/ccache_args.sh"
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  "${ccache_args[@]}" \
   -DRTCHAT_BUILD_FUZZ=ON -DRTCHAT_SANITIZE=address,undefined \
   -DRTCHAT_BUILD_TESTS=OFF -DRTCHAT_BUILD_BENCH=OFF >/dev/null
 build_targets=(fuzz_seed_corpus)
