@@ -90,11 +90,15 @@ test('a refused refresh (bad signature, other sub, expired, no token) keeps the 
       assert.deepEqual(await refresh(client, payload), { status: 'error', response: { reason } },
         JSON.stringify(payload));
     }
-    await waitFor(() => client.seen.close, '4001 close', (LIFETIME_S + 4) * 1000);
+    // The refused refreshes must not move the deadline (the valid-looking ones said exp + 3600 s):
+    // closed by the once-a-second sweep after the old exp. The upper bound leaves room for a
+    // loaded CI machine (ctest -j2 beside Chromium suites once took 3 s more), still far below
+    // what any refused refresh asked for.
+    await waitFor(() => client.seen.close, '4001 close', (LIFETIME_S + 12) * 1000);
     assert.equal(client.seen.close.code, 4001);
     assert.equal(client.seen.close.reason, 'token expired');
     assert.ok(client.seen.close.at >= exp * 1000 - 1000, `closed at the old exp, not before`);
-    assert.ok(client.seen.close.at <= (exp + 3) * 1000, `closed soon after the old exp`);
+    assert.ok(client.seen.close.at <= (exp + 10) * 1000, `closed soon after the old exp`);
   } finally {
     client.s.disconnect();
   }
