@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,14 @@ inline std::string column_text(sqlite3_stmt* statement, int column) {
 inline int step_done(sqlite3_stmt* statement) {
   ResetOnExit reset(statement);
   return sqlite3_step(statement);
+}
+
+// Steps a statement that returns at most one row of one integer: `out` is that integer, or left
+// as it was when there is no row. False on an error.
+inline bool step_optional_int64(sqlite3_stmt* statement, int64_t& out) {
+  const int rc = sqlite3_step(statement);
+  if (rc == SQLITE_ROW) out = sqlite3_column_int64(statement, 0);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
 }  // namespace rtchat::server::sqlite

@@ -10,6 +10,7 @@ namespace rtchat::server {
 using sqlite::bind_text;
 using sqlite::ResetOnExit;
 using sqlite::step_done;
+using sqlite::step_optional_int64;
 
 bool SqliteStore::retention_boundary(const std::string& room, int64_t max_per_room,
                                      int64_t max_age_ms, int64_t now_ms, int64_t& boundary) {
@@ -19,13 +20,8 @@ bool SqliteStore::retention_boundary(const std::string& room, int64_t max_per_ro
     sqlite3_stmt* s = count_boundary_.get();
     ResetOnExit reset(s);
     if (bind_text(s, 1, room) != SQLITE_OK ||
-        sqlite3_bind_int64(s, 2, max_per_room - 1) != SQLITE_OK) {
-      return false;
-    }
-    const int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-      boundary = sqlite3_column_int64(s, 0);
-    } else if (rc != SQLITE_DONE) {
+        sqlite3_bind_int64(s, 2, max_per_room - 1) != SQLITE_OK ||
+        !step_optional_int64(s, boundary)) {
       return false;
     }
   }
@@ -38,13 +34,8 @@ bool SqliteStore::retention_boundary(const std::string& room, int64_t max_per_ro
       sqlite3_stmt* s = age_boundary_.get();
       ResetOnExit reset(s);
       if (bind_text(s, 1, room) != SQLITE_OK ||
-          sqlite3_bind_int64(s, 2, now_ms - max_age_ms) != SQLITE_OK) {
-        return false;
-      }
-      const int rc = sqlite3_step(s);
-      if (rc == SQLITE_ROW) {
-        keep_from = sqlite3_column_int64(s, 0);
-      } else if (rc != SQLITE_DONE) {
+          sqlite3_bind_int64(s, 2, now_ms - max_age_ms) != SQLITE_OK ||
+          !step_optional_int64(s, keep_from)) {
         return false;
       }
     }
