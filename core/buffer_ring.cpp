@@ -2,14 +2,21 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
 namespace rtchat::core {
 
-BufferRing::BufferRing(io_uring* ring, uint16_t group_id, uint32_t count, uint32_t buffer_bytes)
-    : ring_(ring), count_(count), buffer_bytes_(buffer_bytes), group_id_(group_id) {
+BufferRing::BufferRing(io_uring* ring, uint16_t group_id, uint32_t count, uint32_t buffer_bytes,
+                       uint32_t floor)
+    : ring_(ring),
+      count_(count),
+      buffer_bytes_(buffer_bytes),
+      group_id_(group_id),
+      floor_(std::clamp<uint32_t>(floor, 1, count)),
+      level_(floor_) {
   ring_bytes_ = sizeof(io_uring_buf) * count;
   void* mem =
       mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
@@ -27,12 +34,9 @@ BufferRing::BufferRing(io_uring* ring, uint16_t group_id, uint32_t count, uint32
   }
   data_ = static_cast<std::byte*>(std::aligned_alloc(4096, size_t{count} * buffer_bytes));
   if (data_ == nullptr) throw std::runtime_error("buffer ring allocation failed");
-  for (uint32_t i = 0; i < count; ++i) {
-    io_uring_buf_ring_add(br_, data_ + size_t{i} * buffer_bytes, buffer_bytes,
-                          static_cast<unsigned short>(i), io_uring_buf_ring_mask(count),
-                          static_cast<int>(i));
-  }
-  io_uring_buf_ring_advance(br_, static_cast<int>(count));
+  spare_.reserve(count);
+  for (uint32_t i = count; i > 0; --i) spare_.push_back(static_cast<uint16_t>(i - 1));
+  publish();
 }
 
 BufferRing::~BufferRing() {
@@ -42,14 +46,28 @@ BufferRing::~BufferRing() {
 }
 
 void BufferRing::recycle(uint16_t bid) {
-  io_uring_buf_ring_add(br_, data_ + size_t{bid} * buffer_bytes_, buffer_bytes_, bid,
-                        io_uring_buf_ring_mask(count_), pending_);
-  ++pending_;
+  --in_ring_;
+  spare_.push_back(bid);
 }
 
-void BufferRing::release_pages() { madvise(data_, size_t{count_} * buffer_bytes_, MADV_DONTNEED); }
+void BufferRing::release_pages() {
+  madvise(data_, size_t{count_} * buffer_bytes_, MADV_DONTNEED);
+  level_ = floor_;
+}
 
 void BufferRing::publish() {
+  if (ran_dry_) {
+    level_ = std::min(count_, level_ * 2);
+    ran_dry_ = false;
+  }
+  while (in_ring_ < level_ && !spare_.empty()) {
+    const uint16_t bid = spare_.back();
+    spare_.pop_back();
+    io_uring_buf_ring_add(br_, data_ + size_t{bid} * buffer_bytes_, buffer_bytes_, bid,
+                          io_uring_buf_ring_mask(count_), pending_);
+    ++pending_;
+    ++in_ring_;
+  }
   if (pending_ > 0) {
     io_uring_buf_ring_advance(br_, pending_);
     pending_ = 0;

@@ -18,10 +18,13 @@ namespace rtchat::server {
 namespace {
 
 constexpr uint16_t kBufferGroup = 1;
-// 2048 x 4 KiB = 8 MiB per shard. Chat frames are small and each buffer goes back to the ring as
-// soon as its bytes are parsed, so the ring runs dry only when thousands of sockets deliver at
-// the same instant; then recv ends with ENOBUFS and is re-armed at the end of the turn.
+// Up to 2048 x 4 KiB = 8 MiB per shard. Chat frames are small and each buffer goes back to the
+// ring as soon as its bytes are parsed, so the ring runs dry only when thousands of sockets
+// deliver at the same instant; then recv ends with ENOBUFS, is re-armed at the end of the turn,
+// and the ring holds twice as many buffers from then on. A steady shard falls back to 128 in the
+// ring (512 KiB touched by its idle sockets' heartbeats, not all 8 MiB: core/buffer_ring.h).
 constexpr uint32_t kRecvBuffers = 2048;
+constexpr uint32_t kRecvBuffersSteady = 128;
 constexpr uint32_t kRecvBufferBytes = 4096;
 }  // namespace
 
@@ -42,7 +45,7 @@ void Reactor::start(core::Doorbell& doorbell) {
   core::pin_current_thread(index_);
   ring_ = std::make_unique<core::Ring>(core::RingConfig{});
   buffers_ = std::make_unique<core::BufferRing>(ring_->get(), kBufferGroup, kRecvBuffers,
-                                                kRecvBufferBytes);
+                                                kRecvBufferBytes, kRecvBuffersSteady);
   arm_accept();
   arm_doorbell();
   next_sweep_ms_ = core::mono_millis() + kSweepEveryMs;
@@ -183,6 +186,7 @@ void Reactor::on_recv(const io_uring_cqe& cqe) {
   if (!c) return;
   if (!(cqe.flags & IORING_CQE_F_MORE)) {
     c->recv_armed = false;
+    if (cqe.res == -ENOBUFS) buffers_->ran_dry();
     if (cqe.res == -ENOBUFS && c->phase != Phase::Dead) {
       c->rearm_recv = true;  // the ring ran dry: try again once buffers are back
       table_.mark_dirty(*c);
