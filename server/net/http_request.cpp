@@ -20,52 +20,29 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-void parse_query(std::string_view q, std::vector<std::pair<std::string, std::string>>& out) {
-  while (!q.empty()) {
-    size_t amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    std::string_view key = pair.substr(0, eq);
-    std::string_view value =
-        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    out.emplace_back(percent_decode(key, true), percent_decode(value, true));
-  }
+// Spare parsers per shard thread (each shard is one thread). Bounded: a storm's burst of
+// half-read requests beyond it goes back to malloc. A flag, not the vector, says the thread is
+// ending, since a parser given back during thread exit must not touch a destroyed list.
+constexpr size_t kMaxSpareParsers = 64;
+// A spare keeps buffers up to this size (an upgrade request with a token and cookies fits).
+constexpr size_t kKeptBufferBytes = 2048;
+constexpr size_t kKeptHeaders = 32;
+
+struct SpareParsers {
+  std::vector<HttpRequestParser*> list;
+  ~SpareParsers();
+};
+thread_local bool spares_gone = false;
+thread_local SpareParsers spares;
+
+SpareParsers::~SpareParsers() {
+  spares_gone = true;
+  for (HttpRequestParser* p : list) delete p;
 }
 
-// Splits the raw target into path and query. Origin-form ("/a?b") is the norm; absolute-form
-// ("http://h/a?b") goes through http_parser's URL splitter. Returns false when no path can be
-// found.
-bool split_target(HttpRequest& req) {
-  std::string_view target = req.target;
-  std::string_view raw_path;
-  std::string_view raw_query;
-  if (!target.empty() && target.front() == '/') {
-    size_t end = target.find_first_of("?#");
-    raw_path = target.substr(0, end);
-    if (end != std::string_view::npos && target[end] == '?') {
-      raw_query = target.substr(end + 1);
-      raw_query = raw_query.substr(0, raw_query.find('#'));
-    }
-  } else if (target == "*") {
-    raw_path = target;
-  } else {
-    http_parser_url u;
-    http_parser_url_init(&u);
-    if (http_parser_parse_url(target.data(), target.size(), 0, &u) != 0) return false;
-    if (u.field_set & (1 << UF_PATH)) {
-      raw_path = target.substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
-    } else {
-      raw_path = "/";
-    }
-    if (u.field_set & (1 << UF_QUERY)) {
-      raw_query = target.substr(u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
-    }
-  }
-  req.path = percent_decode(raw_path, false);
-  parse_query(raw_query, req.query);
-  return true;
+template <typename T>
+void drop_if_grown(T& buffer, size_t keep) {
+  if (buffer.capacity() > keep) T().swap(buffer);
 }
 
 // RFC 7230 tchar: the characters of a method (and header names).
@@ -100,22 +77,27 @@ HttpParseStatus check_request_line(std::string_view line) {
 
 }  // namespace
 
-std::string percent_decode(std::string_view in, bool plus_as_space) {
-  std::string out;
-  out.reserve(in.size());
+size_t percent_decode_into(std::string_view in, bool plus_as_space, char* out) {
+  size_t n = 0;
   for (size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
     if (c == '%' && i + 2 < in.size()) {
       int hi = hex_value(in[i + 1]);
       int lo = hex_value(in[i + 2]);
       if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
+        out[n++] = static_cast<char>(hi * 16 + lo);
         i += 2;
         continue;
       }
     }
-    out.push_back(plus_as_space && c == '+' ? ' ' : c);
+    out[n++] = plus_as_space && c == '+' ? ' ' : c;
   }
+  return n;
+}
+
+std::string percent_decode(std::string_view in, bool plus_as_space) {
+  std::string out(in.size(), '\0');
+  out.resize(percent_decode_into(in, plus_as_space, out.data()));
   return out;
 }
 
@@ -145,17 +127,42 @@ HttpRequestParser::HttpRequestParser(size_t max_header_bytes, size_t max_body_by
   reset();
 }
 
+// Clears without giving capacity back: a reused parser parses the next request in place.
 void HttpRequestParser::reset() {
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
-  request_ = HttpRequest{};
+  request_.method = {};
+  request_.target = {};
+  request_.path = {};
+  request_.query.clear();
+  request_.headers.clear();
+  request_.body.clear();
+  request_.upgrade = false;
+  request_.keep_alive = false;
   status_ = HttpParseStatus::NeedMore;
   header_bytes_ = 0;
+  raw_.clear();
+  decoded_.clear();
+  target_ = {};
+  header_spans_.clear();
   request_line_.clear();
   request_line_checked_ = false;
   headers_complete_ = false;
   message_complete_ = false;
   last_was_value_ = true;
+}
+
+void HttpRequestParser::reuse(size_t max_header_bytes, size_t max_body_bytes) {
+  max_header_bytes_ = max_header_bytes;
+  max_body_bytes_ = max_body_bytes;
+  drop_if_grown(raw_, kKeptBufferBytes);
+  drop_if_grown(decoded_, kKeptBufferBytes);
+  drop_if_grown(request_line_, kKeptBufferBytes);
+  drop_if_grown(request_.body, kKeptBufferBytes);
+  drop_if_grown(header_spans_, kKeptHeaders);
+  drop_if_grown(request_.headers, kKeptHeaders);
+  drop_if_grown(request_.query, kKeptHeaders);
+  reset();
 }
 
 // Copies the request line aside and stops the chunk at its LF: http_parser reads the line first
@@ -164,16 +171,14 @@ void HttpRequestParser::reset() {
 // does (RFC 7230 section 3.5). Returns how many bytes of chunk belong to this step.
 size_t HttpRequestParser::take_request_line(std::string_view chunk, bool& line_ends_here) {
   size_t i = 0;
-  while (i < chunk.size() && !line_ends_here) {
-    char c = chunk[i++];
-    if (request_line_.empty() && (c == '\r' || c == '\n')) continue;
-    if (c == '\n') {
-      line_ends_here = true;
-    } else {
-      request_line_.push_back(c);
-    }
+  if (request_line_.empty()) {
+    while (i < chunk.size() && (chunk[i] == '\r' || chunk[i] == '\n')) ++i;
   }
-  return i;
+  size_t lf = chunk.find('\n', i);
+  line_ends_here = lf != std::string_view::npos;
+  size_t end = line_ends_here ? lf : chunk.size();
+  request_line_.append(chunk.substr(i, end - i));
+  return line_ends_here ? lf + 1 : chunk.size();
 }
 
 HttpParseStatus HttpRequestParser::feed(std::string_view bytes, size_t& consumed) {
@@ -202,7 +207,7 @@ HttpParseStatus HttpRequestParser::feed(std::string_view bytes, size_t& consumed
     if (line_ends_here) {
       request_line_checked_ = true;
       HttpParseStatus line = check_request_line(request_line_);
-      request_line_ = std::string();
+      request_line_.clear();
       if (line != HttpParseStatus::NeedMore) return status_ = line;
     }
     if (err == HPE_PAUSED) {
@@ -227,25 +232,36 @@ HttpParseStatus HttpRequestParser::feed(std::string_view bytes, size_t& consumed
 }
 
 int HttpRequestParser::on_url(http_parser* p, const char* at, size_t length) {
-  static_cast<HttpRequestParser*>(p->data)->request_.target.append(at, length);
+  auto* self = static_cast<HttpRequestParser*>(p->data);
+  if (self->target_.len == 0) self->target_.off = static_cast<uint32_t>(self->raw_.size());
+  self->raw_.append(at, length);
+  self->target_.len += static_cast<uint32_t>(length);
   return 0;
 }
 
 int HttpRequestParser::on_header_field(http_parser* p, const char* at, size_t length) {
   auto* self = static_cast<HttpRequestParser*>(p->data);
-  auto& headers = self->request_.headers;
-  if (self->last_was_value_ || headers.empty()) headers.emplace_back();
+  auto& spans = self->header_spans_;
+  std::string& raw = self->raw_;
+  if (self->last_was_value_ || spans.empty()) {
+    spans.push_back({{static_cast<uint32_t>(raw.size()), 0}, {}});
+  }
   self->last_was_value_ = false;
-  std::string& name = headers.back().first;
-  for (size_t i = 0; i < length; ++i) name.push_back(ascii_lower(at[i]));
+  size_t at_end = raw.size();
+  raw.resize(at_end + length);
+  std::transform(at, at + length, raw.data() + at_end, ascii_lower);
+  spans.back().name.len += static_cast<uint32_t>(length);
   return 0;
 }
 
 int HttpRequestParser::on_header_value(http_parser* p, const char* at, size_t length) {
   auto* self = static_cast<HttpRequestParser*>(p->data);
-  if (self->request_.headers.empty()) return -1;  // http_parser never does this; be safe anyway
+  if (self->header_spans_.empty()) return -1;  // http_parser never does this; be safe anyway
+  Span& value = self->header_spans_.back().value;
+  if (self->last_was_value_ == false) value.off = static_cast<uint32_t>(self->raw_.size());
   self->last_was_value_ = true;
-  self->request_.headers.back().second.append(at, length);
+  self->raw_.append(at, length);
+  value.len += static_cast<uint32_t>(length);
   return 0;
 }
 
@@ -253,9 +269,10 @@ int HttpRequestParser::on_headers_complete(http_parser* p) {
   auto* self = static_cast<HttpRequestParser*>(p->data);
   self->headers_complete_ = true;
   HttpRequest& req = self->request_;
-  for (auto& [name, value] : req.headers) {
-    std::string_view trimmed = trim(value);
-    if (trimmed.size() != value.size()) value = std::string(trimmed);
+  // raw_ is complete (the body goes elsewhere): its views stay valid from here on.
+  req.target = self->view(self->target_);
+  for (const HeaderSpan& h : self->header_spans_) {
+    req.headers.emplace_back(self->view(h.name), trim(self->view(h.value)));
   }
   req.method = http_method_str(static_cast<http_method>(p->method));
   // Without a Content-Length header http_parser reports ULLONG_MAX; chunked bodies are counted in
@@ -264,11 +281,64 @@ int HttpRequestParser::on_headers_complete(http_parser* p) {
     self->status_ = HttpParseStatus::BodyTooLarge;
     return -1;  // any value but 0, 1, 2 fails the parse (1 and 2 mean "skip body")
   }
-  if (!split_target(req)) {
+  if (!self->split_target()) {
     self->status_ = HttpParseStatus::Malformed;
     return -1;
   }
   return 0;
+}
+
+// Splits the raw target into path and query, decoded into decoded_ (sized once: decoding never
+// grows, so the views into it stay put). Origin-form ("/a?b") is the norm; absolute-form
+// ("http://h/a?b") goes through http_parser's URL splitter. False when no path can be found.
+bool HttpRequestParser::split_target() {
+  std::string_view target = request_.target;
+  std::string_view raw_path;
+  std::string_view raw_query;
+  if (!target.empty() && target.front() == '/') {
+    size_t end = target.find_first_of("?#");
+    raw_path = target.substr(0, end);
+    if (end != std::string_view::npos && target[end] == '?') {
+      raw_query = target.substr(end + 1);
+      raw_query = raw_query.substr(0, raw_query.find('#'));
+    }
+  } else if (target == "*") {
+    raw_path = target;
+  } else {
+    http_parser_url u;
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(target.data(), target.size(), 0, &u) != 0) return false;
+    raw_path = "/";
+    if (u.field_set & (1 << UF_PATH)) {
+      raw_path = target.substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+    }
+    if (u.field_set & (1 << UF_QUERY)) {
+      raw_query = target.substr(u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
+    }
+  }
+  decoded_.resize(raw_path.size() + raw_query.size());
+  size_t used = percent_decode_into(raw_path, false, decoded_.data());
+  request_.path = std::string_view(decoded_.data(), used);
+  parse_query(raw_query, decoded_.data(), used);
+  return true;
+}
+
+void HttpRequestParser::parse_query(std::string_view q, char* out, size_t& used) {
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    std::string_view k(out + used, percent_decode_into(key, true, out + used));
+    used += k.size();
+    std::string_view v(out + used, percent_decode_into(value, true, out + used));
+    used += v.size();
+    request_.query.emplace_back(k, v);
+  }
 }
 
 int HttpRequestParser::on_body(http_parser* p, const char* at, size_t length) {
@@ -288,6 +358,25 @@ int HttpRequestParser::on_message_complete(http_parser* p) {
   self->request_.keep_alive = http_should_keep_alive(p) != 0;
   http_parser_pause(p, 1);
   return 0;
+}
+
+void HttpParserRecycler::operator()(HttpRequestParser* p) const noexcept {
+  if (spares_gone || spares.list.size() >= kMaxSpareParsers) {
+    delete p;
+    return;
+  }
+  spares.list.push_back(p);  // capacity reserved up front: no allocation here
+}
+
+HttpParserPtr take_http_parser(size_t max_header_bytes, size_t max_body_bytes) {
+  if (spares.list.empty()) {
+    spares.list.reserve(kMaxSpareParsers);
+    return HttpParserPtr(new HttpRequestParser(max_header_bytes, max_body_bytes));
+  }
+  HttpRequestParser* p = spares.list.back();
+  spares.list.pop_back();
+  p->reuse(max_header_bytes, max_body_bytes);
+  return HttpParserPtr(p);
 }
 
 }  // namespace rtchat::server

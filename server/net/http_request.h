@@ -5,6 +5,8 @@
 #include <http_parser.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,18 +15,21 @@
 
 namespace rtchat::server {
 
-// One parsed request. Owns all its strings (copied once out of the receive buffer).
+// One parsed request. Its views point into the parser that produced it (its request bytes, kept in
+// one buffer, and the percent-decoded path and query in another): valid until that parser is
+// reset or goes back to the spares. Only the body is owned (the dev-token and API POSTs).
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // raw request target, query included
-  std::string path;  // percent-decoded once ("%2e%2e" -> ".."; '+' stays '+'), no query or fragment
-  std::vector<std::pair<std::string, std::string>> query;    // decoded ('+' -> ' '), in order
-  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased, values trimmed
+  std::string_view method;  // "GET", "POST", ...
+  std::string_view target;  // raw request target, query included
+  std::string_view path;    // percent-decoded once ("%2e%2e" -> ".."; '+' stays '+'), no query
+  std::vector<std::pair<std::string_view, std::string_view>> query;    // decoded ('+' -> ' ')
+  std::vector<std::pair<std::string_view, std::string_view>> headers;  // names lower-cased,
+                                                                       // values trimmed
   std::string body;
   bool upgrade = false;     // the request asked for a protocol switch (Upgrade header or CONNECT)
   bool keep_alive = false;  // per HTTP version and Connection header
 
-  // The first header with that (lower-case) name; "" when absent. The view lives as long as *this.
+  // The first header with that (lower-case) name; "" when absent.
   [[nodiscard]] std::string_view header(std::string_view lower_name) const;
   // The LAST value of `key` (a repeated key overrides earlier ones); nullopt when absent.
   [[nodiscard]] std::optional<std::string_view> query_param(std::string_view key) const;
@@ -42,9 +47,14 @@ enum class HttpParseStatus {
 // Decodes %XX escapes once; an invalid escape is kept literally. With plus_as_space, '+' -> ' '
 // (query strings, application/x-www-form-urlencoded).
 [[nodiscard]] std::string percent_decode(std::string_view in, bool plus_as_space);
+// The same into out, which has room for in.size() bytes (decoding never grows). Returns the length.
+size_t percent_decode_into(std::string_view in, bool plus_as_space, char* out);
 
 // Incremental parser, one per connection while it is in HTTP state. Shard-local. Not copyable or
-// movable (http_parser keeps a pointer back to it); hold it by unique_ptr if it must move.
+// movable (http_parser keeps a pointer back to it); hold it by HttpParserPtr if it must move.
+// An ordinary request allocates nothing once the parser's buffers have grown to its size: the
+// request bytes are copied into one buffer and the headers are views into it, and reset() keeps
+// the capacity (so a reused parser serves the next connection without touching the heap).
 class HttpRequestParser {
  public:
   // Headers are small (a browser's upgrade is < 2 KiB with cookies); 8 KiB is what nginx allows by
@@ -71,11 +81,25 @@ class HttpRequestParser {
   // The request; meaningful after Complete. The caller may move from it.
   HttpRequest& request() { return request_; }
 
-  // Ready for the next request on the same connection (keep-alive).
+  // Ready for the next request on the same connection (keep-alive), or for another connection.
   void reset();
+  // reset() for another connection with these limits; buffers a hostile request grew past what
+  // an ordinary one needs are given back, so a spare parser holds ~1 KiB at most.
+  void reuse(size_t max_header_bytes, size_t max_body_bytes);
 
  private:
+  struct Span {  // bytes of raw_
+    uint32_t off = 0;
+    uint32_t len = 0;
+  };
+  struct HeaderSpan {
+    Span name;
+    Span value;
+  };
   size_t take_request_line(std::string_view chunk, bool& line_ends_here);
+  bool split_target();
+  void parse_query(std::string_view q, char* out, size_t& used);
+  std::string_view view(Span s) const { return std::string_view(raw_).substr(s.off, s.len); }
   static int on_url(http_parser* p, const char* at, size_t length);
   static int on_header_field(http_parser* p, const char* at, size_t length);
   static int on_header_value(http_parser* p, const char* at, size_t length);
@@ -89,12 +113,29 @@ class HttpRequestParser {
   http_parser_settings settings_{};
   HttpRequest request_;
   HttpParseStatus status_ = HttpParseStatus::NeedMore;
-  size_t header_bytes_ = 0;   // bytes handed to the parser before the header block ended
+  size_t header_bytes_ = 0;  // bytes handed to the parser before the header block ended
+  // The target, then each header's lower-cased name and raw value, as the parser hands them over
+  // (bounded by the header cap); spans until the block ends, as the buffer may still move.
+  std::string raw_;
+  std::string decoded_;  // the percent-decoded path and query keys and values
+  Span target_;
+  std::vector<HeaderSpan> header_spans_;
   std::string request_line_;  // the request line until its LF arrives (bounded by the header cap)
   bool request_line_checked_ = false;
   bool headers_complete_ = false;
   bool message_complete_ = false;
   bool last_was_value_ = true;  // to tell a new header name from a name split across feeds
 };
+
+// Parsers are taken per connection and given back when its request is parsed or it closes: a
+// bounded list of spares per shard thread keeps them (and their buffers) between connections,
+// so an upgrade storm neither allocates per connection nor leaves freed parsers as holes among
+// the connections' long-lived allocations.
+struct HttpParserRecycler {
+  void operator()(HttpRequestParser* p) const noexcept;
+};
+using HttpParserPtr = std::unique_ptr<HttpRequestParser, HttpParserRecycler>;
+[[nodiscard]] HttpParserPtr take_http_parser(size_t max_header_bytes,
+                                             size_t max_body_bytes = 16384);
 
 }  // namespace rtchat::server

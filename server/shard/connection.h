@@ -129,7 +129,7 @@ struct Connection {
   int64_t deadline_ms = 0;             // handshake deadline (Http) or flush deadline (Closing)
   int64_t last_rx_ms = 0;
 
-  std::unique_ptr<HttpRequestParser> http;
+  HttpParserPtr http;  // from the shard's spares (take_http_parser), given back when reset
   bool is_head_request = false;  // the request was HEAD: respond() sends the headers only
   WireFormat format = WireFormat::Json;
   // Held only while a frame or a fragmented message is partly read, or a close is under way;

@@ -106,8 +106,9 @@ void HttpRoutes::on_bytes(Connection& c, std::string_view bytes) {
       return;
     case HttpParseStatus::Complete: {
       metrics_.http_requests.add();
-      HttpRequest req = std::move(c.http->request());
-      c.http.reset();
+      // The request's views live in the parser: it goes back to the spares after the route.
+      HttpParserPtr parser = std::move(c.http);
+      HttpRequest& req = parser->request();
       c.is_head_request = req.method == "HEAD";
       return route(c, req, bytes.substr(consumed));
     }
@@ -138,7 +139,7 @@ void HttpRoutes::route(Connection& c, HttpRequest& req, std::string_view leftove
   if (!host_allowed(req.header("host"), !config_.production, config_.allowed_hosts)) {
     return refuse_host(c, req);
   }
-  const std::string& path = req.path;
+  const std::string_view path = req.path;
   const bool get = req.method == "GET" || req.method == "HEAD";
   if (path == kSocketPath) return upgrade(c, req, leftover);
   // Anything else under /socket, or a WebSocket upgrade anywhere else, is an endpoint that does
@@ -173,7 +174,7 @@ void HttpRoutes::route(Connection& c, HttpRequest& req, std::string_view leftove
 }
 
 bool HttpRoutes::route_ops(Connection& c, const HttpRequest& req) {
-  const std::string& path = req.path;
+  const std::string_view path = req.path;
   if (path != "/healthz" && path != "/readyz" && path != "/metrics") return false;
   const bool head = c.is_head_request;
   if (req.method != "GET" && !head) {

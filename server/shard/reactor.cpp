@@ -141,7 +141,7 @@ void Reactor::on_accept(const io_uring_cqe& cqe) {
   metrics_.connections_accepted.add();
   table_.http_opened();
   c.deadline_ms = core::mono_millis() + config_.handshake_timeout_s * 1000;
-  c.http = std::make_unique<HttpRequestParser>(config_.max_header_bytes);
+  c.http = take_http_parser(config_.max_header_bytes);
   arm_recv(c);
   events_.on_accepted(c);
 }

@@ -64,7 +64,7 @@ ServerApi::ServerApi(unsigned index, SharedState& shared, ConnectionTable& table
       respond_(std::move(respond)) {}
 
 bool ServerApi::route(Connection& c, HttpRequest& req) {
-  const std::string& path = req.path;
+  const std::string_view path = req.path;
   if (path == "/api/rooms") {
     if (req.method != "GET" && req.method != "HEAD") {
       respond(c, http_response(405, "text/plain", "method not allowed\n", "Allow: GET, HEAD\r\n"));

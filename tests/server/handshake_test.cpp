@@ -23,13 +23,14 @@ HttpRequest upgrade_request() {
   req.headers = {{"host", "127.0.0.1:4000"},
                  {"upgrade", "websocket"},
                  {"connection", "Upgrade"},
-                 {"sec-websocket-key", std::string(kSampleKey)},
+                 {"sec-websocket-key", kSampleKey},
                  {"sec-websocket-version", "13"}};
   req.upgrade = true;
   return req;
 }
 
-void set_header(HttpRequest& req, const std::string& name, const std::string& value) {
+// The request holds views: names and values here are string literals, which outlive it.
+void set_header(HttpRequest& req, std::string_view name, std::string_view value) {
   for (auto& [n, v] : req.headers) {
     if (n == name) {
       v = value;
@@ -39,7 +40,7 @@ void set_header(HttpRequest& req, const std::string& name, const std::string& va
   req.headers.emplace_back(name, value);
 }
 
-void remove_header(HttpRequest& req, const std::string& name) {
+void remove_header(HttpRequest& req, std::string_view name) {
   std::erase_if(req.headers, [&](const auto& h) { return h.first == name; });
 }
 
