@@ -9,7 +9,6 @@
 
 #include "core/affinity.h"
 #include "core/clock.h"
-#include "core/unique_fd.h"
 #include "proto/jwt.h"
 #include "server/log.h"
 #include "server/net/http_response.h"
@@ -36,7 +35,9 @@ Reactor::Reactor(unsigned index, const ServerConfig& config, int listen_fd, Conn
       table_(table),
       metrics_(metrics),
       sockets_per_ip_(sockets_per_ip),
-      events_(events) {}
+      events_(events),
+      refuse_per_ip_response_(http_response(
+          429, "text/plain", "too many connections from this address\n", "Retry-After: 5\r\n")) {}
 
 Reactor::~Reactor() = default;
 
@@ -46,21 +47,29 @@ void Reactor::start(core::Doorbell& doorbell) {
   ring_ = std::make_unique<core::Ring>(core::RingConfig{});
   buffers_ = std::make_unique<core::BufferRing>(ring_->get(), kBufferGroup, kRecvBuffers,
                                                 kRecvBufferBytes, kRecvBuffersSteady);
-  arm_accept();
+  arm_accepts();
   arm_doorbell();
   next_sweep_ms_ = core::mono_millis() + kSweepEveryMs;
 }
 
-void Reactor::arm_accept() {
+void Reactor::arm_accepts() {
   if (listen_fd_ < 0) return;
+  for (uint32_t i = 0; i < kAcceptsInFlight; ++i) {
+    if (!accepts_[i].armed) arm_accept(i);
+  }
+}
+
+void Reactor::arm_accept(uint32_t i) {
+  PendingAccept& a = accepts_[i];
+  a.len = sizeof a.addr;
   io_uring_sqe* sqe = ring_->sqe();
-  // Multishot accept into a process fd, which on_accept moves into the ring's registered-file
-  // table at once (and closes): live sockets hold no process fd, so each shard can keep ~20k of
-  // them under this machine's RLIMIT_NOFILE, and we still learn the peer address (accept_direct
-  // would hide it) for the per-IP limit.
-  io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-  io_uring_sqe_set_data64(sqe, core::OpTag{Op::kAccept, 0, 0}.pack());
-  accept_armed_ = true;
+  // No SOCK_CLOEXEC: the kernel refuses it for a direct descriptor (there is no process fd).
+  io_uring_prep_accept(sqe, listen_fd_, reinterpret_cast<sockaddr*>(&a.addr), &a.len, 0);
+  // Set by hand: liburing 2.3's io_uring_prep_accept_direct adds 1 to the index, which turns
+  // IORING_FILE_INDEX_ALLOC into 0 ("no fixed file").
+  sqe->file_index = IORING_FILE_INDEX_ALLOC;
+  io_uring_sqe_set_data64(sqe, core::OpTag{Op::kAccept, 0, i}.pack());
+  a.armed = true;
 }
 
 void Reactor::arm_doorbell() {
@@ -123,20 +132,19 @@ void Reactor::handle_cqe(const io_uring_cqe& cqe) {
 }
 
 void Reactor::on_accept(const io_uring_cqe& cqe) {
-  if (!(cqe.flags & IORING_CQE_F_MORE)) accept_armed_ = false;  // re-armed by the sweep
-  if (cqe.res < 0) {
-    // EMFILE/ENFILE: out of descriptors. Count it; the sweep re-arms accept (the kernel keeps
-    // further clients in the listen backlog meanwhile).
-    metrics_.accept_errors.add();
-    LOG_WARN("accept_failed", "shard=%u error=\"%s\"", index_, std::strerror(-cqe.res));
-    return;
+  uint32_t i = core::OpTag::unpack(cqe.user_data).slot;
+  if (i >= kAcceptsInFlight) return;
+  accepts_[i].armed = false;
+  if (cqe.res < 0) return on_accept_error(i, cqe.res);
+  auto file_index = static_cast<unsigned>(cqe.res);
+  if (draining_) return close_file(file_index);
+  std::string ip = peer_address(accepts_[i].addr);
+  arm_accept(i);  // the address is read: the buffer may take the next client
+  if (!sockets_per_ip_.try_acquire(ip, config_.max_conns_per_ip)) {
+    metrics_.upgrades_rejected.add();
+    return refuse_and_close(file_index);
   }
-  core::UniqueFd fd(cqe.res);
-  if (draining_) return;
-  std::string ip = peer_address(fd.get());
-  if (!register_socket(fd.get(), ip)) return;
-  fd.reset();  // the table holds its own reference now
-  Connection& c = table_.allocate(static_cast<int>(table_.next_slot()));
+  Connection& c = table_.allocate(cqe.res);
   c.peer_ip = std::move(ip);
   metrics_.connections_accepted.add();
   table_.http_opened();
@@ -146,23 +154,34 @@ void Reactor::on_accept(const io_uring_cqe& cqe) {
   events_.on_accepted(c);
 }
 
-// Counts the peer address and puts the socket in the ring's file table at the slot allocate()
-// will hand out; refuses the client (and returns false) when either is full.
-bool Reactor::register_socket(int fd, std::string& ip) {
-  if (!sockets_per_ip_.try_acquire(ip, config_.max_conns_per_ip)) {
-    metrics_.upgrades_rejected.add();
-    refuse_unregistered(fd, 429, "too many connections from this address\n");
-    return false;
+void Reactor::on_accept_error(uint32_t i, int error) {
+  if (draining_ || error == -ECANCELED) return;
+  if (error == -ECONNABORTED || error == -EINTR || error == -EAGAIN) {
+    return arm_accept(i);  // that client gave up before we took it: take the next one
   }
-  uint32_t slot = table_.next_slot();
-  if (slot >= ring_->direct_files() ||
-      io_uring_register_files_update(ring_->get(), slot, &fd, 1) != 1) {
-    sockets_per_ip_.release(ip);
-    metrics_.accept_errors.add();
-    refuse_unregistered(fd, 503, "server full, retry\n");
-    return false;
-  }
-  return true;
+  // ENFILE: the ring's file table is full (the kernel closed the socket it could not place);
+  // ENOMEM and the like. Count it; the sweep re-arms within a second (the kernel keeps further
+  // clients in the listen backlog meanwhile).
+  metrics_.accept_errors.add();
+  LOG_WARN("accept_failed", "shard=%u error=\"%s\"", index_, std::strerror(-error));
+}
+
+// Best effort on a socket we will not keep: one non-blocking send of a short answer, then the
+// close, linked so it runs after the send whatever became of it.
+void Reactor::refuse_and_close(unsigned file_index) {
+  if (io_uring_sq_space_left(ring_->get()) < 2) ring_->submit();  // a link must not be split
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_send(sqe, static_cast<int>(file_index), refuse_per_ip_response_.data(),
+                     refuse_per_ip_response_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+  io_uring_sqe_set_data64(sqe, 0);
+  close_file(file_index);
+}
+
+void Reactor::close_file(unsigned file_index) {
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_close_direct(sqe, file_index);
+  io_uring_sqe_set_data64(sqe, 0);
 }
 
 void Reactor::on_recv(const io_uring_cqe& cqe) {
@@ -279,25 +298,15 @@ void Reactor::give_back_send_state(Connection& c) {
   c.send.reset();
 }
 
-std::string Reactor::peer_address(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
+std::string Reactor::peer_address(const sockaddr_storage& addr) {
   char text[INET6_ADDRSTRLEN] = "?";
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    if (addr.ss_family == AF_INET) {
-      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, text, sizeof text);
-    } else if (addr.ss_family == AF_INET6) {
-      ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, text, sizeof text);
-    }
+  if (addr.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, text, sizeof text);
+  } else if (addr.ss_family == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr, text,
+                sizeof text);
   }
   return text;
-}
-
-void Reactor::refuse_unregistered(int fd, int status, std::string_view body) {
-  // Best effort on a socket we will not keep: one non-blocking send of a short answer.
-  std::string response = http_response(status, "text/plain", body, "Retry-After: 5\r\n");
-  [[maybe_unused]] auto n =
-      ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 }  // namespace rtchat::server

@@ -39,7 +39,7 @@ bool Reactor::tick(bool stopping) {
 }
 
 void Reactor::sweep(int64_t now_ms) {
-  if (!accept_armed_ && !draining_) arm_accept();
+  if (!draining_) arm_accepts();  // those an error left unarmed
   int64_t now_s = core::unix_millis() / 1000;
   size_t released = 0;
   for (auto& slot : table_.slots()) {
@@ -103,9 +103,10 @@ bool Reactor::sweep_one(Connection& c, int64_t now_ms, int64_t now_s) {
 void Reactor::begin_drain() {
   draining_ = true;
   drain_deadline_ms_ = core::mono_millis() + int64_t{config_.drain_timeout_s} * 1000;
-  if (listen_fd_ >= 0) {
+  for (uint32_t i = 0; i < kAcceptsInFlight; ++i) {
+    if (!accepts_[i].armed) continue;
     io_uring_sqe* sqe = ring_->sqe();
-    io_uring_prep_cancel64(sqe, core::OpTag{Op::kAccept, 0, 0}.pack(), 0);
+    io_uring_prep_cancel64(sqe, core::OpTag{Op::kAccept, 0, i}.pack(), 0);
     io_uring_sqe_set_data64(sqe, core::OpTag{Op::kCancel, 0, 0}.pack());
   }
   for (auto& slot : table_.slots()) {

@@ -403,6 +403,40 @@ test('a handshake storm beyond --max-pending-handshakes is answered 503 at once'
   });
 });
 
+// The shard keeps several accepts in flight, each with its own address buffer: a burst from one
+// address, larger than that, is counted exactly (each client once, by its own address), and
+// every count is given back when the sockets close.
+test('a burst from one address over --max-conns-per-ip: exactly the excess is refused, all counted down after', async () => {
+  const limit = 24;
+  const burst = 40;
+  await withServer(['--max-conns-per-ip', String(limit)], async (srv) => {
+    const connect = (localAddress) => new Promise((resolve) => {
+      const s = net.connect({ port: srv.port, host: '127.0.0.1', localAddress });
+      let buf = '';
+      s.on('data', (d) => { buf += d; });
+      s.on('close', () => resolve({ s, refused: /^HTTP\/1.1 429/.test(buf), closed: true }));
+      s.on('error', () => {});
+      // Held connections get no answer: they wait for a request that never comes.
+      setTimeout(() => resolve({ s, refused: false, closed: false }), 1000);
+    });
+    // Interleaved with another address's clients, so a completion read with another's address
+    // buffer would show as a wrong count on both.
+    const addresses = Array.from({ length: burst + 10 }, (_, i) => (i % 5 === 4 ? '127.0.0.5' : '127.0.0.4'));
+    const results = await Promise.all(addresses.map((a) => connect(a)));
+    const of = (a) => results.filter((_, i) => addresses[i] === a);
+    assert.equal(of('127.0.0.4').length, burst);
+    assert.equal(of('127.0.0.4').filter((r) => r.refused).length, burst - limit);
+    assert.equal(of('127.0.0.4').filter((r) => !r.closed).length, limit);
+    assert.equal(of('127.0.0.5').filter((r) => !r.closed).length, 10);
+    results.forEach((r) => r.s.destroy());
+    await waitFor(async () => {
+      const again = await Promise.all(Array.from({ length: limit }, () => connect('127.0.0.4')));
+      again.forEach((r) => r.s.destroy());
+      return again.every((r) => !r.closed);
+    }, 'every count given back after the sockets closed', 8000);
+  });
+});
+
 test('connections per source address are capped with --max-conns-per-ip: 429, other addresses unaffected', async () => {
   await withServer(['--max-conns-per-ip', '3'], async (srv) => {
     const held = [];
