@@ -24,7 +24,7 @@ class ConnectionTable {
   ConnectionTable(const ConnectionTable&) = delete;
   ConnectionTable& operator=(const ConnectionTable&) = delete;
 
-  // The slot the next allocate() hands out: also the connection's io_uring file-table index.
+  // The slot the next allocate() hands out.
   [[nodiscard]] uint32_t next_slot() const;
   Connection& allocate(int file_index);
   Connection* lookup(uint32_t slot, uint32_t generation);
