@@ -379,4 +379,16 @@ HttpParserPtr take_http_parser(size_t max_header_bytes, size_t max_body_bytes) {
   return HttpParserPtr(p);
 }
 
+HttpRequestParser& HttpParserSlot::parser(size_t max_header_bytes) {
+  if (!has_parser())
+    bits_ = reinterpret_cast<uintptr_t>(take_http_parser(max_header_bytes).release());
+  return *reinterpret_cast<HttpRequestParser*>(bits_);
+}
+
+HttpParserPtr HttpParserSlot::finish() {
+  HttpParserPtr p(has_parser() ? reinterpret_cast<HttpRequestParser*>(bits_) : nullptr);
+  bits_ = kAnswered;
+  return p;
+}
+
 }  // namespace rtchat::server

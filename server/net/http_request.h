@@ -138,4 +138,36 @@ using HttpParserPtr = std::unique_ptr<HttpRequestParser, HttpParserRecycler>;
 [[nodiscard]] HttpParserPtr take_http_parser(size_t max_header_bytes,
                                              size_t max_body_bytes = 16384);
 
+// A connection's parser while it is in HTTP state, in one pointer. No parser until the request's
+// first bytes arrive: most requests come in one read, so the parser is taken from the spares,
+// used and given back within that read, and the connections of a storm waiting for their
+// request hold none (nor its buffers). A parser while a request is partly read. After the
+// request (or an error answer): the mark that it is being answered, so later bytes are not read.
+class HttpParserSlot {
+ public:
+  HttpParserSlot() = default;
+  ~HttpParserSlot() { reset(); }
+  HttpParserSlot(const HttpParserSlot&) = delete;
+  HttpParserSlot& operator=(const HttpParserSlot&) = delete;
+
+  // The parser of the request being read; taken from the spares for its first bytes.
+  HttpRequestParser& parser(size_t max_header_bytes);
+  // The request is complete: its parser leaves the slot (it goes back to the spares when the
+  // caller is done with the request) and the slot is marked answered.
+  [[nodiscard]] HttpParserPtr finish();
+  // An answer is queued: a parser still here goes back to the spares; no more bytes are read.
+  void mark_answered() { (void)finish(); }
+  [[nodiscard]] bool answered() const { return bits_ == kAnswered; }
+  [[nodiscard]] bool has_parser() const { return bits_ > kAnswered; }
+  // The connection closes: a parser still here goes back to the spares.
+  void reset() {
+    if (has_parser()) HttpParserRecycler{}(reinterpret_cast<HttpRequestParser*>(bits_));
+    bits_ = 0;
+  }
+
+ private:
+  static constexpr uintptr_t kAnswered = 1;  // parsers are aligned: never a parser's address
+  uintptr_t bits_ = 0;                       // 0, kAnswered or the parser's address
+};
+
 }  // namespace rtchat::server

@@ -184,7 +184,7 @@ struct Connection {
   int64_t deadline_ms = 0;  // handshake deadline (Http) or flush deadline (Closing)
   int64_t last_rx_ms = 0;
 
-  HttpParserPtr http;  // from the shard's spares (take_http_parser), given back when reset
+  HttpParserSlot http;  // a parser only while a request is partly read
   // Held only while a frame or a fragmented message is partly read, or a close is under way;
   // between messages it goes back to the session's spares (Session::feed_wslay).
   WslayContext ws;

@@ -100,14 +100,14 @@ void HttpRoutes::on_accepted(Connection& c) {
 
 void HttpRoutes::on_bytes(Connection& c, std::string_view bytes) {
   size_t consumed = 0;
-  HttpParseStatus st = c.http->feed(bytes, consumed);
+  HttpParseStatus st = c.http.parser(config_.max_header_bytes).feed(bytes, consumed);
   switch (st) {
     case HttpParseStatus::NeedMore:
       return;
     case HttpParseStatus::Complete: {
       metrics_.http_requests.add();
       // The request's views live in the parser: it goes back to the spares after the route.
-      HttpParserPtr parser = std::move(c.http);
+      HttpParserPtr parser = c.http.finish();
       HttpRequest& req = parser->request();
       c.is_head_request = req.method == "HEAD";
       return route(c, req, bytes.substr(consumed));
@@ -124,7 +124,7 @@ void HttpRoutes::on_bytes(Connection& c, std::string_view bytes) {
 }
 
 void HttpRoutes::respond(Connection& c, std::string response) {
-  c.http.reset();
+  c.http.mark_answered();
   if (c.is_head_request) {
     // Every route answers HEAD through here, the asynchronous history page included: the same
     // status and headers (Content-Length of the body a GET gets), never the body (RFC 9110 9.3.2).

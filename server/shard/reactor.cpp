@@ -149,7 +149,6 @@ void Reactor::on_accept(const io_uring_cqe& cqe) {
   metrics_.connections_accepted.add();
   table_.http_opened();
   c.deadline_ms = core::mono_millis() + config_.handshake_timeout_s * 1000;
-  c.http = take_http_parser(config_.max_header_bytes);
   arm_recv(c);
   events_.on_accepted(c);
 }
@@ -194,7 +193,7 @@ void Reactor::on_recv(const io_uring_cqe& cqe) {
     metrics_.bytes_in.add(static_cast<uint64_t>(cqe.res));
     c->last_rx_ms = core::mono_millis();
     std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    if (c->phase == Phase::Http && c->http) {  // no parser: a request is being answered
+    if (c->phase == Phase::Http && !c->http.answered()) {
       events_.on_http_bytes(*c, text);
     } else if (c->phase == Phase::WebSocket) {
       events_.on_ws_bytes(*c, text);

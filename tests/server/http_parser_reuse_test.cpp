@@ -144,5 +144,44 @@ TEST(HttpParserReuse, ASpareGivesBackBuffersAHugeRequestGrew) {
   expect_upgrade_parsed(next->request());
 }
 
+// A connection's slot: no parser before its first bytes, the same spare for every request that
+// comes in one read, a parser kept only across the reads of a split request, and "answered"
+// after it (the reactor reads no more bytes then).
+TEST(HttpParserSlot, HoldsAParserOnlyWhileARequestIsPartlyRead) {
+  HttpParserPtr warm = take_http_parser(8192);
+  HttpRequestParser* spare = warm.get();
+  warm.reset();
+
+  HttpParserSlot slot;
+  EXPECT_FALSE(slot.has_parser());
+  EXPECT_FALSE(slot.answered());
+  size_t consumed = 0;
+  std::string_view bytes = kUpgrade;
+  ASSERT_EQ(slot.parser(8192).feed(bytes.substr(0, 40), consumed), HttpParseStatus::NeedMore);
+  EXPECT_TRUE(slot.has_parser());
+  ASSERT_EQ(slot.parser(8192).feed(bytes.substr(40), consumed), HttpParseStatus::Complete);
+  HttpParserPtr done = slot.finish();
+  EXPECT_EQ(done.get(), spare);
+  EXPECT_TRUE(slot.answered());
+  EXPECT_FALSE(slot.has_parser());
+  expect_upgrade_parsed(done->request());
+  done.reset();
+
+  // Another connection, its request in one read: the same spare again, and back after.
+  HttpParserSlot next;
+  ASSERT_EQ(next.parser(8192).feed(bytes, consumed), HttpParseStatus::Complete);
+  EXPECT_EQ(next.finish().get(), spare);
+  // An error answer and a close give the parser back too.
+  HttpParserSlot refused;
+  ASSERT_EQ(refused.parser(8192).feed("GET / HTTP/1.1\r\n", consumed), HttpParseStatus::NeedMore);
+  refused.mark_answered();
+  EXPECT_TRUE(refused.answered());
+  HttpParserSlot closed;
+  ASSERT_EQ(closed.parser(8192).feed("GET / HTTP/1.1\r\n", consumed), HttpParseStatus::NeedMore);
+  closed.reset();
+  EXPECT_FALSE(closed.answered());
+  EXPECT_EQ(take_http_parser(8192).get(), spare);
+}
+
 }  // namespace
 }  // namespace rtchat::server
