@@ -6,9 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Socket } from 'phoenix';
 import WebSocket from 'ws';
-import { startServer, mintToken, waitFor, sleep, withServer } from './lib/server.mjs';
+import { startServer, mintToken, waitFor, sleep, withServer, SERVER_BIN } from './lib/server.mjs';
 import {
   openRaw, rawUpgrade, metricsText, parsePrometheus, metricSum, metric, rssKiB,
 } from './lib/raw_ws.mjs';
@@ -435,6 +438,43 @@ test('a burst from one address over --max-conns-per-ip: exactly the excess is re
       return again.every((r) => !r.closed);
     }, 'every count given back after the sockets closed', 8000);
   });
+});
+
+// Sockets live only in the ring's registered-file table (no process fd), which is as large as
+// RLIMIT_NOFILE: run with a hard limit of 128, one shard. The kernel picks the slot for each
+// accept; past the last one the accept fails (ENFILE, the kernel closes that socket): counted,
+// and accepting resumes (the sweep re-arms) once sockets close.
+test('a full socket table (RLIMIT_NOFILE 128): the excess is closed and counted, accepting resumes after', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rtchat-nofile-'));
+  const wrapper = join(dir, 'server.sh');
+  writeFileSync(wrapper, `#!/bin/sh\nexec prlimit --nofile=128:128 -- ${resolve(SERVER_BIN)} "$@"\n`, { mode: 0o755 });
+  const srv = await startServer({ bin: wrapper, args: ['--shards', '1', '--handshake-timeout', '60'] });
+  const sockets = [];
+  try {
+    let closed = 0;
+    for (let i = 0; i < 150; i++) {
+      const s = net.connect({ port: srv.port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      s.on('close', () => { closed++; });
+      sockets.push(s);
+    }
+    // 128 fill the table; the 22 others are closed by the kernel, some only after a re-arm.
+    await waitFor(async () => closed === 22, '22 connections past the table closed', 8000);
+    await sleep(1500);
+    assert.equal(closed, 22, 'no more than the excess is closed');
+    sockets.slice(0, 10).forEach((s) => s.destroy());
+    await waitFor(async () => {
+      try {
+        return metricSum(parsePrometheus(await metricsText(srv)), 'rtchat_accept_errors_total') >= 22;
+      } catch {
+        return false;  // not accepted yet: the table is still full
+      }
+    }, 'served again after sockets closed, accept errors counted', 8000);
+  } finally {
+    sockets.forEach((s) => s.destroy());
+    await srv.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('connections per source address are capped with --max-conns-per-ip: 429, other addresses unaffected', async () => {
