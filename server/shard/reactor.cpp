@@ -269,11 +269,18 @@ void Reactor::flush_connection(Connection& c) {
   if (!c.out.empty()) {
     take_send_state(c);
     size_t n = c.out.gather(c.send->iov);
-    c.send->msg = msghdr{};
-    c.send->msg.msg_iov = c.send->iov;
-    c.send->msg.msg_iovlen = n;
     io_uring_sqe* sqe = ring_->sqe();
-    io_uring_prep_sendmsg(sqe, c.file_index, &c.send->msg, MSG_NOSIGNAL);
+    if (n == 1) {
+      // One frame (most turns of a fan-out or a join storm): a plain send, so the kernel has no
+      // msghdr and iovec array to copy in.
+      io_uring_prep_send(sqe, c.file_index, c.send->iov[0].iov_base, c.send->iov[0].iov_len,
+                         MSG_NOSIGNAL);
+    } else {
+      c.send->msg = msghdr{};
+      c.send->msg.msg_iov = c.send->iov;
+      c.send->msg.msg_iovlen = n;
+      io_uring_prep_sendmsg(sqe, c.file_index, &c.send->msg, MSG_NOSIGNAL);
+    }
     sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, tag(Op::kSend, c));
     c.send_inflight = true;
