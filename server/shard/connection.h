@@ -17,6 +17,7 @@
 #include "server/messages/shard_message.h"
 #include "server/net/http_request.h"
 #include "server/net/outbound_queue.h"
+#include "server/net/peer_address.h"
 #include "server/net/ws_frame.h"
 #include "server/shard/join_limits.h"
 
@@ -166,7 +167,7 @@ enum class Phase : uint8_t {
 struct Connection {
   ConnRef ref;
   int file_index = -1;  // io_uring registered-file index (the socket holds no process fd)
-  std::string peer_ip;  // counted in SharedState::sockets_per_ip until the slot is released
+  PeerAddress peer_ip;  // its text is counted in SharedState::sockets_per_ip until release
   Phase phase = Phase::Http;
   bool recv_armed = false;
   bool send_inflight = false;

@@ -84,7 +84,7 @@ Connection* ConnectionTable::lookup(const ConnRef& ref) {
 
 bool ConnectionTable::release(Connection& c) {
   if (c.phase != Phase::Dead || !c.close_done || c.recv_armed || c.send_inflight) return false;
-  sockets_per_ip_.release(c.peer_ip);
+  sockets_per_ip_.release(c.peer_ip.text());
   uint32_t slot = c.ref.slot;
   generations_[slot] = (generations_[slot] + 1) & 0xFFFFFFu;
   slots_[slot] = nullptr;

@@ -1,7 +1,5 @@
 #include "server/shard/reactor.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -138,14 +136,14 @@ void Reactor::on_accept(const io_uring_cqe& cqe) {
   if (cqe.res < 0) return on_accept_error(i, cqe.res);
   auto file_index = static_cast<unsigned>(cqe.res);
   if (draining_) return close_file(file_index);
-  std::string ip = peer_address(accepts_[i].addr);
+  PeerAddress peer = PeerAddress::from(accepts_[i].addr);
   arm_accept(i);  // the address is read: the buffer may take the next client
-  if (!sockets_per_ip_.try_acquire(ip, config_.max_conns_per_ip)) {
+  if (!sockets_per_ip_.try_acquire(peer.text(), config_.max_conns_per_ip)) {
     metrics_.upgrades_rejected.add();
     return refuse_and_close(file_index);
   }
   Connection& c = table_.allocate(cqe.res);
-  c.peer_ip = std::move(ip);
+  c.peer_ip = peer;
   metrics_.connections_accepted.add();
   table_.http_opened();
   c.deadline_ms = core::mono_millis() + config_.handshake_timeout_s * 1000;
@@ -302,17 +300,6 @@ void Reactor::take_send_state(Connection& c) {
 void Reactor::give_back_send_state(Connection& c) {
   if (c.send && spare_sends_.size() < kMaxSpareSends) spare_sends_.push_back(std::move(c.send));
   c.send.reset();
-}
-
-std::string Reactor::peer_address(const sockaddr_storage& addr) {
-  char text[INET6_ADDRSTRLEN] = "?";
-  if (addr.ss_family == AF_INET) {
-    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, text, sizeof text);
-  } else if (addr.ss_family == AF_INET6) {
-    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr, text,
-                sizeof text);
-  }
-  return text;
 }
 
 }  // namespace rtchat::server

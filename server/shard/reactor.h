@@ -98,7 +98,6 @@ class Reactor final : public SocketPort {
   void cancel_requests(Connection& c);  // cancels the socket's in-flight recv and send
   void start_linger(Connection& c);
   void submit_final_close(Connection& c);
-  static std::string peer_address(const sockaddr_storage& addr);
 
   unsigned index_;
   const ServerConfig& config_;
