@@ -26,9 +26,15 @@ class PresenceStateFrames {
     core::SharedFrame tail;  // JSON: the shared rest of the frame; empty for binary
   };
 
-  // state must outlive this object (it is read lazily, once per format).
+  // state must outlive this object (it is read lazily, once per format). scratch: the caller's
+  // encoding buffer, kept across turns so a state is not encoded into a string grown from empty.
   PresenceStateFrames(std::string_view topic, const proto::PresenceStateView& state)
-      : topic_(topic), state_(state) {}
+      : PresenceStateFrames(topic, state, own_scratch_) {}
+  PresenceStateFrames(std::string_view topic, const proto::PresenceStateView& state,
+                      std::string& scratch)
+      : topic_(topic), state_(state), scratch_(scratch) {}
+  PresenceStateFrames(const PresenceStateFrames&) = delete;
+  PresenceStateFrames& operator=(const PresenceStateFrames&) = delete;
 
   Frames for_join(bool binary, const std::optional<std::string>& join_ref);
   // Distinct encodings of the state made so far (a JSON tail counts once, binary per join_ref).
@@ -44,7 +50,8 @@ class PresenceStateFrames {
   const proto::PresenceStateView& state_;
   core::SharedFrame json_tail_;
   std::vector<std::pair<std::optional<std::string>, core::SharedFrame>> binary_;
-  std::string scratch_;
+  std::string own_scratch_;
+  std::string& scratch_;
   size_t encodings_ = 0;
 };
 

@@ -115,7 +115,14 @@ class RoomOwner {
   // The same state borrowed from the room's records (no string copied), valid until the room's
   // presence changes. Cluster mode merges other nodes' metas into `merged`, which backs the view.
   [[nodiscard]] proto::PresenceStateView presence_state_view(const OwnedRoom& room,
-                                                             proto::PresenceEntries& merged) const;
+                                                             proto::PresenceEntries& merged) const {
+    proto::PresenceStateView view;
+    presence_state_view(room, merged, view);
+    return view;
+  }
+  // The same into view (cleared first), so a caller can keep its capacity.
+  void presence_state_view(const OwnedRoom& room, proto::PresenceEntries& merged,
+                           proto::PresenceStateView& view) const;
   // How often a room's diffs may go out (server/shard/presence_pacing.h).
   void set_pacing(PresencePacing pacing) { pacing_ = pacing; }
   // Rooms whose presence changed and whose diff is due at now_ms (every changed room without
