@@ -11,6 +11,12 @@ void OwnerRooms::answer_turn_joins() {
       [&](const std::string& name, OwnedRoom& room, std::vector<JoinRoom>& joins) {
         // First record every join of the turn (refusals are answered at once), then encode the
         // room's state once for all of them. The buffers are the shard's, reused every turn.
+        if (joins.empty()) {
+          // Every join queued left again this turn (JoinQueue): the room may be unused now, as
+          // when a leave empties the queue at once.
+          release_if_unused(name);
+          return;
+        }
         TurnBuffers& t = turn_;
         t.accepted.clear();
         t.accepted.resize(joins.size());

@@ -59,7 +59,7 @@ void RoomOwner::queue_turn_join(OwnedRoom& room, JoinRoom&& join) {
 }
 
 void RoomOwner::cancel_turn_join(OwnedRoom& room, const ConnRef& conn) {
-  std::erase_if(room.joins_this_turn, [&](const JoinRoom& j) { return j.conn == conn; });
+  room.joins_this_turn.cancel(conn);
 }
 
 OwnedRoom& RoomOwner::ensure(const std::string& room_id) {

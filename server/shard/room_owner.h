@@ -16,6 +16,7 @@
 #include "server/messages/shard_message.h"
 #include "server/messages/storage_messages.h"
 #include "server/shard/join_limits.h"
+#include "server/shard/join_queue.h"
 #include "server/shard/presence_pacing.h"
 
 namespace rtchat::server {
@@ -58,7 +59,7 @@ struct OwnedRoom {
   int64_t diff_due_ms = 0;   // the pending diff goes out at the first flush at or after this
   int64_t last_diff_ms = 0;  // when the last diff went out (0: never)
   // Joins ready to be answered at the end of this loop turn, all with one presence_state.
-  std::vector<JoinRoom> joins_this_turn;
+  JoinQueue joins_this_turn;
   // Joins per user (server/shard/join_limits.h): reconnecting brings no fresh budget.
   KeyedRateLimit joins_per_user{kUserJoinBurst, kUserJoinEveryMs};
   // connection -> its user id, so a leave finds its meta without scanning the room.
@@ -71,7 +72,7 @@ struct OwnedRoom {
   bool cluster_synced = false;    // the link answered (baseline known, or degraded)
   bool cluster_baseline = false;  // an ok sync set the ids: Redis's order, not the store's
   // Joins that arrived before the room was ready (loaded; in cluster mode also synced).
-  std::vector<JoinRoom> joins_waiting;
+  JoinQueue joins_waiting;
   // Server API publishes to a room not in use, waiting for its last id (bounded by the shard).
   std::vector<Publish> publishes_waiting;
   // delete_msg targets checked and being committed: a second delete of one of them is not_found.
@@ -162,7 +163,8 @@ class RoomOwner {
   void queue_turn_join(OwnedRoom& room, JoinRoom&& join);
   // Forgets a queued join of the connection (it left before the end of the turn).
   static void cancel_turn_join(OwnedRoom& room, const ConnRef& conn);
-  // Rooms with joins queued this turn, each with its joins in arrival order.
+  // Rooms with joins queued this turn, each with its joins in arrival order (none when all were
+  // cancelled).
   template <typename Fn>
   void take_turn_joins(Fn&& fn) {
     std::vector<const std::string*> joining;
@@ -170,8 +172,8 @@ class RoomOwner {
     for (auto* name : joining) {
       auto it = rooms_.find(*name);
       if (it == rooms_.end() || it->second.joins_this_turn.empty()) continue;
-      std::vector<JoinRoom> joins = std::move(it->second.joins_this_turn);
-      it->second.joins_this_turn.clear();
+      // May be empty: every join queued was cancelled by its leave (the room may be unused now).
+      std::vector<JoinRoom> joins = it->second.joins_this_turn.take();
       fn(it->first, it->second, joins);
     }
   }
