@@ -165,11 +165,13 @@ test('Idempotency-Key: a retry gets the first id and stores nothing new', async 
 });
 
 test('Idempotency-Key: a retry while the first is still committing gets 409, then the first id', async () => {
-  await withServer(['--shards', '2', '--api-key', KEY, '--fault-storage-delay-ms', '400'], async (slow) => {
+  // Commits take 3 s: the retry, sent 0.5 s after the first, finds it committing even on a loaded
+  // machine where the first request takes a while to reach the server.
+  await withServer(['--shards', '2', '--api-key', KEY, '--fault-storage-delay-ms', '3000'], async (slow) => {
     const post = () => api('POST', '/api/rooms/slow/messages',
       { server: slow, body: { body: 'once' }, headers: { 'idempotency-key': 'k-1' } });
     const first = post();
-    await new Promise((r) => setTimeout(r, 100));  // the first is waiting for its commit
+    await new Promise((r) => setTimeout(r, 500));  // the first is waiting for its commit
     const during = await post();
     assert.equal(during.status, 409, during.text);
     assert.deepEqual(during.json, { error: 'in progress' });
