@@ -287,6 +287,28 @@ test('a 4010 from the server API stops the tab: it says so and does not reconnec
   assert.equal(await page.locator('[data-testid="connection-status"]').getAttribute('data-state'), 'offline');
 });
 
+test('a long session keeps at most 500 rows; the dropped ones load again on scroll', async () => {
+  const room = 'feat.long';
+  const page = await newTab(await newContext(mint('longreader')), `#/room/${room}`);
+  for (let i = 1; i <= 520; i++) {
+    const r = await fetch(`${server.url}/api/rooms/${room}/messages`, {
+      method: 'POST', headers: { authorization: `Bearer ${kApiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ body: `long ${i}.`, user_id: 'feeder' }),
+    });
+    assert.equal(r.status, 201, await r.text());
+  }
+  await messageItem(page, 'long 520.').waitFor();
+  const rows = page.locator('[data-testid="message-list"] [data-testid="message-item"]');
+  assert.equal(await rows.count(), 500);
+  assert.equal(await messageItem(page, 'long 20.').count(), 0, 'the oldest rows went');
+  await page.locator('[data-testid="message-list"]').evaluate((list) => {
+    const scroller = document.getElementById('message-scroller');
+    scroller.scrollTop = 0;
+    scroller.dispatchEvent(new Event('scroll'));
+  });
+  await messageItem(page, 'long 5.').waitFor();
+});
+
 test('no script errors, dialogs or CSP / Trusted Types violations', () => {
   assert.deepEqual(problems, []);
 });
