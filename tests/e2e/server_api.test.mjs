@@ -214,6 +214,23 @@ test('presence lists users with their devices; rooms lists active rooms', async 
   await waitFor(async () => (await api('GET', '/api/rooms/team-red/presence')).json.devices === 2, 'leave seen');
 });
 
+test('GET /api/rooms with a user token is rate limited per user (429 + Retry-After); the API key is not', async () => {
+  const flood = mintToken('flooder');
+  const statuses = [];
+  let limited;
+  for (let i = 0; i < 60 && !limited; i++) {
+    const r = await api('GET', '/api/rooms', { key: flood });
+    statuses.push(r.status);
+    if (r.status === 429) limited = r;
+  }
+  assert.ok(limited, `no 429 in ${statuses.length} requests: ${statuses.join(',')}`);
+  assert.equal(limited.headers.get('retry-after'), '1');
+  assert.deepEqual(limited.json, { error: 'rate_limited' });
+  assert.ok(statuses.filter((s) => s === 200).length >= 10, 'the burst was served first');
+  assert.equal((await api('GET', '/api/rooms', { key: mintToken('someone-else') })).status, 200, 'another user is not limited');
+  for (let i = 0; i < 60; i++) assert.equal((await api('GET', '/api/rooms')).status, 200, 'the API key is not limited');
+});
+
 test('disconnect closes every socket of the user on both shards with 4010', async () => {
   const victims = [];
   for (let i = 0; i < 8; i++) victims.push(await openRaw(srv, 'mallory'));
