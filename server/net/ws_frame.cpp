@@ -66,9 +66,9 @@ uint16_t FrameBoundary::check_header(uint64_t max_message_bytes) {
   const uint8_t opcode = header_[0] & 0x0F;
   const bool fin = (header_[0] & 0x80) != 0;
   const uint8_t len7 = header_[1] & 0x7F;
-  auto fail = [&](uint16_t code, std::string_view reason) {
+  auto fail = [&](uint16_t code, const std::string_view& reason) {
     close_code_ = code;
-    reason_ = reason;
+    reason_ = &reason;
     return code;
   };
   if (header_len_ == 2) {
@@ -115,7 +115,7 @@ uint16_t FrameBoundary::check_header(uint64_t max_message_bytes) {
 }
 
 FrameVerdict FrameBoundary::feed(std::string_view bytes, uint64_t max_message_bytes) {
-  if (close_code_ != 0) return {close_code_, reason_, 0};
+  if (close_code_ != 0) return {close_code_, *reason_, 0};
   size_t frame_start = 0;  // where the frame being read began in `bytes` (0: an earlier feed)
   size_t pos = 0;
   while (pos < bytes.size()) {
@@ -128,7 +128,7 @@ FrameVerdict FrameBoundary::feed(std::string_view bytes, uint64_t max_message_by
     if (header_len_ == 0) frame_start = pos;
     header_[header_len_++] = static_cast<uint8_t>(bytes[pos++]);
     if (header_len_ >= 2 && check_header(max_message_bytes) != 0) {
-      return {close_code_, reason_, frame_start};
+      return {close_code_, *reason_, frame_start};
     }
     if (header_len_ < header_need_) continue;
     // Header complete (mask key included): the payload follows.

@@ -67,11 +67,11 @@ class FrameBoundary {
   uint8_t header_need_ = 2;      // header bytes expected for the frame being read
   bool length_checked_ = false;  // the payload length of this header passed its checks
   bool in_fragmented_message_ = false;
+  uint16_t close_code_ = 0;     // sticky once a rule is broken
   uint64_t frame_payload_ = 0;  // payload length of the header being read, once checked
   uint64_t payload_left_ = 0;   // payload bytes still to skip
   uint64_t message_bytes_ = 0;  // payload of the data message so far (fragments included)
-  uint16_t close_code_ = 0;     // sticky once a rule is broken
-  std::string_view reason_;
+  const std::string_view* reason_ = nullptr;  // one of close_reasons.h's (static storage)
 };
 
 }  // namespace rtchat::server

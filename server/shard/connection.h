@@ -62,13 +62,24 @@ struct CatchupHold {
 // null pointer instead of ~120 bytes of empty strings and optionals (nbf and iat are not needed
 // after the upgrade).
 struct SocketIdentity {
-  std::string sub;
-  std::string name;
+  SocketIdentity() = default;
+  SocketIdentity(std::string_view sub, std::string_view name, int64_t exp)
+      : exp(exp), sub_bytes_(static_cast<uint8_t>(sub.size())) {
+    who_.reserve(sub.size() + name.size());
+    who_.append(sub).append(name);
+  }
   int64_t exp = 0;
   std::unique_ptr<const proto::JwtClaims> limits;  // rooms/role/moderate; null: none
 
+  // sub (at most proto::kMaxJwtSubBytes) and name share one string: one allocation at most.
+  [[nodiscard]] std::string_view sub() const {
+    return std::string_view(who_).substr(0, sub_bytes_);
+  }
+  [[nodiscard]] std::string_view name() const { return std::string_view(who_).substr(sub_bytes_); }
+
   static SocketIdentity from(proto::JwtClaims&& claims) {
-    SocketIdentity id{std::move(claims.sub), std::move(claims.name), claims.exp, nullptr};
+    static_assert(proto::kMaxJwtSubBytes <= UINT8_MAX);
+    SocketIdentity id(claims.sub, claims.name, claims.exp);
     if (claims.rooms || !claims.role.empty() || claims.moderate) {
       auto limits = std::make_unique<proto::JwtClaims>();
       limits->rooms = std::move(claims.rooms);
@@ -84,15 +95,55 @@ struct SocketIdentity {
   [[nodiscard]] bool may_moderate(std::string_view room) const {
     return limits && proto::may_moderate(*limits, room);
   }
+
+ private:
+  std::string who_;  // sub then name
+  uint8_t sub_bytes_ = 0;
+};
+
+// A channel's join_ref and its join push's ref (echoed in the join's reply), either of them
+// possibly null, in one string: join_ref's bytes, then the push ref's. Refs are at most
+// proto's kMaxRefBytes (64) each, so phoenix.js's short numbers stay inside the string's own
+// storage.
+class ChannelRefs {
+ public:
+  ChannelRefs() = default;
+  ChannelRefs(const std::optional<std::string>& join_ref, const std::optional<std::string>& push) {
+    if (join_ref) bytes_ = *join_ref;
+    join_bytes_ = static_cast<uint8_t>(bytes_.size());
+    if (push) bytes_ += *push;
+    has_join_ = join_ref.has_value();
+    has_push_ = push.has_value();
+  }
+  [[nodiscard]] std::optional<std::string> join_ref() const {
+    if (!has_join_) return std::nullopt;
+    return bytes_.substr(0, join_bytes_);
+  }
+  [[nodiscard]] std::optional<std::string> push_ref() const {
+    if (!has_push_) return std::nullopt;
+    return bytes_.substr(join_bytes_);
+  }
+  // A later push's join_ref names this join (both null counts as the same).
+  [[nodiscard]] bool same_join(const std::optional<std::string>& join_ref) const {
+    if (!join_ref) return !has_join_;
+    return has_join_ && std::string_view(bytes_).substr(0, join_bytes_) == *join_ref;
+  }
+
+ private:
+  std::string bytes_;
+  uint8_t join_bytes_ = 0;
+  bool has_join_ = false;
+  bool has_push_ = false;
 };
 
 // One room joined (or being joined) on this connection. Kept small: every idle member holds one.
 struct Channel {
-  std::string topic;   // "room:<id>" (the room id is its tail: room())
-  JoinId join_id = 0;  // this join's id: the owner's answers are matched by it, not by topic
-  std::optional<std::string> join_ref;
-  std::optional<std::string> join_push_ref;  // the join's ref, echoed in its reply
-  bool is_joined = false;                    // owner confirmed (JoinAccepted)
+  std::string topic;  // "room:<id>" (the room id is its tail: room())
+  // join_ref, and the join's ref (echoed in its reply). no_unique_address: is_joined sits in
+  // its tail padding.
+  [[no_unique_address]] ChannelRefs refs;
+  bool is_joined = false;  // owner confirmed (JoinAccepted)
+  JoinId join_id = 0;      // this join's id: the owner's answers are matched by it, not by topic
   // A recovering join is answered only once its catch-up is loaded (so the answer can say
   // whether it fits); set while CatchupReady is pending: live frames go to catchup->held.
   std::unique_ptr<CatchupHold> catchup;
@@ -125,23 +176,25 @@ struct Connection {
   bool rearm_recv = false;             // multishot recv ended with ENOBUFS: re-arm at end of turn
   bool is_too_slow = false;            // over the outbound cap, close pending
   bool history_pending = false;        // a history page is being read: one at a time
-  size_t held_bytes = 0;               // live frames held for recovering joins (all channels)
-  int64_t deadline_ms = 0;             // handshake deadline (Http) or flush deadline (Closing)
+  bool is_head_request = false;        // the request was HEAD: respond() sends the headers only
+  bool ws_idle_tick = false;           // no bytes since the last sweep
+  WireFormat format = WireFormat::Json;
+  unsigned strikes = 0;     // flood strikes (inbound rate limit below)
+  size_t held_bytes = 0;    // live frames held for recovering joins (all channels)
+  int64_t deadline_ms = 0;  // handshake deadline (Http) or flush deadline (Closing)
   int64_t last_rx_ms = 0;
 
   std::unique_ptr<HttpRequestParser> http;
-  bool is_head_request = false;  // the request was HEAD: respond() sends the headers only
-  WireFormat format = WireFormat::Json;
   // Held only while a frame or a fragmented message is partly read, or a close is under way;
   // between messages it goes back to the session's spares (Session::feed_wslay).
   WslayContext ws;
-  FrameBoundary frames;       // where the inbound stream is, to know when ws may be given back
-  bool ws_idle_tick = false;  // no bytes since the last sweep
+  FrameBoundary frames;  // where the inbound stream is, to know when ws may be given back
 
   // Identity, from the verified token only.
   SocketIdentity claims;
-  // The exp whose token_expiring was pushed: once per token (a refresh changes claims.exp).
-  std::optional<int64_t> token_notice_exp;
+  // The exp whose token_expiring was pushed (0: none yet): once per token (a refresh changes
+  // claims.exp; a verified token always has an exp).
+  int64_t token_notice_exp = 0;
 
   std::vector<Channel> channels;
 
@@ -162,10 +215,9 @@ struct Connection {
   }
   void prune_join_budgets(int64_t now_ms) { join_budgets.prune(now_ms); }
 
-  // Inbound rate limit (token bucket) and flood strikes.
+  // Inbound rate limit (token bucket); its strikes are above.
   double tokens = 0;
   int64_t tokens_at_ms = 0;
-  unsigned strikes = 0;
   int64_t last_typing_ms = 0;
 
   // Removes a channel and returns it; its held frames stop counting against the outbound cap.

@@ -44,15 +44,14 @@ void MemberRooms::join(Connection& c, proto::ClientMessage& m) {
   Channel ch;
   ch.topic = m.topic;
   ch.join_id = ++c.last_join_id;
-  ch.join_ref = m.join_ref;
-  ch.join_push_ref = m.ref;
+  ch.refs = ChannelRefs(m.join_ref, m.ref);
   JoinRoom j;
   j.room = std::move(room);
   j.conn = c.ref;
   j.join_id = ch.join_id;
   j.join_ref = m.join_ref;
-  j.user_id = c.claims.sub;
-  j.user_name = c.claims.name;
+  j.user_id = c.claims.sub();
+  j.user_name = c.claims.name();
   // Shown to every member in presence: visible characters only, at most kMaxDeviceBytes.
   if (m.device) j.device = proto::clean_display_text(*m.device, proto::kMaxDeviceBytes);
   j.format = c.format;
@@ -68,7 +67,7 @@ void MemberRooms::leave(Connection& c, proto::ClientMessage& m) {
     // Leaving a topic not joined is fine, and closes nothing.
     return replies_.send_ok(c, m.join_ref, m.ref, m.topic);
   }
-  if (m.join_ref && m.join_ref != ch->join_ref) return;  // stale leave
+  if (m.join_ref && !ch->refs.same_join(m.join_ref)) return;  // stale leave
   replies_.send_ok(c, m.join_ref, m.ref, m.topic);
   replies_.send_channel_close(c, *ch);
   end_channel(c, ch);
@@ -119,7 +118,7 @@ void MemberRooms::on_join_accepted(JoinAccepted&& m) {
   if (!ch || ch->join_id != m.join_id || ch->is_joined) return;
   if (!m.refused.empty()) {
     metrics_.joins_rejected.add();
-    replies_.send_error(*c, ch->join_ref, ch->join_push_ref, topic, m.refused);
+    replies_.send_error(*c, ch->refs.join_ref(), ch->refs.push_ref(), topic, m.refused);
     c->take_channel(ch);
     return;
   }
@@ -178,7 +177,8 @@ void MemberRooms::on_catchup_ready(CatchupReady&& m) {
     // The missed messages cannot be read now: the join fails (the client retries it with its
     // backoff, still from its last_seen_id).
     Channel gone = end_channel(*c, ch);
-    replies_.send_error(*c, gone.join_ref, gone.join_push_ref, topic, "storage unavailable");
+    replies_.send_error(*c, gone.refs.join_ref(), gone.refs.push_ref(), topic,
+                        "storage unavailable");
     return;
   }
   release_held(*c, *ch, m);

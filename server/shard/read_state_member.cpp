@@ -15,8 +15,8 @@ void Session::mark_read(Connection& c, Channel& ch, proto::ClientMessage& m) {
   if (out_.backlogged(owner, OutboundPort::kOwnerBacklogLimit)) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "overloaded");
   }
-  out_.send_to_shard(
-      owner, MarkRead{std::string(ch.room()), c.ref, m.join_ref, m.ref, c.claims.sub, *m.read_id});
+  out_.send_to_shard(owner, MarkRead{std::string(ch.room()), c.ref, m.join_ref, m.ref,
+                                     std::string(c.claims.sub()), *m.read_id});
 }
 
 void Session::on_mark_read_ack(MarkReadAck&& a) {

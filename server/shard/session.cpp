@@ -130,7 +130,7 @@ void Session::start(Connection& c, std::string_view leftover) {
 void Session::end(Connection& c) {
   metrics_.websockets_open.decrement();
   if (c.counts_as_user_socket) {
-    sockets_per_user_.release(c.claims.sub);
+    sockets_per_user_.release(c.claims.sub());
     c.counts_as_user_socket = false;
   }
   members_.leave_all(c);

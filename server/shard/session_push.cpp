@@ -42,7 +42,7 @@ void Session::handle(Connection& c, proto::ClientMessage& m) {
   if (m.event == proto::ClientEvent::Leave) return members_.leave(c, m);
   Channel* ch = c.find_channel(m.topic);
   if (!ch) return replies_.send_error(c, std::nullopt, m.ref, m.topic, "unmatched topic");
-  if (m.join_ref && m.join_ref != ch->join_ref) return;  // a push of an earlier join: ignore
+  if (m.join_ref && !ch->refs.same_join(m.join_ref)) return;  // a push of an earlier join: ignore
   if (!ch->is_joined) return replies_.send_error(c, m.join_ref, m.ref, m.topic, "not joined");
   handle_push(c, *ch, m);
 }
@@ -76,8 +76,9 @@ void Session::publish(Connection& c, Channel& ch, proto::ClientMessage& m) {
     metrics_.publish_errors.add();
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "overloaded");
   }
-  out_.send_to_shard(owner, Publish{std::move(room), c.ref, m.join_ref, m.ref, c.claims.sub,
-                                    c.claims.name, std::move(m.body), core::mono_micros()});
+  out_.send_to_shard(owner,
+                     Publish{std::move(room), c.ref, m.join_ref, m.ref, std::string(c.claims.sub()),
+                             std::string(c.claims.name()), std::move(m.body), core::mono_micros()});
 }
 
 // delete_msg (docs/protocol.md "Moderation"): travels the publish path with the sender's right;
@@ -90,8 +91,9 @@ void Session::delete_msg(Connection& c, Channel& ch, proto::ClientMessage& m) {
   if (out_.backlogged(owner, OutboundPort::kOwnerBacklogLimit)) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "overloaded");
   }
-  Publish p{std::string(ch.room()), c.ref,         m.join_ref, m.ref,
-            c.claims.sub,           c.claims.name, {},         core::mono_micros()};
+  Publish p{
+      std::string(ch.room()),       c.ref, m.join_ref,         m.ref, std::string(c.claims.sub()),
+      std::string(c.claims.name()), {},    core::mono_micros()};
   p.delete_id = m.message_id;
   p.may_moderate = c.claims.may_moderate(ch.room());
   out_.send_to_shard(owner, std::move(p));
@@ -133,7 +135,8 @@ void Session::typing(Connection& c, Channel& ch, proto::ClientMessage& m) {
   }
   c.last_typing_ms = now;
   metrics_.typing_events.add();
-  out_.send_to_shard(owner, Typing{std::move(room), c.ref, c.claims.sub, c.claims.name});
+  out_.send_to_shard(owner, Typing{std::move(room), c.ref, std::string(c.claims.sub()),
+                                   std::string(c.claims.name())});
   replies_.send_ok(c, m.join_ref, m.ref, m.topic);
 }
 

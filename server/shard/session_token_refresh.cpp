@@ -31,7 +31,7 @@ void Session::refresh(Connection& c, proto::ClientMessage& m) {
       m.payload_valid ? proto::verify_jwt(m.token, config_.jwt_secret, core::unix_millis() / 1000,
                                           config_.jwt_leeway_s, fresh)
                       : proto::JwtError::Malformed;
-  if (error == proto::JwtError::None && fresh.sub != c.claims.sub) {
+  if (error == proto::JwtError::None && fresh.sub != c.claims.sub()) {
     metrics_.token_refresh_refused.add();
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, "wrong_subject");
   }

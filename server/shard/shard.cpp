@@ -171,7 +171,7 @@ void Shard::on_phase_end(Connection& c) {
 
 void Shard::disconnect_user(const DisconnectUser& d) {
   for (auto& slot : table_.slots()) {
-    if (!slot || slot->phase != Phase::WebSocket || slot->claims.sub != d.user_id) continue;
+    if (!slot || slot->phase != Phase::WebSocket || slot->claims.sub() != d.user_id) continue;
     session_.close(*slot, static_cast<uint16_t>(CloseCode::DisconnectedByServer), d.reason);
   }
 }

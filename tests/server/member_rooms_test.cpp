@@ -22,8 +22,7 @@ struct MemberFixture : ::testing::Test {
     config.shards = 2;
     Connection& c = table.allocate(-1);
     c.phase = Phase::WebSocket;
-    c.claims.sub = "ann";
-    c.claims.name = "Ann";
+    c.claims = SocketIdentity("ann", "Ann", 0);
     conn = c.ref;
   }
   Connection& c() { return *table.lookup(conn); }

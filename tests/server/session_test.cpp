@@ -23,8 +23,7 @@ struct SessionFixture : ::testing::Test {
   SessionFixture() {
     config.shards = 2;
     Connection& c = table.allocate(-1);
-    c.claims.sub = "ann";
-    c.claims.name = "Ann";
+    c.claims = SocketIdentity("ann", "Ann", 0);
     conn = c.ref;
     table.http_opened();
     session.start(c, {});
