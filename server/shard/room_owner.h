@@ -134,7 +134,8 @@ class RoomOwner {
   }
   template <typename Fn>
   void take_pending_diffs(int64_t now_ms, Fn&& fn) {
-    std::vector<const std::string*> waiting;
+    std::vector<const std::string*>& waiting = dirty_spare_;  // kept across turns: no malloc
+    waiting.clear();
     next_diff_due_ms_ = INT64_MAX;
     for (auto* name : dirty_) {
       auto it = rooms_.find(*name);
@@ -146,6 +147,8 @@ class RoomOwner {
       }
       it->second.last_diff_ms = now_ms == INT64_MAX ? core::mono_millis() : now_ms;
       proto::PresenceDiff diff;
+      diff.joins.reserve(it->second.pending_joins.size());
+      diff.leaves.reserve(it->second.pending_leaves.size());
       for (auto& [k, v] : it->second.pending_joins) diff.joins.emplace_back(k, std::move(v));
       for (auto& [k, v] : it->second.pending_leaves) diff.leaves.emplace_back(k, std::move(v));
       it->second.pending_joins.clear();
@@ -154,6 +157,7 @@ class RoomOwner {
       fn(it->first, it->second, diff);
     }
     dirty_.swap(waiting);
+    waiting.clear();
   }
   // When the earliest paced diff is due (INT64_MAX: none waiting), as of the last take.
   [[nodiscard]] int64_t next_diff_due_ms() const { return next_diff_due_ms_; }
@@ -237,7 +241,8 @@ class RoomOwner {
   unsigned shard_;
   unsigned shards_;
   std::unordered_map<std::string, OwnedRoom> rooms_;
-  std::vector<const std::string*> dirty_;  // keys of rooms_ (stable: unordered_map nodes)
+  std::vector<const std::string*> dirty_;        // keys of rooms_ (stable: unordered_map nodes)
+  std::vector<const std::string*> dirty_spare_;  // take_pending_diffs' next dirty_
   std::vector<const std::string*> remote_dirty_;
   std::vector<const std::string*> joining_;  // keys of rooms with joins_this_turn
   PresencePacing pacing_;
