@@ -69,9 +69,12 @@ Turn run_turn(RoomOwner& owner, std::deque<uint32_t>& order, uint32_t& next, uin
     owner.leave(LeaveRoom{kRoom, ConnRef{0, old, 1}});
   }
   if (shared) {  // as the server does: the state borrowed from the records, encoded once
+    // The shard's buffers, reused every turn (OwnerRooms::TurnBuffers).
+    static rtchat::proto::PresenceStateView state;
+    static std::string scratch;
     rtchat::proto::PresenceEntries merged;
-    const rtchat::proto::PresenceStateView state = owner.presence_state_view(*room, merged);
-    PresenceStateFrames frames(kTopic, state);
+    owner.presence_state_view(*room, merged, state);
+    PresenceStateFrames frames(kTopic, state, scratch);
     for (const auto& j : turn) {
       auto f = frames.for_join(false, j.join_ref);
       benchmark::DoNotOptimize(f.head.data());

@@ -481,6 +481,31 @@ void encode_presence_state(const std::optional<std::string>& join_ref, std::stri
   finish_frame(b, join_ref, std::nullopt, topic, fb::Body::PresenceState, body.Union(), out);
 }
 
+uint32_t encode_presence_state_tail(const PresenceStateView& state, std::string& out) {
+  auto& b = thread_builder();
+  auto entries = create_entries(b, state);
+  auto body = fb::CreatePresenceState(b, entries);  // last: the tail is the whole buffer so far
+  out.append(reinterpret_cast<const char*>(b.GetCurrentBufferPointer()), b.GetSize());
+  return body.o;  // from the buffer's end, as the builder counts
+}
+
+void encode_presence_state_head(const std::optional<std::string>& join_ref, std::string_view topic,
+                                std::string_view tail, uint32_t body, std::string& out) {
+  auto& b = thread_builder();
+  // The builder only needs the tail's size for the offsets it writes; the bytes keep the buffer
+  // whole until the head is cut off.
+  b.PushBytes(reinterpret_cast<const uint8_t*>(tail.data()), tail.size());
+  // The tail's scalars (online_at) were aligned to 8 from its end: the frame's size must be a
+  // multiple of 8 for them to stay aligned from its start.
+  b.Align(sizeof(int64_t));
+  auto join_ref_offset = create_optional(b, join_ref);
+  auto topic_offset = b.CreateString(topic.data(), topic.size());
+  fb::FinishFrameBuffer(
+      b, fb::CreateFrame(b, join_ref_offset, 0, topic_offset, fb::Body::PresenceState,
+                         flatbuffers::Offset<void>(body)));
+  out.append(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize() - tail.size());
+}
+
 void encode_presence_diff(std::string_view topic, const PresenceDiff& diff, std::string& out) {
   auto& b = thread_builder();
   auto joins = create_entries(b, diff.joins);

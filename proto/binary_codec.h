@@ -3,6 +3,7 @@
 // (proto/messages.h); each binary WebSocket frame holds one verified FlatBuffer.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,15 @@ inline void encode_presence_state(const std::optional<std::string>& join_ref,
                                   std::string& out) {
   encode_presence_state(join_ref, topic, view_of(state), out);
 }
+// One presence_state sent to many joiners, in two parts: the tail (the state: the same bytes end
+// every such frame, whatever its join_ref and topic) encoded once, and a small head per joiner.
+// head + tail is one valid frame (FlatBuffers are built back to front and refer forward by
+// relative offsets), though not byte for byte what encode_presence_state writes.
+// The tail's return value locates the state's table in it (its vtable may come first): the head
+// needs it.
+uint32_t encode_presence_state_tail(const PresenceStateView& state, std::string& out);
+void encode_presence_state_head(const std::optional<std::string>& join_ref, std::string_view topic,
+                                std::string_view tail, uint32_t body, std::string& out);
 void encode_presence_diff(std::string_view topic, const PresenceDiff& diff, std::string& out);
 void encode_close(const std::optional<std::string>& join_ref, std::string_view topic,
                   std::string& out);

@@ -89,7 +89,54 @@ void append_broadcast_head(std::string& out, std::string_view topic,
   out.push_back(',');
 }
 
+// True when s has a byte that append_json_string may escape (conservative: 0xE2 counts).
+bool has_escapable(std::string_view s) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  for (; end - p >= 8; p += 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof(word));
+    if (may_need_escape(word)) return true;
+  }
+  for (; p < end; ++p) {
+    if (kEscapeTable[static_cast<unsigned char>(*p)] != 0) return true;
+  }
+  return false;
+}
+
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+// A meta whose strings need no escaping (phx_refs are ours, most names plain), written into a
+// stack buffer and appended once: a presence_state is mostly metas, encoded on every join.
+bool append_plain_meta(std::string& out, const PresenceMeta& meta) {
+  char buf[256];
+  constexpr size_t kFixed = 80;  // the literals (49 bytes) and online_at (up to 20)
+  if (meta.phx_ref.size() + meta.name.size() + meta.device.size() > sizeof(buf) - kFixed) {
+    return false;
+  }
+  if (has_escapable(meta.phx_ref) || has_escapable(meta.name) || has_escapable(meta.device)) {
+    return false;
+  }
+  char* p = put(buf, "{\"phx_ref\":\"");
+  p = put(p, meta.phx_ref);
+  p = put(p, "\",\"online_at\":");
+  p = std::to_chars(p, p + 20, meta.online_at).ptr;
+  p = put(p, ",\"name\":\"");
+  p = put(p, meta.name);
+  if (!meta.device.empty()) {
+    p = put(p, "\",\"device\":\"");
+    p = put(p, meta.device);
+  }
+  p = put(p, "\"}");
+  out.append(buf, static_cast<size_t>(p - buf));
+  return true;
+}
+
 void append_meta(std::string& out, const PresenceMeta& meta) {
+  if (append_plain_meta(out, meta)) return;
   out.append("{\"phx_ref\":");
   append_json_string(out, meta.phx_ref);
   out.append(",\"online_at\":");

@@ -19,6 +19,10 @@ class OutboundQueue {
 
   void push(core::SharedFrame frame) {
     bytes_ += frame.size();
+    // A connection's frames come in bursts (a join: its reply, presence_state head and tail, then
+    // diffs): one allocation of the kept capacity, not a growth through 1, 2, 4 and 8. An idle
+    // connection still gives it back (release_if_empty).
+    if (items_.capacity() == 0) items_.reserve(kKeptItems);
     items_.push_back({std::move(frame), 0});
   }
   [[nodiscard]] bool empty() const { return head_ == items_.size(); }

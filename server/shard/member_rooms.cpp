@@ -93,21 +93,14 @@ Channel MemberRooms::end_channel(Connection& c, Channel* ch) {
 }
 
 void MemberRooms::add_local_member(const std::string& room, const ConnRef& ref) {
-  local_rooms_[room].push_back(ref);
+  local_rooms_[room].add(ref);
 }
 
 void MemberRooms::remove_local_member(const std::string& room, const ConnRef& ref) {
   auto it = local_rooms_.find(room);
   if (it == local_rooms_.end()) return;
-  auto& members = it->second;
-  for (size_t i = 0; i < members.size(); ++i) {
-    if (members[i] == ref) {
-      members[i] = members.back();
-      members.pop_back();
-      break;
-    }
-  }
-  if (members.empty()) local_rooms_.erase(it);
+  it->second.remove(ref);
+  if (it->second.empty()) local_rooms_.erase(it);
 }
 
 size_t MemberRooms::local_members(const std::string& room) const {
@@ -150,7 +143,7 @@ void MemberRooms::on_broadcast(RoomBroadcast&& b) {
   auto it = local_rooms_.find(b.room);
   if (it == local_rooms_.end()) return;
   std::string topic = topic_of(b.room);
-  for (const ConnRef& ref : it->second) {
+  for (const ConnRef& ref : it->second.list()) {
     if (b.except && *b.except == ref) continue;
     Connection* c = table_.lookup(ref);
     if (!c || c->phase != Phase::WebSocket) continue;

@@ -11,6 +11,7 @@
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/shard/connection_table.h"
+#include "server/shard/local_members.h"
 #include "server/shard/ports.h"
 #include "server/shard/replies.h"
 
@@ -52,8 +53,8 @@ class MemberRooms {
   Replies& replies_;
   OutboundPort& out_;
   ShardMetrics& metrics_;
-  // room id -> local members (slot, generation) on this shard.
-  std::unordered_map<std::string, std::vector<ConnRef>> local_rooms_;
+  // room id -> local members (slot, generation) on this shard, indexed by connection when large.
+  std::unordered_map<std::string, LocalMembers> local_rooms_;
 };
 
 }  // namespace rtchat::server

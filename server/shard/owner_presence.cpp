@@ -10,24 +10,52 @@ void OwnerRooms::answer_turn_joins() {
   owner_.take_turn_joins(
       [&](const std::string& name, OwnedRoom& room, std::vector<JoinRoom>& joins) {
         // First record every join of the turn (refusals are answered at once), then encode the
-        // room's state once for all of them.
-        std::vector<JoinAccepted> accepted(joins.size());
-        std::vector<std::optional<StoreCatchup>> catchups(joins.size());
-        std::vector<size_t> recorded;
+        // room's state once for all of them. The buffers are the shard's, reused every turn.
+        if (joins.empty()) {
+          // Every join queued left again this turn (JoinQueue): the room may be unused now, as
+          // when a leave empties the queue at once.
+          release_if_unused(name);
+          return;
+        }
+        TurnBuffers& t = turn_;
+        t.accepted.clear();
+        t.accepted.resize(joins.size());
+        t.catchups.clear();
+        t.catchups.resize(joins.size());
+        t.recorded.clear();
         for (size_t i = 0; i < joins.size(); ++i) {
-          owner_.join(joins[i], config_.recovery_limit, accepted[i], catchups[i]);
-          if (!accepted[i].refused.empty()) {
-            out_.send_to_shard(joins[i].conn.shard, std::move(accepted[i]));
+          owner_.join(joins[i], config_.recovery_limit, t.accepted[i], t.catchups[i]);
+          if (!t.accepted[i].refused.empty()) {
+            out_.send_to_shard(joins[i].conn.shard, std::move(t.accepted[i]));
             continue;
           }
-          recorded.push_back(i);
+          t.recorded.push_back(i);
         }
-        if (recorded.empty()) return;
+        if (t.recorded.empty()) return;
         proto::PresenceEntries merged;  // cluster mode only: backs the view
-        const proto::PresenceStateView state = owner_.presence_state_view(room, merged);
-        PresenceStateFrames frames(topic_of(name), state);
-        for (size_t i : recorded) answer_join(room, accepted[i], catchups[i], joins[i], frames);
+        owner_.presence_state_view(room, merged, t.view);
+        PresenceStateFrames frames(topic_of(name), t.view, t.scratch);
+        for (size_t i : t.recorded) {
+          answer_join(room, t.accepted[i], t.catchups[i], joins[i], frames);
+        }
       });
+  turn_.release_if_large();
+}
+
+void OwnerRooms::TurnBuffers::release_if_large() {
+  // A mass rejoin of a huge room grows these once; a shard does not keep megabytes for it.
+  constexpr size_t kKeptScratchBytes = 256 * 1024;
+  constexpr size_t kKeptJoins = 1024;
+  if (scratch.capacity() > kKeptScratchBytes) std::string().swap(scratch);
+  if (accepted.capacity() > kKeptJoins) {
+    std::vector<JoinAccepted>().swap(accepted);
+    std::vector<std::optional<StoreCatchup>>().swap(catchups);
+    std::vector<size_t>().swap(recorded);
+    proto::PresenceStateView().swap(view);
+  }
+  accepted.clear();  // moved-from answers hold nothing, but a refused one keeps its strings
+  catchups.clear();
+  view.clear();  // borrows the rooms' records: no pointer outlives the turn
 }
 
 void OwnerRooms::answer_join(const OwnedRoom& room, JoinAccepted& accepted,

@@ -66,7 +66,7 @@ void OwnerRooms::on_leave_room(LeaveRoom&& m) {
   owner_.leave(m);
   OwnedRoom* room = owner_.find(m.room);
   if (!room) return;
-  std::erase_if(room->joins_waiting, [&](const JoinRoom& j) { return j.conn == m.conn; });
+  room->joins_waiting.cancel(m.conn);
   RoomOwner::cancel_turn_join(*room, m.conn);
   release_if_unused(m.room);
 }
@@ -94,8 +94,7 @@ void OwnerRooms::on_room_loaded(StoreRoomLoaded&& d) {
   if (!d.ok) {
     // The next id is unknown: the joins waiting get an error (the client may retry), and the
     // record goes, so a later join asks the store again.
-    std::vector<JoinRoom> waiting = std::move(room->joins_waiting);
-    room->joins_waiting.clear();
+    std::vector<JoinRoom> waiting = room->joins_waiting.take();
     for (auto& j : waiting) refuse_join(std::move(j), "storage unavailable");
     retry_waiting_publishes(*room, false);
     release_if_unused(d.room);
@@ -111,8 +110,10 @@ void OwnerRooms::retry_waiting_joins(const std::string& name) {
   OwnedRoom* room = owner_.find(name);
   if (!room) return;
   // In arrival order; a join still not ready (cluster sync pending) waits again.
-  std::vector<JoinRoom> waiting = std::move(room->joins_waiting);
-  room->joins_waiting.clear();
+  const bool queued = !room->joins_waiting.empty();
+  std::vector<JoinRoom> waiting = room->joins_waiting.take();
+  // Every join waiting left meanwhile (JoinQueue): as when a leave empties the queue at once.
+  if (queued && waiting.empty()) return release_if_unused(name);
   for (auto& j : waiting) on_join_room(std::move(j));
 }
 

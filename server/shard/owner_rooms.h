@@ -94,6 +94,16 @@ class OwnerRooms {
   void load_read_state_with_join(const JoinRoom& m, const OwnedRoom& room, JoinAccepted& accepted,
                                  std::optional<StoreCatchup>& catchup);
 
+  // answer_turn_joins' working space, reused every turn instead of allocated per room.
+  struct TurnBuffers {
+    std::vector<JoinAccepted> accepted;
+    std::vector<std::optional<StoreCatchup>> catchups;
+    std::vector<size_t> recorded;
+    proto::PresenceStateView view;
+    std::string scratch;  // the encoded state (PresenceStateFrames)
+    void release_if_large();
+  };
+
   const ServerConfig& config_;
   OutboundPort& out_;
   FrameEncoder& encoder_;
@@ -103,6 +113,7 @@ class OwnerRooms {
   // Rooms that may have become unused this turn: dropped at the end of the turn, after the
   // presence diffs they still owe are flushed.
   std::vector<std::string> maybe_unused_;
+  TurnBuffers turn_;
   int64_t next_prune_ms_ = 0;  // once a second: per-user join budgets full again are dropped
 };
 

@@ -46,17 +46,28 @@ PresenceStateFrames::Frames PresenceStateFrames::json_for(
 
 PresenceStateFrames::Frames PresenceStateFrames::binary_for(
     const std::optional<std::string>& join_ref) {
-  for (const auto& [ref, frame] : binary_) {
-    if (ref == join_ref) return Frames{frame, {}};
+  if (binary_tail_.empty()) {
+    scratch_.clear();
+    binary_body_ = proto::binary::encode_presence_state_tail(state_, scratch_);
+    binary_tail_ = core::SharedFrame::copy_of(scratch_);
+    ++encodings_;
+  }
+  for (const auto& [ref, head] : binary_heads_) {
+    if (ref == join_ref) return Frames{head, binary_tail_};
   }
   scratch_.clear();
-  proto::binary::encode_presence_state(join_ref, topic_, state_, scratch_);
-  core::SharedFrame frame = make_ws_frame(WsOpcode::Binary, scratch_);
-  ++encodings_;
-  // A turn's joiners carry few distinct join_refs; past a handful, keep encoding per joiner
-  // rather than searching a long list.
-  if (binary_.size() < kMaxCachedRefs) binary_.emplace_back(join_ref, frame);
-  return Frames{std::move(frame), {}};
+  proto::binary::encode_presence_state_head(join_ref, topic_, binary_tail_.view(), binary_body_,
+                                            scratch_);
+  const size_t payload = scratch_.size() + binary_tail_.size();
+  const size_t h = ws_header_size(payload);
+  core::SharedFrame head = core::SharedFrame::make(h + scratch_.size(), [&](std::byte* p) {
+    write_ws_header(p, WsOpcode::Binary, payload);
+    std::memcpy(p + h, scratch_.data(), scratch_.size());
+  });
+  // A turn's joiners carry few distinct join_refs; past a handful, build a head per joiner
+  // rather than searching a long list (a head copies the tail once: no state is encoded).
+  if (binary_heads_.size() < kMaxCachedRefs) binary_heads_.emplace_back(join_ref, head);
+  return Frames{std::move(head), binary_tail_};
 }
 
 }  // namespace rtchat::server

@@ -4,8 +4,9 @@
 //  - JSON: the state object is encoded once into a tail shared by every joiner; each joiner gets a
 //    small head frame (WebSocket header + `[join_ref,null,topic,"presence_state",`) so its own
 //    join_ref is exact. Head then tail on the socket is byte for byte the frame encoded whole.
-//  - Binary: FlatBuffers keep the join_ref inside the table, so one whole frame per distinct
-//    join_ref is encoded and shared (clients' first joins mostly share one join_ref).
+//  - Binary: the same split. FlatBuffers are built back to front, so the state, built first, ends
+//    the buffer and the frame's table (with its join_ref) refers to it by a relative offset: the
+//    state is encoded once into a shared tail, each distinct join_ref gets a head (8 cached).
 #pragma once
 
 #include <optional>
@@ -22,16 +23,22 @@ namespace rtchat::server {
 class PresenceStateFrames {
  public:
   struct Frames {
-    core::SharedFrame head;  // the whole frame, or (JSON) its head
-    core::SharedFrame tail;  // JSON: the shared rest of the frame; empty for binary
+    core::SharedFrame head;  // the frame's head: WebSocket header, envelope, join_ref
+    core::SharedFrame tail;  // the shared rest of the frame: the state
   };
 
-  // state must outlive this object (it is read lazily, once per format).
+  // state must outlive this object (it is read lazily, once per format). scratch: the caller's
+  // encoding buffer, kept across turns so a state is not encoded into a string grown from empty.
   PresenceStateFrames(std::string_view topic, const proto::PresenceStateView& state)
-      : topic_(topic), state_(state) {}
+      : PresenceStateFrames(topic, state, own_scratch_) {}
+  PresenceStateFrames(std::string_view topic, const proto::PresenceStateView& state,
+                      std::string& scratch)
+      : topic_(topic), state_(state), scratch_(scratch) {}
+  PresenceStateFrames(const PresenceStateFrames&) = delete;
+  PresenceStateFrames& operator=(const PresenceStateFrames&) = delete;
 
   Frames for_join(bool binary, const std::optional<std::string>& join_ref);
-  // Distinct encodings of the state made so far (a JSON tail counts once, binary per join_ref).
+  // Encodings of the state made so far (at most one per wire format).
   [[nodiscard]] size_t encodings() const { return encodings_; }
 
  private:
@@ -43,8 +50,11 @@ class PresenceStateFrames {
   std::string topic_;
   const proto::PresenceStateView& state_;
   core::SharedFrame json_tail_;
-  std::vector<std::pair<std::optional<std::string>, core::SharedFrame>> binary_;
-  std::string scratch_;
+  core::SharedFrame binary_tail_;
+  uint32_t binary_body_ = 0;  // where the state's table is in binary_tail_ (from its end)
+  std::vector<std::pair<std::optional<std::string>, core::SharedFrame>> binary_heads_;
+  std::string own_scratch_;
+  std::string& scratch_;
   size_t encodings_ = 0;
 };
 

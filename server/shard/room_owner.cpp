@@ -59,7 +59,7 @@ void RoomOwner::queue_turn_join(OwnedRoom& room, JoinRoom&& join) {
 }
 
 void RoomOwner::cancel_turn_join(OwnedRoom& room, const ConnRef& conn) {
-  std::erase_if(room.joins_this_turn, [&](const JoinRoom& j) { return j.conn == conn; });
+  room.joins_this_turn.cancel(conn);
 }
 
 OwnedRoom& RoomOwner::ensure(const std::string& room_id) {
@@ -243,18 +243,19 @@ void RoomOwner::clear_remote(OwnedRoom& room) {
   room.remote_diff_pending = false;
 }
 
-proto::PresenceStateView RoomOwner::presence_state_view(const OwnedRoom& room,
-                                                        proto::PresenceEntries& merged) const {
+void RoomOwner::presence_state_view(const OwnedRoom& room, proto::PresenceEntries& merged,
+                                    proto::PresenceStateView& view) const {
+  view.clear();
   if (!room.remote_presence.empty()) {
     merged = presence_state(room);
-    return proto::view_of(merged);
+    view.reserve(merged.size());
+    for (const auto& [key, metas] : merged) view.push_back({key, metas});
+    return;
   }
-  proto::PresenceStateView view;
   view.reserve(room.presence.size());
   for (const auto& [user, records] : room.presence) {
     view.push_back({user, proto::MetaRange(records, &PresenceRecord::meta)});
   }
-  return view;
 }
 
 proto::PresenceEntries RoomOwner::presence_state(const OwnedRoom& room) const {

@@ -16,6 +16,7 @@
 #include "server/messages/shard_message.h"
 #include "server/messages/storage_messages.h"
 #include "server/shard/join_limits.h"
+#include "server/shard/join_queue.h"
 #include "server/shard/presence_pacing.h"
 
 namespace rtchat::server {
@@ -58,7 +59,7 @@ struct OwnedRoom {
   int64_t diff_due_ms = 0;   // the pending diff goes out at the first flush at or after this
   int64_t last_diff_ms = 0;  // when the last diff went out (0: never)
   // Joins ready to be answered at the end of this loop turn, all with one presence_state.
-  std::vector<JoinRoom> joins_this_turn;
+  JoinQueue joins_this_turn;
   // Joins per user (server/shard/join_limits.h): reconnecting brings no fresh budget.
   KeyedRateLimit joins_per_user{kUserJoinBurst, kUserJoinEveryMs};
   // connection -> its user id, so a leave finds its meta without scanning the room.
@@ -71,7 +72,7 @@ struct OwnedRoom {
   bool cluster_synced = false;    // the link answered (baseline known, or degraded)
   bool cluster_baseline = false;  // an ok sync set the ids: Redis's order, not the store's
   // Joins that arrived before the room was ready (loaded; in cluster mode also synced).
-  std::vector<JoinRoom> joins_waiting;
+  JoinQueue joins_waiting;
   // Server API publishes to a room not in use, waiting for its last id (bounded by the shard).
   std::vector<Publish> publishes_waiting;
   // delete_msg targets checked and being committed: a second delete of one of them is not_found.
@@ -115,7 +116,14 @@ class RoomOwner {
   // The same state borrowed from the room's records (no string copied), valid until the room's
   // presence changes. Cluster mode merges other nodes' metas into `merged`, which backs the view.
   [[nodiscard]] proto::PresenceStateView presence_state_view(const OwnedRoom& room,
-                                                             proto::PresenceEntries& merged) const;
+                                                             proto::PresenceEntries& merged) const {
+    proto::PresenceStateView view;
+    presence_state_view(room, merged, view);
+    return view;
+  }
+  // The same into view (cleared first), so a caller can keep its capacity.
+  void presence_state_view(const OwnedRoom& room, proto::PresenceEntries& merged,
+                           proto::PresenceStateView& view) const;
   // How often a room's diffs may go out (server/shard/presence_pacing.h).
   void set_pacing(PresencePacing pacing) { pacing_ = pacing; }
   // Rooms whose presence changed and whose diff is due at now_ms (every changed room without
@@ -126,7 +134,8 @@ class RoomOwner {
   }
   template <typename Fn>
   void take_pending_diffs(int64_t now_ms, Fn&& fn) {
-    std::vector<const std::string*> waiting;
+    std::vector<const std::string*>& waiting = dirty_spare_;  // kept across turns: no malloc
+    waiting.clear();
     next_diff_due_ms_ = INT64_MAX;
     for (auto* name : dirty_) {
       auto it = rooms_.find(*name);
@@ -138,6 +147,8 @@ class RoomOwner {
       }
       it->second.last_diff_ms = now_ms == INT64_MAX ? core::mono_millis() : now_ms;
       proto::PresenceDiff diff;
+      diff.joins.reserve(it->second.pending_joins.size());
+      diff.leaves.reserve(it->second.pending_leaves.size());
       for (auto& [k, v] : it->second.pending_joins) diff.joins.emplace_back(k, std::move(v));
       for (auto& [k, v] : it->second.pending_leaves) diff.leaves.emplace_back(k, std::move(v));
       it->second.pending_joins.clear();
@@ -146,6 +157,7 @@ class RoomOwner {
       fn(it->first, it->second, diff);
     }
     dirty_.swap(waiting);
+    waiting.clear();
   }
   // When the earliest paced diff is due (INT64_MAX: none waiting), as of the last take.
   [[nodiscard]] int64_t next_diff_due_ms() const { return next_diff_due_ms_; }
@@ -155,7 +167,8 @@ class RoomOwner {
   void queue_turn_join(OwnedRoom& room, JoinRoom&& join);
   // Forgets a queued join of the connection (it left before the end of the turn).
   static void cancel_turn_join(OwnedRoom& room, const ConnRef& conn);
-  // Rooms with joins queued this turn, each with its joins in arrival order.
+  // Rooms with joins queued this turn, each with its joins in arrival order (none when all were
+  // cancelled).
   template <typename Fn>
   void take_turn_joins(Fn&& fn) {
     std::vector<const std::string*> joining;
@@ -163,8 +176,8 @@ class RoomOwner {
     for (auto* name : joining) {
       auto it = rooms_.find(*name);
       if (it == rooms_.end() || it->second.joins_this_turn.empty()) continue;
-      std::vector<JoinRoom> joins = std::move(it->second.joins_this_turn);
-      it->second.joins_this_turn.clear();
+      // May be empty: every join queued was cancelled by its leave (the room may be unused now).
+      std::vector<JoinRoom> joins = it->second.joins_this_turn.take();
       fn(it->first, it->second, joins);
     }
   }
@@ -228,7 +241,8 @@ class RoomOwner {
   unsigned shard_;
   unsigned shards_;
   std::unordered_map<std::string, OwnedRoom> rooms_;
-  std::vector<const std::string*> dirty_;  // keys of rooms_ (stable: unordered_map nodes)
+  std::vector<const std::string*> dirty_;        // keys of rooms_ (stable: unordered_map nodes)
+  std::vector<const std::string*> dirty_spare_;  // take_pending_diffs' next dirty_
   std::vector<const std::string*> remote_dirty_;
   std::vector<const std::string*> joining_;  // keys of rooms with joins_this_turn
   PresencePacing pacing_;

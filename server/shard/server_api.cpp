@@ -166,6 +166,9 @@ void ServerApi::rooms(Connection& c, HttpRequest& req) {
       return respond(
           c, api_error(401, "API key or user token required", "WWW-Authenticate: Bearer\r\n"));
     }
+    if (!rooms_per_user_.try_take(claims.sub, core::mono_millis())) {
+      return respond(c, api_error(429, "rate_limited", "Retry-After: 1\r\n"));
+    }
     q.allowed = std::move(claims.rooms);
   }
   q.limit = kDefaultRoomsLimit;

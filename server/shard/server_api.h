@@ -15,6 +15,7 @@
 #include "server/metrics.h"
 #include "server/net/http_request.h"
 #include "server/shard/connection_table.h"
+#include "server/shard/join_limits.h"
 #include "server/shard/ports.h"
 #include "server/shard/shared_state.h"
 
@@ -63,6 +64,10 @@ class ServerApi {
   RespondFn respond_;
   std::unordered_map<uint64_t, Gather> gathers_;  // bounded (kMaxGathersInFlight), deadline
   uint64_t last_query_id_ = 0;
+  // GET /api/rooms with a user's token, per user on this shard: a burst of 10, then one every
+  // 500 ms (a room directory is refreshed by hand, not polled in a loop); at most 65,536 users
+  // tracked at once (then new users get 429 until buckets refill). The API key is not limited.
+  KeyedRateLimit rooms_per_user_{10, 500, 65536};
 };
 
 }  // namespace rtchat::server

@@ -81,9 +81,14 @@ bool Shard::mail_pending() const {
 bool Shard::poll_mailboxes() {
   bool worked = false;
   if (!self_queue_.empty()) {
-    std::deque<ShardMessage> local;
-    local.swap(self_queue_);
-    for (auto& msg : local) dispatch(std::move(msg));
+    // Two vectors taking turns, kept across turns: a deque of messages this large allocated a
+    // block per message. dispatch may queue more for the next poll (into self_queue_).
+    self_batch_.swap(self_queue_);
+    for (auto& msg : self_batch_) dispatch(std::move(msg));
+    self_batch_.clear();
+    // A mass join grows them once; an idle shard does not keep megabytes for it.
+    constexpr size_t kKeptMessages = 1024;
+    if (self_batch_.capacity() > kKeptMessages) std::vector<ShardMessage>().swap(self_batch_);
     worked = true;
   }
   ShardMessage m;

@@ -10,7 +10,6 @@
 // routes and the session; incoming messages are dispatched to the member or owner side.
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <vector>
 
@@ -77,7 +76,8 @@ class Shard final : public OutboundPort, public ReactorEvents {
   ShardWiring wiring_;
   std::vector<std::unique_ptr<core::Outbox<ShardMessage>>> outboxes_;
   std::unique_ptr<core::Outbox<StorageRequest>> storage_outbox_;
-  std::deque<ShardMessage> self_queue_;  // messages from this shard to itself (owner == member)
+  std::vector<ShardMessage> self_queue_;  // messages from this shard to itself (owner == member)
+  std::vector<ShardMessage> self_batch_;  // self_queue_'s messages being dispatched
 
   ConnectionTable table_;
   Reactor reactor_;

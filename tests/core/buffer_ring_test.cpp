@@ -56,6 +56,18 @@ struct Rig {
     buffers.publish();
     return bids;
   }
+  // One datagram at a time, `rounds` times, each reaped before the next: the buffers used.
+  std::set<uint16_t> trickle(BufferRing& buffers, int rounds) {
+    arm_recv();
+    std::set<uint16_t> seen;
+    for (int round = 0; round < rounds; ++round) {
+      write(1);
+      bool dry = false;
+      for (uint16_t bid : reap(buffers, dry)) seen.insert(bid);
+      EXPECT_FALSE(dry);
+    }
+    return seen;
+  }
 };
 
 // The point of the floor: a trickle of input keeps touching the same few buffers (their pages
@@ -64,14 +76,7 @@ TEST(BufferRing, TrickleReusesOnlyTheFloorsBuffers) {
   Rig rig;
   BufferRing buffers(rig.ring.get(), kGroup, 64, 256, 4);
   EXPECT_EQ(buffers.in_ring(), 4u);
-  rig.arm_recv();
-  std::set<uint16_t> seen;
-  for (int round = 0; round < 40; ++round) {
-    rig.write(1);
-    bool dry = false;
-    for (uint16_t bid : rig.reap(buffers, dry)) seen.insert(bid);
-    EXPECT_FALSE(dry);
-  }
+  const std::set<uint16_t> seen = rig.trickle(buffers, 40);
   EXPECT_LE(seen.size(), 4u);
   EXPECT_GE(seen.size(), 1u);
   EXPECT_EQ(buffers.in_ring(), 4u);
@@ -83,14 +88,7 @@ TEST(BufferRing, WithoutAFloorATrickleWalksEveryBuffer) {
   Rig rig;
   BufferRing buffers(rig.ring.get(), kGroup, 16, 256);
   EXPECT_EQ(buffers.in_ring(), 16u);
-  rig.arm_recv();
-  std::set<uint16_t> seen;
-  for (int round = 0; round < 40; ++round) {
-    rig.write(1);
-    bool dry = false;
-    for (uint16_t bid : rig.reap(buffers, dry)) seen.insert(bid);
-  }
-  EXPECT_EQ(seen.size(), 16u);
+  EXPECT_EQ(rig.trickle(buffers, 40).size(), 16u);
 }
 
 // A burst larger than the ring runs it dry: the level doubles (once per publish, however many

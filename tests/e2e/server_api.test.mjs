@@ -165,11 +165,13 @@ test('Idempotency-Key: a retry gets the first id and stores nothing new', async 
 });
 
 test('Idempotency-Key: a retry while the first is still committing gets 409, then the first id', async () => {
-  await withServer(['--shards', '2', '--api-key', KEY, '--fault-storage-delay-ms', '400'], async (slow) => {
+  // Commits take 3 s: the retry, sent 0.5 s after the first, finds it committing even on a loaded
+  // machine where the first request takes a while to reach the server.
+  await withServer(['--shards', '2', '--api-key', KEY, '--fault-storage-delay-ms', '3000'], async (slow) => {
     const post = () => api('POST', '/api/rooms/slow/messages',
       { server: slow, body: { body: 'once' }, headers: { 'idempotency-key': 'k-1' } });
     const first = post();
-    await new Promise((r) => setTimeout(r, 100));  // the first is waiting for its commit
+    await new Promise((r) => setTimeout(r, 500));  // the first is waiting for its commit
     const during = await post();
     assert.equal(during.status, 409, during.text);
     assert.deepEqual(during.json, { error: 'in progress' });
@@ -210,6 +212,23 @@ test('presence lists users with their devices; rooms lists active rooms', async 
   assert.equal((await api('GET', '/api/rooms', { key: 'not-a-jwt' })).status, 401);
   a1.channel.leave();
   await waitFor(async () => (await api('GET', '/api/rooms/team-red/presence')).json.devices === 2, 'leave seen');
+});
+
+test('GET /api/rooms with a user token is rate limited per user (429 + Retry-After); the API key is not', async () => {
+  const flood = mintToken('flooder');
+  const statuses = [];
+  let limited;
+  for (let i = 0; i < 60 && !limited; i++) {
+    const r = await api('GET', '/api/rooms', { key: flood });
+    statuses.push(r.status);
+    if (r.status === 429) limited = r;
+  }
+  assert.ok(limited, `no 429 in ${statuses.length} requests: ${statuses.join(',')}`);
+  assert.equal(limited.headers.get('retry-after'), '1');
+  assert.deepEqual(limited.json, { error: 'rate_limited' });
+  assert.ok(statuses.filter((s) => s === 200).length >= 10, 'the burst was served first');
+  assert.equal((await api('GET', '/api/rooms', { key: mintToken('someone-else') })).status, 200, 'another user is not limited');
+  for (let i = 0; i < 60; i++) assert.equal((await api('GET', '/api/rooms')).status, 200, 'the API key is not limited');
 });
 
 test('disconnect closes every socket of the user on both shards with 4010', async () => {

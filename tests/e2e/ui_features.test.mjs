@@ -11,6 +11,7 @@ import { sleep, startServer, TEST_SECRET } from './lib/server.mjs';
 import { launchChromium } from './lib/browser.mjs';
 
 const kWait = 10_000;
+const kApiKey = 'ui-features-api-key-0123';
 
 let server;
 let browser;
@@ -20,7 +21,8 @@ const cleanups = [];
 before(async () => {
   ensureWebBuilt();
   // --jwt-leeway 0: a token is refused the second it expires, so the refresh test is short.
-  server = await startServer({ args: ['--web-root', webDistDir, '--dev-tokens', '--jwt-leeway', '0'] });
+  server = await startServer({ args: ['--web-root', webDistDir, '--dev-tokens', '--jwt-leeway', '0',
+    '--api-key', kApiKey] });
   browser = await launchChromium();
 });
 
@@ -170,7 +172,15 @@ test('unread: a badge for a room in the background, cleared when another tab rea
   const context = await newContext(mint('reader'));
   const tab1 = await newTab(context, `#/room/${x}`);  // reads "read before" (mark_read)
   await messageItem(tab1, 'read before').waitFor();
-  await sleep(500);
+  // The tab's mark_read is stored once another socket of the same user joins with unread 0.
+  for (let i = 0; ; i++) {
+    const probe = nodeClient(mint('reader'));
+    const r = await probe.join(x);
+    probe.socket.disconnect();
+    if (r.ok?.unread === 0) break;
+    assert.ok(i < 50, `mark_read not stored: ${JSON.stringify(r)}`);
+    await sleep(100);
+  }
   await tab1.goto(`${server.url}/#/room/${y}`);  // x is now a recent room, watched in the background
   await historyLoaded(tab1);
   await bob.post(joined.channel, ['unread 1', 'unread 2', 'unread 3']);
@@ -245,6 +255,58 @@ test('token refresh: a tab whose token lives 8 s stays on one socket for 20 s', 
   await byTestId(page, 'composer').press('Enter');
   await messageItem(page, 'still here').waitFor();
   assert.notEqual(await page.evaluate(() => localStorage.getItem('rtchat.token')), token, 'the new token is kept');
+});
+
+// WebSockets open on the server now (every shard).
+async function openWebSockets() {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^rtchat_websockets(?:\{[^}]*\})? (\d+)/gm)) n += Number(m[1]);
+  return n;
+}
+
+test('a 4010 from the server API stops the tab: it says so and does not reconnect', async () => {
+  const page = await newTab(await newContext(mint('ursula')));
+  const before = await openWebSockets();
+  const r = await fetch(`${server.url}/api/users/ursula/disconnect`, {
+    method: 'POST', headers: { authorization: `Bearer ${kApiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ reason: 'ban' }),
+  });
+  assert.equal(r.status, 202);
+  assert.equal((await r.json()).closed, 1);
+  await page.locator('[data-testid="connection-status"][data-state="offline"]').waitFor();
+  const error = byTestId(page, 'connection-error');
+  await error.waitFor();
+  assert.match(await error.textContent(), /server disconnected you \(disconnected by server: ban\)/);
+  for (let i = 0; i < 100 && await openWebSockets() !== before - 1; i++) await sleep(50);
+  assert.equal(await openWebSockets(), before - 1, 'the server closed the tab\'s socket');
+  // phoenix.js on its own reconnects 10-15 ms after a close; the page must not, for as long as
+  // its reconnect schedule takes to reach its 5 s cap.
+  await sleep(3000);
+  assert.equal(await openWebSockets(), before - 1, 'no socket opened after the 4010');
+  assert.equal(await page.locator('[data-testid="connection-status"]').getAttribute('data-state'), 'offline');
+});
+
+test('a long session keeps at most 500 rows; the dropped ones load again on scroll', async () => {
+  const room = 'feat.long';
+  const page = await newTab(await newContext(mint('longreader')), `#/room/${room}`);
+  for (let i = 1; i <= 520; i++) {
+    const r = await fetch(`${server.url}/api/rooms/${room}/messages`, {
+      method: 'POST', headers: { authorization: `Bearer ${kApiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ body: `long ${i}.`, user_id: 'feeder' }),
+    });
+    assert.equal(r.status, 201, await r.text());
+  }
+  await messageItem(page, 'long 520.').waitFor();
+  const rows = page.locator('[data-testid="message-list"] [data-testid="message-item"]');
+  assert.equal(await rows.count(), 500);
+  assert.equal(await messageItem(page, 'long 20.').count(), 0, 'the oldest rows went');
+  await page.locator('[data-testid="message-list"]').evaluate((list) => {
+    const scroller = document.getElementById('message-scroller');
+    scroller.scrollTop = 0;
+    scroller.dispatchEvent(new Event('scroll'));
+  });
+  await messageItem(page, 'long 5.').waitFor();
 });
 
 test('no script errors, dialogs or CSP / Trusted Types violations', () => {

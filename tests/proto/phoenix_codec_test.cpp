@@ -431,6 +431,28 @@ TEST(PhoenixCodec, EncodesDeviceOnlyWhenNonEmpty) {
       R"([null,null,"room:a","presence_state",{"u1":{"metas":[{"phx_ref":"r1","online_at":1,"name":"A","device":"phone"},{"phx_ref":"r2","online_at":2,"name":"A"}]}}])");
 }
 
+// Metas take a fast path when no field needs escaping: the ones that do, or that are long, must
+// come out exactly as the general encoder writes them.
+TEST(PhoenixCodec, EncodesMetasNeedingEscapesOrLongFieldsExactly) {
+  const std::string long_name(300, 'n');
+  std::string out;
+  encode_presence_state(
+      std::nullopt, "room:a",
+      {{"u1",
+        {meta("r1", -5, "say \"hi\"\n", "tab\t"),
+         meta("r2", 7,
+              "a\xE2\x80\xA8"
+              "b"),
+         meta("r3", 1795835000609, long_name, "phone"), meta("r4", 0, "plain", "d\\")}}},
+      out);
+  EXPECT_EQ(out, std::string(R"([null,null,"room:a","presence_state",{"u1":{"metas":[)") +
+                     R"({"phx_ref":"r1","online_at":-5,"name":"say \"hi\"\n","device":"tab\t"},)" +
+                     R"({"phx_ref":"r2","online_at":7,"name":"a\u2028b"},)" +
+                     R"({"phx_ref":"r3","online_at":1795835000609,"name":")" + long_name +
+                     R"(","device":"phone"},)" +
+                     R"({"phx_ref":"r4","online_at":0,"name":"plain","device":"d\\"}]}}])");
+}
+
 TEST(PhoenixCodec, EncodesEmptyPresenceDiffWithBothKeys) {
   std::string out;
   encode_presence_diff("room:a", {}, out);

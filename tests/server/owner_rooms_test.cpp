@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "support/shard_fakes.h"
 
 namespace rtchat::server {
@@ -141,6 +143,54 @@ TEST_F(OwnerFixture, LeaveSendsADiffToTheOtherMembersAndTheLastLeaveDropsTheRoom
 
   owner.on_leave_room(LeaveRoom{"lobby", ann});
   owner.end_of_turn();
+  EXPECT_EQ(owner.room_count(), 0u);
+}
+
+// More joins than a leave scans (JoinQueue marks the leaves instead): when every queued join
+// leaves again, none is answered and the room goes at the end of the turn, whether the joins
+// waited for the store's load or for the end of the turn.
+TEST_F(OwnerFixture, QueuedJoinsThatAllLeaveAgainLeaveNoRoom) {
+  constexpr uint32_t kJoins = 3 * JoinQueue::kScanUpTo;
+  for (bool loaded_first : {false, true}) {
+    if (loaded_first) {  // a member keeps the room loaded: the next joins wait for the turn
+      join_loaded({0, 999, 1}, "keeper");
+      out.to_shards.clear();
+    }
+    for (uint32_t i = 0; i < kJoins; ++i) {
+      owner.on_join_room(join({0, i, 1}, "u" + std::to_string(i)));
+    }
+    for (uint32_t i = 0; i < kJoins; ++i) owner.on_leave_room(LeaveRoom{"lobby", {0, i, 1}});
+    if (loaded_first) owner.on_leave_room(LeaveRoom{"lobby", {0, 999, 1}});
+    for (auto& r : std::exchange(out.to_storage, {})) {
+      if (auto* l = std::get_if<StoreLoadRoom>(&r)) owner.on_room_loaded({l->room, true, 0});
+    }
+    owner.end_of_turn();
+    EXPECT_TRUE(out.sent<JoinAccepted>().empty()) << loaded_first;
+    EXPECT_EQ(owner.room_count(), 0u) << loaded_first;
+    out.to_shards.clear();
+  }
+}
+
+// Cluster mode: joins wait for the load and the cluster sync; when they all left meanwhile, the
+// room stops being watched in the cluster once the waiting ends (as when a leave empties the
+// queue at once), and goes.
+TEST_F(OwnerFixture, ClusterJoinsThatAllLeftWhileWaitingUnwatchTheRoom) {
+  config.cluster_url = "redis://127.0.0.1:1";  // never dialled: the link is this test
+  constexpr uint32_t kJoins = 3 * JoinQueue::kScanUpTo;
+  for (uint32_t i = 0; i < kJoins; ++i) {
+    owner.on_join_room(join({0, i, 1}, "u" + std::to_string(i)));
+  }
+  for (uint32_t i = 0; i < kJoins; ++i) owner.on_leave_room(LeaveRoom{"lobby", {0, i, 1}});
+  for (auto& r : std::exchange(out.to_storage, {})) {
+    if (auto* l = std::get_if<StoreLoadRoom>(&r)) owner.on_room_loaded({l->room, true, 0});
+  }
+  owner.on_cluster_room_synced(ClusterRoomSynced{"lobby", true, 0, {}});
+  owner.end_of_turn();
+  auto watches = out.sent<ClusterWatch>();
+  ASSERT_EQ(watches.size(), 2u);
+  EXPECT_TRUE(watches[0].second.watch);
+  EXPECT_FALSE(watches[1].second.watch);
+  EXPECT_TRUE(out.sent<JoinAccepted>().empty());
   EXPECT_EQ(owner.room_count(), 0u);
 }
 

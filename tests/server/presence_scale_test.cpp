@@ -62,20 +62,39 @@ TEST(PresenceStateFrames, OneJsonEncodingSharedByEveryJoiner) {
   EXPECT_EQ(frames.encodings(), 1u);
 }
 
-TEST(PresenceStateFrames, BinaryEncodedOncePerJoinRef) {
-  const proto::PresenceEntries state = sample_state(5);
-  const proto::PresenceStateView view = proto::view_of(state);
-  PresenceStateFrames frames("room:b", view);
-  auto a = frames.for_join(true, std::string("1"));
-  auto b = frames.for_join(true, std::string("1"));
-  auto c = frames.for_join(true, std::string("2"));
-  EXPECT_TRUE(a.tail.empty());
-  EXPECT_EQ(a.head.data(), b.head.data());
-  EXPECT_NE(a.head.data(), c.head.data());
-  EXPECT_EQ(frames.encodings(), 2u);
-  std::string payload;
-  proto::binary::encode_presence_state(std::string("2"), "room:b", state, payload);
-  EXPECT_EQ(c.head.view(), make_ws_frame(WsOpcode::Binary, payload).view());
+// Binary: one state encoding shared by every joiner, a head per distinct join_ref (cached); head
+// then tail is one frame that decodes to the state, the joiner's join_ref and the topic.
+TEST(PresenceStateFrames, BinaryStateEncodedOnceHeadPerJoinRef) {
+  for (int users : {0, 1, 5, 300}) {
+    const proto::PresenceEntries state = sample_state(users);
+    const proto::PresenceStateView view = proto::view_of(state);
+    PresenceStateFrames frames("room:b", view);
+    auto a = frames.for_join(true, std::string("1"));
+    auto b = frames.for_join(true, std::string("1"));
+    auto c = frames.for_join(true, std::string("22"));
+    auto d = frames.for_join(true, std::nullopt);
+    EXPECT_EQ(a.head.data(), b.head.data());
+    EXPECT_NE(a.head.data(), c.head.data());
+    EXPECT_EQ(a.tail.data(), c.tail.data());  // the same buffer, not a copy
+    EXPECT_EQ(a.tail.data(), d.tail.data());
+    EXPECT_EQ(frames.encodings(), 1u);
+    for (const auto& [f, ref] : {std::pair{a, std::optional<std::string>("1")},
+                                 std::pair{c, std::optional<std::string>("22")},
+                                 std::pair{d, std::optional<std::string>()}}) {
+      const std::string frame = joined(f);
+      // The WebSocket header announces head + tail as one payload.
+      size_t h = 2;
+      while (h < 14 && ws_header_size(frame.size() - h) != h) ++h;
+      ASSERT_LT(h, 14u);
+      std::string payload = frame.substr(h);
+      proto::ServerMessage m;
+      ASSERT_EQ(proto::binary::decode_server(payload, m), proto::DecodeError::None) << users;
+      EXPECT_EQ(m.event, proto::ServerEvent::PresenceState);
+      EXPECT_EQ(m.join_ref, ref);
+      EXPECT_EQ(m.topic, "room:b");
+      EXPECT_EQ(m.state, state) << users;
+    }
+  }
 }
 
 TEST(PresencePacing, QuietRoomGoesAtOnceBusyRoomWaitsBySize) {

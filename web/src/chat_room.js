@@ -12,6 +12,9 @@ import { ReadMarker } from './read_marker.js';
 import { Typing } from './typing.js';
 
 const kHistoryPageSize = 50;       // one screen or two; older pages load on scroll
+// Rows kept while the reader follows the live end: older ones are dropped and load again on
+// scroll, like any older page.
+export const kMaxShownMessages = 500;
 const kLoadOlderWhenWithinPx = 60;
 
 // Join refusals that will not go away by retrying: stop the channel's automatic rejoin.
@@ -263,6 +266,10 @@ export class ChatRoom {
     const wasNearBottom = this.messages_.isNearBottom();
     const isMine = msg?.user_id === this.myUserId_;
     if (this.addMessages_([msg]) === 0) return;
+    if (wasNearBottom && this.messages_.dropOldest(kMaxShownMessages) > 0 && !this.hasMoreHistory_) {
+      this.hasMoreHistory_ = true;  // what was dropped is older history now
+      this.setHistoryStatus_(null);
+    }
     if (wasNearBottom || isMine) this.messages_.scrollToBottom();
     this.typing_.onMessageFrom(msg.user_id);
     this.updateEmpty_();

@@ -16,11 +16,17 @@ export const rejoinAfterMs = (tries) => jitter(kRejoinBaseMs[tries - 1] ?? kRejo
 // above that is about 4 s of trying, long enough to ride out a server restart.
 const kFailuresBeforeOffline = 9;
 
+// The server's "disconnected by server" close (POST /api/users/<id>/disconnect, e.g. a ban):
+// docs/protocol.md says not to reconnect blindly, and phoenix.js would, within milliseconds.
+export const kDisconnectedByServer = 4010;
+
 // States: 'connecting' (first attempt), 'connected', 'reconnecting', 'offline'.
 // onState(state) is called on every change. onNeverOpened() is called once, on the first error
 // before any successful open: the caller decides between "token rejected" and "server down".
+// onDisconnectedByServer(reason) is called when the server closed with 4010: the connection has
+// stopped for good by then (no reconnect).
 export class Connection {
-  constructor({ getToken, onState, onNeverOpened }) {
+  constructor({ getToken, onState, onNeverOpened, onDisconnectedByServer = () => {} }) {
     this.state_ = 'connecting';
     this.hasOpened_ = false;
     this.failures_ = 0;
@@ -53,7 +59,12 @@ export class Connection {
       else this.set_(this.hasOpened_ ? 'reconnecting' : 'connecting');
     };
     this.socket.onError(onDown);
-    this.socket.onClose(() => {
+    this.socket.onClose((event) => {
+      if (event?.code === kDisconnectedByServer && !this.isStopped_) {
+        this.stop();  // before phoenix.js's reconnect timer fires
+        onDisconnectedByServer(String(event.reason ?? ''));
+        return;
+      }
       // onError already counted a failed attempt; a close after a good connection is a drop.
       if (this.state_ === 'connected') this.set_(navigator.onLine ? 'reconnecting' : 'offline');
     });

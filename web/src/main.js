@@ -98,6 +98,9 @@ function startSession() {
     getToken: () => session.token,
     onState: renderConnectionState,
     onNeverOpened: onNeverOpened,
+    onDisconnectedByServer: (reason) => setConnectionError(
+      `The server disconnected you${reason ? ` (${reason})` : ''}. Reload the page to connect again.`,
+      true),
   });
   const socket = session.connection.socket;
   session.unread = new UnreadWatcher({ socket, myUserId: session.userId, onChange: () => session.rooms?.render() });
@@ -120,6 +123,7 @@ function startSession() {
 function stopSession() {
   closeRoom();
   clearTimeout(session.renewTimer);
+  session.renewTimer = null;  // a renewal already under way sees this and drops its token
   session.refresher?.stop();
   session.unread?.stop();
   session.rooms?.stop();
@@ -162,9 +166,11 @@ function scheduleDevTokenRenewal(claims) {
   const devName = loadDevName();
   if (!devName || typeof claims.exp !== 'number') return;
   const delay = Math.max(0, claims.exp * 1000 - Date.now() - kRenewBeforeExpiryMs);
-  session.renewTimer = setTimeout(async () => {
+  const timer = setTimeout(async () => {
     try {
       const token = await fetchDevToken(devName);
+      // Signed out (or renewed by a newer timer) while the request was out: keep nothing.
+      if (session.renewTimer !== timer) return;
       saveToken(token);
       session.token = token;  // used from the next (re)connect on
       scheduleDevTokenRenewal(tokenClaims(token));
@@ -172,6 +178,7 @@ function scheduleDevTokenRenewal(claims) {
       // Keep the old one; a rejected reconnect will surface as a connection error.
     }
   }, Math.min(delay, 2 ** 31 - 1));
+  session.renewTimer = timer;
 }
 
 // The socket failed before it ever opened. Browsers hide the HTTP status of a refused upgrade,

@@ -72,6 +72,18 @@ export class MessageList {
     return added;
   }
 
+  // Drops the oldest rows beyond `keep` (a long session in a busy room must not grow the page
+  // forever); returns how many went. Their day separators go with them at the next placement.
+  dropOldest(keep) {
+    const n = Math.max(0, this.ids_.length - keep);
+    for (const id of this.ids_.splice(0, n)) {
+      this.rows_.get(id).node.remove();
+      this.rows_.delete(id);
+    }
+    if (n > 0) this.placeDecorations_();
+    return n;
+  }
+
   // msg_deleted: the row becomes a tombstone; author and time stay, the text goes.
   markDeleted(id) {
     const row = this.rows_.get(id);
