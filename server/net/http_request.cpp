@@ -241,6 +241,9 @@ int HttpRequestParser::on_url(http_parser* p, const char* at, size_t length) {
 
 int HttpRequestParser::on_header_field(http_parser* p, const char* at, size_t length) {
   auto* self = static_cast<HttpRequestParser*>(p->data);
+  // A chunked body's trailers come through here after the header block: not kept (raw_ must not
+  // move under the request's views; http_parser bounds their size).
+  if (self->headers_complete_) return 0;
   auto& spans = self->header_spans_;
   std::string& raw = self->raw_;
   if (self->last_was_value_ || spans.empty()) {
@@ -256,6 +259,7 @@ int HttpRequestParser::on_header_field(http_parser* p, const char* at, size_t le
 
 int HttpRequestParser::on_header_value(http_parser* p, const char* at, size_t length) {
   auto* self = static_cast<HttpRequestParser*>(p->data);
+  if (self->headers_complete_) return 0;       // a trailer (see on_header_field)
   if (self->header_spans_.empty()) return -1;  // http_parser never does this; be safe anyway
   Span& value = self->header_spans_.back().value;
   if (self->last_was_value_ == false) value.off = static_cast<uint32_t>(self->raw_.size());

@@ -144,6 +144,27 @@ TEST(HttpParserReuse, ASpareGivesBackBuffersAHugeRequestGrew) {
   expect_upgrade_parsed(next->request());
 }
 
+// http_parser reports a chunked body's trailer lines through the header callbacks, after the
+// header block ended. They are not headers of the request (and not kept): the request's views
+// into the parser's buffer must stay valid however long the trailers are.
+TEST(HttpParserReuse, ChunkedTrailersLeaveTheHeadersIntact) {
+  std::string bytes = "POST /api/x?k=v HTTP/1.1\r\nHost: h\r\nX-Long: " + std::string(200, 'a') +
+                      "\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n";
+  for (int i = 0; i < 100; ++i)
+    bytes += "X-Trailer-" + std::to_string(i) + ": " + std::string(60, 't') + "\r\n";
+  bytes += "\r\n";
+  HttpRequestParser parser;
+  size_t consumed = 0;
+  ASSERT_EQ(parser.feed(bytes, consumed), HttpParseStatus::Complete);
+  const HttpRequest& req = parser.request();
+  EXPECT_EQ(req.header("host"), "h");
+  EXPECT_EQ(req.header("x-long"), std::string(200, 'a'));
+  EXPECT_EQ(req.header("x-trailer-5"), "");
+  EXPECT_EQ(req.headers.size(), 3u);
+  EXPECT_EQ(req.target, "/api/x?k=v");
+  EXPECT_EQ(req.body, "body");
+}
+
 // A connection's slot: no parser before its first bytes, the same spare for every request that
 // comes in one read, a parser kept only across the reads of a split request, and "answered"
 // after it (the reactor reads no more bytes then).
