@@ -64,8 +64,8 @@ struct CatchupHold {
 // after the upgrade).
 struct SocketIdentity {
   SocketIdentity() = default;
-  SocketIdentity(std::string_view sub, std::string_view name, int64_t exp)
-      : exp(exp), sub_bytes_(static_cast<uint8_t>(sub.size())) {
+  SocketIdentity(std::string_view sub, std::string_view name, int64_t expires)
+      : exp(expires), sub_bytes_(static_cast<uint8_t>(sub.size())) {
     who_.reserve(sub.size() + name.size());
     who_.append(sub).append(name);
   }
