@@ -72,7 +72,8 @@ void BM_PresenceChurn(benchmark::State& state) {
       order.push_back(next++);
       uint32_t old = order.front();
       order.pop_front();
-      bool left = owner.leave(LeaveRoom{kRoom, ConnRef{old % kShards, old, 1}});
+      bool left =
+          owner.leave(LeaveRoom{kRoom, ConnRef{old % kShards, old, 1}, join_request(old).user_id});
       benchmark::DoNotOptimize(left);
     }
     owner.take_pending_diffs(

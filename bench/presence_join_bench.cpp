@@ -66,7 +66,7 @@ Turn run_turn(RoomOwner& owner, std::deque<uint32_t>& order, uint32_t& next, uin
   for (uint32_t i = 0; i < joins; ++i) {  // the oldest leave: the room keeps its size
     const uint32_t old = order.front();
     order.pop_front();
-    owner.leave(LeaveRoom{kRoom, ConnRef{0, old, 1}});
+    owner.leave(LeaveRoom{kRoom, ConnRef{0, old, 1}, join_request(old).user_id});
   }
   if (shared) {  // as the server does: the state borrowed from the records, encoded once
     // The shard's buffers, reused every turn (OwnerRooms::TurnBuffers).

@@ -65,6 +65,7 @@ struct JoinAccepted {
 struct LeaveRoom {
   std::string room;
   ConnRef conn;
+  std::string user_id;  // the connection's token sub: the owner finds its records by it
 };
 
 // Member shard -> owner: a new_msg push to order, persist and fan out.

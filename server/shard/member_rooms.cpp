@@ -78,7 +78,7 @@ void MemberRooms::leave_all(Connection& c) {
     std::string room(ch.room());
     if (ch.is_joined) remove_local_member(room, c.ref);
     const unsigned owner = owner_of(room);
-    out_.send_to_shard(owner, LeaveRoom{std::move(room), c.ref});
+    out_.send_to_shard(owner, LeaveRoom{std::move(room), c.ref, std::string(c.claims.sub())});
   }
   c.channels.clear();
   c.held_bytes = 0;
@@ -88,7 +88,7 @@ Channel MemberRooms::end_channel(Connection& c, Channel* ch) {
   std::string room(ch->room());
   if (ch->is_joined) remove_local_member(room, c.ref);
   const unsigned owner = owner_of(room);
-  out_.send_to_shard(owner, LeaveRoom{std::move(room), c.ref});
+  out_.send_to_shard(owner, LeaveRoom{std::move(room), c.ref, std::string(c.claims.sub())});
   return c.take_channel(ch);
 }
 

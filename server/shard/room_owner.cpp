@@ -122,7 +122,6 @@ OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, Join
   room.pending_joins[request.user_id].push_back(meta);
   auto user = room.presence.try_emplace(request.user_id).first;
   user->second.push_back(PresenceRecord{std::move(meta), request.conn, binary});
-  room.user_of_conn[conn_key(request.conn)] = &user->first;
   mark_dirty(it->first, room);
 
   if (request.last_seen_id) {
@@ -148,10 +147,9 @@ bool RoomOwner::leave(const LeaveRoom& request) {
   auto it = rooms_.find(request.room);
   if (it == rooms_.end()) return false;
   OwnedRoom& room = it->second;
-  auto user = room.user_of_conn.find(conn_key(request.conn));
-  if (user == room.user_of_conn.end()) return false;
-  auto p = room.presence.find(*user->second);
-  room.user_of_conn.erase(user);
+  // The leave names its user (the member shard knows its connection's token), so the records
+  // are found by key: no per-member connection -> user index (40 bytes a member) is kept.
+  auto p = room.presence.find(request.user_id);
   if (p == room.presence.end()) return false;
   auto& records = p->second;
   for (size_t i = 0; i < records.size(); ++i) {

@@ -29,10 +29,6 @@ inline constexpr size_t kMaxSessionsPerUserInRoom = 8;
 inline constexpr std::string_view kTooManySessions = "too many sessions in room";
 inline constexpr std::string_view kJoinRateLimited = "rate_limited";
 
-inline uint64_t conn_key(const ConnRef& c) {
-  return (uint64_t{c.shard} << 56) | (uint64_t{c.generation & 0xFFFFFFu} << 32) | c.slot;
-}
-
 struct PresenceRecord {
   proto::PresenceMeta meta;
   ConnRef conn;
@@ -62,10 +58,6 @@ struct OwnedRoom {
   JoinQueue joins_this_turn;
   // Joins per user (server/shard/join_limits.h): reconnecting brings no fresh budget.
   KeyedRateLimit joins_per_user{kUserJoinBurst, kUserJoinEveryMs};
-  // connection -> its user id, so a leave finds its meta without scanning the room.
-  // Points at the presence map's key (std::map keys do not move; a user's entry goes only with its
-  // last record, whose connection's entry here goes first): 32 bytes per member instead of 64+.
-  std::unordered_map<uint64_t, const std::string*> user_of_conn;
 
   // ---- cluster mode only (--cluster; docs/cluster.md)
   bool cluster_watched = false;   // the link was told to subscribe the room

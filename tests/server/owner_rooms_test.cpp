@@ -133,7 +133,7 @@ TEST_F(OwnerFixture, LeaveSendsADiffToTheOtherMembersAndTheLastLeaveDropsTheRoom
   owner.end_of_turn();
   out.to_shards.clear();
 
-  owner.on_leave_room(LeaveRoom{"lobby", bob});
+  owner.on_leave_room(LeaveRoom{"lobby", bob, "bob"});
   owner.end_of_turn();
   auto diffs = out.sent<RoomBroadcast>();
   ASSERT_EQ(diffs.size(), 1u) << "only shard 0 has a member left";
@@ -141,7 +141,7 @@ TEST_F(OwnerFixture, LeaveSendsADiffToTheOtherMembersAndTheLastLeaveDropsTheRoom
   EXPECT_NE(payload_of(diffs[0].second.json).find("bob"), std::string::npos);
   EXPECT_EQ(owner.room_count(), 1u);
 
-  owner.on_leave_room(LeaveRoom{"lobby", ann});
+  owner.on_leave_room(LeaveRoom{"lobby", ann, "ann"});
   owner.end_of_turn();
   EXPECT_EQ(owner.room_count(), 0u);
 }
@@ -159,8 +159,9 @@ TEST_F(OwnerFixture, QueuedJoinsThatAllLeaveAgainLeaveNoRoom) {
     for (uint32_t i = 0; i < kJoins; ++i) {
       owner.on_join_room(join({0, i, 1}, "u" + std::to_string(i)));
     }
-    for (uint32_t i = 0; i < kJoins; ++i) owner.on_leave_room(LeaveRoom{"lobby", {0, i, 1}});
-    if (loaded_first) owner.on_leave_room(LeaveRoom{"lobby", {0, 999, 1}});
+    for (uint32_t i = 0; i < kJoins; ++i)
+      owner.on_leave_room(LeaveRoom{"lobby", {0, i, 1}, "u" + std::to_string(i)});
+    if (loaded_first) owner.on_leave_room(LeaveRoom{"lobby", {0, 999, 1}, "keeper"});
     for (auto& r : std::exchange(out.to_storage, {})) {
       if (auto* l = std::get_if<StoreLoadRoom>(&r)) owner.on_room_loaded({l->room, true, 0});
     }
@@ -180,7 +181,8 @@ TEST_F(OwnerFixture, ClusterJoinsThatAllLeftWhileWaitingUnwatchTheRoom) {
   for (uint32_t i = 0; i < kJoins; ++i) {
     owner.on_join_room(join({0, i, 1}, "u" + std::to_string(i)));
   }
-  for (uint32_t i = 0; i < kJoins; ++i) owner.on_leave_room(LeaveRoom{"lobby", {0, i, 1}});
+  for (uint32_t i = 0; i < kJoins; ++i)
+    owner.on_leave_room(LeaveRoom{"lobby", {0, i, 1}, "u" + std::to_string(i)});
   for (auto& r : std::exchange(out.to_storage, {})) {
     if (auto* l = std::get_if<StoreLoadRoom>(&r)) owner.on_room_loaded({l->room, true, 0});
   }

@@ -110,14 +110,13 @@ TEST(RoomOwner, JoinCountsMembersPerShardAndFillsAccepted) {
   EXPECT_EQ(room->binary_members, 1u);
   EXPECT_TRUE(room->has_members());
 
-  EXPECT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 4, 1}}));
+  EXPECT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 4, 1}, "carol"}));
   EXPECT_EQ(room->binary_members, 0u);
   EXPECT_EQ(room->members_per_shard[1], 1u);
-  EXPECT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 3, 9}}));
-  EXPECT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 3, 9}}));
+  EXPECT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 3, 9}, "alice"}));
+  EXPECT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 3, 9}, "bob"}));
   EXPECT_FALSE(room->has_members());
   EXPECT_TRUE(room->presence.empty());
-  EXPECT_TRUE(room->user_of_conn.empty());
 }
 
 TEST(RoomOwner, PresenceStateIsSortedByUserWithOneMetaPerConnection) {
@@ -203,7 +202,7 @@ TEST(RoomOwner, LeaveRemovesOnlyThatConnectionsMeta) {
 
   std::string phone_ref =
       (*metas_of(owner.presence_state(*owner.find("lobby")), "alice"))[1].phx_ref;
-  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 1, 1}}));
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 1, 1}, "alice"}));
   proto::PresenceEntries state = owner.presence_state(*owner.find("lobby"));
   const auto* alice = metas_of(state, "alice");
   ASSERT_NE(alice, nullptr);
@@ -219,23 +218,25 @@ TEST(RoomOwner, LeaveRemovesOnlyThatConnectionsMeta) {
   EXPECT_EQ(diffs[0].diff.leaves[0].second[0].phx_ref, phone_ref);
   EXPECT_EQ(diffs[0].diff.leaves[0].second[0].device, "phone");
 
-  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}}));
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}, "alice"}));
   EXPECT_TRUE(owner.presence_state(*owner.find("lobby")).empty());
 }
 
 TEST(RoomOwner, LeaveOfUnknownRoomOrConnectionIsFalseAndChangesNothing) {
   RoomOwner owner(0, 2);
-  EXPECT_FALSE(owner.leave(LeaveRoom{"nowhere", {0, 1, 1}}));
+  EXPECT_FALSE(owner.leave(LeaveRoom{"nowhere", {0, 1, 1}, "alice"}));
   do_join(owner, join_request("lobby", {0, 1, 1}, "alice"));
   take_all(owner);
-  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", {0, 2, 1}}));
+  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", {0, 2, 1}, "alice"}));
+  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}, "bob"}));  // the connection, not bob's
   // Same slot, later generation: a different connection that reuses the slot.
-  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", {0, 1, 2}}));
-  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", {1, 1, 1}}));
+  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", {0, 1, 2}, "alice"}));
+  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", {1, 1, 1}, "alice"}));
   EXPECT_TRUE(take_all(owner).empty());
   EXPECT_EQ(owner.find("lobby")->members_per_shard[0], 1u);
-  EXPECT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}}));
-  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}}));  // twice: the second is a no-op
+  EXPECT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}, "alice"}));
+  EXPECT_FALSE(
+      owner.leave(LeaveRoom{"lobby", {0, 1, 1}, "alice"}));  // twice: the second is a no-op
   EXPECT_EQ(owner.find("lobby")->members_per_shard[0], 0u);
 }
 
@@ -247,7 +248,7 @@ TEST(RoomOwner, JoinsAndLeavesOfOneTurnBecomeOneDiffPerRoom) {
   do_join(owner, join_request("lobby", {0, 2, 1}, "alice", "laptop"));
   do_join(owner, join_request("lobby", {1, 2, 1}, "alice", "phone"));
   do_join(owner, join_request("lobby", {1, 3, 1}, "bob"));
-  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}}));
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}, "carol"}));
   do_join(owner, join_request("other", {1, 4, 1}, "dave"));
 
   auto diffs = take_all(owner);
@@ -271,7 +272,7 @@ TEST(RoomOwner, JoinsAndLeavesOfOneTurnBecomeOneDiffPerRoom) {
   EXPECT_TRUE(owner.find("lobby")->pending_joins.empty());
   EXPECT_TRUE(owner.find("lobby")->pending_leaves.empty());
 
-  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 3, 1}}));
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 3, 1}, "bob"}));
   diffs = take_all(owner);
   ASSERT_EQ(diffs.size(), 1u);
   EXPECT_TRUE(diffs[0].diff.joins.empty());
@@ -282,7 +283,7 @@ TEST(RoomOwner, JoinThenLeaveInOneTurnCarriesTheSameMetaInBoth) {
   // The client applies joins before leaves, so a meta in both ends up absent: correct.
   RoomOwner owner(0, 1);
   do_join(owner, join_request("lobby", {0, 1, 1}, "alice"));
-  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}}));
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}, "alice"}));
   auto diffs = take_all(owner);
   ASSERT_EQ(diffs.size(), 1u);
   ASSERT_EQ(diffs[0].diff.joins.size(), 1u);
@@ -322,14 +323,14 @@ TEST(RoomOwner, SessionsOfOneUserInARoomAreCappedAndARefusalRecordsNothing) {
   const OwnedRoom& room = *owner.find("lobby");
   EXPECT_EQ(room.members_per_shard[0] + room.members_per_shard[1], kMaxSessionsPerUserInRoom);
   EXPECT_EQ(metas_of(owner.presence_state(room), "mallory")->size(), kMaxSessionsPerUserInRoom);
-  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", extra.conn}))
+  EXPECT_FALSE(owner.leave(LeaveRoom{"lobby", extra.conn, "mallory"}))
       << "the refused connection holds nothing";
 
   // Other users and other rooms are not affected; a freed session can be taken again.
   EXPECT_TRUE(do_join(owner, join_request("lobby", {0, 200, 1}, "alice")).accepted.refused.empty());
   EXPECT_TRUE(
       do_join(owner, join_request("other", {0, 100, 1}, "mallory")).accepted.refused.empty());
-  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 0, 1}}));
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 0, 1}, "mallory"}));
   EXPECT_TRUE(do_join(owner, extra).accepted.refused.empty());
 }
 
@@ -345,7 +346,7 @@ TEST(RoomOwner, JoinsOfOneUserInARoomAreRateLimitedWhateverTheConnection) {
     Joined j = do_join(owner, r);
     if (j.accepted.refused.empty()) {
       ++accepted;
-      ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", r.conn}));
+      ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", r.conn, r.user_id}));
     } else {
       refusal = j.accepted.refused;
     }
@@ -407,7 +408,7 @@ TEST_F(RoomOwnerRecovery, TheJoinIdTravelsWithTheAnswerAndTheCatchup) {
   ASSERT_TRUE(j.catchup.has_value());
   EXPECT_EQ(j.catchup->join_id, 41u);
   // A rejoin of the same connection, same join_ref: only the join id tells the answers apart.
-  ASSERT_TRUE(owner_.leave(LeaveRoom{"lobby", r.conn}));
+  ASSERT_TRUE(owner_.leave(LeaveRoom{"lobby", r.conn, r.user_id}));
   r.join_id = 42;
   r.last_seen_id = 0;
   Joined again = do_join(owner_, r);
@@ -541,7 +542,7 @@ TEST(RoomOwnerRecords, LeaveDropsOnlyAfterTheLeaveDiffWasTaken) {
   RoomOwner::apply_loaded(owner.ensure("r"), 3);
   do_join(owner, join_request("r", {1, 1, 1}, "alice"));
   take_all(owner);
-  ASSERT_TRUE(owner.leave(LeaveRoom{"r", {1, 1, 1}}));
+  ASSERT_TRUE(owner.leave(LeaveRoom{"r", {1, 1, 1}, "alice"}));
   EXPECT_FALSE(owner.drop_if_unused("r")) << "its leave diff is still to be sent";
   auto diffs = take_all(owner);
   ASSERT_EQ(diffs.size(), 1u);
@@ -575,7 +576,7 @@ TEST(RoomOwnerRecords, ChurnOfManyNamesLeavesNoRecord) {
     std::string name = "churn-" + std::to_string(i);
     RoomOwner::apply_loaded(owner.ensure(name), 0);
     do_join(owner, join_request(name, {1, 7, 1}, "mallory"));
-    ASSERT_TRUE(owner.leave(LeaveRoom{name, {1, 7, 1}}));
+    ASSERT_TRUE(owner.leave(LeaveRoom{name, {1, 7, 1}, "mallory"}));
     take_all(owner);
     ASSERT_TRUE(owner.drop_if_unused(name));
   }
