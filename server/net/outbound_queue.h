@@ -20,9 +20,9 @@ class OutboundQueue {
   void push(core::SharedFrame frame) {
     bytes_ += frame.size();
     // A connection's frames come in bursts (a join: its reply, presence_state head and tail, then
-    // diffs): one allocation of the kept capacity, not a growth through 1, 2, 4 and 8. An idle
-    // connection still gives it back (release_if_empty).
-    if (items_.capacity() == 0) items_.reserve(kKeptItems);
+    // diffs): a vector of the kept capacity from the thread's spares (or one allocation of it),
+    // not a growth through 1, 2, 4 and 8.
+    if (items_.capacity() == 0) take_spare();
     items_.push_back({std::move(frame), 0});
   }
   [[nodiscard]] bool empty() const { return head_ == items_.size(); }
@@ -59,13 +59,15 @@ class OutboundQueue {
     if (empty() && items_.capacity() > 0) std::vector<Item>().swap(items_);
   }
   void clear() {
-    // A busy connection keeps a small vector (no malloc per turn); one that queued a burst gives
-    // the memory back, so idle sockets stay cheap.
-    if (items_.capacity() > kKeptItems) {
-      std::vector<Item>().swap(items_);
-    } else {
-      items_.clear();
+    // Empty: the vector goes back to the thread's spares (one that grew past the kept capacity is
+    // freed), so a connection holds one only while it has output pending. A storm's connections
+    // all got a join reply: kept until their idle sweep, each one's vector was a 208-byte block
+    // among the long-lived ones, a hole once given back.
+    items_.clear();
+    if (items_.capacity() == kKeptItems && spares().size() < kMaxSpares) {
+      spares().push_back(std::move(items_));
     }
+    Items().swap(items_);
     head_ = 0;
     bytes_ = 0;
   }
@@ -75,6 +77,22 @@ class OutboundQueue {
     core::SharedFrame frame;
     size_t offset;
   };
+  using Items = std::vector<Item>;
+  static constexpr size_t kMaxSpares = 256;  // per shard thread: 256 x 192 bytes
+  // A queue lives and dies on its connection's shard thread, so its spares are that thread's.
+  static std::vector<Items>& spares() {
+    static thread_local std::vector<Items> list;
+    return list;
+  }
+  void take_spare() {
+    auto& list = spares();
+    if (list.empty()) {
+      items_.reserve(kKeptItems);
+      return;
+    }
+    items_.swap(list.back());
+    list.pop_back();
+  }
   std::vector<Item> items_;  // [head_, size) pending; a vector holds nothing until used
   size_t head_ = 0;
   size_t bytes_ = 0;

@@ -101,13 +101,13 @@ uint16_t FrameBoundary::check_header(uint64_t max_message_bytes) {
     for (int i = 0; i < 8; ++i) len = (len << 8) | header_[2 + i];
     if (len <= 0xFFFF) return fail(kProtocolError, close_reason::kNonMinimalLength);
   }
-  frame_payload_ = len;
+  frame_payload_ = static_cast<uint32_t>(len);  // <= 125, or passed the message limit below
   if (!is_control(opcode)) {
     // Written so that nothing can wrap, whatever a 64-bit length holds.
     if (message_bytes_ > max_message_bytes || len > max_message_bytes - message_bytes_) {
       return fail(static_cast<uint16_t>(CloseCode::MessageTooBig), close_reason::kTooBig);
     }
-    message_bytes_ += len;
+    message_bytes_ += static_cast<uint32_t>(len);
     in_fragmented_message_ = !fin;
     if (fin) message_bytes_ = 0;
   }
@@ -116,12 +116,13 @@ uint16_t FrameBoundary::check_header(uint64_t max_message_bytes) {
 
 FrameVerdict FrameBoundary::feed(std::string_view bytes, uint64_t max_message_bytes) {
   if (close_code_ != 0) return {close_code_, *reason_, 0};
+  max_message_bytes = std::min<uint64_t>(max_message_bytes, UINT32_MAX);  // lengths kept in 32 bits
   size_t frame_start = 0;  // where the frame being read began in `bytes` (0: an earlier feed)
   size_t pos = 0;
   while (pos < bytes.size()) {
     if (payload_left_ > 0) {
       uint64_t take = std::min<uint64_t>(payload_left_, bytes.size() - pos);
-      payload_left_ -= take;
+      payload_left_ -= static_cast<uint32_t>(take);
       pos += static_cast<size_t>(take);
       continue;
     }

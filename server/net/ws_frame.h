@@ -67,10 +67,12 @@ class FrameBoundary {
   uint8_t header_need_ = 2;      // header bytes expected for the frame being read
   bool length_checked_ = false;  // the payload length of this header passed its checks
   bool in_fragmented_message_ = false;
-  uint16_t close_code_ = 0;     // sticky once a rule is broken
-  uint64_t frame_payload_ = 0;  // payload length of the header being read, once checked
-  uint64_t payload_left_ = 0;   // payload bytes still to skip
-  uint64_t message_bytes_ = 0;  // payload of the data message so far (fragments included)
+  uint16_t close_code_ = 0;  // sticky once a rule is broken
+  // Lengths that passed the checks, so at most the message limit, which feed() caps at 4 GiB - 1:
+  // 32 bits each (every connection holds one FrameBoundary).
+  uint32_t frame_payload_ = 0;  // payload length of the header being read, once checked
+  uint32_t payload_left_ = 0;   // payload bytes still to skip
+  uint32_t message_bytes_ = 0;  // payload of the data message so far (fragments included)
   const std::string_view* reason_ = nullptr;  // one of close_reasons.h's (static storage)
 };
 
