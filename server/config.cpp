@@ -78,7 +78,8 @@ void add_limit_options(CLI::App& app, ServerConfig& c) {
       ->envname("RTCHAT_RECOVERY_LIMIT");
   app.add_option("--outbound-cap-bytes", c.outbound_cap_bytes,
                  "Queued bytes per connection before close 4008")
-      ->envname("RTCHAT_OUTBOUND_CAP_BYTES");
+      ->envname("RTCHAT_OUTBOUND_CAP_BYTES")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 30));  // per-connection counts are 32-bit
   app.add_option("--presence-pace-us-per-member", c.presence_pace_us_per_member,
                  "Presence diffs of a room at most every min(1.5 s, this x members) (0 = every "
                  "loop turn)")

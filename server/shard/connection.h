@@ -179,9 +179,14 @@ struct Connection {
   bool history_pending = false;        // a history page is being read: one at a time
   bool is_head_request = false;        // the request was HEAD: respond() sends the headers only
   bool ws_idle_tick = false;           // no bytes since the last sweep
+  // token_expiring was pushed for the token's exp: once per token (a refresh to another exp
+  // clears it; a verified token always has an exp).
+  bool expiry_noticed = false;
   WireFormat format = WireFormat::Json;
-  unsigned strikes = 0;     // flood strikes (inbound rate limit below)
-  size_t held_bytes = 0;    // live frames held for recovering joins (all channels)
+  unsigned strikes = 0;  // flood strikes (inbound rate limit below)
+  // Live frames held for recovering joins (all channels): at most the outbound cap (<= 1 GiB,
+  // config) plus one frame, as holding stops once the cap is passed.
+  uint32_t held_bytes = 0;
   int64_t deadline_ms = 0;  // handshake deadline (Http) or flush deadline (Closing)
   int64_t last_rx_ms = 0;
 
@@ -193,9 +198,6 @@ struct Connection {
 
   // Identity, from the verified token only.
   SocketIdentity claims;
-  // The exp whose token_expiring was pushed (0: none yet): once per token (a refresh changes
-  // claims.exp; a verified token always has an exp).
-  int64_t token_notice_exp = 0;
 
   std::vector<Channel> channels;
 
@@ -223,7 +225,7 @@ struct Connection {
 
   // Removes a channel and returns it; its held frames stop counting against the outbound cap.
   Channel take_channel(Channel* ch) {
-    held_bytes -= ch->held_bytes();
+    held_bytes -= static_cast<uint32_t>(ch->held_bytes());
     Channel taken = std::move(*ch);
     channels.erase(channels.begin() + (ch - channels.data()));
     return taken;

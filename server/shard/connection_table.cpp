@@ -128,7 +128,7 @@ void ConnectionTable::hold_frame(Connection& c, Channel& ch, int64_t message_id,
   if (!ch.catchup) ch.catchup = std::make_unique<CatchupHold>();  // holding = catching up
   ch.catchup->held.push_back(HeldFrame{message_id, frame});
   ch.catchup->held_bytes += frame.size();
-  c.held_bytes += frame.size();
+  c.held_bytes += static_cast<uint32_t>(frame.size());
   if (c.held_bytes + c.out.bytes() > outbound_cap_bytes_) mark_too_slow(c);
 }
 

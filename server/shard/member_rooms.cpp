@@ -208,7 +208,7 @@ void MemberRooms::release_held(Connection& c, Channel& ch, const CatchupReady& m
   for (auto& h : hold->held) {
     if (h.message_id == 0 || h.message_id > m.upto_id) table_.queue_frame(c, std::move(h.frame));
   }
-  c.held_bytes -= hold->held_bytes;
+  c.held_bytes -= static_cast<uint32_t>(hold->held_bytes);
 }
 
 }  // namespace rtchat::server

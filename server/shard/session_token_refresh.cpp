@@ -18,10 +18,10 @@ std::string_view refresh_refusal(proto::JwtError error) {
 
 void Session::notify_token_expiring(Connection& c, int64_t now_s) {
   const int64_t exp = c.claims.exp;
-  if (c.token_notice_exp == exp) return;  // once per token
+  if (c.expiry_noticed) return;  // once per token
   // exp - now_s cannot overflow while exp > now_s >= 0.
   if (exp > now_s && exp - now_s > config_.token_refresh_notice_s) return;
-  c.token_notice_exp = exp;
+  c.expiry_noticed = true;
   table_.queue_frame(c, replies_.encode_token_expiring(c.format, exp));
 }
 
@@ -40,6 +40,7 @@ void Session::refresh(Connection& c, proto::ClientMessage& m) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, refresh_refusal(error));
   }
   metrics_.token_refreshes.add();
+  if (fresh.exp != c.claims.exp) c.expiry_noticed = false;  // the new token is noticed anew
   c.claims.exp = fresh.exp;
   proto::Reply ok;
   ok.join_ref = m.join_ref;
