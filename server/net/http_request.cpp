@@ -95,12 +95,6 @@ size_t percent_decode_into(std::string_view in, bool plus_as_space, char* out) {
   return n;
 }
 
-std::string percent_decode(std::string_view in, bool plus_as_space) {
-  std::string out(in.size(), '\0');
-  out.resize(percent_decode_into(in, plus_as_space, out.data()));
-  return out;
-}
-
 std::string_view HttpRequest::header(std::string_view lower_name) const {
   for (const auto& [name, value] : headers) {
     if (name == lower_name) return value;

@@ -44,10 +44,9 @@ enum class HttpParseStatus {
   VersionNotSupported,  // a well-formed request line with HTTP/2.0 or later (answer 505)
 };
 
-// Decodes %XX escapes once; an invalid escape is kept literally. With plus_as_space, '+' -> ' '
-// (query strings, application/x-www-form-urlencoded).
-[[nodiscard]] std::string percent_decode(std::string_view in, bool plus_as_space);
-// The same into out, which has room for in.size() bytes (decoding never grows). Returns the length.
+// Decodes %XX escapes once (an invalid escape is kept literally; with plus_as_space, '+' -> ' ' as
+// in query strings) into out, which has room for in.size() bytes (decoding never grows). Returns
+// the length.
 size_t percent_decode_into(std::string_view in, bool plus_as_space, char* out);
 
 // Incremental parser, one per connection while it is in HTTP state. Shard-local. Not copyable or
