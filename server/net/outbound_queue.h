@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/shared_frame.h"
+#include "core/spare_list.h"
 
 namespace rtchat::server {
 
@@ -28,11 +29,13 @@ class OutboundQueue {
   [[nodiscard]] bool empty() const { return head_ == items_.size(); }
   [[nodiscard]] size_t bytes() const { return bytes_; }
 
-  // Fills iov with the queue's head; returns the number of entries used.
-  size_t gather(iovec* iov) const {
+  // Frames queued and not fully sent.
+  [[nodiscard]] size_t frames() const { return items_.size() - head_; }
+  // Fills iov with the queue's head (at most max entries); returns the number used.
+  size_t gather(iovec* iov, size_t max = kMaxIov) const {
     size_t n = 0;
     for (auto it = items_.begin() + static_cast<std::ptrdiff_t>(head_);
-         it != items_.end() && n < kMaxIov; ++it, ++n) {
+         it != items_.end() && n < max; ++it, ++n) {
       iov[n].iov_base = const_cast<std::byte*>(it->frame.data() + it->offset);
       iov[n].iov_len = it->frame.size() - it->offset;
     }
@@ -64,10 +67,8 @@ class OutboundQueue {
     // all got a join reply: kept until their idle sweep, each one's vector was a 208-byte block
     // among the long-lived ones, a hole once given back.
     items_.clear();
-    if (items_.capacity() == kKeptItems && spares().size() < kMaxSpares) {
-      spares().push_back(std::move(items_));
-    }
-    Items().swap(items_);
+    if (items_.capacity() == kKeptItems) spares().give(items_);
+    Items().swap(items_);  // kept (moved from) or freed
     head_ = 0;
     bytes_ = 0;
   }
@@ -80,18 +81,12 @@ class OutboundQueue {
   using Items = std::vector<Item>;
   static constexpr size_t kMaxSpares = 256;  // per shard thread: 256 x 192 bytes
   // A queue lives and dies on its connection's shard thread, so its spares are that thread's.
-  static std::vector<Items>& spares() {
-    static thread_local std::vector<Items> list;
+  static core::SpareList<Items>& spares() {
+    static thread_local core::SpareList<Items> list(kMaxSpares);
     return list;
   }
   void take_spare() {
-    auto& list = spares();
-    if (list.empty()) {
-      items_.reserve(kKeptItems);
-      return;
-    }
-    items_.swap(list.back());
-    list.pop_back();
+    if (!spares().take(items_)) items_.reserve(kKeptItems);
   }
   std::vector<Item> items_;  // [head_, size) pending; a vector holds nothing until used
   size_t head_ = 0;

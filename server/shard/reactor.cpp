@@ -265,15 +265,17 @@ void Reactor::flush_connection(Connection& c) {
   if (c.rearm_recv && !c.recv_armed && c.phase != Phase::Closing) arm_recv(c);
   if (c.send_inflight) return;
   if (!c.out.empty()) {
-    take_send_state(c);
-    size_t n = c.out.gather(c.send->iov);
     io_uring_sqe* sqe = ring_->sqe();
-    if (n == 1) {
-      // One frame (most turns of a fan-out or a join storm): a plain send, so the kernel has no
-      // msghdr and iovec array to copy in.
-      io_uring_prep_send(sqe, c.file_index, c.send->iov[0].iov_base, c.send->iov[0].iov_len,
-                         MSG_NOSIGNAL);
+    if (c.out.frames() == 1) {
+      // One frame (most turns of a fan-out or a join storm): a plain send of the queue's head,
+      // which stays queued until the completion. No sendmsg arguments to take, and no msghdr and
+      // iovec array for the kernel to copy in.
+      iovec one;
+      c.out.gather(&one, 1);
+      io_uring_prep_send(sqe, c.file_index, one.iov_base, one.iov_len, MSG_NOSIGNAL);
     } else {
+      take_send_state(c);
+      size_t n = c.out.gather(c.send->iov);
       c.send->msg = msghdr{};
       c.send->msg.msg_iov = c.send->iov;
       c.send->msg.msg_iovlen = n;
@@ -288,18 +290,12 @@ void Reactor::flush_connection(Connection& c) {
 }
 
 void Reactor::take_send_state(Connection& c) {
-  if (c.send) return;
-  if (spare_sends_.empty()) {
-    c.send = std::make_unique<Connection::SendState>();
-  } else {
-    c.send = std::move(spare_sends_.back());
-    spare_sends_.pop_back();
-  }
+  if (!c.send && !spare_sends_.take(c.send)) c.send = std::make_unique<Connection::SendState>();
 }
 
 void Reactor::give_back_send_state(Connection& c) {
-  if (c.send && spare_sends_.size() < kMaxSpareSends) spare_sends_.push_back(std::move(c.send));
-  c.send.reset();
+  if (c.send) spare_sends_.give(c.send);
+  c.send.reset();  // kept (moved from) or, past the bound, freed
 }
 
 }  // namespace rtchat::server

@@ -16,6 +16,7 @@
 #include "core/buffer_ring.h"
 #include "core/doorbell.h"
 #include "core/ring.h"
+#include "core/spare_list.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/net/close_reasons.h"
@@ -91,8 +92,9 @@ class Reactor final : public SocketPort {
   void release_heap_if_due(int64_t now_ms);  // receive buffers and free heap pages, when steady
   void begin_drain();
   void drop_output(Connection& c);  // only when no send is in flight
-  // A sendmsg's arguments (1 KB of iovecs) are held only while a send is in flight; between
-  // sends they wait in a spare list, so a storm's sends do not churn the heap.
+  // A sendmsg's arguments (1 KB of iovecs) are held only while a sendmsg is in flight (a send of
+  // one frame needs none); between sends they wait in a spare list, so a storm's sends do not
+  // churn the heap.
   void take_send_state(Connection& c);
   void give_back_send_state(Connection& c);
   void cancel_requests(Connection& c);  // cancels the socket's in-flight recv and send
@@ -128,8 +130,8 @@ class Reactor final : public SocketPort {
   int64_t next_sweep_ms_ = 0;
   int64_t next_release_ms_ = 0;
   size_t connections_at_last_release_check_ = 0;
-  std::vector<std::unique_ptr<Connection::SendState>> spare_sends_;  // at most kMaxSpareSends
   static constexpr size_t kMaxSpareSends = 256;
+  core::SpareList<std::unique_ptr<Connection::SendState>> spare_sends_{kMaxSpareSends};
 };
 
 }  // namespace rtchat::server

@@ -84,11 +84,7 @@ void Session::wslay_on_msg(wslay_event_context_ptr, const wslay_event_on_msg_rec
 
 bool Session::ensure_wslay(Connection& c) {
   if (c.ws) return true;
-  if (!spare_ws_.empty()) {
-    c.ws = std::move(spare_ws_.back());
-    spare_ws_.pop_back();
-    return true;
-  }
+  if (spare_ws_.take(c.ws)) return true;
   wslay_event_context_ptr ctx = nullptr;
   if (wslay_event_context_server_init(&ctx, &kCallbacks, &ws_user_) != 0) return false;
   wslay_event_config_set_max_recv_msg_length(ctx, config_.max_message_bytes);
@@ -103,11 +99,8 @@ bool Session::give_back_wslay(Connection& c) {
       wslay_event_get_close_received(ctx) || wslay_event_get_close_sent(ctx)) {
     return false;
   }
-  if (spare_ws_.size() < kMaxSpareWslay) {
-    spare_ws_.push_back(std::move(c.ws));
-  } else {
-    c.ws.reset();
-  }
+  spare_ws_.give(c.ws);
+  c.ws.reset();  // kept (moved from) or, past the bound, freed
   return true;
 }
 

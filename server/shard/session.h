@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/keyed_counters.h"
+#include "core/spare_list.h"
 #include "proto/messages.h"
 #include "server/config.h"
 #include "server/metrics.h"
@@ -89,8 +90,8 @@ class Session {
   ShardMetrics& metrics_;
   Connection* receiving_ = nullptr;       // inside wslay_event_recv for this connection
   WslayUser ws_user_{this, nullptr, {}};  // the user data of every context of this session
-  std::vector<WslayContext> spare_ws_;    // contexts between uses, at most kMaxSpareWslay
   static constexpr size_t kMaxSpareWslay = 16;
+  core::SpareList<WslayContext> spare_ws_{kMaxSpareWslay};  // contexts between uses
   std::string wslay_out_;  // bytes wslay wrote during one wslay_event_send
 };
 
