@@ -163,11 +163,13 @@ flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::PresenceEntry>>>
     metas.clear();
     for (size_t i = 0; i < user_metas.size(); ++i) {
       const PresenceMeta& m = user_metas[i];
-      auto phx_ref = b.CreateString(m.phx_ref);
-      auto name = b.CreateString(m.name);
-      auto device =
-          m.device.empty() ? flatbuffers::Offset<flatbuffers::String>() : b.CreateString(m.device);
-      metas.push_back(fb::CreatePresenceMeta(b, phx_ref, m.online_at, name, device));
+      PhxRefBuffer ref_buf;
+      std::string_view ref = m.phx_ref(ref_buf);
+      auto phx_ref = b.CreateString(ref.data(), ref.size());
+      auto name = b.CreateString(m.name().data(), m.name().size());
+      auto device = m.device().empty() ? flatbuffers::Offset<flatbuffers::String>()
+                                       : b.CreateString(m.device().data(), m.device().size());
+      metas.push_back(fb::CreatePresenceMeta(b, phx_ref, m.online_at(), name, device));
     }
     auto key_offset = b.CreateString(key.data(), key.size());
     auto metas_offset = b.CreateVector(metas);
@@ -212,11 +214,7 @@ void read_entries(const flatbuffers::Vector<flatbuffers::Offset<fb::PresenceEntr
     if (e->metas() == nullptr) continue;
     metas.reserve(e->metas()->size());
     for (const fb::PresenceMeta* m : *e->metas()) {
-      PresenceMeta& meta = metas.emplace_back();
-      assign(meta.phx_ref, m->phx_ref());
-      meta.online_at = m->online_at();
-      assign(meta.name, m->name());
-      assign(meta.device, m->device());
+      metas.emplace_back(view(m->phx_ref()), m->online_at(), view(m->name()), view(m->device()));
     }
   }
 }

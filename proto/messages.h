@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "proto/presence_meta.h"
+
 namespace rtchat::proto {
 
 // ---------------------------------------------------------------- client -> server
@@ -85,14 +87,6 @@ struct ChatMessage {
   // catch-up replays them as msg_deleted.
   int64_t delete_target = 0;
   friend bool operator==(const ChatMessage&, const ChatMessage&) = default;
-};
-
-struct PresenceMeta {
-  std::string phx_ref;
-  int64_t online_at = 0;
-  std::string name;
-  std::string device;  // empty = absent
-  friend bool operator==(const PresenceMeta&, const PresenceMeta&) = default;
 };
 
 // user id -> metas, in a stable order (sorted by user id when encoded from a map).

@@ -111,24 +111,24 @@ char* put(char* p, std::string_view s) {
 
 // A meta whose strings need no escaping (phx_refs are ours, most names plain), written into a
 // stack buffer and appended once: a presence_state is mostly metas, encoded on every join.
-bool append_plain_meta(std::string& out, const PresenceMeta& meta) {
+bool append_plain_meta(std::string& out, const PresenceMeta& meta, std::string_view phx_ref) {
   char buf[256];
   constexpr size_t kFixed = 80;  // the literals (49 bytes) and online_at (up to 20)
-  if (meta.phx_ref.size() + meta.name.size() + meta.device.size() > sizeof(buf) - kFixed) {
+  if (phx_ref.size() + meta.name().size() + meta.device().size() > sizeof(buf) - kFixed) {
     return false;
   }
-  if (has_escapable(meta.phx_ref) || has_escapable(meta.name) || has_escapable(meta.device)) {
+  if (has_escapable(phx_ref) || has_escapable(meta.name()) || has_escapable(meta.device())) {
     return false;
   }
   char* p = put(buf, "{\"phx_ref\":\"");
-  p = put(p, meta.phx_ref);
+  p = put(p, phx_ref);
   p = put(p, "\",\"online_at\":");
-  p = std::to_chars(p, p + 20, meta.online_at).ptr;
+  p = std::to_chars(p, p + 20, meta.online_at()).ptr;
   p = put(p, ",\"name\":\"");
-  p = put(p, meta.name);
-  if (!meta.device.empty()) {
+  p = put(p, meta.name());
+  if (!meta.device().empty()) {
     p = put(p, "\",\"device\":\"");
-    p = put(p, meta.device);
+    p = put(p, meta.device());
   }
   p = put(p, "\"}");
   out.append(buf, static_cast<size_t>(p - buf));
@@ -136,16 +136,18 @@ bool append_plain_meta(std::string& out, const PresenceMeta& meta) {
 }
 
 void append_meta(std::string& out, const PresenceMeta& meta) {
-  if (append_plain_meta(out, meta)) return;
+  PhxRefBuffer ref_buf;
+  std::string_view phx_ref = meta.phx_ref(ref_buf);
+  if (append_plain_meta(out, meta, phx_ref)) return;
   out.append("{\"phx_ref\":");
-  append_json_string(out, meta.phx_ref);
+  append_json_string(out, phx_ref);
   out.append(",\"online_at\":");
-  append_int(out, meta.online_at);
+  append_int(out, meta.online_at());
   out.append(",\"name\":");
-  append_json_string(out, meta.name);
-  if (!meta.device.empty()) {
+  append_json_string(out, meta.name());
+  if (!meta.device().empty()) {
     out.append(",\"device\":");
-    append_json_string(out, meta.device);
+    append_json_string(out, meta.device());
   }
   out.push_back('}');
 }
@@ -423,12 +425,13 @@ bool read_entries(object obj, PresenceEntries& entries) {
     for (element m : metas) {
       object meta_obj;
       if (m.get_object().get(meta_obj)) return false;
-      PresenceMeta& meta = out_metas.emplace_back();
-      std::string_view s;
-      if (read_string(meta_obj, "phx_ref", s) == Field::Ok) meta.phx_ref.assign(s);
-      if (read_int(meta_obj, "online_at", meta.online_at) == Field::WrongType) return false;
-      if (read_string(meta_obj, "name", s) == Field::Ok) meta.name.assign(s);
-      if (read_string(meta_obj, "device", s) == Field::Ok) meta.device.assign(s);
+      std::string_view phx_ref, name, device;
+      int64_t online_at = 0;
+      (void)read_string(meta_obj, "phx_ref", phx_ref);
+      if (read_int(meta_obj, "online_at", online_at) == Field::WrongType) return false;
+      (void)read_string(meta_obj, "name", name);
+      (void)read_string(meta_obj, "device", device);
+      out_metas.emplace_back(phx_ref, online_at, name, device);
     }
   }
   return true;

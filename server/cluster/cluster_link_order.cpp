@@ -63,7 +63,7 @@ void ClusterLink::sync_room(const std::string& name) {
       if (!alive || reply_int(alive.get()) != 0) continue;
       std::vector<std::string> del{"HDEL", keys_.presence(name)};
       for (const auto& m : remote) {
-        if (m.node == n) del.push_back(cluster::presence_field(n, m.meta.phx_ref));
+        if (m.node == n) del.push_back(cluster::presence_field(n, m.meta.phx_ref()));
       }
       command(del);
       std::erase_if(remote, [&](const ClusterMeta& m) { return m.node == n; });

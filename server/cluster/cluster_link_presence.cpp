@@ -19,12 +19,12 @@ void ClusterLink::on_presence_out(ClusterPresenceOut& po) {
   std::vector<std::string> del{"HDEL", keys_.presence(po.room)};
   std::vector<std::string> set{"HSET", keys_.presence(po.room)};
   for (const auto& m : po.leaves) {
-    auto f = cluster::presence_field(node_, m.meta.phx_ref);
+    auto f = cluster::presence_field(node_, m.meta.phx_ref());
     mine.erase(f);
     del.push_back(std::move(f));
   }
   for (const auto& m : po.joins) {
-    auto f = cluster::presence_field(node_, m.meta.phx_ref);
+    auto f = cluster::presence_field(node_, m.meta.phx_ref());
     auto v = cluster::presence_value(m);
     mine[f] = v;
     set.push_back(std::move(f));

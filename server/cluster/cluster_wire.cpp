@@ -103,10 +103,10 @@ namespace {
 void append_record(std::string& out, char sign, const ClusterMeta& m) {
   out.push_back(sign);
   append_lp(out, m.user_id);
-  append_lp(out, m.meta.phx_ref);
-  append_lp(out, m.meta.online_at);
-  append_lp(out, m.meta.name);
-  append_lp(out, m.meta.device);
+  append_lp(out, m.meta.phx_ref());
+  append_lp(out, m.meta.online_at());
+  append_lp(out, m.meta.name());
+  append_lp(out, m.meta.device());
 }
 }  // namespace
 
@@ -130,15 +130,14 @@ bool parse_presence(std::string_view payload, std::vector<ClusterMeta>& joins,
     char sign = 0;
     ClusterMeta m;
     std::string_view uid, ref, name, device;
+    int64_t online_at = 0;
     if (!r.next_char(sign) || (sign != '+' && sign != '-') || !r.next(uid) || !r.next(ref) ||
-        !r.next_int(m.meta.online_at) || !r.next(name) || !r.next(device)) {
+        !r.next_int(online_at) || !r.next(name) || !r.next(device)) {
       return false;
     }
     m.node = node;
     m.user_id = uid;
-    m.meta.phx_ref = ref;
-    m.meta.name = name;
-    m.meta.device = device;
+    m.meta = proto::PresenceMeta(ref, online_at, name, device);
     (sign == '+' ? joins : leaves).push_back(std::move(m));
   }
   return true;
@@ -237,9 +236,9 @@ std::string presence_field(std::string_view node, std::string_view phx_ref) {
 std::string presence_value(const ClusterMeta& m) {
   std::string out;
   append_lp(out, m.user_id);
-  append_lp(out, m.meta.online_at);
-  append_lp(out, m.meta.name);
-  append_lp(out, m.meta.device);
+  append_lp(out, m.meta.online_at());
+  append_lp(out, m.meta.name());
+  append_lp(out, m.meta.device());
   return out;
 }
 
@@ -247,16 +246,14 @@ bool parse_presence_entry(std::string_view field, std::string_view value, Cluste
   size_t bar = field.find('|');
   if (bar == std::string_view::npos) return false;
   out.node = field.substr(0, bar);
-  out.meta.phx_ref = field.substr(bar + 1);
   LpReader r(value);
   std::string_view uid, name, device;
-  if (!r.next(uid) || !r.next_int(out.meta.online_at) || !r.next(name) || !r.next(device) ||
-      !r.done()) {
+  int64_t online_at = 0;
+  if (!r.next(uid) || !r.next_int(online_at) || !r.next(name) || !r.next(device) || !r.done()) {
     return false;
   }
   out.user_id = uid;
-  out.meta.name = name;
-  out.meta.device = device;
+  out.meta = proto::PresenceMeta(field.substr(bar + 1), online_at, name, device);
   return true;
 }
 

@@ -7,34 +7,8 @@
 #include "core/clock.h"
 
 namespace rtchat::server {
-namespace {
-void append_base36(std::string& out, uint64_t v) {
-  char buf[16];
-  int n = 0;
-  do {
-    int d = static_cast<int>(v % 36);
-    buf[n++] = static_cast<char>(d < 10 ? '0' + d : 'a' + d - 10);
-    v /= 36;
-  } while (v);
-  while (n) out.push_back(buf[--n]);
-}
-}  // namespace
 
-RoomOwner::RoomOwner(unsigned shard, unsigned shards) : shard_(shard), shards_(shards) {
-  // phx_refs must be unique within a presence key; process start time + shard + counter makes
-  // them unique across restarts too, so a client never confuses a new meta with an old one.
-  ref_prefix_ = "F";
-  append_base36(ref_prefix_, static_cast<uint64_t>(core::unix_millis()));
-  ref_prefix_.push_back('.');
-  append_base36(ref_prefix_, shard);
-  ref_prefix_.push_back('.');
-}
-
-std::string RoomOwner::next_phx_ref() {
-  std::string r = ref_prefix_;
-  append_base36(r, ++ref_counter_);
-  return r;
-}
+RoomOwner::RoomOwner(unsigned shard, unsigned shards) : shard_(shard), shards_(shards) {}
 
 OwnedRoom* RoomOwner::find(std::string_view room) {
   auto it = rooms_.find(std::string(room));
@@ -118,7 +92,8 @@ OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, Join
   bool binary = request.format == WireFormat::Binary;
   if (binary) room.binary_members++;
 
-  proto::PresenceMeta meta{next_phx_ref(), core::unix_millis(), request.user_name, request.device};
+  proto::PresenceMeta meta = proto::PresenceMeta::local(shard_, ++ref_counter_, core::unix_millis(),
+                                                        request.user_name, request.device);
   room.pending_joins[request.user_id].push_back(meta);
   auto user = room.presence.try_emplace(request.user_id).first;
   user->second.push_back(PresenceRecord{std::move(meta), request.conn, binary});
@@ -178,7 +153,7 @@ bool RoomOwner::remove_remote(const std::string& room_key, OwnedRoom& room, cons
   if (p == room.remote_presence.end()) return false;
   auto& metas = p->second;
   for (size_t i = 0; i < metas.size(); ++i) {
-    if (metas[i].meta.phx_ref != m.meta.phx_ref) continue;
+    if (!metas[i].meta.same_ref(m.meta)) continue;
     room.remote_pending_leaves[m.user_id].push_back(std::move(metas[i].meta));
     metas.erase(metas.begin() + static_cast<std::ptrdiff_t>(i));
     if (metas.empty()) room.remote_presence.erase(p);
@@ -197,7 +172,7 @@ void RoomOwner::apply_remote(const std::string& room_id, const std::vector<Clust
   for (const auto& m : joins) {
     auto& metas = room.remote_presence[m.user_id];
     bool known = false;
-    for (const auto& have : metas) known |= have.meta.phx_ref == m.meta.phx_ref;
+    for (const auto& have : metas) known |= have.meta.same_ref(m.meta);
     if (known) continue;  // idempotent: a snapshot and a published join may carry the same meta
     metas.push_back(m);
     room.remote_pending_joins[m.user_id].push_back(m.meta);
@@ -214,7 +189,7 @@ void RoomOwner::replace_remote(const std::string& room_id, std::vector<ClusterMe
     for (const auto& m : metas) {
       bool kept = false;
       for (const auto& s : snapshot) {
-        kept |= s.user_id == user && s.meta.phx_ref == m.meta.phx_ref;
+        kept |= s.user_id == user && s.meta.same_ref(m.meta);
       }
       if (!kept) gone.push_back(m);
     }

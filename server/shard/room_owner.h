@@ -225,7 +225,6 @@ class RoomOwner {
   }
 
  private:
-  std::string next_phx_ref();
   void mark_dirty(const std::string& room_key, OwnedRoom& room);
   void mark_remote_dirty(const std::string& room_key, OwnedRoom& room);
   bool remove_remote(const std::string& room_key, OwnedRoom& room, const ClusterMeta& m);
@@ -239,8 +238,7 @@ class RoomOwner {
   std::vector<const std::string*> joining_;  // keys of rooms with joins_this_turn
   PresencePacing pacing_;
   int64_t next_diff_due_ms_ = INT64_MAX;
-  std::string ref_prefix_;
-  uint64_t ref_counter_ = 0;
+  uint64_t ref_counter_ = 0;  // serial of this shard's metas (PresenceMeta::local)
 };
 
 }  // namespace rtchat::server

@@ -641,8 +641,8 @@ TEST(PhoenixCodec, DecodesTracedPresenceFrames_8_3_8_9) {
   m = decode_server_ok(
       R"([null,null,"room:lobby","presence_diff",{"joins":{"alice":{"metas":[{"status":"away","phx_ref":"F9","phx_ref_prev":"F5mwztsish"}]}},"leaves":{"alice":{"metas":[{"status":"online","phx_ref":"F5mwztsish"}]}}}])");
   ASSERT_EQ(m.diff.joins.size(), 1u);
-  EXPECT_EQ(m.diff.joins[0].second[0].phx_ref, "F9");
-  EXPECT_EQ(m.diff.leaves[0].second[0].phx_ref, "F5mwztsish");
+  EXPECT_EQ(m.diff.joins[0].second[0].phx_ref(), "F9");
+  EXPECT_EQ(m.diff.leaves[0].second[0].phx_ref(), "F5mwztsish");
 }
 
 TEST(PhoenixCodec, DecodesCloseErrorAndTyping_8_10) {

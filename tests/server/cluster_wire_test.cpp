@@ -60,7 +60,7 @@ TEST(ClusterWire, PresencePayloadCarriesJoinsAndLeaves) {
 TEST(ClusterWire, PresenceHashEntryRoundTrips) {
   ClusterMeta m{"n1", "carol", {"F9.1.3", 99, "Carol|x", "phone"}};
   ClusterMeta out;
-  ASSERT_TRUE(parse_presence_entry(presence_field("n1", m.meta.phx_ref), presence_value(m), out));
+  ASSERT_TRUE(parse_presence_entry(presence_field("n1", m.meta.phx_ref()), presence_value(m), out));
   EXPECT_EQ(out.node, "n1");
   EXPECT_EQ(out.user_id, "carol");
   EXPECT_EQ(out.meta, m.meta);

@@ -131,15 +131,15 @@ TEST(RoomOwner, PresenceStateIsSortedByUserWithOneMetaPerConnection) {
   const auto* alice = metas_of(state, "alice");
   ASSERT_NE(alice, nullptr);
   ASSERT_EQ(alice->size(), 2u);
-  EXPECT_EQ((*alice)[0].device, "laptop");
-  EXPECT_EQ((*alice)[1].device, "phone");
-  EXPECT_EQ((*alice)[0].name, "name-alice");
-  EXPECT_NE((*alice)[0].phx_ref, (*alice)[1].phx_ref);
-  EXPECT_GT((*alice)[0].online_at, 0);
+  EXPECT_EQ((*alice)[0].device(), "laptop");
+  EXPECT_EQ((*alice)[1].device(), "phone");
+  EXPECT_EQ((*alice)[0].name(), "name-alice");
+  EXPECT_NE((*alice)[0].phx_ref(), (*alice)[1].phx_ref());
+  EXPECT_GT((*alice)[0].online_at(), 0);
   const auto* bob = metas_of(state, "bob");
   ASSERT_NE(bob, nullptr);
   ASSERT_EQ(bob->size(), 1u);
-  EXPECT_TRUE((*bob)[0].device.empty());
+  EXPECT_TRUE((*bob)[0].device().empty());
 }
 
 // The view the owner encodes joins' presence_state from borrows the records' metas (each inside
@@ -188,7 +188,7 @@ TEST(RoomOwner, PhxRefsAreUniqueAcrossRoomsAndJoins) {
   }
   for (const char* room : {"a", "b"}) {
     for (const auto& [user, metas] : owner.presence_state(*owner.find(room))) {
-      for (const auto& m : metas) EXPECT_TRUE(refs.insert(m.phx_ref).second) << m.phx_ref;
+      for (const auto& m : metas) EXPECT_TRUE(refs.insert(m.phx_ref()).second) << m.phx_ref();
     }
   }
   EXPECT_EQ(refs.size(), 200u);
@@ -201,13 +201,13 @@ TEST(RoomOwner, LeaveRemovesOnlyThatConnectionsMeta) {
   take_all(owner);
 
   std::string phone_ref =
-      (*metas_of(owner.presence_state(*owner.find("lobby")), "alice"))[1].phx_ref;
+      (*metas_of(owner.presence_state(*owner.find("lobby")), "alice"))[1].phx_ref();
   ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {1, 1, 1}, "alice"}));
   proto::PresenceEntries state = owner.presence_state(*owner.find("lobby"));
   const auto* alice = metas_of(state, "alice");
   ASSERT_NE(alice, nullptr);
   ASSERT_EQ(alice->size(), 1u);
-  EXPECT_EQ((*alice)[0].device, "laptop");
+  EXPECT_EQ((*alice)[0].device(), "laptop");
 
   auto diffs = take_all(owner);
   ASSERT_EQ(diffs.size(), 1u);
@@ -215,8 +215,8 @@ TEST(RoomOwner, LeaveRemovesOnlyThatConnectionsMeta) {
   ASSERT_EQ(diffs[0].diff.leaves.size(), 1u);
   EXPECT_EQ(diffs[0].diff.leaves[0].first, "alice");
   ASSERT_EQ(diffs[0].diff.leaves[0].second.size(), 1u);
-  EXPECT_EQ(diffs[0].diff.leaves[0].second[0].phx_ref, phone_ref);
-  EXPECT_EQ(diffs[0].diff.leaves[0].second[0].device, "phone");
+  EXPECT_EQ(diffs[0].diff.leaves[0].second[0].phx_ref(), phone_ref);
+  EXPECT_EQ(diffs[0].diff.leaves[0].second[0].device(), "phone");
 
   ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", {0, 1, 1}, "alice"}));
   EXPECT_TRUE(owner.presence_state(*owner.find("lobby")).empty());
@@ -260,8 +260,8 @@ TEST(RoomOwner, JoinsAndLeavesOfOneTurnBecomeOneDiffPerRoom) {
 
   EXPECT_EQ(keys_of(lobby->diff.joins), (std::vector<std::string>{"alice", "bob"}));
   ASSERT_EQ(metas_of(lobby->diff.joins, "alice")->size(), 2u);
-  EXPECT_EQ((*metas_of(lobby->diff.joins, "alice"))[0].device, "laptop");
-  EXPECT_EQ((*metas_of(lobby->diff.joins, "alice"))[1].device, "phone");
+  EXPECT_EQ((*metas_of(lobby->diff.joins, "alice"))[0].device(), "laptop");
+  EXPECT_EQ((*metas_of(lobby->diff.joins, "alice"))[1].device(), "phone");
   EXPECT_EQ(keys_of(lobby->diff.leaves), (std::vector<std::string>{"carol"}));
   EXPECT_EQ(keys_of(other->diff.joins), (std::vector<std::string>{"dave"}));
   EXPECT_TRUE(other->diff.leaves.empty());
