@@ -135,6 +135,67 @@ void BM_JoinIntoRoom(benchmark::State& state) { join_bench(state, true); }
 // One whole presence_state per joiner (before): for comparison.
 void BM_JoinIntoRoomStatePerJoiner(benchmark::State& state) { join_bench(state, false); }
 
+// A join storm: a room filled from empty to `members` in turns of `joins_per_turn` joins, each
+// joiner answered with the room's state (no leaves: every turn only adds users). With the room's
+// kept JSON state (PresenceStateCache, as the server does) a turn copies the text and encodes its
+// new entries; without it every turn walks and encodes the room's records. The members then
+// leave (untimed).
+void storm_bench(benchmark::State& state, bool kept) {
+  const auto members = static_cast<uint32_t>(state.range(0));
+  const auto per_turn = static_cast<uint32_t>(state.range(1));
+  RoomOwner owner(0, 1);
+  rtchat::proto::PresenceStateView view;
+  std::string scratch;
+  JoinAccepted accepted;
+  std::optional<StoreCatchup> catchup;
+  int64_t sent = 0;
+  uint32_t base = 0;  // fresh users every storm: a user's rejoins are rate limited
+  for (auto _ : state) {
+    for (uint32_t next = 0; next < members;) {
+      OwnedRoom* room = nullptr;
+      std::vector<std::optional<std::string>> refs;
+      for (uint32_t i = 0; i < per_turn && next < members; ++i, ++next) {
+        JoinRoom j = join_request(base + next);
+        refs.push_back(j.join_ref);
+        room = &owner.join(j, 100, accepted, catchup);
+      }
+      auto* cache = kept ? &room->state_cache : nullptr;
+      rtchat::proto::PresenceEntries merged;
+      view.clear();
+      if (cache == nullptr || !cache->valid()) owner.presence_state_view(*room, merged, view);
+      PresenceStateFrames frames(kTopic, view, scratch, cache, 0);
+      for (const auto& ref : refs) {
+        auto f = frames.for_join(false, ref);
+        benchmark::DoNotOptimize(f.tail.data());
+        sent += static_cast<int64_t>(f.head.size() + f.tail.size());
+      }
+      owner.take_pending_diffs([](auto&, auto&, auto&) {});
+    }
+    state.PauseTiming();
+    for (uint32_t n = base; n < base + members; ++n) {
+      owner.leave(LeaveRoom{kRoom, ConnRef{0, n, 1}, join_request(n).user_id});
+    }
+    owner.take_pending_diffs([](auto&, auto&, auto&) {});
+    base += members;
+    state.ResumeTiming();
+  }
+  const double n = static_cast<double>(state.iterations()) * members;
+  state.SetItemsProcessed(static_cast<int64_t>(n));
+  state.counters["us_per_join"] =
+      benchmark::Counter(n, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["state_bytes_per_join"] = static_cast<double>(sent) / n;
+}
+void BM_JoinStormKeptState(benchmark::State& state) { storm_bench(state, true); }
+void BM_JoinStormEncodedPerTurn(benchmark::State& state) { storm_bench(state, false); }
+
+void storm_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"members", "joins_per_turn"});
+  b->Args({100, 1})->Args({100, 8})->Args({10000, 64});
+  b->Unit(benchmark::kMillisecond);
+}
+BENCHMARK(BM_JoinStormKeptState)->Apply(storm_args);
+BENCHMARK(BM_JoinStormEncodedPerTurn)->Apply(storm_args);
+
 void join_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"members", "joins_per_turn"});
   for (int64_t members : {10, 100, 1000, 10000}) {
