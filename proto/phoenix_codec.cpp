@@ -152,23 +152,27 @@ void append_meta(std::string& out, const PresenceMeta& meta) {
   out.push_back('}');
 }
 
+// "user":{"metas":[...]}
+template <typename Metas>
+void append_entry(std::string& out, std::string_view key, const Metas& metas) {
+  append_json_string(out, key);
+  out.append(":{\"metas\":[");
+  for (size_t i = 0; i < metas.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    append_meta(out, metas[i]);
+  }
+  out.append("]}");
+}
+
 // {"user":{"metas":[...]},...}, from owned entries or a borrowed view.
 template <typename Entries>
 void append_entries(std::string& out, const Entries& entries) {
   out.push_back('{');
   bool first_entry = true;
   for (const auto& entry : entries) {
-    std::string_view key = entry_key(entry);
-    const auto& metas = entry_metas(entry);
     if (!first_entry) out.push_back(',');
     first_entry = false;
-    append_json_string(out, key);
-    out.append(":{\"metas\":[");
-    for (size_t i = 0; i < metas.size(); ++i) {
-      if (i != 0) out.push_back(',');
-      append_meta(out, metas[i]);
-    }
-    out.append("]}");
+    append_entry(out, entry_key(entry), entry_metas(entry));
   }
   out.push_back('}');
 }
@@ -683,6 +687,15 @@ void encode_presence_state(const std::optional<std::string>& join_ref, std::stri
   append_head(out, join_ref, std::nullopt, topic, "\"presence_state\"");
   append_entries(out, state);
   out.push_back(']');
+}
+
+void append_presence_entry(std::string& out, std::string_view key, const PresenceMeta& meta) {
+  struct One {
+    const PresenceMeta& meta;
+    [[nodiscard]] size_t size() const { return 1; }
+    const PresenceMeta& operator[](size_t) const { return meta; }
+  };
+  append_entry(out, key, One{meta});
 }
 
 void encode_presence_diff(std::string_view topic, const PresenceDiff& diff, std::string& out) {

@@ -29,6 +29,10 @@ inline void encode_presence_state(const std::optional<std::string>& join_ref,
                                   std::string& out) {
   encode_presence_state(join_ref, topic, view_of(state), out);
 }
+// `"user":{"metas":[meta]}`: one user's entry of a presence_state object, for a state its owner
+// keeps encoded and grows by appends.
+void append_presence_entry(std::string& out, std::string_view key, const PresenceMeta& meta);
+
 // [null, null, topic, "presence_diff", {"joins": {...}, "leaves": {...}}] (both keys always)
 void encode_presence_diff(std::string_view topic, const PresenceDiff& diff, std::string& out);
 // [join_ref, join_ref, topic, "phx_close", {}]

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -122,13 +123,39 @@ struct PublishAck {
 };
 
 // Owner -> member shard: what a recovering join missed, in id order.
+// A catch-up's messages, read-only and shared: every joiner recovering the same range in one
+// storage batch (a mass rejoin after a restart) gets the same copy, read from the store once, and
+// its member shard encodes them once per wire format (MemberRooms::catchup_frames). Like
+// core::SharedFrame it crosses threads by refcount and is never written after it is made.
+class SharedMessages {
+ public:
+  SharedMessages() = default;
+  SharedMessages(std::vector<proto::ChatMessage> messages)  // NOLINT(google-explicit-constructor)
+      : list_(messages.empty()
+                  ? nullptr
+                  : std::make_shared<const std::vector<proto::ChatMessage>>(std::move(messages))) {}
+
+  [[nodiscard]] size_t size() const { return list_ ? list_->size() : 0; }
+  [[nodiscard]] bool empty() const { return size() == 0; }
+  [[nodiscard]] const proto::ChatMessage* begin() const { return list_ ? list_->data() : nullptr; }
+  [[nodiscard]] const proto::ChatMessage* end() const { return begin() + size(); }
+  const proto::ChatMessage& operator[](size_t i) const { return (*list_)[i]; }
+  // Two answers share their messages (not merely equal ones).
+  [[nodiscard]] bool same_as(const SharedMessages& other) const {
+    return list_ != nullptr && list_ == other.list_;
+  }
+
+ private:
+  std::shared_ptr<const std::vector<proto::ChatMessage>> list_;
+};
+
 struct CatchupReady {
   std::string room;
   ConnRef conn;
   JoinId join_id = 0;  // the join it answers
   bool ok = false;     // false: storage failed; the join gets an error and the client retries
   int64_t upto_id = 0;
-  std::vector<proto::ChatMessage> messages;
+  SharedMessages messages;
   bool too_large = false;  // over the catch-up budget: answered recovered: false
   bool recovering = true;  // false: only the read state was loaded; recovered is the answer
   std::optional<bool> recovered{};

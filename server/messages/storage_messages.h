@@ -76,7 +76,7 @@ struct StoreAppendDone {
 struct StoreCatchupDone {
   StoreCatchup request;
   bool ok = false;
-  std::vector<proto::ChatMessage> messages;
+  SharedMessages messages;
   // Over request.max_bytes, or not every id of the range could be read (trimmed or lost, e.g. a
   // Redis that lost data on a node without a local copy): messages dropped, the join answers
   // recovered: false and the client pages history.

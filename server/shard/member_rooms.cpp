@@ -187,12 +187,9 @@ void MemberRooms::on_catchup_ready(CatchupReady&& m) {
 // The catch-up is in: the join's answer, its presence state, the missed messages (when they fit)
 // and then the live frames held meanwhile, in that order.
 void MemberRooms::release_held(Connection& c, Channel& ch, const CatchupReady& m) {
-  std::vector<core::SharedFrame> missed;
   size_t missed_bytes = 0;
-  for (const auto& msg : m.messages) {
-    missed.push_back(replies_.encode_new_msg(c.format, msg, ch.topic));
-    missed_bytes += missed.back().size();
-  }
+  const std::vector<core::SharedFrame>& missed =
+      catchup_frames(c.format, ch.topic, m, missed_bytes);
   // A catch-up larger than half the outbound cap would close a client that reads (4008) and
   // make it reconnect into the same catch-up: it gets recovered: false and pages history.
   const bool fits = !m.too_large && missed_bytes <= config_.outbound_cap_bytes / 2;
@@ -202,13 +199,31 @@ void MemberRooms::release_held(Connection& c, Channel& ch, const CatchupReady& m
   table_.queue_frame(c, std::move(hold->pending_state));
   if (!hold->pending_state_tail.empty()) table_.queue_frame(c, std::move(hold->pending_state_tail));
   if (fits) {
-    for (auto& frame : missed) table_.queue_frame(c, std::move(frame));
+    for (const auto& frame : missed) table_.queue_frame(c, frame);
   }
   // Live frames that arrived meanwhile: those the catch-up already covered are dropped by id.
   for (auto& h : hold->held) {
     if (h.message_id == 0 || h.message_id > m.upto_id) table_.queue_frame(c, std::move(h.frame));
   }
   c.held_bytes -= static_cast<uint32_t>(hold->held_bytes);
+}
+
+const std::vector<core::SharedFrame>& MemberRooms::catchup_frames(WireFormat format,
+                                                                  const std::string& topic,
+                                                                  const CatchupReady& m,
+                                                                  size_t& bytes) {
+  EncodedCatchup& e = last_catchup_[format == WireFormat::Binary ? 1 : 0];
+  if (!e.messages.same_as(m.messages)) {
+    e.messages = m.messages;
+    e.frames.clear();
+    e.bytes = 0;
+    for (const auto& msg : m.messages) {
+      e.frames.push_back(replies_.encode_new_msg(format, msg, topic));
+      e.bytes += e.frames.back().size();
+    }
+  }
+  bytes = e.bytes;
+  return e.frames;
 }
 
 }  // namespace rtchat::server

@@ -22,6 +22,11 @@ class MemberRooms {
   MemberRooms(const ServerConfig& config, ConnectionTable& table, Replies& replies,
               OutboundPort& out, ShardMetrics& metrics);
 
+  // Drops what was kept for this turn only (the last catch-up's frames).
+  void end_of_turn() {
+    for (auto& e : last_catchup_) e = EncodedCatchup{};
+  }
+
   // ---- from the connection's session (already rate-limited)
   // phx_join: checks topic, params and the token's rooms, replaces an earlier join of the same
   // topic, and asks the room's owner (JoinRoom); the answer comes back as JoinAccepted.
@@ -47,6 +52,9 @@ class MemberRooms {
   void add_local_member(const std::string& room, const ConnRef& ref);
   void remove_local_member(const std::string& room, const ConnRef& ref);
   void release_held(Connection& c, Channel& ch, const CatchupReady& m);
+  // The catch-up's frames in the connection's wire format, and their bytes.
+  const std::vector<core::SharedFrame>& catchup_frames(WireFormat format, const std::string& topic,
+                                                       const CatchupReady& m, size_t& bytes);
 
   const ServerConfig& config_;
   ConnectionTable& table_;
@@ -55,6 +63,15 @@ class MemberRooms {
   ShardMetrics& metrics_;
   // room id -> local members (slot, generation) on this shard, indexed by connection when large.
   std::unordered_map<std::string, LocalMembers> local_rooms_;
+  // The last catch-up encoded here, per wire format: joiners whose catch-ups share their
+  // messages (one storage batch, SharedMessages) share its frames too. Dropped at the end of
+  // the turn (end_of_turn), so no catch-up is held past it.
+  struct EncodedCatchup {
+    SharedMessages messages;
+    std::vector<core::SharedFrame> frames;
+    size_t bytes = 0;
+  };
+  EncodedCatchup last_catchup_[2];  // [WireFormat]
 };
 
 }  // namespace rtchat::server

@@ -32,9 +32,14 @@ void OwnerRooms::answer_turn_joins() {
           t.recorded.push_back(i);
         }
         if (t.recorded.empty()) return;
+        // The room's kept JSON state spares walking its records, unless a binary joiner needs
+        // them or other nodes' metas are merged in (cluster mode).
+        PresenceStateCache* cache = room.remote_presence.empty() ? &room.state_cache : nullptr;
         proto::PresenceEntries merged;  // cluster mode only: backs the view
-        owner_.presence_state_view(room, merged, t.view);
-        PresenceStateFrames frames(topic_of(name), t.view, t.scratch);
+        if (cache == nullptr || !cache->valid() || room.binary_members > 0) {
+          owner_.presence_state_view(room, merged, t.view);
+        }
+        PresenceStateFrames frames(topic_of(name), t.view, t.scratch, cache, core::mono_millis());
         for (size_t i : t.recorded) {
           answer_join(room, t.accepted[i], t.catchups[i], joins[i], frames);
         }

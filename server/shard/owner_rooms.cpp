@@ -291,7 +291,7 @@ void OwnerRooms::end_of_turn() {
   maybe_unused_.clear();
   metrics_.rooms_owned.set(owner_.room_count());
   if (const int64_t now = core::mono_millis(); now >= next_prune_ms_) {
-    owner_.prune_join_budgets(now);
+    owner_.prune_idle(now);
     next_prune_ms_ = now + 1000;
   }
 }

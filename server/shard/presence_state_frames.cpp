@@ -24,14 +24,7 @@ PresenceStateFrames::Frames PresenceStateFrames::for_join(
 
 PresenceStateFrames::Frames PresenceStateFrames::json_for(
     const std::optional<std::string>& join_ref) {
-  if (json_tail_.empty()) {
-    json_head(std::nullopt, topic_, scratch_);
-    const size_t head = scratch_.size();
-    scratch_.clear();
-    proto::phoenix::encode_presence_state(std::nullopt, topic_, state_, scratch_);
-    json_tail_ = core::SharedFrame::copy_of(std::string_view(scratch_).substr(head));
-    ++encodings_;
-  }
+  if (json_tail_.empty()) encode_json_tail();
   json_head(join_ref, topic_, scratch_);
   const size_t payload = scratch_.size() + json_tail_.size();
   const size_t h = ws_header_size(payload);
@@ -42,6 +35,29 @@ PresenceStateFrames::Frames PresenceStateFrames::json_for(
   });
   f.tail = json_tail_;
   return f;
+}
+
+// The tail `{state}]`: from the room's kept text when it has one, else encoded from the records.
+void PresenceStateFrames::encode_json_tail() {
+  if (cache_ != nullptr && cache_->valid()) {
+    std::string_view entries = cache_->entries();
+    json_tail_ = core::SharedFrame::make(entries.size() + 3, [&](std::byte* p) {
+      p[0] = std::byte{'{'};
+      std::memcpy(p + 1, entries.data(), entries.size());
+      p[entries.size() + 1] = std::byte{'}'};
+      p[entries.size() + 2] = std::byte{']'};
+    });
+    cache_->used(now_ms_);
+    return;
+  }
+  json_head(std::nullopt, topic_, scratch_);
+  const size_t head = scratch_.size();
+  scratch_.clear();
+  proto::phoenix::encode_presence_state(std::nullopt, topic_, state_, scratch_);
+  std::string_view tail = std::string_view(scratch_).substr(head);
+  json_tail_ = core::SharedFrame::copy_of(tail);
+  if (cache_ != nullptr) cache_->keep(tail.substr(0, tail.size() - 1), now_ms_);
+  ++encodings_;
 }
 
 PresenceStateFrames::Frames PresenceStateFrames::binary_for(

@@ -17,6 +17,7 @@
 
 #include "core/shared_frame.h"
 #include "proto/messages.h"
+#include "server/shard/presence_state_cache.h"
 
 namespace rtchat::server {
 
@@ -31,9 +32,11 @@ class PresenceStateFrames {
   // encoding buffer, kept across turns so a state is not encoded into a string grown from empty.
   PresenceStateFrames(std::string_view topic, const proto::PresenceStateView& state)
       : PresenceStateFrames(topic, state, own_scratch_) {}
+  // cache (optional): the room's kept JSON state. When valid it is the JSON tail and state is not
+  // read for JSON; when not, the state encoded here is kept in it.
   PresenceStateFrames(std::string_view topic, const proto::PresenceStateView& state,
-                      std::string& scratch)
-      : topic_(topic), state_(state), scratch_(scratch) {}
+                      std::string& scratch, PresenceStateCache* cache = nullptr, int64_t now_ms = 0)
+      : topic_(topic), state_(state), scratch_(scratch), cache_(cache), now_ms_(now_ms) {}
   PresenceStateFrames(const PresenceStateFrames&) = delete;
   PresenceStateFrames& operator=(const PresenceStateFrames&) = delete;
 
@@ -43,6 +46,7 @@ class PresenceStateFrames {
 
  private:
   Frames json_for(const std::optional<std::string>& join_ref);
+  void encode_json_tail();
   Frames binary_for(const std::optional<std::string>& join_ref);
 
   static constexpr size_t kMaxCachedRefs = 8;
@@ -55,6 +59,8 @@ class PresenceStateFrames {
   std::vector<std::pair<std::optional<std::string>, core::SharedFrame>> binary_heads_;
   std::string own_scratch_;
   std::string& scratch_;
+  PresenceStateCache* cache_;
+  int64_t now_ms_;
   size_t encodings_ = 0;
 };
 

@@ -95,7 +95,12 @@ OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, Join
   proto::PresenceMeta meta = proto::PresenceMeta::local(shard_, ++ref_counter_, core::unix_millis(),
                                                         request.user_name, request.device);
   room.pending_joins[request.user_id].push_back(meta);
-  auto user = room.presence.try_emplace(request.user_id).first;
+  auto [user, new_user] = room.presence.try_emplace(request.user_id);
+  if (new_user) {
+    room.state_cache.add_user(user->first, meta);
+  } else {
+    room.state_cache.invalidate();
+  }
   user->second.push_back(PresenceRecord{std::move(meta), request.conn, binary});
   mark_dirty(it->first, room);
 
@@ -133,6 +138,7 @@ bool RoomOwner::leave(const LeaveRoom& request) {
       room.members_per_shard[request.conn.shard]--;
     if (records[i].binary && room.binary_members > 0) room.binary_members--;
     room.pending_leaves[p->first].push_back(std::move(records[i].meta));
+    room.state_cache.invalidate();
     records.erase(records.begin() + static_cast<std::ptrdiff_t>(i));
     if (records.empty()) room.presence.erase(p);
     mark_dirty(it->first, room);

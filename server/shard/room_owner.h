@@ -18,6 +18,7 @@
 #include "server/shard/join_limits.h"
 #include "server/shard/join_queue.h"
 #include "server/shard/presence_pacing.h"
+#include "server/shard/presence_state_cache.h"
 
 namespace rtchat::server {
 
@@ -52,6 +53,8 @@ struct OwnedRoom {
   std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> pending_joins;
   std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> pending_leaves;
   bool diff_pending = false;
+  // The JSON presence_state between turns while joins only add users (local metas only).
+  PresenceStateCache state_cache;
   int64_t diff_due_ms = 0;   // the pending diff goes out at the first flush at or after this
   int64_t last_diff_ms = 0;  // when the last diff went out (0: never)
   // Joins ready to be answered at the end of this loop turn, all with one presence_state.
@@ -181,8 +184,12 @@ class RoomOwner {
   }
   // Drops the per-user join budgets that are full again (KeyedRateLimit::prune), so a settled
   // room holds none: called from the shard's once-a-second sweep.
-  void prune_join_budgets(int64_t now_ms) {
-    for (auto& [name, room] : rooms_) room.joins_per_user.prune(now_ms);
+  // Once a second: join budgets full again are dropped, idle rooms' encoded states released.
+  void prune_idle(int64_t now_ms) {
+    for (auto& [name, room] : rooms_) {
+      room.joins_per_user.prune(now_ms);
+      room.state_cache.release_if_idle(now_ms);
+    }
   }
 
   // ---- room records: created on a first join, dropped when unused.

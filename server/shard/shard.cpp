@@ -178,6 +178,7 @@ void Shard::disconnect_user(const DisconnectUser& d) {
 
 void Shard::end_of_turn() {
   owners_.end_of_turn();
+  members_.end_of_turn();
   if (routes_.api().has_gathers()) routes_.api().expire_gathers(core::mono_millis());
   // Connections that passed their outbound cap this turn (ConnectionTable::queue_frame) are
   // closed here, outside the loops that found them: a close leaves rooms, which edits the member

@@ -151,6 +151,7 @@ int StorageThread::sweep_retention_if_due(int64_t& next_sweep_ms) {
 bool StorageThread::drain_once() {
   bool worked = false;
   appends_.clear();
+  last_catchup_.reset();  // a memo serves one batch: retention may run between batches
   StorageRequest request;
   size_t depth = 0;
   for (unsigned shard = 0; shard < inboxes_.size(); ++shard) {
@@ -194,6 +195,7 @@ void StorageThread::commit_appends() {
 
 void StorageThread::commit_messages() {
   if (appends_.empty()) return;
+  last_catchup_.reset();  // a delete turns a stored message into a tombstone
   batch_.clear();
   for (auto& entry : appends_) batch_.push_back(entry.second.message);
   if (config_.fault_storage_delay_ms > 0) {
@@ -289,30 +291,47 @@ void StorageThread::handle(unsigned shard, StorageRequest&& request) {
 
 StoreCatchupDone StorageThread::read_catchup(StoreCatchup&& c) {
   StoreCatchupDone done{std::move(c), false, {}, false};
-  done.ok = store_->range(done.request.room, done.request.after_id, done.request.upto_id,
-                          done.request.max_count, done.messages);
-  if (done.ok && done.request.read_state_of) {  // the join reply's read state, same trip
-    done.read_state_ok =
-        store_->read_state(*done.request.read_state_of, done.request.room, done.request.upto_id,
-                           kMaxUnreadCount, done.last_read_id, done.unread);
+  const StoreCatchup& r = done.request;
+  if (last_catchup_ && last_catchup_->same_range(r)) {
+    // The same range, with no write since it was read (the memo lives within one batch of
+    // requests, and a commit clears it): a mass rejoin reads it once.
+    done.ok = true;
+    done.messages = last_catchup_->messages;
+    done.too_large = last_catchup_->too_large;
+  } else {
+    read_catchup_range(done);
+    if (done.ok) {
+      last_catchup_ = CatchupMemo{r.room,      r.after_id,     r.upto_id,    r.max_count,
+                                  r.max_bytes, done.too_large, done.messages};
+    }
   }
+  if (done.ok && r.read_state_of) {  // the join reply's read state, same trip
+    done.read_state_ok = store_->read_state(*r.read_state_of, r.room, r.upto_id, kMaxUnreadCount,
+                                            done.last_read_id, done.unread);
+  }
+  return done;
+}
+
+void StorageThread::read_catchup_range(StoreCatchupDone& done) {
+  const StoreCatchup& r = done.request;
+  std::vector<proto::ChatMessage> messages;
+  done.ok = store_->range(r.room, r.after_id, r.upto_id, r.max_count, messages);
+  if (!done.ok) return;
   // This thread reads one catch-up at a time, so an oversized one costs memory only here,
   // briefly; it never crosses to a shard nor gets encoded.
   // recovered: true promises every id after last_seen_id, no gap: a range with a hole (trimmed
   // by retention, or lost with Redis's data) cannot keep it.
-  const bool whole =
-      gapless(done.messages, done.request.after_id, done.request.upto_id, done.request.max_count);
+  const bool whole = gapless(messages, r.after_id, r.upto_id, r.max_count);
   // Then (the ids were whole): a delete event whose target is in the range is already there as a
   // tombstone; only those of older messages are replayed (as msg_deleted).
-  std::erase_if(done.messages, [after = done.request.after_id](const proto::ChatMessage& m) {
+  std::erase_if(messages, [after = r.after_id](const proto::ChatMessage& m) {
     return m.delete_target > after;
   });
-  if (!whole ||
-      (done.request.max_bytes && estimated_page_bytes(done.messages) > done.request.max_bytes)) {
-    std::vector<proto::ChatMessage>().swap(done.messages);
+  if (!whole || (r.max_bytes && estimated_page_bytes(messages) > r.max_bytes)) {
     done.too_large = true;
+    return;
   }
-  return done;
+  done.messages = std::move(messages);
 }
 
 StorePageDone StorageThread::read_page(StorePage&& p) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -62,6 +63,7 @@ class StorageThread {
   bool admit_delete(unsigned shard, StoreAppend& append);
   void handle(unsigned shard, StorageRequest&& request);  // a read: answered at once
   StoreCatchupDone read_catchup(StoreCatchup&& c);
+  void read_catchup_range(StoreCatchupDone& done);
   StorePageDone read_page(StorePage&& p);
   StoreRoomLoaded load_room(StoreLoadRoom&& l);
   bool answer_floors();  // one request of the link at most per call (a page: bounded work)
@@ -78,6 +80,22 @@ class StorageThread {
   std::vector<proto::ChatMessage> batch_;
   std::vector<std::pair<unsigned, StoreMarkRead>> marks_;  // reused batch
   std::vector<ReadMark> mark_batch_;
+  // The last catch-up range read in this batch (read_catchup): the next joiner recovering the
+  // same range shares its messages instead of reading and copying them again.
+  struct CatchupMemo {
+    std::string room;
+    int64_t after_id = 0;
+    int64_t upto_id = 0;
+    int max_count = 0;
+    size_t max_bytes = 0;
+    bool too_large = false;
+    SharedMessages messages;
+    [[nodiscard]] bool same_range(const StoreCatchup& c) const {
+      return c.room == room && c.after_id == after_id && c.upto_id == upto_id &&
+             c.max_count == max_count && c.max_bytes == max_bytes;
+    }
+  };
+  std::optional<CatchupMemo> last_catchup_;
   StorageMetrics metrics_;
   std::jthread thread_;
 };

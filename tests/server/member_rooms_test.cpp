@@ -152,6 +152,40 @@ TEST_F(MemberFixture, CatchupHoldsLiveFramesThenReleasesThemAfterTheMissedOnesIn
   EXPECT_EQ(c().held_bytes, 0u);
 }
 
+// Joiners recovering the same range in one storage batch share its messages (SharedMessages);
+// their shard encodes them once: both sockets queue the same missed frame, not two copies.
+TEST_F(MemberFixture, JoinersSharingACatchupShareItsEncodedFrames) {
+  Connection& other = table.allocate(-1);
+  other.phase = Phase::WebSocket;
+  other.claims = SocketIdentity("bob", "Bob", 0);
+  const ConnRef other_ref = other.ref;
+  JoinRoom ja = join(2);
+  proto::ClientMessage m = join_message();
+  m.last_seen_id = 2;
+  members.join(other, m);
+  JoinRoom jb = out.sent<JoinRoom>().back().second;
+  members.on_join_accepted(accept(ja, true));
+  members.on_join_accepted(accept(jb, true));
+
+  CatchupReady ra = catchup(ja, true, {message(3), message(4)});
+  CatchupReady rb = catchup(jb, true, {});
+  rb.conn = other_ref;
+  rb.messages = ra.messages;  // the storage thread's one read
+  members.on_catchup_ready(std::move(ra));
+  members.on_catchup_ready(std::move(rb));
+  // Each queue: reply, state, missed 3, missed 4.
+  iovec a[OutboundQueue::kMaxIov];
+  iovec b[OutboundQueue::kMaxIov];
+  ASSERT_EQ(c().out.gather(a), 4u);
+  ASSERT_EQ(table.lookup(other_ref)->out.gather(b), 4u);
+  EXPECT_EQ(a[2].iov_base, b[2].iov_base);
+  EXPECT_EQ(a[3].iov_base, b[3].iov_base);
+  auto got = texts();
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_NE(got[2].find("missed 3"), std::string::npos);
+  members.end_of_turn();  // nothing is kept past the turn
+}
+
 TEST_F(MemberFixture, FailedCatchupFailsTheJoinAndTellsTheOwner) {
   JoinRoom j = join(2);
   members.on_join_accepted(accept(j, true));

@@ -2,6 +2,7 @@
 // the join budgets' pruning.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "proto/binary_codec.h"
@@ -116,6 +117,65 @@ JoinRoom join_of(std::string room, uint32_t slot, std::string user) {
   j.user_id = std::move(user);
   j.user_name = j.user_id;
   return j;
+}
+
+// The room's kept JSON state: after any sequence of joins (new users append, a second socket and
+// a leave drop the text) the state a turn's joiner gets is the room's state, entry for entry;
+// join-only turns reuse the text instead of encoding the records.
+proto::PresenceEntries sorted_state(std::string_view frame) {
+  proto::ServerMessage m;
+  EXPECT_EQ(proto::phoenix::decode_server(frame, m), proto::DecodeError::None) << frame;
+  EXPECT_EQ(m.event, proto::ServerEvent::PresenceState);
+  std::sort(m.state.begin(), m.state.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
+  return m.state;
+}
+
+TEST(PresenceStateCache, KeptStateIsTheRoomsStateAfterJoinsAndLeaves) {
+  RoomOwner owner(0, 1);
+  JoinAccepted accepted;
+  std::optional<StoreCatchup> catchup;
+  uint32_t slot = 0;
+  std::string scratch;
+  proto::PresenceStateView view;
+  size_t encodings = 0;
+  // One turn: the joins, then the state as PresenceStateFrames builds it with the room's cache.
+  auto turn = [&](std::vector<std::string> users) {
+    OwnedRoom* room = nullptr;
+    for (auto& u : users) room = &owner.join(join_of("r", ++slot, u), 0, accepted, catchup);
+    const bool kept = room->state_cache.valid();
+    view.clear();
+    proto::PresenceEntries merged;
+    if (!kept) owner.presence_state_view(*room, merged, view);
+    PresenceStateFrames frames("room:r", view, scratch, &room->state_cache, 1000);
+    auto f = frames.for_join(false, std::string("1"));
+    encodings += frames.encodings();
+    const std::string frame = joined(f);
+    const size_t total = frame.size();
+    const size_t header = total - 2 < 126 ? 2 : (total - 4 < 65536 ? 4 : 10);
+    const std::string payload = frame.substr(header);
+    std::string whole;
+    proto::phoenix::encode_presence_state(std::string("1"), "room:r", owner.presence_state(*room),
+                                          whole);
+    EXPECT_EQ(sorted_state(payload), sorted_state(whole)) << users.size();
+    return kept;
+  };
+  EXPECT_FALSE(turn({"a", "b"}));  // first: encoded from the records, then kept
+  EXPECT_TRUE(turn({"c"}));        // a new user: appended
+  EXPECT_TRUE(turn({"d", "e\"q"}));
+  EXPECT_FALSE(turn({"a"}));  // a's second socket changes an entry: encoded whole again
+  EXPECT_TRUE(turn({"f"}));
+  ASSERT_TRUE(owner.leave(LeaveRoom{"r", ConnRef{0, 3, 1}, "c"}));
+  EXPECT_FALSE(turn({"g"}));  // a leave drops the text
+  EXPECT_EQ(encodings, 3u);
+
+  OwnedRoom& room = *owner.find("r");
+  room.state_cache.release_if_idle(1000 + PresenceStateCache::kIdleMs - 1);
+  EXPECT_TRUE(room.state_cache.valid());
+  room.state_cache.release_if_idle(1000 + PresenceStateCache::kIdleMs);
+  EXPECT_FALSE(room.state_cache.valid());
+  EXPECT_TRUE(room.state_cache.entries().empty());
+  EXPECT_FALSE(turn({"h"}));
 }
 
 TEST(RoomOwnerTurn, JoinsQueuedForTheTurnComeOutTogetherAndCanBeCancelled) {

@@ -245,5 +245,45 @@ TEST_F(StorageThreadLoad, ACatchUpWithAHoleIsNotARecovery) {
   EXPECT_EQ(whole.messages.size(), 3u);
 }
 
+// A mass rejoin: joiners recovering the same range in one batch share one read of it (the same
+// messages, not a copy); a commit in between (a delete may have made a tombstone) reads again.
+TEST_F(StorageThreadLoad, JoinersRecoveringOneRangeInOneBatchShareOneRead) {
+  auto store = open_memory_store();
+  std::string error;
+  ASSERT_TRUE(store->append(rtchat::testing::make_messages("lobby", 1, 10), error));
+  thread_ = std::make_unique<StorageThread>(std::move(store), config_, 1);
+  thread_->set_reply_mailbox(0, replies_);
+  thread_->set_floors_reply_mailbox(floors_);
+  // Queued before the thread starts: one batch.
+  auto& inbox = thread_->inbox(0);
+  ASSERT_TRUE(inbox.try_push(StoreCatchup{"lobby", {}, 1, 4, 10, 1000, 1 << 20}));
+  ASSERT_TRUE(inbox.try_push(StoreCatchup{"lobby", {}, 2, 4, 10, 1000, 1 << 20}));
+  ASSERT_TRUE(inbox.try_push(StoreCatchup{"lobby", {}, 3, 5, 10, 1000, 1 << 20}));  // another range
+  ASSERT_TRUE(inbox.try_push(StoreAppend{rtchat::testing::make_message("lobby", 11), {}}));
+  ASSERT_TRUE(inbox.try_push(StoreCatchup{"lobby", {}, 4, 4, 10, 1000, 1 << 20}));
+  thread_->start();
+  inbox.notify();
+  std::vector<StoreCatchupDone> done;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (done.size() < 4 && std::chrono::steady_clock::now() < deadline) {
+    StorageReply reply;
+    if (!replies_.try_pop(reply)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    if (auto* d = std::get_if<StoreCatchupDone>(&reply)) done.push_back(std::move(*d));
+  }
+  ASSERT_EQ(done.size(), 4u);
+  for (const auto& d : done) EXPECT_TRUE(d.ok && !d.too_large);
+  EXPECT_EQ(done[0].messages.size(), 6u);  // ids 5..10
+  EXPECT_EQ(done[0].messages[0].id, 5);
+  EXPECT_TRUE(done[1].messages.same_as(done[0].messages));
+  EXPECT_EQ(done[2].messages.size(), 5u);
+  EXPECT_FALSE(done[2].messages.same_as(done[0].messages));
+  EXPECT_EQ(done[3].messages.size(), 6u);  // the range asked: up to 10, read again
+  EXPECT_FALSE(done[3].messages.same_as(done[0].messages));
+  EXPECT_EQ(done[3].messages[5].id, 10);
+}
+
 }  // namespace
 }  // namespace rtchat::server
