@@ -109,6 +109,10 @@ void add_history_and_access_options(CLI::App& app, ServerConfig& c) {
       ->envname("RTCHAT_RETENTION_MAX_MESSAGES");
   app.add_option("--retention-max-age", c.retention_max_age_s, "Seconds, 0 = forever")
       ->envname("RTCHAT_RETENTION_MAX_AGE");
+  app.add_option("--retention-sweep-ms", c.retention_sweep_ms,
+                 "How often retention is applied (ms)")
+      ->check(CLI::Range(int64_t{100}, int64_t{86400000}))
+      ->envname("RTCHAT_RETENTION_SWEEP_MS");
   add_bool_flag(app, "--sync-full", c.sync_full, "SQLite synchronous=FULL")
       ->envname("RTCHAT_SYNC_FULL");
   app.add_option("--allowed-origins", c.allowed_origins,

@@ -44,6 +44,7 @@ struct ServerConfig {
   unsigned flood_strikes = 20;               // rate-limited pushes in a row before close 1008
   int64_t retention_max_messages = 0;        // per room; 0 = keep all
   int64_t retention_max_age_s = 0;           // 0 = keep forever
+  int64_t retention_sweep_ms = 60000;        // a sweep queries every room: once a minute is enough
   bool sync_full = false;                    // SQLite synchronous=FULL (survive power loss, slower)
   std::vector<std::string> allowed_origins;  // empty = same origin + no Origin header
   std::string log_level = "info";

@@ -186,18 +186,37 @@ void RoomOwner::apply_remote(const std::string& room_id, const std::vector<Clust
   }
 }
 
+namespace {
+// What makes two remote metas the same one (apply_remote's idempotence): user id and phx_ref.
+struct RemoteMetaKey {
+  std::string_view user_id;
+  std::string_view phx_ref;
+  auto operator<=>(const RemoteMetaKey&) const = default;
+};
+}  // namespace
+
 void RoomOwner::replace_remote(const std::string& room_id, std::vector<ClusterMeta> snapshot) {
   auto it = rooms_.find(room_id);
   if (it == rooms_.end()) return;
   OwnedRoom& room = it->second;
+  // The snapshot's keys, sorted once: each held meta is then found in O(log n). A scan of the
+  // snapshot per held meta made a resync of a room with 10,000 remote members 10^8 comparisons
+  // (about 0.2 s) on the shard thread. Remote metas keep their phx_ref as text, so the buffers
+  // are only written for a meta of this process.
+  std::vector<proto::PhxRefBuffer> ref_bytes(snapshot.size());
+  std::vector<RemoteMetaKey> kept;
+  kept.reserve(snapshot.size());
+  for (size_t i = 0; i < snapshot.size(); ++i) {
+    kept.push_back({snapshot[i].user_id, snapshot[i].meta.phx_ref(ref_bytes[i])});
+  }
+  std::sort(kept.begin(), kept.end());
   std::vector<ClusterMeta> gone;
+  proto::PhxRefBuffer buf;
   for (const auto& [user, metas] : room.remote_presence) {
     for (const auto& m : metas) {
-      bool kept = false;
-      for (const auto& s : snapshot) {
-        kept |= s.user_id == user && s.meta.same_ref(m.meta);
+      if (!std::binary_search(kept.begin(), kept.end(), RemoteMetaKey{user, m.meta.phx_ref(buf)})) {
+        gone.push_back(m);
       }
-      if (!kept) gone.push_back(m);
     }
   }
   apply_remote(room_id, snapshot, gone);

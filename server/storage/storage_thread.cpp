@@ -12,7 +12,6 @@ constexpr size_t kMailboxCapacity = 8192;
 constexpr size_t kFloorsCapacity = 4;  // the link keeps one floors request out at a time
 constexpr size_t kMaxBatch = 4096;     // appends per transaction
 constexpr int kIdleWaitMs = 1000;      // retention runs on idle wake-ups
-constexpr int64_t kRetentionEveryMs = 60000;
 // One history page (200 messages of up to 4000 characters, 6 bytes each once escaped, would be
 // 4.8 MB) is cut to this much JSON: a page stays well under --outbound-cap-bytes, so paging
 // never trips the slow-consumer close, and one request cannot make the server hold megabytes.
@@ -112,7 +111,7 @@ void StorageThread::stop() {
 }
 
 void StorageThread::run(std::stop_token stop) {
-  int64_t next_retention = core::mono_millis() + kRetentionEveryMs;
+  int64_t next_sweep = core::mono_millis() + config_.retention_sweep_ms;
   for (;;) {
     bool worked = drain_once();
     worked |= answer_floors();
@@ -124,14 +123,7 @@ void StorageThread::run(std::stop_token stop) {
       flush_replies();
       continue;
     }
-    int64_t now = core::mono_millis();
-    if (now >= next_retention &&
-        (config_.retention_max_messages > 0 || config_.retention_max_age_s > 0)) {
-      int64_t n = store_->apply_retention(config_.retention_max_messages,
-                                          config_.retention_max_age_s * 1000, core::unix_millis());
-      if (n > 0) metrics_.retention_deleted.add(static_cast<uint64_t>(n));
-      next_retention = now + kRetentionEveryMs;
-    }
+    int idle_ms = sweep_retention_if_due(next_sweep);
     bool backlog = false;
     for (auto& r : replies_) backlog |= r->backlog() > 0;
     doorbell_.sleep_unless_pending(
@@ -140,8 +132,20 @@ void StorageThread::run(std::stop_token stop) {
           for (auto& in : inboxes_) empty &= in->size_approx() == 0;
           return empty;
         },
-        [&] { doorbell_.wait(backlog ? 1 : kIdleWaitMs); });
+        [&] { doorbell_.wait(backlog ? 1 : idle_ms); });
   }
+}
+
+int StorageThread::sweep_retention_if_due(int64_t& next_sweep_ms) {
+  if (config_.retention_max_messages <= 0 && config_.retention_max_age_s <= 0) return kIdleWaitMs;
+  int64_t now = core::mono_millis();
+  if (now >= next_sweep_ms) {
+    int64_t n = store_->apply_retention(config_.retention_max_messages,
+                                        config_.retention_max_age_s * 1000, core::unix_millis());
+    if (n > 0) metrics_.retention_deleted.add(static_cast<uint64_t>(n));
+    next_sweep_ms = now + config_.retention_sweep_ms;
+  }
+  return static_cast<int>(std::clamp<int64_t>(next_sweep_ms - now, 1, kIdleWaitMs));
 }
 
 bool StorageThread::drain_once() {

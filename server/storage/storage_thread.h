@@ -51,6 +51,9 @@ class StorageThread {
 
  private:
   void run(std::stop_token stop);
+  // Applies retention when its sweep (--retention-sweep-ms) is due; returns how long the idle
+  // wait may last so the next sweep is not late by more than a wake-up.
+  int sweep_retention_if_due(int64_t& next_sweep_ms);
   bool drain_once();
   void commit_appends();  // the messages, then the read marks, each in one transaction
   void commit_messages();

@@ -1,10 +1,10 @@
 // End-to-end: message history over the official phoenix client and over HTTP. Paging (oldest
 // first, exact has_more, no duplicates), parameter errors, join with recovery (exact, in order,
 // also while another client publishes during the catch-up), the recovery limit, the HTTP API's
-// status codes, persistence across a graceful restart, and count retention.
+// status codes, persistence across a graceful restart, and retention by count and by age.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Socket } from 'phoenix';
@@ -391,32 +391,114 @@ test('after a graceful restart on the same data dir history is there and ids con
   await disconnect(socket);
 });
 
-// Retention runs on the storage thread every 60 s after startup (storage_thread.cpp,
-// kRetentionEveryMs); nothing shorter is configurable. Set RTCHAT_SLOW_TESTS=1 to wait for it.
-test('retention by count trims each room to the newest N', { skip: !process.env.RTCHAT_SLOW_TESTS && 'slow (>60 s): set RTCHAT_SLOW_TESTS=1', timeout: 120000 }, async () => {
-  const srv3 = await startServer({ args: ['--shards', '2', '--rate', '100000', '--rate-burst', '100000',
-    '--retention-max-messages', '10'] });
-  const s = new Socket(srv3.wsUrl, { transport: WebSocket, params: { token: mintToken('ret', { name: 'ret' }) } });
+// Retention runs on the storage thread every --retention-sweep-ms (a minute by default); these
+// servers sweep every 100 ms so the trimming shows within a second or two.
+const kRetentionArgs = ['--shards', '2', '--rate', '100000', '--rate-burst', '100000',
+  '--retention-sweep-ms', '100'];
+
+async function retentionDeleted(server) {
+  const metrics = await (await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(kWait) })).text();
+  const m = metrics.match(/^rtchat_storage_retention_deleted_total(?:\{[^}]*\})? (\d+)/m);
+  assert.ok(m, `no retention counter in:\n${metrics}`);
+  return Number(m[1]);
+}
+
+// Opens one phoenix socket on server as user; the caller disconnects it.
+function connectTo(server, user) {
+  const s = new Socket(server.wsUrl, { transport: WebSocket, params: { token: mintToken(user, { name: user }) },
+    reconnectAfterMs: () => 60000 });
   s.connect();
+  return s;
+}
+
+test('retention by count trims each room to the newest N, on disk', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rtchat-retention-'));
+  let server = await startServer({ args: [...kRetentionArgs, '--retention-max-messages', '10'], dataDir: dir });
+  let s = connectTo(server, 'ret');
   try {
-    const started = Date.now();
     const { channel } = await joinRoom(s, 'h-retention');
     const ids = await publishAll(channel, Array.from({ length: 40 }, (_, i) => `ret ${i}`), 1);
     const small = await joinRoom(s, 'h-retention-small');
     const smallIds = await publishAll(small.channel, ['s1', 's2', 's3'], 1);
-    await waitFor(async () => (await history(channel, { limit: 200 })).messages.length === 10,
-      'retention to run', 75000 - (Date.now() - started));
+    await waitFor(async () => (await history(channel, { limit: 200 })).messages.length <= 10,
+      'retention to run', 10000);
     const page = await history(channel, { limit: 200 });
-    assert.deepEqual(page.messages.map((m) => m.id), ids.slice(30));
+    assert.deepEqual(page.messages.map((m) => m.id), ids.slice(30), 'the newest 10 are kept');
+    assert.deepEqual(page.messages.map((m) => m.body), Array.from({ length: 10 }, (_, i) => `ret ${30 + i}`));
     assert.equal(page.has_more, false);
+    // Pages of 3 walk the same 10 with an exact has_more, and nothing older is reachable.
+    assert.deepEqual((await allHistory(channel, 3)).map((m) => m.id), ids.slice(30));
+    const older = await history(channel, { before_id: ids[30], limit: 200 });
+    assert.deepEqual([older.messages, older.has_more], [[], false]);
     assert.deepEqual((await history(small.channel, { limit: 200 })).messages.map((m) => m.id), smallIds);
-    const metrics = await (await fetch(`${srv3.url}/metrics`)).text();
-    const m = metrics.match(/^rtchat_storage_retention_deleted_total(?:\{[^}]*\})? (\d+)/m);
-    if (m) assert.equal(Number(m[1]), 30);
-    assert.equal(await publish(channel, 'next'), ids[39] + 1);
+    assert.equal(await retentionDeleted(server), 30);
+    const next = await publish(channel, 'next');
+    assert.equal(next, ids[39] + 1, 'ids continue after a trim');
+    // The sweep repeats: the 11th message makes the oldest kept one go.
+    await waitFor(async () => (await history(channel, { limit: 200 })).messages.length <= 10,
+      'the next sweep', 10000);
+    const kept = [...ids.slice(31), next];
+    assert.deepEqual((await history(channel, { limit: 200 })).messages.map((m) => m.id), kept);
+    assert.equal(await retentionDeleted(server), 31);
+    s.disconnect();
+    assert.deepEqual(await server.stop(), { code: 0, signal: null }, server.output());
+
+    // The trim is in the SQLite file: a server without retention on the same dir sees the same.
+    assert.ok(existsSync(join(dir, 'rtchat.db')), `no SQLite file in ${readdirSync(dir)}`);
+    server = await startServer({ args: kArgs, dataDir: dir });
+    s = connectTo(server, 'ret');
+    const again = await joinRoom(s, 'h-retention');
+    assert.deepEqual((await allHistory(again.channel, 4)).map((m) => m.id), kept);
   } finally {
     s.disconnect();
-    await srv3.stop();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('retention by age drops what is older than --retention-max-age, keeping a room\'s newest', async () => {
+  const server = await startServer({ args: [...kRetentionArgs, '--retention-max-age', '2'] });
+  const s = connectTo(server, 'aged');
+  try {
+    const { channel } = await joinRoom(s, 'h-retention-age');
+    const old = await publishAll(channel, ['a0', 'a1', 'a2', 'a3', 'a4'], 1);
+    await sleep(1200);
+    const young = await publishAll(channel, ['b0', 'b1', 'b2', 'b3', 'b4'], 1);
+    const all = (await history(channel, { limit: 200 })).messages;
+    assert.equal(all.length, 10, 'nothing is 2 s old yet');
+    const oldestTs = all[0].ts;
+    const youngTs = all[5].ts;
+    assert.ok(youngTs - all[4].ts >= 1000, `${youngTs - all[4].ts} ms between the two groups`);
+    // The first five pass 2 s at least 1 s before the last five do: they must be gone (all five:
+    // a sweep may land between two of them) before the first young one is 2 s old.
+    await waitFor(async () => (await history(channel, { limit: 200 })).messages.length <= 5,
+      'the old messages to expire', youngTs + 2000 - Date.now());
+    assert.ok(Date.now() - oldestTs >= 2000, `trimmed ${Date.now() - oldestTs} ms after the oldest was sent`);
+    assert.deepEqual((await allHistory(channel, 2)).map((m) => m.id), young, 'only the young ones are left');
+    assert.ok(old.every((id) => id < young[0]));
+    // Once everything is too old the newest stays: it carries the room's last id.
+    await waitFor(async () => (await history(channel, { limit: 200 })).messages.length === 1,
+      'the young messages to expire', 10000);
+    const page = await history(channel, { limit: 200 });
+    assert.deepEqual(page.messages.map((m) => [m.id, m.body]), [[young[4], 'b4']]);
+    assert.equal(page.has_more, false);
+    assert.equal(await retentionDeleted(server), 9);
+    assert.equal(await publish(channel, 'c0'), young[4] + 1);
+  } finally {
+    s.disconnect();
+    await server.stop();
+  }
+});
+
+test('--retention-sweep-ms out of range: the server refuses to start and says why', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rtchat-sweep-'));
+  try {
+    for (const bad of ['0', '99', '86400001', 'soon']) {
+      await assert.rejects(startServer({ args: ['--retention-sweep-ms', bad], dataDir: dir }),
+        /server exited \d+:[\s\S]*--retention-sweep-ms/, `--retention-sweep-ms ${bad}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

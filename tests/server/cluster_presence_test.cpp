@@ -2,6 +2,10 @@
 // replaced by a snapshot, and dropped per dead node, each change queued as a remote diff.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+#include <utility>
+
 #include "server/shard/room_owner.h"
 
 namespace rtchat::server {
@@ -77,6 +81,77 @@ TEST(ClusterPresence, DeadNodeLeavesEveryRoom) {
   EXPECT_EQ(diff.leaves[0].first, "u");
   auto state = f.owner.presence_state(*f.room);
   ASSERT_EQ(state.size(), 2u);  // local and v remain
+}
+
+using UserRef = std::pair<std::string, std::string>;  // (user id, phx_ref)
+
+std::multiset<UserRef> user_refs(const proto::PresenceEntries& entries) {
+  std::multiset<UserRef> out;
+  for (const auto& [user, metas] : entries) {
+    for (const auto& m : metas) out.emplace(user, m.phx_ref());
+  }
+  return out;
+}
+
+// 5,000 remote metas (2,500 users on two nodes), then a snapshot in which every other one is a
+// new connection, one meta moved to another user under the same phx_ref, and a known and a new meta
+// listed twice: exactly the replaced metas leave, exactly the new ones join, and what stays is the
+// snapshot. The same snapshot again changes nothing.
+TEST(ClusterPresence, LargeSnapshotReplacesExactlyTheMetasNotInIt) {
+  constexpr int kMetas = 5000;
+  auto meta = [](int i, int generation) {
+    return remote(i % 2 ? "b" : "c", "u" + std::to_string(i / 2),
+                  "R" + std::to_string(generation) + "." + std::to_string(i));
+  };
+  Fixture f;
+  std::vector<ClusterMeta> first;
+  for (int i = 0; i < kMetas; ++i) first.push_back(meta(i, 0));
+  f.owner.replace_remote("r", first);
+  auto diff = f.take();
+  EXPECT_EQ(user_refs(diff.joins).size(), size_t{kMetas});
+  EXPECT_TRUE(diff.leaves.empty());
+
+  std::vector<ClusterMeta> second;
+  std::multiset<UserRef> joined;
+  std::multiset<UserRef> left;
+  std::multiset<UserRef> expected_state{{"local", ""}};
+  for (int i = 0; i < kMetas; ++i) {
+    bool replaced = i % 2 == 0;
+    second.push_back(meta(i, replaced ? 1 : 0));
+    if (replaced) {
+      joined.emplace(second.back().user_id, second.back().meta.phx_ref());
+      left.emplace(first[i].user_id, first[i].meta.phx_ref());
+    }
+  }
+  second[1].user_id = "moved";  // the same phx_ref under another user is another meta
+  joined.emplace("moved", second[1].meta.phx_ref());
+  left.emplace(first[1].user_id, first[1].meta.phx_ref());
+  // Listed twice, a known meta and a new one: nothing more leaves, the new one joins once.
+  second.push_back(second[3]);
+  second.push_back(second[2]);
+  for (int i = 0; i < kMetas; ++i)
+    expected_state.emplace(second[i].user_id, second[i].meta.phx_ref());
+
+  f.owner.replace_remote("r", second);
+  diff = f.take();
+  EXPECT_EQ(user_refs(diff.joins), joined);
+  EXPECT_EQ(user_refs(diff.leaves), left);
+  auto state = user_refs(f.owner.presence_state(*f.room));
+  // The local member's meta has a ref of its own: compare it by user only.
+  auto local =
+      std::find_if(state.begin(), state.end(), [](const UserRef& r) { return r.first == "local"; });
+  ASSERT_NE(local, state.end());
+  state.erase(local);
+  state.emplace("local", "");
+  EXPECT_EQ(state, expected_state);
+
+  f.owner.replace_remote("r", second);
+  diff = f.take();
+  EXPECT_TRUE(diff.joins.empty());
+  EXPECT_TRUE(diff.leaves.empty());
+  f.owner.replace_remote("r", {});
+  EXPECT_EQ(user_refs(f.take().leaves).size(), size_t{kMetas});
+  EXPECT_EQ(f.owner.presence_state(*f.room).size(), 1u);  // the local member
 }
 
 }  // namespace

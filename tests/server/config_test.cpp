@@ -109,6 +109,22 @@ TEST_F(ConfigEnvTest, ApiKeysRepeatableFlagOrCommaSeparatedEnv) {
   EXPECT_EQ(out.find("key-123"), std::string::npos) << out;
 }
 
+TEST_F(ConfigEnvTest, RetentionSweepDefaultsToAMinuteAndRefusesOutOfRange) {
+  ServerConfig c;
+  ASSERT_TRUE(parse({}, c));
+  EXPECT_EQ(c.retention_sweep_ms, 60000);
+  ASSERT_TRUE(parse({"--retention-sweep-ms", "100"}, c));
+  EXPECT_EQ(c.retention_sweep_ms, 100);
+  env("RTCHAT_RETENTION_SWEEP_MS", "86400000");
+  ServerConfig from_env;
+  ASSERT_TRUE(parse({}, from_env));
+  EXPECT_EQ(from_env.retention_sweep_ms, 86400000);
+  for (const char* bad : {"0", "99", "-5", "86400001", "soon"}) {
+    ServerConfig refused;
+    EXPECT_FALSE(parse({"--retention-sweep-ms", bad}, refused)) << bad;
+  }
+}
+
 // The packaged /etc/rtchat/rtchat.env documents every setting: a new flag without a line there
 // fails here.
 TEST(PackagedEnvFile, ListsEverySetting) {
