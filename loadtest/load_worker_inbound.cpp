@@ -13,6 +13,17 @@ namespace {
 
 int64_t seconds_ns(double s) { return static_cast<int64_t>(s * 1e9); }
 
+// `[join_ref,ref,"topic","presence_state"|"presence_diff",...`: the event is the 4th element, so
+// it starts within the head (refs and a room topic are short; 200 bytes cover them).
+bool is_json_presence(std::string_view payload) {
+  const std::string_view head = payload.substr(0, 200);
+  return head.find(",\"presence_state\",") != std::string_view::npos ||
+         head.find(",\"presence_diff\",") != std::string_view::npos;
+}
+// The reader's skim test (FrameReader::set_skim): a large presence frame is counted from its head.
+bool is_presence_text(uint8_t opcode, std::string_view head) {
+  return opcode == client::kOpText && is_json_presence(head);
+}
 }  // namespace
 
 void LoadWorker::on_bytes(LoadConnection& c, const char* data, size_t len, int64_t now) {
@@ -33,6 +44,7 @@ void LoadWorker::on_bytes(LoadConnection& c, const char* data, size_t len, int64
       return;
     }
     connect_.record(static_cast<uint64_t>(now - c.started_ns));
+    if (config_.format == client::Format::Json) c.reader.set_skim(&is_presence_text);
     c.reader.feed(std::string_view(c.handshake).substr(static_cast<size_t>(head)));
     c.handshake.clear();
     c.handshake.shrink_to_fit();
@@ -50,16 +62,6 @@ void LoadWorker::on_bytes(LoadConnection& c, const char* data, size_t len, int64
   }
   on_frames(c, now);
 }
-
-namespace {
-// `[join_ref,ref,"topic","presence_state"|"presence_diff",...`: the event is the 4th element, so
-// it starts within the head (refs and a room topic are short; 200 bytes cover them).
-bool is_json_presence(std::string_view payload) {
-  const std::string_view head = payload.substr(0, 200);
-  return head.find(",\"presence_state\",") != std::string_view::npos ||
-         head.find(",\"presence_diff\",") != std::string_view::npos;
-}
-}  // namespace
 
 void LoadWorker::on_frames(LoadConnection& c, int64_t now) {
   for (;;) {
@@ -86,6 +88,10 @@ void LoadWorker::on_frames(LoadConnection& c, int64_t now) {
         return;
       }
       case client::kOpText:
+        if (frame_.skimmed) {  // a large presence frame, seen by its head (is_presence_text)
+          ++counters_[Counter::PresenceFrames];
+          break;
+        }
         // Presence frames are only counted: a mass rejoin of a 10,000-member room delivers
         // ~1 MB states and diffs to every socket, and decoding them all would make the generator,
         // not the server, the bottleneck. Phoenix v2 JSON names the event within the head.

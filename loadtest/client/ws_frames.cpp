@@ -175,6 +175,11 @@ void append_client_frame(std::string& out, uint8_t opcode, std::string_view payl
 // ------------------------------------------------------------------ FrameReader
 
 void FrameReader::feed(std::string_view bytes) {
+  if (skip_ > 0) {  // the rest of a skimmed frame
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(skip_, bytes.size()));
+    skip_ -= n;
+    bytes.remove_prefix(n);
+  }
   // Compact before growing: consumed bytes in front are dead once a frame has been returned.
   if (pos_ > 0 && (pos_ == buf_.size() || pos_ >= 64 * 1024)) {
     buf_.erase(0, pos_);
@@ -232,18 +237,19 @@ FrameReader::Status FrameReader::next(Frame& out) {
     if (len > max_message_bytes_ || already + len > max_message_bytes_) {
       return fail("message too big");
     }
+    if (skim_ != nullptr && fin && !is_control && opcode != kOpContinuation &&
+        len >= kSkimMinBytes) {
+      if (avail.size() - header < kSkimHeadBytes) return Status::NeedMore;
+      if (skim_frame(opcode, avail, header, len, out)) return Status::Ready;
+    }
     if (avail.size() - header < len) return Status::NeedMore;
 
     const std::string_view payload = avail.substr(header, static_cast<size_t>(len));
     pos_ += header + static_cast<size_t>(len);
-    if (is_control) {
+    if (is_control || (opcode != kOpContinuation && fin)) {
       out.opcode = opcode;
       out.payload.assign(payload);
-      return Status::Ready;
-    }
-    if (opcode != kOpContinuation && fin) {
-      out.opcode = opcode;
-      out.payload.assign(payload);
+      out.skimmed = false;
       return Status::Ready;
     }
     if (opcode != kOpContinuation) {
@@ -256,11 +262,25 @@ FrameReader::Status FrameReader::next(Frame& out) {
     if (fin) {
       in_fragment_ = false;
       out.opcode = partial_opcode_;
+      out.skimmed = false;
       out.payload.swap(partial_);
       partial_.clear();
       return Status::Ready;
     }
   }
+}
+
+bool FrameReader::skim_frame(uint8_t opcode, std::string_view avail, size_t header, uint64_t len,
+                             Frame& out) {
+  const std::string_view head = avail.substr(header, kSkimHeadBytes);
+  if (!skim_(opcode, head)) return false;
+  out.opcode = opcode;
+  out.payload.assign(head);
+  out.skimmed = true;
+  const size_t have = static_cast<size_t>(std::min<uint64_t>(avail.size() - header, len));
+  pos_ += header + have;
+  skip_ = len - have;
+  return true;
 }
 
 // ------------------------------------------------------------------ codecs

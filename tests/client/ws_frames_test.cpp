@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -186,6 +187,49 @@ TEST(FrameReader, ReadsFramesOfEveryLengthForm) {
   }
   EXPECT_EQ(reader.next(f), FrameReader::Status::NeedMore);
   EXPECT_EQ(reader.buffered_bytes(), 0u);
+}
+
+// Skimming (the load generator's presence frames): a large frame whose head passes the test is
+// returned with its head only, and the rest is dropped as it arrives, in any chunking; frames
+// that fail the test, small ones and those after are read whole.
+bool starts_with_skip(uint8_t opcode, std::string_view head) {
+  return opcode == kOpText && head.starts_with("SKIP");
+}
+
+TEST(FrameReader, SkimsLargeFramesByTheirHeadAndDropsTheRest) {
+  const std::string big_skip = "SKIP" + std::string(70000, 's');
+  const std::string big_keep = "KEEP" + std::string(5000, 'k');
+  const std::string small_skip = "SKIP small";
+  const std::string bytes = server_frame(kOpText, big_skip) + server_frame(kOpText, big_keep) +
+                            server_frame(kOpText, small_skip) + server_frame(kOpText, big_skip) +
+                            server_frame(kOpBinary, "SKIP" + std::string(5000, 'b')) +
+                            server_frame(kOpPing, "p");
+  for (size_t chunk : {size_t{1}, size_t{100}, size_t{4096}, bytes.size()}) {
+    FrameReader reader;
+    reader.set_skim(&starts_with_skip);
+    std::vector<Frame> got;
+    Frame f;
+    size_t most_buffered = 0;
+    for (size_t at = 0; at < bytes.size(); at += chunk) {
+      reader.feed(std::string_view(bytes).substr(at, chunk));
+      most_buffered = std::max(most_buffered, reader.buffered_bytes());
+      while (reader.next(f) == FrameReader::Status::Ready) got.push_back(f);
+    }
+    ASSERT_EQ(got.size(), 6u) << chunk;
+    EXPECT_TRUE(got[0].skimmed);
+    EXPECT_EQ(got[0].payload, big_skip.substr(0, FrameReader::kSkimHeadBytes));
+    EXPECT_FALSE(got[1].skimmed);
+    EXPECT_EQ(got[1].payload, big_keep);
+    EXPECT_FALSE(got[2].skimmed);  // under kSkimMinBytes: read whole
+    EXPECT_EQ(got[2].payload, small_skip);
+    EXPECT_TRUE(got[3].skimmed);
+    EXPECT_FALSE(got[4].skimmed);  // binary: the test says no
+    EXPECT_EQ(got[4].payload.size(), 5004u);
+    EXPECT_EQ(got[5].opcode, kOpPing);
+    EXPECT_EQ(reader.buffered_bytes(), 0u);
+    // The kept frames (5 KB) are buffered whole; a skimmed one (70 KB) never is.
+    if (chunk <= 4096) EXPECT_LT(most_buffered, 6000u + chunk) << chunk;
+  }
 }
 
 TEST(FrameReader, AssemblesFramesFedOneByteAtATime) {
