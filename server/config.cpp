@@ -85,6 +85,11 @@ void add_limit_options(CLI::App& app, ServerConfig& c) {
                  "loop turn)")
       ->check(CLI::Range(int64_t{0}, int64_t{1000000}))
       ->envname("RTCHAT_PRESENCE_PACE_US_PER_MEMBER");
+  app.add_option("--presence-storm-joins-per-s", c.presence_storm_joins_per_s,
+                 "Joins a second on a shard past which every room's presence diffs wait 1.5 s "
+                 "(a join storm; 0 = off)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1000000}))
+      ->envname("RTCHAT_PRESENCE_STORM_JOINS_PER_S");
   app.add_option("--max-conns-per-user", c.max_conns_per_user,
                  "Sockets one user id may hold (0 = unlimited); more get HTTP 429")
       ->envname("RTCHAT_MAX_CONNS_PER_USER");

@@ -35,6 +35,9 @@ struct ServerConfig {
   // A room's presence_diffs go out at most every min(1.5 s, this x members) (presence_pacing.h):
   // 5 ms per member keeps a join storm's diff frames near two sends per join. 0 = every turn.
   int64_t presence_pace_us_per_member = 5000;
+  // Joins a second on one shard past which every room's diffs wait the longest (1.5 s): a join
+  // storm (presence_pacing.h). 0 = off.
+  int64_t presence_storm_joins_per_s = 1000;
   unsigned max_rooms_per_conn = 100;  // Phoenix's channel limit per socket
   unsigned max_conns_per_user = 32;   // sockets per user id (tabs x devices); more: HTTP 429
   unsigned max_conns_per_ip = 0;      // TCP connections per source address (0 = off: NATs and LBs)

@@ -19,7 +19,8 @@ OwnerRooms::OwnerRooms(unsigned index, const ServerConfig& config, OutboundPort&
       encoder_(encoder),
       metrics_(metrics),
       owner_(index, config.effective_shards()) {
-  owner_.set_pacing(PresencePacing{.per_member_us = config.presence_pace_us_per_member});
+  owner_.set_pacing(PresencePacing{.per_member_us = config.presence_pace_us_per_member,
+                                   .storm_joins_per_s = config.presence_storm_joins_per_s});
 }
 
 void OwnerRooms::refuse_join(JoinRoom&& j, std::string reason) {

@@ -18,7 +18,9 @@ OwnedRoom* RoomOwner::find(std::string_view room) {
 void RoomOwner::mark_dirty(const std::string& room_key, OwnedRoom& room) {
   if (!room.diff_pending) {
     room.diff_pending = true;
-    room.diff_due_ms = pacing_.due_ms(room.last_diff_ms, core::mono_millis(), room.member_count());
+    const int64_t now_ms = core::mono_millis();
+    room.diff_due_ms =
+        pacing_.due_ms(room.last_diff_ms, now_ms, room.member_count(), storm_.storming(now_ms));
     dirty_.push_back(&room_key);
   }
 }
@@ -84,10 +86,12 @@ OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, Join
     accepted.refused = kTooManySessions;
     return room;
   }
-  if (!room.joins_per_user.try_take(request.user_id, core::mono_millis())) {
+  const int64_t now_ms = core::mono_millis();
+  if (!room.joins_per_user.try_take(request.user_id, now_ms)) {
     accepted.refused = kJoinRateLimited;
     return room;
   }
+  storm_.note_join(now_ms);
   room.members_per_shard[request.conn.shard]++;
   bool binary = request.format == WireFormat::Binary;
   if (binary) room.binary_members++;

@@ -120,7 +120,11 @@ class RoomOwner {
   void presence_state_view(const OwnedRoom& room, proto::PresenceEntries& merged,
                            proto::PresenceStateView& view) const;
   // How often a room's diffs may go out (server/shard/presence_pacing.h).
-  void set_pacing(PresencePacing pacing) { pacing_ = pacing; }
+  void set_pacing(PresencePacing pacing) {
+    pacing_ = pacing;
+    storm_ = JoinStormMeter(pacing.storm_joins_per_s);
+  }
+  [[nodiscard]] bool join_storm(int64_t now_ms) const { return storm_.storming(now_ms); }
   // Rooms whose presence changed and whose diff is due at now_ms (every changed room without
   // now_ms); clears their pending diffs into the diff given to fn. Rooms not yet due stay.
   template <typename Fn>
@@ -244,6 +248,7 @@ class RoomOwner {
   std::vector<const std::string*> remote_dirty_;
   std::vector<const std::string*> joining_;  // keys of rooms with joins_this_turn
   PresencePacing pacing_;
+  JoinStormMeter storm_;
   int64_t next_diff_due_ms_ = INT64_MAX;
   uint64_t ref_counter_ = 0;  // serial of this shard's metas (PresenceMeta::local)
 };

@@ -109,6 +109,26 @@ TEST(PresencePacing, QuietRoomGoesAtOnceBusyRoomWaitsBySize) {
   EXPECT_EQ(off.due_ms(1000, 1001, 100), 1001);  // every turn
 }
 
+// A join storm: past storm_joins_per_s joins in a one-second window every room waits the
+// longest, until a window after the rate fell; a quiet room's first change still goes at once.
+TEST(PresencePacing, AJoinStormMakesEveryRoomWaitTheLongest) {
+  PresencePacing p{.storm_joins_per_s = 3};
+  EXPECT_EQ(p.due_ms(1000, 1001, 2, true), 2500);  // two members, storm: 1.5 s, not 10 ms
+  EXPECT_EQ(p.due_ms(0, 1001, 2, true), 1001);     // never sent: now, storm or not
+  JoinStormMeter m(3);
+  for (int64_t t : {10000, 10100, 10200}) m.note_join(t);
+  EXPECT_FALSE(m.storming(10200));  // 3 a second is not over 3
+  m.note_join(10300);
+  EXPECT_TRUE(m.storming(10300));
+  EXPECT_TRUE(m.storming(11299));  // a window past the last join over the rate
+  EXPECT_FALSE(m.storming(11300));
+  m.note_join(11400);  // a new window: one join
+  EXPECT_FALSE(m.storming(11400));
+  JoinStormMeter off(0);
+  for (int i = 0; i < 100; ++i) off.note_join(20000);
+  EXPECT_FALSE(off.storming(20000));
+}
+
 JoinRoom join_of(std::string room, uint32_t slot, std::string user) {
   JoinRoom j;
   j.room = std::move(room);
