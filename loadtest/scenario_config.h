@@ -25,10 +25,12 @@ struct ScenarioConfig {
   double ramp = 0.0;         // connects per second over the whole run; 0 = as fast as allowed
   client::Format format = client::Format::Json;
   std::string jwt_secret;
-  std::string room_prefix;        // room ids are <prefix><r>; unique per run by default
-  uint32_t procs = 1;             // forked worker processes (each under its own 20000-fd limit)
-  uint32_t threads = 1;           // worker threads (one io_uring each) per process
-  uint32_t source_addrs = 1;      // bind to 127.0.0.1..K: ~28k ephemeral ports per source address
+  std::string room_prefix;  // room ids are <prefix><r>; unique per run by default
+  uint32_t procs = 1;       // forked worker processes (each under its own 20000-fd limit)
+  uint32_t threads = 1;     // worker threads (one io_uring each) per process
+  // Bind to 127.0.0.1..K: ~28k ephemeral ports per source address, but connects slow down long
+  // before they run out (the kernel's port search): 0 = one address per 5000 connections.
+  uint32_t source_addrs = 0;
   uint32_t max_pending = 256;     // per worker: connections between connect() and joined
   double connect_timeout_s = 10;  // per connection: TCP connect + upgrade + join
   double drain_timeout_s = 5;     // after publishing stops: wait for acks and deliveries
