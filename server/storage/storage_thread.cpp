@@ -151,7 +151,6 @@ int StorageThread::sweep_retention_if_due(int64_t& next_sweep_ms) {
 bool StorageThread::drain_once() {
   bool worked = false;
   appends_.clear();
-  last_catchup_.reset();  // a memo serves one batch: retention may run between batches
   StorageRequest request;
   size_t depth = 0;
   for (unsigned shard = 0; shard < inboxes_.size(); ++shard) {
@@ -180,6 +179,8 @@ bool StorageThread::drain_once() {
   }
   metrics_.queue_depth.set(depth);
   commit_appends();
+  // A memo serves one batch: retention may run between batches, and an idle thread holds none.
+  last_catchup_.reset();
   return worked;
 }
 

@@ -180,14 +180,19 @@ TEST(PresenceStateCache, KeptStateIsTheRoomsStateAfterJoinsAndLeaves) {
     EXPECT_EQ(sorted_state(payload), sorted_state(whole)) << users.size();
     return kept;
   };
-  EXPECT_FALSE(turn({"a", "b"}));  // first: encoded from the records, then kept
-  EXPECT_TRUE(turn({"c"}));        // a new user: appended
+  EXPECT_FALSE(turn({"a", "b"}));  // encoded from the records; too small to keep
+  EXPECT_FALSE(turn({"b2"}));
+  std::vector<std::string> many;
+  for (int i = 0; i < 250; ++i) many.push_back("member-" + std::to_string(i));
+  EXPECT_FALSE(turn(many));  // encoded; past kMinKeptBytes, so kept
+  EXPECT_TRUE(turn({"c"}));  // a new user: appended
+  const uint32_t c_slot = slot;
   EXPECT_TRUE(turn({"d", "e\"q"}));
   EXPECT_FALSE(turn({"a"}));  // a's second socket changes an entry: encoded whole again
   EXPECT_TRUE(turn({"f"}));
-  ASSERT_TRUE(owner.leave(LeaveRoom{"r", ConnRef{0, 3, 1}, "c"}));
+  ASSERT_TRUE(owner.leave(LeaveRoom{"r", ConnRef{0, c_slot, 1}, "c"}));
   EXPECT_FALSE(turn({"g"}));  // a leave drops the text
-  EXPECT_EQ(encodings, 3u);
+  EXPECT_EQ(encodings, 5u);
 
   OwnedRoom& room = *owner.find("r");
   room.state_cache.release_if_idle(1000 + PresenceStateCache::kIdleMs - 1);
