@@ -47,6 +47,7 @@ class MapIndexed {
     }
     list_.pop_back();
   }
+
  private:
   static uint64_t key(const ConnRef& r) {
     return uint64_t{r.shard} << 56 | uint64_t{r.generation} << 32 | r.slot;
