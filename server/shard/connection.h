@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "proto/jwt.h"
+#include "proto/messages.h"
 #include "server/messages/shard_message.h"
 #include "server/net/http_request.h"
 #include "server/net/outbound_queue.h"
@@ -102,59 +103,72 @@ struct SocketIdentity {
   uint8_t sub_bytes_ = 0;
 };
 
-// A channel's join_ref and its join push's ref (echoed in the join's reply), either of them
-// possibly null, in one string: join_ref's bytes, then the push ref's. Refs are at most
-// proto's kMaxRefBytes (64) each, so phoenix.js's short numbers stay inside the string's own
-// storage.
-class ChannelRefs {
+// A channel's topic, its join_ref and its join push's ref (echoed in the join's reply), either
+// ref possibly null, in one string: the topic's bytes, then join_ref's, then the push ref's.
+// Every idle member holds one: a topic and refs in one string are at most one allocation (a
+// topic past the string's inline 15 bytes), where three strings took 96 bytes of headers. A
+// topic is a room topic (kRoomPrefix + at most 64 bytes) and refs are at most proto's
+// kMaxRefBytes (64) each, so one byte holds each length.
+class ChannelNames {
  public:
-  ChannelRefs() = default;
-  ChannelRefs(const std::optional<std::string>& join_ref, const std::optional<std::string>& push) {
-    if (join_ref) bytes_ = *join_ref;
-    join_bytes_ = static_cast<uint8_t>(bytes_.size());
+  ChannelNames() = default;
+  ChannelNames(std::string_view topic, const std::optional<std::string>& join_ref,
+               const std::optional<std::string>& push) {
+    static_assert(proto::kMaxRefBytes <= UINT8_MAX);
+    bytes_.reserve(topic.size() + (join_ref ? join_ref->size() : 0) + (push ? push->size() : 0));
+    bytes_.append(topic);
+    topic_bytes_ = static_cast<uint8_t>(bytes_.size());
+    if (join_ref) bytes_ += *join_ref;
+    join_bytes_ = static_cast<uint8_t>(bytes_.size() - topic_bytes_);
     if (push) bytes_ += *push;
     has_join_ = join_ref.has_value();
     has_push_ = push.has_value();
   }
+  [[nodiscard]] std::string_view topic() const {
+    return std::string_view(bytes_).substr(0, topic_bytes_);
+  }
   [[nodiscard]] std::optional<std::string> join_ref() const {
     if (!has_join_) return std::nullopt;
-    return bytes_.substr(0, join_bytes_);
+    return std::string(join_view());
   }
   [[nodiscard]] std::optional<std::string> push_ref() const {
     if (!has_push_) return std::nullopt;
-    return bytes_.substr(join_bytes_);
+    return bytes_.substr(topic_bytes_ + join_bytes_);
   }
   // A later push's join_ref names this join (both null counts as the same).
   [[nodiscard]] bool same_join(const std::optional<std::string>& join_ref) const {
     if (!join_ref) return !has_join_;
-    return has_join_ && std::string_view(bytes_).substr(0, join_bytes_) == *join_ref;
+    return has_join_ && join_view() == *join_ref;
   }
 
  private:
+  [[nodiscard]] std::string_view join_view() const {
+    return std::string_view(bytes_).substr(topic_bytes_, join_bytes_);
+  }
   std::string bytes_;
+  uint8_t topic_bytes_ = 0;
   uint8_t join_bytes_ = 0;
   bool has_join_ = false;
   bool has_push_ = false;
 };
 
-// One room joined (or being joined) on this connection. Kept small: every idle member holds one.
+// One room joined (or being joined) on this connection. Kept small: every idle member holds one
+// (56 bytes: one std::vector<Channel> block of 64 per socket in one room).
 struct Channel {
-  std::string topic;  // "room:<id>" (the room id is its tail: room())
-  // join_ref, and the join's ref (echoed in its reply). no_unique_address: is_joined sits in
-  // its tail padding.
-  [[no_unique_address]] ChannelRefs refs;
+  // "room:<id>" (the room id is its tail: room()), join_ref and the join's ref (echoed in its
+  // reply). no_unique_address: is_joined sits in its tail padding.
+  [[no_unique_address]] ChannelNames names;
   bool is_joined = false;  // owner confirmed (JoinAccepted)
   JoinId join_id = 0;      // this join's id: the owner's answers are matched by it, not by topic
   // A recovering join is answered only once its catch-up is loaded (so the answer can say
   // whether it fits); set while CatchupReady is pending: live frames go to catchup->held.
   std::unique_ptr<CatchupHold> catchup;
-
+  [[nodiscard]] std::string_view topic() const { return names.topic(); }
   [[nodiscard]] bool catching_up() const { return catchup != nullptr; }
   [[nodiscard]] size_t held_bytes() const { return catchup ? catchup->held_bytes : 0; }
-  [[nodiscard]] std::string_view room() const {
-    return std::string_view(topic).substr(kRoomTopicPrefix.size());
-  }
+  [[nodiscard]] std::string_view room() const { return topic().substr(kRoomTopicPrefix.size()); }
 };
+static_assert(sizeof(Channel) <= 56);
 
 enum class Phase : uint8_t {
   Http,       // reading an HTTP request
@@ -233,7 +247,7 @@ struct Connection {
 
   Channel* find_channel(std::string_view topic) {
     for (auto& c : channels) {
-      if (c.topic == topic) return &c;
+      if (c.topic() == topic) return &c;
     }
     return nullptr;
   }

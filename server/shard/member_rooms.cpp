@@ -42,9 +42,8 @@ void MemberRooms::join(Connection& c, proto::ClientMessage& m) {
     return replies_.send_error(c, m.join_ref, m.ref, m.topic, refused);
   }
   Channel ch;
-  ch.topic = m.topic;
+  ch.names = ChannelNames(m.topic, m.join_ref, m.ref);
   ch.join_id = ++c.last_join_id;
-  ch.refs = ChannelRefs(m.join_ref, m.ref);
   JoinRoom j;
   j.room = std::move(room);
   j.conn = c.ref;
@@ -67,7 +66,7 @@ void MemberRooms::leave(Connection& c, proto::ClientMessage& m) {
     // Leaving a topic not joined is fine, and closes nothing.
     return replies_.send_ok(c, m.join_ref, m.ref, m.topic);
   }
-  if (m.join_ref && !ch->refs.same_join(m.join_ref)) return;  // stale leave
+  if (m.join_ref && !ch->names.same_join(m.join_ref)) return;  // stale leave
   replies_.send_ok(c, m.join_ref, m.ref, m.topic);
   replies_.send_channel_close(c, *ch);
   end_channel(c, ch);
@@ -118,7 +117,7 @@ void MemberRooms::on_join_accepted(JoinAccepted&& m) {
   if (!ch || ch->join_id != m.join_id || ch->is_joined) return;
   if (!m.refused.empty()) {
     metrics_.joins_rejected.add();
-    replies_.send_error(*c, ch->refs.join_ref(), ch->refs.push_ref(), topic, m.refused);
+    replies_.send_error(*c, ch->names.join_ref(), ch->names.push_ref(), topic, m.refused);
     c->take_channel(ch);
     return;
   }
@@ -177,7 +176,7 @@ void MemberRooms::on_catchup_ready(CatchupReady&& m) {
     // The missed messages cannot be read now: the join fails (the client retries it with its
     // backoff, still from its last_seen_id).
     Channel gone = end_channel(*c, ch);
-    replies_.send_error(*c, gone.refs.join_ref(), gone.refs.push_ref(), topic,
+    replies_.send_error(*c, gone.names.join_ref(), gone.names.push_ref(), topic,
                         "storage unavailable");
     return;
   }
@@ -189,7 +188,7 @@ void MemberRooms::on_catchup_ready(CatchupReady&& m) {
 void MemberRooms::release_held(Connection& c, Channel& ch, const CatchupReady& m) {
   size_t missed_bytes = 0;
   const std::vector<core::SharedFrame>& missed =
-      catchup_frames(c.format, ch.topic, m, missed_bytes);
+      catchup_frames(c.format, ch.topic(), m, missed_bytes);
   // A catch-up larger than half the outbound cap would close a client that reads (4008) and
   // make it reconnect into the same catch-up: it gets recovered: false and pages history.
   const bool fits = !m.too_large && missed_bytes <= config_.outbound_cap_bytes / 2;
@@ -209,7 +208,7 @@ void MemberRooms::release_held(Connection& c, Channel& ch, const CatchupReady& m
 }
 
 const std::vector<core::SharedFrame>& MemberRooms::catchup_frames(WireFormat format,
-                                                                  const std::string& topic,
+                                                                  std::string_view topic,
                                                                   const CatchupReady& m,
                                                                   size_t& bytes) {
   EncodedCatchup& e = last_catchup_[format == WireFormat::Binary ? 1 : 0];

@@ -53,7 +53,7 @@ class MemberRooms {
   void remove_local_member(const std::string& room, const ConnRef& ref);
   void release_held(Connection& c, Channel& ch, const CatchupReady& m);
   // The catch-up's frames in the connection's wire format, and their bytes.
-  const std::vector<core::SharedFrame>& catchup_frames(WireFormat format, const std::string& topic,
+  const std::vector<core::SharedFrame>& catchup_frames(WireFormat format, std::string_view topic,
                                                        const CatchupReady& m, size_t& bytes);
 
   const ServerConfig& config_;

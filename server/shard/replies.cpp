@@ -37,9 +37,9 @@ void Replies::send_error(Connection& c, const std::optional<std::string>& join_r
 void Replies::send_join_ok(Connection& c, const Channel& ch, std::optional<bool> recovered,
                            std::optional<int64_t> last_read_id, int unread) {
   proto::Reply ok;
-  ok.join_ref = ch.refs.join_ref();
-  ok.ref = ch.refs.push_ref();  // phoenix.js sends ref == join_ref; echo what the client sent
-  ok.topic = ch.topic;
+  ok.join_ref = ch.names.join_ref();
+  ok.ref = ch.names.push_ref();  // phoenix.js sends ref == join_ref; echo what the client sent
+  ok.topic = std::string(ch.topic());
   if (recovered || last_read_id) {
     ok.body.kind = proto::ReplyBody::Kind::Join;
     ok.body.recovered = recovered;
@@ -50,12 +50,14 @@ void Replies::send_join_ok(Connection& c, const Channel& ch, std::optional<bool>
 }
 
 void Replies::send_channel_close(Connection& c, const Channel& ch) {
-  table_.queue_frame(
-      c,
-      encoder_.encode(
-          c.format,
-          [&](std::string& o) { proto::phoenix::encode_close(ch.refs.join_ref(), ch.topic, o); },
-          [&](std::string& o) { proto::binary::encode_close(ch.refs.join_ref(), ch.topic, o); }));
+  table_.queue_frame(c, encoder_.encode(
+                            c.format,
+                            [&](std::string& o) {
+                              proto::phoenix::encode_close(ch.names.join_ref(), ch.topic(), o);
+                            },
+                            [&](std::string& o) {
+                              proto::binary::encode_close(ch.names.join_ref(), ch.topic(), o);
+                            }));
 }
 
 core::SharedFrame Replies::encode_new_msg(WireFormat format, const proto::ChatMessage& msg,

@@ -42,7 +42,7 @@ void Session::handle(Connection& c, proto::ClientMessage& m) {
   if (m.event == proto::ClientEvent::Leave) return members_.leave(c, m);
   Channel* ch = c.find_channel(m.topic);
   if (!ch) return replies_.send_error(c, std::nullopt, m.ref, m.topic, "unmatched topic");
-  if (m.join_ref && !ch->refs.same_join(m.join_ref)) return;  // a push of an earlier join: ignore
+  if (m.join_ref && !ch->names.same_join(m.join_ref)) return;  // a push of an earlier join: ignore
   if (!ch->is_joined) return replies_.send_error(c, m.join_ref, m.ref, m.topic, "not joined");
   handle_push(c, *ch, m);
 }
