@@ -102,11 +102,11 @@ class MetaRange {
       : first_(reinterpret_cast<const std::byte*>(metas.data())),
         size_(metas.size()),
         stride_(sizeof(PresenceMeta)) {}
+  // n records from `records` on (contiguous), each with its meta in member `meta`.
   template <typename Record>
-  MetaRange(const std::vector<Record>& records, PresenceMeta Record::*meta)
-      : first_(records.empty() ? nullptr
-                               : reinterpret_cast<const std::byte*>(&(records.front().*meta))),
-        size_(records.size()),
+  MetaRange(const Record* records, size_t n, PresenceMeta Record::*meta)
+      : first_(n == 0 ? nullptr : reinterpret_cast<const std::byte*>(&(records->*meta))),
+        size_(n),
         stride_(sizeof(Record)) {}
 
   [[nodiscard]] size_t size() const { return size_; }

@@ -1,5 +1,6 @@
 #include "proto/presence_meta.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/clock.h"
@@ -37,10 +38,14 @@ std::string_view process_prefix() {
 }  // namespace
 
 PresenceMeta::PresenceMeta(std::string_view phx_ref, int64_t online_at, std::string_view name,
-                           std::string_view device)
-    : online_at_(online_at),
-      ref_bytes_(static_cast<uint32_t>(phx_ref.size())),
-      name_bytes_(static_cast<uint32_t>(name.size())) {
+                           std::string_view device) {
+  // Names are at most 64 bytes here (tokens) and from peers; a longer one keeps its head.
+  name = name.substr(0, (size_t{1} << kNameBits) - 1);
+  constexpr int64_t kAtMax = (int64_t{1} << (kAtBits - 1)) - 1;
+  const int64_t at = std::clamp(online_at, -kAtMax, kAtMax);
+  at_and_name_ = (static_cast<uint64_t>(at) & ((uint64_t{1} << kAtBits) - 1)) |
+                 (uint64_t{name.size()} << kAtBits);
+  ref_ = kTextRef | phx_ref.size();
   text_.reserve(phx_ref.size() + name.size() + device.size());
   text_.append(phx_ref).append(name).append(device);
 }
@@ -49,19 +54,19 @@ PresenceMeta PresenceMeta::local(uint32_t shard, uint64_t serial, int64_t online
                                  std::string_view name, std::string_view device) {
   (void)process_prefix();  // the prefix's time is taken before any of this process's refs
   PresenceMeta m({}, online_at, name, device);
-  m.local_ = (uint64_t{shard & 0xffffu} << kSerialBits) | (serial & kSerialMask);
+  m.ref_ = (uint64_t{shard & 0x7fffu} << kSerialBits) | (serial & kSerialMask);
   return m;
 }
 
 std::string_view PresenceMeta::phx_ref(PhxRefBuffer& buf) const {
-  if (local_ == 0) return std::string_view(text_).substr(0, ref_bytes_);
+  if (!is_local()) return std::string_view(text_).substr(0, ref_bytes());
   // 11 (prefix) + 4 (shard) + 1 + 10 (serial) = 26 bytes at most.
   std::string_view prefix = process_prefix();
   char* p = buf.bytes;
   std::memcpy(p, prefix.data(), prefix.size());
-  p = put_base36(p + prefix.size(), local_ >> kSerialBits);
+  p = put_base36(p + prefix.size(), ref_ >> kSerialBits);
   *p++ = '.';
-  p = put_base36(p, local_ & kSerialMask);
+  p = put_base36(p, ref_ & kSerialMask);
   return {buf.bytes, static_cast<size_t>(p - buf.bytes)};
 }
 
@@ -71,7 +76,7 @@ std::string PresenceMeta::phx_ref() const {
 }
 
 bool PresenceMeta::same_ref(const PresenceMeta& other) const {
-  if (local_ != 0 && other.local_ != 0) return local_ == other.local_;
+  if (is_local() && other.is_local()) return ref_ == other.ref_;
   PhxRefBuffer a;
   PhxRefBuffer b;
   return phx_ref(a) == other.phx_ref(b);

@@ -143,7 +143,7 @@ bool RoomOwner::leave(const LeaveRoom& request) {
     if (records[i].binary && room.binary_members > 0) room.binary_members--;
     room.pending_leaves[p->first].push_back(std::move(records[i].meta));
     room.state_cache.invalidate();
-    records.erase(records.begin() + static_cast<std::ptrdiff_t>(i));
+    records.erase_at(i);
     if (records.empty()) room.presence.erase(p);
     mark_dirty(it->first, room);
     return true;
@@ -256,7 +256,8 @@ void RoomOwner::presence_state_view(const OwnedRoom& room, proto::PresenceEntrie
   }
   view.reserve(room.presence.size());
   for (const auto& [user, records] : room.presence) {
-    view.push_back({user, proto::MetaRange(records, &PresenceRecord::meta)});
+    view.push_back(
+        {user, proto::MetaRange(records.begin(), records.size(), &PresenceRecord::meta)});
   }
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,72 @@ struct PresenceRecord {
   ConnRef conn;
   bool binary = false;
 };
+static_assert(sizeof(PresenceRecord) <= 64);
+
+// One user's records in one room, one per joined socket, in join order: the first inline in the
+// room's map node (most users have one socket in a room), a heap array only from a second on.
+// Every idle joined socket holds one, so it is 72 bytes: the map node is one 144-byte block,
+// where a std::vector beside the node took 96 + 80. (boost::container::small_vector<.., 1> would
+// be 88: its pointer, size and capacity sit beside the inline element, not over it.) At most
+// kMaxSessionsPerUserInRoom records, so one byte holds the size and the capacity.
+class UserRecords {
+ public:
+  UserRecords() {}  // NOLINT(modernize-use-equals-default): the union has no default member
+  UserRecords(const UserRecords&) = delete;
+  UserRecords& operator=(const UserRecords&) = delete;
+  ~UserRecords() {
+    std::destroy_n(begin(), size_);
+    if (cap_ > 1) std::allocator<PresenceRecord>().deallocate(s_.many, cap_);
+  }
+
+  [[nodiscard]] size_t size() const { return size_; }
+  [[nodiscard]] bool empty() const { return size_ == 0; }
+  PresenceRecord* begin() { return cap_ > 1 ? s_.many : &s_.one; }
+  PresenceRecord* end() { return begin() + size_; }
+  [[nodiscard]] const PresenceRecord* begin() const { return cap_ > 1 ? s_.many : &s_.one; }
+  [[nodiscard]] const PresenceRecord* end() const { return begin() + size_; }
+  PresenceRecord& operator[](size_t i) { return begin()[i]; }
+  const PresenceRecord& operator[](size_t i) const { return begin()[i]; }
+
+  void push_back(PresenceRecord&& r) {
+    if (size_ == cap_) grow(static_cast<uint8_t>(cap_ * 2));
+    std::construct_at(begin() + size_, std::move(r));
+    ++size_;
+  }
+  // Removes record i, keeping the others' order. Back to inline when one is left.
+  void erase_at(size_t i) {
+    PresenceRecord* p = begin();
+    std::move(p + i + 1, p + size_, p + i);
+    std::destroy_at(p + --size_);
+    if (size_ == 1 && cap_ > 1) {
+      PresenceRecord* many = s_.many;
+      std::construct_at(&s_.one, std::move(many[0]));
+      std::destroy_at(many);
+      std::allocator<PresenceRecord>().deallocate(many, cap_);
+      cap_ = 1;
+    }
+  }
+
+ private:
+  void grow(uint8_t cap) {
+    PresenceRecord* many = std::allocator<PresenceRecord>().allocate(cap);
+    std::uninitialized_move_n(begin(), size_, many);
+    std::destroy_n(begin(), size_);
+    if (cap_ > 1) std::allocator<PresenceRecord>().deallocate(s_.many, cap_);
+    s_.many = many;
+    cap_ = cap;
+  }
+
+  union Storage {
+    Storage() {}           // NOLINT(modernize-use-equals-default)
+    ~Storage() {}          // NOLINT(modernize-use-equals-default): UserRecords ends the live member
+    PresenceRecord one;    // cap_ == 1: the record, constructed while size_ == 1
+    PresenceRecord* many;  // cap_ > 1: size_ records in a block of cap_
+  } s_;
+  uint8_t size_ = 0;
+  uint8_t cap_ = 1;
+};
+static_assert(sizeof(UserRecords) <= 72);
 
 // A room's record lives while it is in use (RoomOwner::is_unused says when it is not) and is
 // dropped after, so memory follows the rooms in use, not every room ever joined. A new record
@@ -48,7 +115,7 @@ struct OwnedRoom {
   std::vector<uint32_t> members_per_shard;
   uint32_t binary_members = 0;
   // user id -> one record per connection. std::map: presence_state is encoded in key order.
-  std::map<std::string, std::vector<PresenceRecord>, std::less<>> presence;
+  std::map<std::string, UserRecords, std::less<>> presence;
   // Presence changes since the last flush (one presence_diff per room per loop turn).
   std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> pending_joins;
   std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> pending_leaves;
