@@ -35,19 +35,38 @@ class KeyedRateLimit {
   [[nodiscard]] bool try_take(std::string_view key, int64_t now_ms) {
     auto it = full_at_ms_.find(key);
     if (it == full_at_ms_.end()) {
-      // Pruning is amortised: only when the map has doubled since the last prune.
-      if (full_at_ms_.size() >= prune_at_ || (max_keys_ && full_at_ms_.size() >= max_keys_)) {
-        std::erase_if(full_at_ms_, [&](const auto& e) { return e.second <= now_ms; });
-        prune_at_ = std::max(kMinPruneAt, 2 * full_at_ms_.size());
-      }
-      if (max_keys_ && full_at_ms_.size() >= max_keys_) return false;
+      if (!make_room(now_ms)) return false;
       full_at_ms_.emplace(std::string(key), now_ms + every_ms_);
       return true;
     }
-    const int64_t full_at = std::max(it->second, now_ms);
+    return take(it->second, now_ms);
+  }
+
+  // The same rule on a bucket the caller keeps itself (full_at_ms 0: a full bucket), for a key
+  // whose bucket lives elsewhere while the key is active (RoomOwner: in the user's records).
+  [[nodiscard]] bool take(int64_t& full_at_ms, int64_t now_ms) const {
+    const int64_t full_at = std::max(full_at_ms, now_ms);
     if (full_at - now_ms > tolerance_ms_) return false;
-    it->second = full_at + every_ms_;
+    full_at_ms = full_at + every_ms_;
     return true;
+  }
+  // Moves key's bucket out of the table: its full_at (0: none, a full bucket).
+  [[nodiscard]] int64_t take_out(std::string_view key) {
+    auto it = full_at_ms_.find(key);
+    if (it == full_at_ms_.end()) return 0;
+    const int64_t full_at = it->second;
+    full_at_ms_.erase(it);
+    return full_at;
+  }
+  // Puts a bucket kept elsewhere back into the table; a full one (full_at_ms <= now_ms) is the
+  // same as none and is not kept, nor is one past max_keys (looser, never stricter).
+  void put_back(std::string_view key, int64_t full_at_ms, int64_t now_ms) {
+    if (full_at_ms <= now_ms || !make_room(now_ms)) return;
+    full_at_ms_.insert_or_assign(std::string(key), full_at_ms);
+  }
+  [[nodiscard]] int64_t full_at(std::string_view key) const {
+    auto it = full_at_ms_.find(key);
+    return it == full_at_ms_.end() ? 0 : it->second;
   }
 
   [[nodiscard]] size_t tracked_keys() const { return full_at_ms_.size(); }
@@ -71,6 +90,16 @@ class KeyedRateLimit {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   static constexpr size_t kMinPruneAt = 16;
+
+  // Before a new key: pruning is amortised, only when the map has doubled since the last prune.
+  // False when max_keys are tracked even after pruning.
+  bool make_room(int64_t now_ms) {
+    if (full_at_ms_.size() >= prune_at_ || (max_keys_ && full_at_ms_.size() >= max_keys_)) {
+      std::erase_if(full_at_ms_, [&](const auto& e) { return e.second <= now_ms; });
+      prune_at_ = std::max(kMinPruneAt, 2 * full_at_ms_.size());
+    }
+    return !max_keys_ || full_at_ms_.size() < max_keys_;
+  }
 
   int64_t tolerance_ms_;
   int64_t every_ms_;

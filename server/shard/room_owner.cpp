@@ -81,13 +81,15 @@ OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, Join
   accepted.conn = request.conn;
   accepted.join_id = request.join_id;
   accepted.join_ref = request.join_ref;
-  if (auto p = room.presence.find(request.user_id);
-      p != room.presence.end() && p->second.size() >= kMaxSessionsPerUserInRoom) {
+  auto present = room.presence.find(request.user_id);
+  if (present != room.presence.end() && present->second.size() >= kMaxSessionsPerUserInRoom) {
     accepted.refused = kTooManySessions;
     return room;
   }
   const int64_t now_ms = core::mono_millis();
-  if (!room.joins_per_user.try_take(request.user_id, now_ms)) {
+  int64_t budget = present != room.presence.end() ? present->second.join_full_at_ms()
+                                                  : room.joins_per_user.full_at(request.user_id);
+  if (!room.joins_per_user.take(budget, now_ms)) {
     accepted.refused = kJoinRateLimited;
     return room;
   }
@@ -102,9 +104,11 @@ OwnedRoom& RoomOwner::join(const JoinRoom& request, int64_t recovery_limit, Join
   auto [user, new_user] = room.presence.try_emplace(request.user_id);
   if (new_user) {
     room.state_cache.add_user(user->first, meta);
+    (void)room.joins_per_user.take_out(request.user_id);  // the budget moves into the records
   } else {
     room.state_cache.invalidate();
   }
+  user->second.set_join_full_at_ms(budget);
   user->second.push_back(PresenceRecord{std::move(meta), request.conn, binary});
   mark_dirty(it->first, room);
 
@@ -144,7 +148,10 @@ bool RoomOwner::leave(const LeaveRoom& request) {
     room.pending_leaves[p->first].push_back(std::move(records[i].meta));
     room.state_cache.invalidate();
     records.erase_at(i);
-    if (records.empty()) room.presence.erase(p);
+    if (records.empty()) {  // the user's join budget outlives their last socket here
+      room.joins_per_user.put_back(p->first, records.join_full_at_ms(), core::mono_millis());
+      room.presence.erase(p);
+    }
     mark_dirty(it->first, room);
     return true;
   }

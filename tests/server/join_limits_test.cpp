@@ -49,6 +49,28 @@ TEST(KeyedRateLimit, KeysHaveTheirOwnBudgets) {
   EXPECT_TRUE(l.try_take("room:b", 0));
 }
 
+// A bucket kept outside the table (RoomOwner keeps a present user's in their records) follows
+// the same rule, and moves in and out of the table whole.
+TEST(KeyedRateLimit, BucketKeptOutsideMovesInAndOutWhole) {
+  KeyedRateLimit l = per_topic();
+  int64_t outside = 0;  // a full bucket
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(l.take(outside, 0));
+  EXPECT_FALSE(l.take(outside, 0));
+  EXPECT_EQ(l.tracked_keys(), 0u);
+  l.put_back("room:a", outside, 0);
+  EXPECT_FALSE(l.try_take("room:a", 0));  // the spent budget came with it
+  EXPECT_EQ(l.take_out("room:a"), outside);
+  EXPECT_FALSE(l.tracks("room:a"));
+  EXPECT_EQ(l.take_out("room:a"), 0);
+  l.put_back("room:b", 2000, 2000);  // full again by now: the same as no entry
+  EXPECT_FALSE(l.tracks("room:b"));
+  KeyedRateLimit capped(5, 2000, 1);
+  capped.put_back("room:c", 9000, 0);
+  capped.put_back("room:d", 9000, 0);  // past max_keys: not kept (looser, never stricter)
+  EXPECT_TRUE(capped.tracks("room:c"));
+  EXPECT_FALSE(capped.tracks("room:d"));
+}
+
 TEST(KeyedRateLimit, QuietKeysAreForgottenSoMemoryStaysBounded) {
   KeyedRateLimit l = per_topic();
   for (int i = 0; i < 10'000; ++i) {

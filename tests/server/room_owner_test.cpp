@@ -360,6 +360,31 @@ TEST(RoomOwner, JoinsOfOneUserInARoomAreRateLimitedWhateverTheConnection) {
       do_join(owner, join_request("other", {0, ++slot, 1}, "mallory")).accepted.refused.empty());
 }
 
+// While the user has a socket in the room, the budget lives in their records and the room's table
+// tracks nothing for them (a join storm makes no table entry per user); the same budget goes
+// back to the table when their last socket leaves, and comes back from it on a rejoin.
+TEST(RoomOwner, UserJoinBudgetFollowsTheUserBetweenRecordsAndTable) {
+  RoomOwner owner(0, 1);
+  uint32_t slot = 0;
+  JoinRoom stays = join_request("lobby", {0, ++slot, 1}, "mallory");
+  ASSERT_TRUE(do_join(owner, stays).accepted.refused.empty());
+  EXPECT_EQ(owner.find("lobby")->joins_per_user.tracked_keys(), 0u);
+  int accepted = 1;
+  for (int i = 0; i < kUserJoinBurst; ++i) {  // a second socket joins and leaves, over and over
+    JoinRoom r = join_request("lobby", {0, ++slot, 1}, "mallory");
+    if (!do_join(owner, r).accepted.refused.empty()) break;
+    ++accepted;
+    ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", r.conn, r.user_id}));
+    EXPECT_EQ(owner.find("lobby")->joins_per_user.tracked_keys(), 0u);
+  }
+  EXPECT_EQ(accepted, kUserJoinBurst);
+  // The last socket leaves: the spent budget is kept in the table, so a reconnect is refused.
+  ASSERT_TRUE(owner.leave(LeaveRoom{"lobby", stays.conn, stays.user_id}));
+  EXPECT_TRUE(owner.find("lobby")->joins_per_user.tracks("mallory"));
+  EXPECT_EQ(do_join(owner, join_request("lobby", {0, ++slot, 1}, "mallory")).accepted.refused,
+            kJoinRateLimited);
+}
+
 class RoomOwnerRecovery : public ::testing::Test {
  protected:
   // The room's last committed id comes from storage when its record is created.
