@@ -33,7 +33,7 @@ void OwnerRooms::on_cluster_room_synced(ClusterRoomSynced&& m) {
     room->last_assigned_id = room->last_committed_id;
     room->cluster_baseline = true;      // a store answer arriving later does not override it
     bool quiet = !room->has_members();  // nobody to send a diff to
-    owner_.replace_remote(m.room, std::move(m.remote));
+    note_remote_refused(m.room, owner_.replace_remote(m.room, std::move(m.remote)));
     if (quiet) {
       room->remote_pending_joins.clear();
       room->remote_pending_leaves.clear();
@@ -49,7 +49,15 @@ void OwnerRooms::on_cluster_room_synced(ClusterRoomSynced&& m) {
 void OwnerRooms::on_cluster_presence_in(ClusterPresenceIn&& m) {
   OwnedRoom* room = owner_.find(m.room);
   if (!room || !room->cluster_synced) return;  // the sync snapshot covers it
-  owner_.apply_remote(m.room, m.joins, m.leaves);
+  note_remote_refused(m.room, owner_.apply_remote(m.room, m.joins, m.leaves));
+}
+
+// A peer past the bounds on remote metas (room_owner.h) is faulty or not ours: said once per
+// batch, with the room, so an operator can find it.
+void OwnerRooms::note_remote_refused(const std::string& room, size_t refused) {
+  if (refused == 0) return;
+  LOG_WARN("cluster_presence_refused", "room=%s metas=%zu total=%llu", room.c_str(), refused,
+           static_cast<unsigned long long>(owner_.remote_metas_refused()));
 }
 
 void OwnerRooms::on_cluster_node_down(ClusterNodeDown&& m) { owner_.drop_remote_node(m.node); }

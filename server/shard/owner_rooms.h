@@ -55,6 +55,7 @@ class OwnerRooms {
   [[nodiscard]] int64_t next_diff_due_ms() const { return owner_.next_diff_due_ms(); }
 
  private:
+  void note_remote_refused(const std::string& room, size_t refused);
   [[nodiscard]] bool cluster() const { return !config_.cluster_url.empty(); }
   [[nodiscard]] unsigned link() const { return config_.effective_shards(); }
   // Starts what a record needs before its joins are answered (store load, cluster sync). True

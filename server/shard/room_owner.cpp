@@ -173,6 +173,7 @@ bool RoomOwner::remove_remote(const std::string& room_key, OwnedRoom& room, cons
     if (!metas[i].meta.same_ref(m.meta)) continue;
     room.remote_pending_leaves[m.user_id].push_back(std::move(metas[i].meta));
     metas.erase(metas.begin() + static_cast<std::ptrdiff_t>(i));
+    room.remote_metas--;
     if (metas.empty()) room.remote_presence.erase(p);
     mark_remote_dirty(room_key, room);
     return true;
@@ -180,21 +181,36 @@ bool RoomOwner::remove_remote(const std::string& room_key, OwnedRoom& room, cons
   return false;
 }
 
-void RoomOwner::apply_remote(const std::string& room_id, const std::vector<ClusterMeta>& joins,
-                             const std::vector<ClusterMeta>& leaves) {
+size_t RoomOwner::apply_remote(const std::string& room_id, const std::vector<ClusterMeta>& joins,
+                               const std::vector<ClusterMeta>& leaves) {
   auto it = rooms_.find(room_id);
-  if (it == rooms_.end()) return;
+  if (it == rooms_.end()) return 0;
   OwnedRoom& room = it->second;
   for (const auto& m : leaves) remove_remote(it->first, room, m);
+  size_t refused = 0;
   for (const auto& m : joins) {
-    auto& metas = room.remote_presence[m.user_id];
+    auto p = room.remote_presence.find(m.user_id);
     bool known = false;
-    for (const auto& have : metas) known |= have.meta.same_ref(m.meta);
+    size_t same_node = 0;
+    if (p != room.remote_presence.end()) {
+      for (const auto& have : p->second) {
+        known |= have.meta.same_ref(m.meta);
+        same_node += have.node == m.node;
+      }
+    }
     if (known) continue;  // idempotent: a snapshot and a published join may carry the same meta
-    metas.push_back(m);
+    if (same_node >= kMaxSessionsPerUserInRoom || room.remote_metas >= kMaxRemoteMetasPerRoom) {
+      ++refused;
+      continue;
+    }
+    if (p == room.remote_presence.end()) p = room.remote_presence.try_emplace(m.user_id).first;
+    p->second.push_back(m);
+    room.remote_metas++;
     room.remote_pending_joins[m.user_id].push_back(m.meta);
     mark_remote_dirty(it->first, room);
   }
+  remote_refused_ += refused;
+  return refused;
 }
 
 namespace {
@@ -206,9 +222,9 @@ struct RemoteMetaKey {
 };
 }  // namespace
 
-void RoomOwner::replace_remote(const std::string& room_id, std::vector<ClusterMeta> snapshot) {
+size_t RoomOwner::replace_remote(const std::string& room_id, std::vector<ClusterMeta> snapshot) {
   auto it = rooms_.find(room_id);
-  if (it == rooms_.end()) return;
+  if (it == rooms_.end()) return 0;
   OwnedRoom& room = it->second;
   // The snapshot's keys, sorted once: each held meta is then found in O(log n). A scan of the
   // snapshot per held meta made a resync of a room with 10,000 remote members 10^8 comparisons
@@ -230,7 +246,7 @@ void RoomOwner::replace_remote(const std::string& room_id, std::vector<ClusterMe
       }
     }
   }
-  apply_remote(room_id, snapshot, gone);
+  return apply_remote(room_id, snapshot, gone);
 }
 
 void RoomOwner::drop_remote_node(std::string_view node) {
@@ -247,6 +263,7 @@ void RoomOwner::drop_remote_node(std::string_view node) {
 
 void RoomOwner::clear_remote(OwnedRoom& room) {
   room.remote_presence.clear();
+  room.remote_metas = 0;
   room.remote_pending_joins.clear();
   room.remote_pending_leaves.clear();
   room.remote_diff_pending = false;

@@ -29,6 +29,12 @@ namespace rtchat::server {
 // refused with kTooManySessions.
 inline constexpr size_t kMaxSessionsPerUserInRoom = 8;
 inline constexpr std::string_view kTooManySessions = "too many sessions in room";
+// Other nodes' metas one room holds (cluster mode). Peers are this cluster's own servers, each
+// holding its users to kMaxSessionsPerUserInRoom per room, so an honest peer stays within
+// kMaxSessionsPerUserInRoom per user and node; these bound what a faulty or rogue one (anything
+// that can publish on the cluster's Redis) makes an owner hold: about 150 bytes a meta, 15 MB a
+// room at most. Metas past either bound are dropped (counted; RoomOwner::remote_metas_refused).
+inline constexpr uint32_t kMaxRemoteMetasPerRoom = 100'000;
 inline constexpr std::string_view kJoinRateLimited = "rate_limited";
 
 struct PresenceRecord {
@@ -159,6 +165,7 @@ struct OwnedRoom {
   std::vector<int64_t> deletes_in_flight;
   // user id -> metas of connections on other nodes (each carries its node id).
   std::map<std::string, std::vector<ClusterMeta>, std::less<>> remote_presence;
+  uint32_t remote_metas = 0;  // metas in remote_presence (at most kMaxRemoteMetasPerRoom)
   std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> remote_pending_joins;
   std::map<std::string, std::vector<proto::PresenceMeta>, std::less<>> remote_pending_leaves;
   bool remote_diff_pending = false;
@@ -294,11 +301,16 @@ class RoomOwner {
   // ---- cluster mode: presence of other nodes, merged into presence_state and diffs.
   // Creates the room record if needed (first join, or a join waiting for the cluster sync).
   OwnedRoom& ensure(const std::string& room);
-  // Applies another node's joins/leaves (idempotent by phx_ref) and queues a remote diff.
-  void apply_remote(const std::string& room, const std::vector<ClusterMeta>& joins,
-                    const std::vector<ClusterMeta>& leaves);
+  // Applies another node's joins/leaves (idempotent by phx_ref) and queues a remote diff. A join
+  // past kMaxSessionsPerUserInRoom for its user and node, or past kMaxRemoteMetasPerRoom, is
+  // dropped. Returns how many were dropped.
+  size_t apply_remote(const std::string& room, const std::vector<ClusterMeta>& joins,
+                      const std::vector<ClusterMeta>& leaves);
+  // Remote joins dropped by those bounds since the start (a peer that breaks them is faulty).
+  [[nodiscard]] uint64_t remote_metas_refused() const { return remote_refused_; }
   // Replaces the room's remote metas by a snapshot; the difference is queued as a remote diff.
-  void replace_remote(const std::string& room, std::vector<ClusterMeta> snapshot);
+  // Returns how many of the snapshot's metas were dropped (apply_remote's bounds).
+  size_t replace_remote(const std::string& room, std::vector<ClusterMeta> snapshot);
   // Every meta of a dead node leaves every room (queued as remote diffs).
   void drop_remote_node(std::string_view node);
   // Forgets the room's remote metas without a diff (no local member is left to tell).
@@ -336,6 +348,7 @@ class RoomOwner {
   JoinStormMeter storm_;
   int64_t next_diff_due_ms_ = INT64_MAX;
   uint64_t ref_counter_ = 0;  // serial of this shard's metas (PresenceMeta::local)
+  uint64_t remote_refused_ = 0;
 };
 
 }  // namespace rtchat::server
