@@ -304,6 +304,8 @@ RunReport Coordinator::run() {
   sample_rss(report_.rss_before_kib);
   const int64_t wall_start = mono_ns();
   last_cpu_ns_ = total_cpu_ns();
+  const int64_t setup_generator_cpu0 = last_cpu_ns_;  // worker processes start at 0
+  const int64_t setup_server_cpu0 = config_.server_pid > 0 ? read_cpu_ns(config_.server_pid) : -1;
   if (!start_workers()) {
     stop_workers(true);
     report_.fatal = fatal_;
@@ -346,6 +348,12 @@ RunReport Coordinator::run() {
       }
       sample_rss(report_.rss_joined_kib);
       if (config_.server_pid > 0) go_server_cpu_ns_ = read_cpu_ns(config_.server_pid);
+      if (setup_server_cpu0 >= 0 && go_server_cpu_ns_ >= 0) {
+        report_.setup_server_cpu_s =
+            static_cast<double>(go_server_cpu_ns_ - setup_server_cpu0) / 1e9;
+      }
+      report_.setup_generator_cpu_s =
+          static_cast<double>(total_cpu_ns() - setup_generator_cpu0) / 1e9;
       go_ns_ = mono_ns();
       report_.setup_s = static_cast<double>(go_ns_ - t0_ns_) / 1e9;
       const int64_t t_start = mono_ns() + 200'000'000;

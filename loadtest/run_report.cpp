@@ -98,6 +98,20 @@ void print_table(const RunReport& r, FILE* out) {
     s += fmt("  setup: %.2f s until every connection settled (%.0f joins/s)\n", r.setup_s,
              static_cast<double>(t[Counter::ConnJoined]) / r.setup_s);
   }
+  if (r.setup_generator_cpu_s >= 0 && t[Counter::ConnJoined] > 0) {
+    // CPU per joined socket: what one core could sustain on its own, whichever side is shown.
+    const auto per_join_us = [&](double cpu_s) {
+      return 1e6 * cpu_s / static_cast<double>(t[Counter::ConnJoined]);
+    };
+    s += fmt("  setup cpu: generator %.2f s (%.0f us per join)", r.setup_generator_cpu_s,
+             per_join_us(r.setup_generator_cpu_s));
+    if (r.setup_server_cpu_s >= 0) {
+      s += fmt("  server %.2f s (%.0f us per join: %.0f joins/s per core)", r.setup_server_cpu_s,
+               per_join_us(r.setup_server_cpu_s),
+               r.setup_server_cpu_s > 0 ? 1e6 / per_join_us(r.setup_server_cpu_s) : 0.0);
+    }
+    s += "\n";
+  }
   s += fmt(
       "  messages: published %" PRIu64 "  acked %" PRIu64 "  errors %" PRIu64
       " (rate limited %" PRIu64 ")  unanswered %" PRId64 "\n",
@@ -201,6 +215,8 @@ std::string json_line(const RunReport& r) {
            ",\"max\":%" PRId64 ",\"bytes_per_connection\":%.0f}",
            r.rss_before_kib, r.rss_joined_kib, r.rss_end_kib, r.rss_max_kib,
            r.server_bytes_per_connection());
+  s += fmt(",\"setup_cpu\":{\"generator_s\":%.3f,\"server_s\":%.3f}", r.setup_generator_cpu_s,
+           r.setup_server_cpu_s);
   s += fmt(",\"server_cpu\":{\"cpu_s\":%.3f,\"wall_s\":%.3f,\"pct_of_core\":%.1f}", r.server_cpu_s,
            r.server_cpu_wall_s,
            r.server_cpu_wall_s > 0 && r.server_cpu_s >= 0

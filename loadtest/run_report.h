@@ -46,6 +46,11 @@ struct RunReport {
   int64_t rss_joined_kib = -1;  // after every connection joined
   int64_t rss_end_kib = -1;     // at the end of the measured window, before closing
   int64_t rss_max_kib = -1;
+  // CPU spent from the first connect until every connection settled (the join storm), by the
+  // server (-1: no --server-pid) and by this tool with its worker processes: a join storm on a
+  // shared machine is bounded by whichever side runs out of CPU first.
+  double setup_server_cpu_s = -1;
+  double setup_generator_cpu_s = -1;
   double server_cpu_s = -1;      // server CPU from GO to the end of the drain; -1 if unknown
   double server_cpu_wall_s = 0;  // the wall time server_cpu_s was measured over
   std::vector<SecondRow> series;

@@ -74,7 +74,8 @@ test('loadtest binary is available', { skip: !LOADTEST_BIN && 'RTCHAT_LOADTEST_B
 test('json run: counts agree and latency is sane', { skip: !LOADTEST_BIN && 'RTCHAT_LOADTEST_BIN not set' }, async () => {
   const server = await startServer();
   try {
-    const r = await runLoadtest(['--port', String(server.port), '--jwt-secret', TEST_SECRET, ...SMALL]);
+    const r = await runLoadtest(['--port', String(server.port), '--jwt-secret', TEST_SECRET,
+      '--server-pid', String(server.proc.pid), ...SMALL]);
     assert.equal(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
     assert.ok(r.json, `no JSON line:\n${r.stdout}`);
     assertCountsAgree(r.json, { connections: 200, publishers: 10 });
@@ -82,6 +83,13 @@ test('json run: counts agree and latency is sane', { skip: !LOADTEST_BIN && 'RTC
     assertLatencySane(r.json.ack_latency);
     assert.ok(r.json.delivered_per_s > 0);
     assert.ok(r.json.cpu.wall_s > 0);
+    // The join storm's CPU on both sides, read from /proc (-1: not measured). 200 joins cost
+    // each side ~10-20 ms, about one clock tick, so only "measured and sane" is asserted.
+    const setup = r.json.setup_cpu;
+    assert.ok(setup.server_s >= 0 && setup.generator_s >= 0, JSON.stringify(setup));
+    assert.ok(setup.server_s < 2 * r.json.cpu.wall_s && setup.generator_s < 2 * r.json.cpu.wall_s);
+    assert.ok(r.json.server_rss_kib.before > 0 && r.json.server_rss_kib.joined > 0);
+    assert.match(r.stdout, /setup cpu: generator [0-9.]+ s \([0-9]+ us per join\)  server/);
     assert.match(r.stdout, /end-to-end/, 'human table printed');
   } finally {
     await server.stop();
