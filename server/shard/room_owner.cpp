@@ -199,7 +199,8 @@ size_t RoomOwner::apply_remote(const std::string& room_id, const std::vector<Clu
       }
     }
     if (known) continue;  // idempotent: a snapshot and a published join may carry the same meta
-    if (same_node >= kMaxSessionsPerUserInRoom || room.remote_metas >= kMaxRemoteMetasPerRoom) {
+    if (same_node >= kMaxRemoteSessionsPerUserAndNode ||
+        room.remote_metas >= kMaxRemoteMetasPerRoom) {
       ++refused;
       continue;
     }

@@ -30,10 +30,12 @@ namespace rtchat::server {
 inline constexpr size_t kMaxSessionsPerUserInRoom = 8;
 inline constexpr std::string_view kTooManySessions = "too many sessions in room";
 // Other nodes' metas one room holds (cluster mode). Peers are this cluster's own servers, each
-// holding its users to kMaxSessionsPerUserInRoom per room, so an honest peer stays within
-// kMaxSessionsPerUserInRoom per user and node; these bound what a faulty or rogue one (anything
-// that can publish on the cluster's Redis) makes an owner hold: about 150 bytes a meta, 15 MB a
-// room at most. Metas past either bound are dropped (counted; RoomOwner::remote_metas_refused).
+// holding its users to kMaxSessionsPerUserInRoom per room; a node restarted under the same
+// --node-id may overlap its old process's metas for a moment, so an honest peer stays within
+// twice that per user and node. These bound what a faulty or rogue one (anything that can
+// publish on the cluster's Redis) makes an owner hold: about 150 bytes a meta, 15 MB a room at
+// most. Metas past either bound are dropped (counted; RoomOwner::remote_metas_refused).
+inline constexpr size_t kMaxRemoteSessionsPerUserAndNode = 2 * kMaxSessionsPerUserInRoom;
 inline constexpr uint32_t kMaxRemoteMetasPerRoom = 100'000;
 inline constexpr std::string_view kJoinRateLimited = "rate_limited";
 
@@ -302,8 +304,8 @@ class RoomOwner {
   // Creates the room record if needed (first join, or a join waiting for the cluster sync).
   OwnedRoom& ensure(const std::string& room);
   // Applies another node's joins/leaves (idempotent by phx_ref) and queues a remote diff. A join
-  // past kMaxSessionsPerUserInRoom for its user and node, or past kMaxRemoteMetasPerRoom, is
-  // dropped. Returns how many were dropped.
+  // past kMaxRemoteSessionsPerUserAndNode or kMaxRemoteMetasPerRoom is dropped. Returns how many
+  // were dropped.
   size_t apply_remote(const std::string& room, const std::vector<ClusterMeta>& joins,
                       const std::vector<ClusterMeta>& leaves);
   // Remote joins dropped by those bounds since the start (a peer that breaks them is faulty).

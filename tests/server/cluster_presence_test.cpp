@@ -59,22 +59,23 @@ TEST(ClusterPresence, JoinsAndLeavesAreIdempotentByRef) {
   EXPECT_TRUE(f.take().leaves.empty());
 }
 
-// A faulty or rogue peer cannot make the owner hold without bound: per user and node at most what
-// an honest node allows in a room, per room at most kMaxRemoteMetasPerRoom; a leave frees a place.
+// A faulty or rogue peer cannot make the owner hold without bound: per user and node at most twice
+// what an honest node allows in a room, per room at most kMaxRemoteMetasPerRoom; a leave frees a
+// place.
 TEST(ClusterPresence, RemoteMetasAreBoundedPerUserAndNodeAndPerRoom) {
   Fixture f;
   std::vector<ClusterMeta> burst;
-  for (size_t i = 0; i < kMaxSessionsPerUserInRoom + 3; ++i) {
+  for (size_t i = 0; i < kMaxRemoteSessionsPerUserAndNode + 3; ++i) {
     burst.push_back(remote("b", "u", "B" + std::to_string(i)));
   }
   EXPECT_EQ(f.owner.apply_remote("r", burst, {}), 3u);
-  EXPECT_EQ(f.room->remote_presence.at("u").size(), kMaxSessionsPerUserInRoom);
-  EXPECT_EQ(f.take().joins.at(0).second.size(), kMaxSessionsPerUserInRoom);
+  EXPECT_EQ(f.room->remote_presence.at("u").size(), kMaxRemoteSessionsPerUserAndNode);
+  EXPECT_EQ(f.take().joins.at(0).second.size(), kMaxRemoteSessionsPerUserAndNode);
   // The same user on another node has its own allowance; a leave frees one on node b.
   EXPECT_EQ(f.owner.apply_remote("r", {remote("c", "u", "C0")}, {}), 0u);
   EXPECT_EQ(f.owner.apply_remote("r", {remote("b", "u", "B99")}, {remote("b", "u", "B0")}), 0u);
-  EXPECT_EQ(f.room->remote_presence.at("u").size(), kMaxSessionsPerUserInRoom + 1);
-  EXPECT_EQ(f.room->remote_metas, kMaxSessionsPerUserInRoom + 1);
+  EXPECT_EQ(f.room->remote_presence.at("u").size(), kMaxRemoteSessionsPerUserAndNode + 1);
+  EXPECT_EQ(f.room->remote_metas, kMaxRemoteSessionsPerUserAndNode + 1);
   f.take();
 
   // The room's bound: many users, one meta each.
@@ -82,9 +83,9 @@ TEST(ClusterPresence, RemoteMetasAreBoundedPerUserAndNodeAndPerRoom) {
   for (uint32_t i = 0; i < kMaxRemoteMetasPerRoom; ++i) {
     crowd.push_back(remote("d", "p" + std::to_string(i), "D" + std::to_string(i)));
   }
-  EXPECT_EQ(f.owner.apply_remote("r", crowd, {}), kMaxSessionsPerUserInRoom + 1);
+  EXPECT_EQ(f.owner.apply_remote("r", crowd, {}), kMaxRemoteSessionsPerUserAndNode + 1);
   EXPECT_EQ(f.room->remote_metas, kMaxRemoteMetasPerRoom);
-  EXPECT_EQ(f.owner.remote_metas_refused(), 3u + kMaxSessionsPerUserInRoom + 1);
+  EXPECT_EQ(f.owner.remote_metas_refused(), 3u + kMaxRemoteSessionsPerUserAndNode + 1);
   // A snapshot that names none of them replaces them all: the count follows.
   EXPECT_EQ(f.owner.replace_remote("r", {remote("b", "u", "S1")}), 0u);
   EXPECT_EQ(f.room->remote_metas, 1u);
