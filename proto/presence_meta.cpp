@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/clock.h"
+#include "proto/display_text.h"
 
 namespace rtchat::proto {
 namespace {
@@ -39,8 +40,9 @@ std::string_view process_prefix() {
 
 PresenceMeta::PresenceMeta(std::string_view phx_ref, int64_t online_at, std::string_view name,
                            std::string_view device) {
-  // Names are at most 64 bytes here (tokens) and from peers; a longer one keeps its head.
-  name = name.substr(0, (size_t{1} << kNameBits) - 1);
+  // Names are at most 64 bytes here (tokens); only a faulty peer sends more: a longer one keeps
+  // its head, cut between characters (JSON clients must get valid UTF-8).
+  name = utf8_prefix(name, (size_t{1} << kNameBits) - 1);
   constexpr int64_t kAtMax = (int64_t{1} << (kAtBits - 1)) - 1;
   const int64_t at = std::clamp(online_at, -kAtMax, kAtMax);
   at_and_name_ = (static_cast<uint64_t>(at) & ((uint64_t{1} << kAtBits) - 1)) |

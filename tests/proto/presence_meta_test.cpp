@@ -53,6 +53,15 @@ TEST(PresenceMeta, LongFieldsStayWhole) {
   PresenceMeta h("x", 1, huge, "phone");
   EXPECT_EQ(h.name(), std::string(65535, 'h'));
   EXPECT_EQ(h.device(), "phone");
+  // A cut never splits a character: 3-byte characters end at byte 65,535 only whole.
+  std::string wide;
+  while (wide.size() < 70000) wide += "\xe2\x82\xac";  // U+20AC
+  PresenceMeta w("x", 1, wide, "");
+  EXPECT_EQ(w.name().size(), 65535u);  // 21,845 whole characters
+  EXPECT_EQ(w.name(), wide.substr(0, 65535));
+  std::string off = "a" + wide;  // shifted by one: the last whole character ends at 65,533
+  PresenceMeta o("x", 1, off, "");
+  EXPECT_EQ(o.name(), off.substr(0, 65533));
 }
 
 TEST(PresenceMeta, LocalMetaWritesItsRefAndComparesByIt) {
